@@ -1,0 +1,32 @@
+// Package inbox is the headless core: the SQLite store, people and their
+// identities, conversations, the router (the iMessage rule), the outbox,
+// consent and message requests, and search. It knows connectors only through
+// the protocols package and never imports the TUI or a protocol sub-package.
+//
+// API (all methods safe for concurrent use):
+//
+//	Open(path string, opts Options) (*Inbox, error)   // creates/migrates the DB (WAL, FTS5)
+//	(*Inbox).Close() error
+//	(*Inbox).Attach(account string, c protocols.Connector) // a connector the router may send through
+//	(*Inbox).Detach(account string)
+//	(*Inbox).Ingest(account string, ev protocols.Event) error
+//	(*Inbox).Subscribe() (<-chan Change, func())       // small change notices; func unsubscribes
+//	(*Inbox).Conversations(after Cursor, limit int) ([]Conversation, error) // newest first, paged
+//	(*Inbox).Conversation(id ConversationID) (Conversation, error)
+//	(*Inbox).Messages(id ConversationID, before Cursor, limit int) ([]Message, error) // older than before, returned oldest first
+//	(*Inbox).Person(id PersonID) (Person, error)
+//	(*Inbox).Routes(id ConversationID) ([]Route, error) // ranked, best first
+//	(*Inbox).Send(ctx, SendRequest) (Message, error)    // *DowngradeError when a downgrade needs a yes
+//	(*Inbox).Retry(ctx, id MessageID) error
+//	(*Inbox).Requests() ([]Request, error)
+//	(*Inbox).Decide(ctx, id ConversationID, d Decision) error
+//	(*Inbox).MarkRead(ctx, id ConversationID) error     // sends a read marker only with consent
+//	(*Inbox).SetTyping(ctx, id ConversationID, typing bool) error // likewise
+//	(*Inbox).Search(query string, limit int) ([]SearchHit, error)
+//	(*Inbox).MergeSuggestions() ([]MergeSuggestion, error)
+//	(*Inbox).Merge(keep, into PersonID) error           // only on the user's confirmation
+//	(*Inbox).SetPreferred(p PersonID, n protocols.Network) error
+//	(*Inbox).SetAllowDowngrade(p PersonID, allow bool) error
+//	(*Inbox).AccountStates() []AccountState
+//	(*Inbox).FindConversation(addr string) (ConversationID, error) // for `polyglot send --to`
+package inbox

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine: real servers
+# (Prosody), foreign clients (slixmpp, matrix-nio with olm), tmux for the
+# end-to-end tests, openssl for per-run certificates. Idempotent and quiet.
+set -euo pipefail
+need=()
+command -v prosody  >/dev/null 2>&1 || need+=(prosody lua-unbound)
+command -v tmux     >/dev/null 2>&1 || need+=(tmux)
+command -v openssl  >/dev/null 2>&1 || need+=(openssl)
+/usr/bin/python3 -c 'import slixmpp' 2>/dev/null || need+=(python3-slixmpp)
+/usr/bin/python3 -c 'import nio, olm' 2>/dev/null || need+=(python3-matrix-nio python3-olm)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "test-deps: installing ${need[*]}" >&2
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,127 @@
+// Package tmuxtest drives a real terminal (tmux) for end-to-end tests: it
+// starts a command in a detached session of a fixed size, types keys, and
+// waits for text to appear on the captured screen.
+package tmuxtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var seq atomic.Int64
+
+// Session is one tmux session running the command under test.
+type Session struct {
+	t      testing.TB
+	name   string
+	socket string
+}
+
+// Start runs argv in a new detached tmux session of cols×rows with env added.
+// A missing tmux fails the test: scripts/test-deps.sh installs it.
+func Start(t testing.TB, cols, rows int, env []string, argv ...string) *Session {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux not found: run scripts/test-deps.sh (%v)", err)
+	}
+	s := &Session{
+		t:      t,
+		name:   fmt.Sprintf("pg%d-%d", os.Getpid(), seq.Add(1)),
+		socket: filepath.Join(t.TempDir(), "tmux.sock"),
+	}
+	// env(1) puts the variables in front of the command inside tmux, so the
+	// server's own environment does not matter.
+	cmdline := append([]string{"env"}, env...)
+	cmdline = append(cmdline, argv...)
+	args := []string{"-S", s.socket, "-f", "/dev/null", "new-session", "-d", "-s", s.name,
+		"-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), shellJoin(cmdline) + "; sleep 30"}
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
+	return s
+}
+
+// Keys sends tmux key names ("Enter", "C-c", "j") or literal text with Type.
+func (s *Session) Keys(keys ...string) {
+	s.t.Helper()
+	args := append([]string{"-S", s.socket, "send-keys", "-t", s.name}, keys...)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux send-keys %v: %v: %s", keys, err, out)
+	}
+}
+
+// Type sends text literally (no key-name interpretation).
+func (s *Session) Type(text string) {
+	s.t.Helper()
+	args := []string{"-S", s.socket, "send-keys", "-t", s.name, "-l", text}
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux send-keys -l: %v: %s", err, out)
+	}
+}
+
+// Screen returns the visible pane as plain text.
+func (s *Session) Screen() string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", "-S", s.socket, "capture-pane", "-p", "-t", s.name).Output()
+	if err != nil {
+		s.t.Fatalf("tmux capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+// WaitFor waits until the screen contains all of want, failing with the last
+// screen after timeout. It returns the screen and how long it took.
+func (s *Session) WaitFor(timeout time.Duration, want ...string) (string, time.Duration) {
+	s.t.Helper()
+	start := time.Now()
+	var screen string
+	for time.Since(start) < timeout {
+		screen = s.Screen()
+		if containsAll(screen, want) {
+			return screen, time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("after %v the screen lacks %q:\n%s", timeout, want, screen)
+	return "", 0
+}
+
+// WaitGone waits until the screen no longer contains text.
+func (s *Session) WaitGone(timeout time.Duration, text string) string {
+	s.t.Helper()
+	start := time.Now()
+	var screen string
+	for time.Since(start) < timeout {
+		screen = s.Screen()
+		if !strings.Contains(screen, text) {
+			return screen
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("after %v the screen still shows %q:\n%s", timeout, text, screen)
+	return ""
+}
+
+func containsAll(s string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

@@ -12,12 +12,12 @@ import (
 // restart with its data.
 func TestDendriteStartsAndRegisters(t *testing.T) {
 	d := StartDendrite(t)
-	uid := d.CreateUser("alice", "pw-alice")
+	uid := d.CreateUser("alice", "password-alice")
 	if uid != "@alice:localhost" {
 		t.Fatalf("user ID = %q", uid)
 	}
 	login := func() int {
-		body := `{"type":"m.login.password","identifier":{"type":"m.id.user","user":"alice"},"password":"pw-alice"}`
+		body := `{"type":"m.login.password","identifier":{"type":"m.id.user","user":"alice"},"password":"password-alice"}`
 		resp, err := http.Post(d.URL()+"/_matrix/client/v3/login", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)

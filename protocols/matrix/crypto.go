@@ -1,0 +1,336 @@
+package matrix
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"polyglot/protocols"
+)
+
+// cryptoGlue is the client's CryptoHelper: mautrix encrypts messages to
+// encrypted rooms through it. We drive the OlmMachine ourselves instead of
+// cryptohelper so undecryptable events surface at once and are retried.
+type cryptoGlue struct {
+	c    *Connector
+	mach *crypto.OlmMachine
+}
+
+func (g *cryptoGlue) Init(context.Context) error { return nil }
+
+func (g *cryptoGlue) Encrypt(ctx context.Context, roomID id.RoomID, evtType event.Type, content any) (*event.EncryptedEventContent, error) {
+	enc, err := g.mach.EncryptMegolmEvent(ctx, roomID, evtType, content)
+	if err == nil {
+		return enc, nil
+	}
+	if !errors.Is(err, crypto.ErrSessionExpired) && !errors.Is(err, crypto.ErrNoGroupSession) && !errors.Is(err, crypto.ErrSessionNotShared) {
+		return nil, err
+	}
+	// New or expired session: share it with every member device, then retry.
+	users, err := g.c.cli.StateStore.GetRoomJoinedOrInvitedMembers(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("room members: %w", err)
+	}
+	if err := g.mach.ShareGroupSession(ctx, roomID, users); err != nil {
+		return nil, fmt.Errorf("sharing room key: %w", err)
+	}
+	return g.mach.EncryptMegolmEvent(ctx, roomID, evtType, content)
+}
+
+func (g *cryptoGlue) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {
+	return g.mach.DecryptMegolmEvent(ctx, evt)
+}
+
+func (g *cryptoGlue) WaitForSession(ctx context.Context, roomID id.RoomID, senderKey id.SenderKey, sessionID id.SessionID, timeout time.Duration) bool {
+	return g.mach.WaitForSession(ctx, roomID, senderKey, sessionID, timeout)
+}
+
+func (g *cryptoGlue) RequestSession(ctx context.Context, roomID id.RoomID, senderKey id.SenderKey, sessionID id.SessionID, userID id.UserID, deviceID id.DeviceID) {
+	if deviceID == "" {
+		deviceID = "*"
+	}
+	_ = g.mach.SendRoomKeyRequest(ctx, roomID, senderKey, sessionID, "", map[id.UserID][]id.DeviceID{
+		userID: {deviceID}, g.c.cli.UserID: {"*"},
+	})
+}
+
+// ensureDeviceKeys uploads our identity and one-time keys the first time and
+// checks the server still has the same identity afterwards.
+func (c *Connector) ensureDeviceKeys(ctx context.Context) error {
+	cli, mach := c.cli, c.mach
+	resp, err := cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{cli.UserID: {cli.DeviceID}}})
+	if err != nil {
+		return fmt.Errorf("matrix: querying own device keys: %w", err)
+	}
+	own := mach.OwnIdentity()
+	dev, ok := resp.DeviceKeys[cli.UserID][cli.DeviceID]
+	switch {
+	case !ok || len(dev.Keys) == 0:
+		if err := mach.ShareKeys(ctx, -1); err != nil {
+			return fmt.Errorf("matrix: uploading device keys: %w", err)
+		}
+	case !mach.GetAccount().Shared:
+		return errors.New("matrix: the server has keys for this device that this database did not upload; use a fresh device")
+	case dev.Keys.GetEd25519(cli.DeviceID) != own.SigningKey:
+		return errors.New("matrix: the server holds a different identity key for this device")
+	}
+	return nil
+}
+
+// setupCrossSigning loads our cross-signing private keys (sealed in our DB),
+// or creates and publishes them when the account has none yet. Publishing
+// needs the password (user-interactive auth).
+func (c *Connector) setupCrossSigning(ctx context.Context) error {
+	mach := c.mach
+	plain, err := c.st.loadCrossSigning(ctx, c.cfg.PickleKey)
+	if err != nil {
+		return err
+	}
+	if plain != nil {
+		var seeds crypto.CrossSigningSeeds
+		if err := json.Unmarshal(plain, &seeds); err != nil {
+			return fmt.Errorf("decoding cross-signing keys: %w", err)
+		}
+		return mach.ImportCrossSigningKeys(seeds)
+	}
+	existing, err := mach.GetCrossSigningPublicKeys(ctx, c.cli.UserID)
+	if err == nil && existing != nil {
+		return errors.New("the account already has cross-signing keys from another device; verify this device from it")
+	}
+	if c.cfg.Password == "" {
+		return errors.New("creating cross-signing keys needs the password")
+	}
+	keys, err := mach.GenerateCrossSigningKeys()
+	if err != nil {
+		return err
+	}
+	localpart, _, _ := c.cli.UserID.Parse()
+	err = mach.PublishCrossSigningKeys(ctx, keys, func(ui *mautrix.RespUserInteractive) interface{} {
+		return &mautrix.ReqUIAuthLogin{
+			BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: ui.Session},
+			User:         localpart, Password: c.cfg.Password,
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("publishing cross-signing keys: %w", err)
+	}
+	mach.CrossSigningKeys = keys
+	seeds, _ := json.Marshal(mach.ExportCrossSigningKeys())
+	if err := c.st.saveCrossSigning(ctx, c.cfg.PickleKey, seeds); err != nil {
+		return fmt.Errorf("saving cross-signing keys: %w", err)
+	}
+	if err := mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		return fmt.Errorf("signing own device: %w", err)
+	}
+	return mach.SignOwnMasterKey(ctx)
+}
+
+// userVerified: the user's master key is signed by our user-signing key, or
+// (for clients without cross-signing) every device of theirs was verified.
+func (c *Connector) userVerified(ctx context.Context, u id.UserID) bool {
+	mach := c.mach
+	if ok, err := mach.IsUserTrusted(ctx, u); err == nil && ok {
+		return true
+	}
+	devs, err := mach.CryptoStore.GetDevices(ctx, u)
+	if err != nil || len(devs) == 0 {
+		return false
+	}
+	for _, d := range devs {
+		if d.Trust != id.TrustStateVerified && !mach.IsDeviceTrusted(ctx, d) {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshTrust recomputes the cached verification state of DM peers, so
+// PeerEncryption never touches the network.
+func (c *Connector) refreshTrust(ctx context.Context, users ...id.UserID) {
+	_, _, st, err := c.client()
+	if err != nil {
+		return
+	}
+	if len(users) == 0 {
+		dms, _ := st.directRooms(ctx)
+		for u := range dms {
+			users = append(users, u)
+		}
+	}
+	for _, u := range users {
+		v := c.userVerified(ctx, u)
+		c.mu.Lock()
+		c.trusted[u] = v
+		c.mu.Unlock()
+	}
+}
+
+// PeerEncryption is the class a message to peer would get now: a Matrix
+// user (its DM room, or the encrypted DM Send would create) or a room ID.
+func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
+	cli, _, st, err := c.client()
+	if err != nil {
+		return protocols.EncNone
+	}
+	ctx := context.Background()
+	transport := protocols.EncTransport
+	if strings.HasPrefix(cli.HomeserverURL.Scheme, "http") && cli.HomeserverURL.Scheme != "https" {
+		transport = protocols.EncNone // plain HTTP (a loopback test server)
+	}
+	verified := func(u id.UserID) bool {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return c.trusted[u]
+	}
+	if strings.HasPrefix(peer.ID, "!") {
+		room := id.RoomID(peer.ID)
+		if enc, _ := cli.StateStore.IsEncrypted(ctx, room); !enc {
+			return transport
+		}
+		members, _ := cli.StateStore.GetRoomJoinedOrInvitedMembers(ctx, room)
+		for _, m := range members {
+			if m != cli.UserID && !verified(m) {
+				return protocols.EncE2EE
+			}
+		}
+		return protocols.EncE2EEVerified
+	}
+	u := id.UserID(peer.ID)
+	if room, ok := st.dmRoom(ctx, u); ok {
+		if enc, _ := cli.StateStore.IsEncrypted(ctx, room); !enc {
+			return transport
+		}
+	}
+	// Existing encrypted DM, or the encrypted DM Send would create.
+	if verified(u) {
+		return protocols.EncE2EEVerified
+	}
+	return protocols.EncE2EE
+}
+
+// roomEncryption is the class of a message in room from/to its members.
+func (c *Connector) roomEncryption(ctx context.Context, room id.RoomID) protocols.Encryption {
+	_, _, st, err := c.client()
+	if err != nil {
+		return protocols.EncNone
+	}
+	if r, ok := st.room(ctx, room); ok && r.DirectUser != "" {
+		return c.PeerEncryption(userAddress(r.DirectUser))
+	}
+	return c.PeerEncryption(protocols.Address{Network: protocols.Matrix, ID: room.String()})
+}
+
+// decrypt tries to decrypt evt. If the key is missing it reports the message
+// as undecryptable (after a short grace period for keys in flight), asks our
+// other devices and the sender for the key, and re-emits the message under
+// the same event ID once the key arrives.
+func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event {
+	mach := c.mach
+	dec, err := mach.DecryptMegolmEvent(ctx, evt)
+	if err == nil {
+		return dec
+	}
+	if !errors.Is(err, crypto.ErrNoSessionFound) {
+		c.emitUndecryptable(ctx, evt, "could not decrypt: "+err.Error())
+		return nil
+	}
+	content := evt.Content.AsEncrypted()
+	c.mu.Lock()
+	c.pending[evt.ID] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.pending, evt.ID)
+			c.mu.Unlock()
+		}()
+		bg := c.backgroundCtx()
+		if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 2*time.Second) {
+			c.emitUndecryptable(bg, evt, "waiting for the sender's keys")
+			c.cli.Crypto.RequestSession(bg, evt.RoomID, content.SenderKey, content.SessionID, evt.Sender, content.DeviceID)
+			if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 10*time.Minute) {
+				return
+			}
+		}
+		dec, err := mach.DecryptMegolmEvent(bg, evt)
+		if err != nil {
+			c.emitUndecryptable(bg, evt, "could not decrypt: "+err.Error())
+			return
+		}
+		c.dispatch(bg, dec, false)
+	}()
+	return nil
+}
+
+func (c *Connector) backgroundCtx() context.Context {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.cancel == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}
+	return c.runCtx
+}
+
+func (c *Connector) emitUndecryptable(ctx context.Context, evt *event.Event, why string) {
+	msg := c.baseMessage(ctx, evt)
+	msg.Undecryptable = true
+	msg.Body = ""
+	msg.Notice = "🔒 Unable to decrypt this message (" + why + ")"
+	msg.Encryption = protocols.EncE2EE
+	c.emit(protocols.MessageEvent{Message: msg})
+}
+
+// afterSync turns device-list changes into key-change notices and refreshes
+// the cached trust of those users.
+func (c *Connector) afterSync(ctx context.Context, res *mautrix.RespSync, _ string, before map[id.UserID]map[id.DeviceID]id.Ed25519) {
+	c.flushRooms(ctx)
+	if len(res.DeviceLists.Changed) == 0 {
+		return
+	}
+	for u, old := range before {
+		if len(old) == 0 {
+			continue // first time we see this user's devices: nothing changed
+		}
+		devs, err := c.mach.CryptoStore.GetDevices(ctx, u)
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		for did, d := range devs {
+			prev, had := old[did]
+			kind := protocols.KeyNew
+			if had && prev == d.SigningKey {
+				continue
+			} else if had {
+				kind = protocols.KeyChanged
+			}
+			c.emitKeyChange(ctx, u, did, d.SigningKey.Fingerprint(), kind, now)
+		}
+		for did := range old {
+			if _, still := devs[did]; !still {
+				c.emitKeyChange(ctx, u, did, "", protocols.KeyRemoved, now)
+			}
+		}
+	}
+	c.refreshTrust(ctx, res.DeviceLists.Changed...)
+}
+
+func (c *Connector) emitKeyChange(ctx context.Context, u id.UserID, did id.DeviceID, fp string, kind protocols.KeyChangeKind, at time.Time) {
+	chat := ""
+	if room, ok := c.st.dmRoom(ctx, u); ok {
+		chat = room.String()
+	}
+	c.emit(protocols.KeyChangeEvent{Chat: chat, Contact: userAddress(u), DeviceID: did.String(), Fingerprint: fp, Kind: kind, At: at})
+}

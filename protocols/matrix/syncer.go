@@ -1,0 +1,142 @@
+package matrix
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/crypto/verificationhelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// syncer wraps mautrix's DefaultSyncer to (1) persist next_batch only after
+// a response is fully processed, so a crash replays nothing it had not
+// handled and a restart never replays what it had, (2) retry quickly with
+// backoff and report the link state, (3) diff device lists for key-change
+// notices.
+type syncer struct {
+	*mautrix.DefaultSyncer
+	c  *Connector
+	st *store
+
+	firstSync chan struct{}
+	firstErr  chan error
+	firstOnce sync.Once
+	failures  int
+	mach      *crypto.OlmMachine
+}
+
+// syncFilter fetches only what Polyglot shows.
+var syncFilter = &mautrix.Filter{
+	AccountData: &mautrix.FilterPart{Types: []event.Type{event.AccountDataDirectChats}},
+	Presence:    &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}},
+	Room: &mautrix.RoomFilter{
+		IncludeLeave: false,
+		State: &mautrix.FilterPart{
+			LazyLoadMembers: false, // E2EE needs every member's devices
+			Types: []event.Type{event.StateMember, event.StateRoomName, event.StateEncryption,
+				event.StateCreate, event.StateHistoryVisibility, event.StateCanonicalAlias},
+		},
+		Timeline: &mautrix.FilterPart{
+			Limit: 50,
+			Types: []event.Type{event.EventMessage, event.EventEncrypted, event.EventReaction,
+				event.EventRedaction, event.EventSticker, event.StateMember, event.StateRoomName,
+				event.StateEncryption, event.StateCreate, event.StateHistoryVisibility},
+		},
+		Ephemeral:   &mautrix.FilterPart{Types: []event.Type{event.EphemeralEventReceipt, event.EphemeralEventTyping}},
+		AccountData: &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}},
+	},
+}
+
+func newSyncer(c *Connector, st *store) *syncer {
+	ds := mautrix.NewDefaultSyncer()
+	ds.FilterJSON = syncFilter
+	return &syncer{DefaultSyncer: ds, c: c, st: st, firstSync: make(chan struct{}), firstErr: make(chan error, 1)}
+}
+
+// register wires the crypto machine, the state store and our handler. Order
+// matters: crypto's OnSync runs before any room event, so room keys that
+// arrive in the same response decrypt at once.
+func (s *syncer) register(mach *crypto.OlmMachine, _ *verificationhelper.VerificationHelper) {
+	s.mach = mach
+	s.OnSync(mach.ProcessSyncResponse)
+	s.OnEventType(event.StateMember, mach.HandleMemberEvent)
+	s.OnEvent(s.c.cli.StateStoreSyncHandler)
+	s.OnEvent(s.c.handleEvent)
+}
+
+// ensureFilter drops a stored filter ID made from a different filter.
+func (s *syncer) ensureFilter(ctx context.Context) error {
+	raw, _ := json.Marshal(syncFilter)
+	sum := sha256.Sum256(raw)
+	want := hex.EncodeToString(sum[:8])
+	if s.st.filterSum(ctx) != want {
+		if err := s.st.setFilterSum(ctx, want); err != nil {
+			return fmt.Errorf("matrix: saving filter: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *syncer) ProcessResponse(ctx context.Context, res *mautrix.RespSync, since string) error {
+	before := s.snapshotDevices(ctx, res.DeviceLists.Changed)
+	err := s.DefaultSyncer.ProcessResponse(ctx, res, since)
+	if err != nil {
+		return err
+	}
+	s.c.afterSync(ctx, res, since, before)
+	if err := s.st.commitNextBatch(ctx, res.NextBatch); err != nil {
+		return fmt.Errorf("matrix: saving sync token: %w", err)
+	}
+	s.failures = 0
+	s.c.setOnline(true, nil)
+	s.firstOnce.Do(func() { close(s.firstSync) })
+	return nil
+}
+
+// OnFailedSync backs off 0.25 s … 8 s and reports that we are reconnecting.
+func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
+	if errors.Is(err, mautrix.MUnknownToken) {
+		select {
+		case s.firstErr <- err:
+		default:
+		}
+		return 0, err
+	}
+	s.failures++
+	s.c.setOnline(false, err)
+	d := 250 * time.Millisecond << min(s.failures-1, 5)
+	return d, nil
+}
+
+// snapshotDevices records the current devices of users whose device lists
+// changed, before mautrix fetches the new lists.
+func (s *syncer) snapshotDevices(ctx context.Context, users []id.UserID) map[id.UserID]map[id.DeviceID]id.Ed25519 {
+	if len(users) == 0 || s.mach == nil {
+		return nil
+	}
+	out := map[id.UserID]map[id.DeviceID]id.Ed25519{}
+	for _, u := range users {
+		if u == s.c.cli.UserID {
+			continue
+		}
+		devs, err := s.mach.CryptoStore.GetDevices(ctx, u)
+		if err != nil {
+			continue
+		}
+		m := map[id.DeviceID]id.Ed25519{}
+		for did, d := range devs {
+			m[did] = d.SigningKey
+		}
+		out[u] = m
+	}
+	return out
+}

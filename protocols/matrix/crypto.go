@@ -145,7 +145,9 @@ func (c *Connector) userVerified(ctx context.Context, u id.UserID) bool {
 		return false
 	}
 	for _, d := range devs {
-		if d.Trust != id.TrustStateVerified && !mach.IsDeviceTrusted(ctx, d) {
+		// TOFU trust (a device signed by its owner's unverified key) is
+		// not verification: only explicit or cross-signed-verified counts.
+		if tr, _ := mach.ResolveTrustContext(ctx, d); tr != id.TrustStateVerified && tr != id.TrustStateCrossSignedVerified {
 			return false
 		}
 	}

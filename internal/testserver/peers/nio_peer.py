@@ -132,7 +132,7 @@ class Peer:
         emit({"ev": "ready", "user_id": self.c.user_id, "device_id": self.c.device_id})
         syncer = asyncio.create_task(self.c.sync_forever(timeout=5000, full_state=True))
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
+        reader = asyncio.StreamReader(limit=16 << 20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while True:
             line = await reader.readline()

@@ -111,10 +111,10 @@ func TestWidth(t *testing.T) {
 		{"👍🏽", 2},
 		{"e\u0301", 1},
 		{"❤\uFE0F", 2},
-		{"\x1b[31m", 5},  // ␛[31m: the escape is drawn, so it takes room
-		{"ab\ncdef", 4},  // widest line
-		{"a\u202Eb", 2},  // removed bidi control takes none
-		{"\tx", 9},       // tab expanded
+		{"\x1b[31m", 5}, // ␛[31m: the escape is drawn, so it takes room
+		{"ab\ncdef", 4}, // widest line
+		{"a\u202Eb", 2}, // removed bidi control takes none
+		{"\tx", 9},      // tab expanded
 		{"한국어 텍스트", 13}, // Hangul syllables are wide
 	}
 	for _, c := range cases {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -161,6 +162,19 @@ func Parse(name string, src []byte) (*Config, error) {
 			return nil, &ConfigError{File: name, Line: pe.Position.Line, Column: pe.Position.Col,
 				Key: pe.LastKey, Problem: pe.Message, Hint: parseHint(pe)}
 		}
+		// Type mismatches come as plain errors carrying line and key.
+		if m := typeErrRe.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			col := 0
+			key := m[2]
+			if i := strings.LastIndex(key, "."); i >= 0 && line > 0 {
+				if raw := strings.Split(string(src), "\n"); line <= len(raw) {
+					col = strings.Index(raw[line-1], key[i+1:]) + 1
+				}
+			}
+			return nil, &ConfigError{File: name, Line: line, Column: col, Key: key, Problem: m[3],
+				Hint: "check the value's type: strings need quotes, true/false and numbers need none"}
+		}
 		return nil, &ConfigError{File: name, Problem: err.Error(), Hint: "check the TOML syntax"}
 	}
 	loc := newLocator(src)
@@ -233,6 +247,8 @@ func Parse(name string, src []byte) (*Config, error) {
 	}
 	return cfg, nil
 }
+
+var typeErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 type problem struct{ key, problem, hint string }
 

@@ -129,9 +129,11 @@ func (c *fakeConn) Events() <-chan protocols.Event { return c.events }
 func (c *fakeConn) Send(context.Context, protocols.OutgoingMessage) (protocols.SendResult, error) {
 	return protocols.SendResult{}, protocols.ErrNotConnected
 }
-func (c *fakeConn) PeerEncryption(protocols.Address) protocols.Encryption { return protocols.EncTransport }
-func (c *fakeConn) MarkRead(context.Context, string, string) error        { return nil }
-func (c *fakeConn) SetTyping(context.Context, string, bool) error          { return nil }
+func (c *fakeConn) PeerEncryption(protocols.Address) protocols.Encryption {
+	return protocols.EncTransport
+}
+func (c *fakeConn) MarkRead(context.Context, string, string) error { return nil }
+func (c *fakeConn) SetTyping(context.Context, string, bool) error  { return nil }
 func (c *fakeConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }

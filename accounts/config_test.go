@@ -1,0 +1,238 @@
+package accounts
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"polyglot/protocols"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFullConfigAndDefaults(t *testing.T) {
+	p := writeConfig(t, `
+theme = "solarized"
+keystore = "file"
+
+[keys]
+compose = "ctrl+n"
+
+[notifications]
+bell = true
+
+[[account]]
+network = "matrix"
+address = "@me:example.org"
+server = "https://matrix.example.org"
+
+[[account]]
+id = "work"
+network = "XMPP"
+address = "me@work.example"
+enabled = false
+reachability = "contacts"
+display_name = "Work"
+
+[[account]]
+network = "xmpp"
+address = "test@localhost"
+server = "127.0.0.1:5222"
+insecure_tls = true
+`)
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Theme != "solarized" || cfg.Keystore != "file" || cfg.Keys["compose"] != "ctrl+n" {
+		t.Fatalf("top level: %+v", cfg)
+	}
+	if !cfg.Notifications.Enabled || !cfg.Notifications.Bell {
+		t.Fatalf("notifications: %+v (enabled must default to true)", cfg.Notifications)
+	}
+	a, b := cfg.Accounts[0], cfg.Accounts[1]
+	if a.ID != "matrix:@me:example.org" || !a.Enabled || a.Reachability != ReachEveryone || a.Network != protocols.Matrix {
+		t.Fatalf("defaults: %+v", a)
+	}
+	if b.ID != "work" || b.Enabled || b.Reachability != ReachContacts || b.Network != protocols.XMPP {
+		t.Fatalf("explicit: %+v", b)
+	}
+	if !cfg.Accounts[2].InsecureTLS {
+		t.Fatal("insecure_tls on loopback refused")
+	}
+}
+
+func TestMissingFileIsEmptyConfig(t *testing.T) {
+	cfg, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
+	if err != nil || len(cfg.Accounts) != 0 || cfg.Keystore != "auto" {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+}
+
+// configErr loads text and returns its first ConfigError.
+func configErr(t *testing.T, text string) *ConfigError {
+	t.Helper()
+	_, err := Load(writeConfig(t, text))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a ConfigError, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "config.toml:") {
+		t.Fatalf("error does not name the file: %v", err)
+	}
+	return ce
+}
+
+func TestConfigErrorsNameLineColumnAndFix(t *testing.T) {
+	cases := []struct {
+		name, text string
+		line, col  int
+		want, hint string
+	}{
+		{"syntax", "theme = \"a\"\n[[account]]\nnetwork = matrix\n", 3, 11, "", "syntax"},
+		{"unknown network", "[[account]]\nnetwork = \"matirx\"\naddress = \"@a:b\"\n", 2, 1, `unknown network "matirx"`, `did you mean "matrix"`},
+		{"unknown key", "[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b\"\n  servr = \"x:1\"\n", 4, 3, "unknown key", `did you mean "server"`},
+		{"bad reachability", "[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b\"\nreachability = \"friends\"\n", 4, 1, `unknown reachability "friends"`, "own-server"},
+		{"duplicate", "[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b\"\n[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b\"\n", 6, 1, "duplicate account id", "distinct id"},
+		{"bad address", "[[account]]\nnetwork = \"matrix\"\naddress = \"me@example.org\"\n", 3, 1, "not a Matrix user ID", "@alice:example.org"},
+		{"insecure remote", "[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b\"\nserver = \"jabber.org:5222\"\ninsecure_tls = true\n", 5, 1, "only allowed with a loopback", "ca_file"},
+		{"missing network", "\n[[account]]\naddress = \"a@b\"\n", 2, 1, "missing network", "add network"},
+		{"bad keystore", "keystore = \"vault\"\n", 1, 1, "unknown keystore", "keyring"},
+		{"wrong type", "[notifications]\nbell = \"yes\"\n", 2, 1, "", "type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ce := configErr(t, c.text)
+			if ce.Line != c.line || (c.col != 0 && ce.Column != c.col) {
+				t.Errorf("at %d:%d, want %d:%d (%v)", ce.Line, ce.Column, c.line, c.col, ce)
+			}
+			if !strings.Contains(ce.Problem, c.want) || !strings.Contains(ce.Hint, c.hint) {
+				t.Errorf("problem %q hint %q; want %q / %q", ce.Problem, ce.Hint, c.want, c.hint)
+			}
+		})
+	}
+}
+
+func TestSaveRefusesToOverwriteBrokenFile(t *testing.T) {
+	broken := "[[account]\nnetwork = \"xmpp\"\n# my precious notes\n"
+	p := writeConfig(t, broken)
+	err := Save(p, Default())
+	if err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Fatalf("Save over a broken file: %v", err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, []byte(broken)) {
+		t.Fatal("broken file was changed")
+	}
+	// An invalid (not just unparsable) file is protected too.
+	invalid := "[[account]]\nnetwork = \"icq\"\naddress = \"1\"\n"
+	os.WriteFile(p, []byte(invalid), 0o600)
+	if Save(p, Default()) == nil {
+		t.Fatal("Save replaced an invalid file")
+	}
+	if got, _ := os.ReadFile(p); string(got) != invalid {
+		t.Fatal("invalid file was changed")
+	}
+}
+
+func TestSaveRoundTripAndMode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "config.toml")
+	cfg := Default()
+	cfg.Theme = "dark"
+	cfg.Keys["quit"] = "ctrl+q"
+	cfg.Notifications.Enabled = false
+	cfg.Accounts = []Account{
+		{ID: "matrix:@a:b.org", Network: protocols.Matrix, Address: "@a:b.org", Enabled: true, Reachability: ReachEveryone},
+		{ID: "me", Network: protocols.XMPP, Address: "me@x.org", Enabled: false, Reachability: ReachOwnServer, DisplayName: "Me"},
+	}
+	if err := Save(p, cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode().Perm())
+	}
+	got, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Theme != "dark" || got.Keys["quit"] != "ctrl+q" || got.Notifications.Enabled {
+		t.Fatalf("top level lost: %+v", got)
+	}
+	for i := range cfg.Accounts {
+		if got.Accounts[i] != cfg.Accounts[i] {
+			t.Fatalf("account %d: %+v != %+v", i, got.Accounts[i], cfg.Accounts[i])
+		}
+	}
+	// Invalid configs are not written.
+	bad := Default()
+	bad.Accounts = []Account{{Network: "icq", Address: "x"}}
+	if Save(p, bad) == nil {
+		t.Fatal("saved an invalid config")
+	}
+}
+
+func TestPathsFromXDG(t *testing.T) {
+	env := map[string]string{"XDG_CONFIG_HOME": "/c", "XDG_DATA_HOME": "relative/ignored"}
+	p := PathsFrom(func(k string) string { return env[k] }, "/home/u")
+	if p.Config != "/c/polyglot" || p.Data != "/home/u/.local/share/polyglot" || p.State != "/home/u/.local/state/polyglot" {
+		t.Fatalf("%+v", p)
+	}
+	root := t.TempDir()
+	p = Paths{Config: filepath.Join(root, "c"), Data: filepath.Join(root, "d"), State: filepath.Join(root, "s")}
+	if err := p.EnsureDirs(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{p.Config, p.Data, p.State} {
+		if st, err := os.Stat(d); err != nil || st.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: %v %v", d, st.Mode().Perm(), err)
+		}
+	}
+	if a, b := p.AccountDir("xmpp:a@b"), p.AccountDir("xmpp_a_b"); a == b || strings.ContainsAny(filepath.Base(a), ":@") {
+		t.Fatalf("account dirs %q %q", a, b)
+	}
+}
+
+func TestBackoffCeilingsAndJitterBounds(t *testing.T) {
+	b := DefaultBackoff
+	wantCeil := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300}
+	for i, w := range wantCeil {
+		if got := b.Ceiling(i); got != w*time.Second {
+			t.Fatalf("ceiling(%d) = %v, want %vs", i, got, int(w))
+		}
+	}
+	if got := b.Ceiling(1000); got != 5*time.Minute {
+		t.Fatalf("huge attempt: %v", got)
+	}
+	for _, attempt := range []int{0, 3, 12} {
+		c := b.Ceiling(attempt)
+		lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+		var sum time.Duration
+		const n = 5000
+		for i := 0; i < n; i++ {
+			d := b.Delay(attempt)
+			if d < c/2 || d >= c {
+				t.Fatalf("attempt %d: delay %v outside [%v, %v)", attempt, d, c/2, c)
+			}
+			lo, hi, sum = min(lo, d), max(hi, d), sum+d
+		}
+		// Jitter really spreads over the whole half-interval.
+		if lo > c/2+c/20 || hi < c-c/20 {
+			t.Fatalf("attempt %d: samples only in [%v, %v] of [%v, %v)", attempt, lo, hi, c/2, c)
+		}
+		if mean := sum / n; mean < c*7/10 || mean > c*8/10 {
+			t.Fatalf("attempt %d: mean %v, want about %v", attempt, mean, c*3/4)
+		}
+	}
+}

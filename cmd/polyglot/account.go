@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"polyglot/accounts"
+	"polyglot/protocols"
+)
+
+func newAccountCmd(io streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "account",
+		Short: "Add, list and remove your Matrix, XMPP and WhatsApp accounts",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newAccountAddCmd(io), newAccountListCmd(io), newAccountRemoveCmd(io))
+	return cmd
+}
+
+type addOptions struct {
+	network      protocols.Network
+	address      string
+	server       string
+	caFile       string
+	passwordFile string
+	insecureTLS  bool
+	displayName  string
+}
+
+func newAccountAddCmd(io streams) *cobra.Command {
+	o := &addOptions{}
+	cmd := &cobra.Command{
+		Use:   "add xmpp|matrix|whatsapp [ADDRESS]",
+		Short: "Add an account; the login is checked before anything is saved",
+		Long: `Adds an account and checks that it can log in before saving it.
+Run bare in a terminal to be asked for everything. For scripts:
+
+  polyglot account add xmpp alice@example.org --server HOST:PORT --ca-file PEM --password-file FILE
+  polyglot account add matrix @alice:example.org --server https://matrix.example.org --password-file FILE
+
+The password comes from --password-file or standard input, never from a flag.
+It is kept in the keystore (OS keyring, or a passphrase-encrypted file), never
+in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return withCode(exitUsage, errors.New("want a network (xmpp, matrix or whatsapp) and optionally an ADDRESS"))
+			}
+			n, err := protocols.ParseNetwork(args[0])
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			o.network = n
+			if len(args) == 2 {
+				o.address = args[1]
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := newApp(io)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return a.accountAdd(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "server override: HOST:PORT for XMPP, a URL for Matrix (default: discovery)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA or self-signed certificate to trust")
+	f.StringVar(&o.passwordFile, "password-file", "", "read the password from FILE (else standard input)")
+	f.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
+	f.StringVar(&o.displayName, "name", "", "display name for this account")
+	return cmd
+}
+
+func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
+	interactive := o.address == "" && isTerminal(a.io.in)
+	if o.address == "" {
+		if !interactive {
+			return withCode(exitUsage, errors.New("ADDRESS is required when not run in a terminal"))
+		}
+		o.address = promptLine(a.io, fmt.Sprintf("%s address (e.g. %s): ", o.network, exampleAddress(o.network)))
+		if o.server == "" {
+			o.server = promptLine(a.io, "Server override (empty: discover): ")
+		}
+	}
+	secret, err := readSecret(a.io, o.passwordFile)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	ks, err := a.openKeystore(cfg)
+	if err != nil {
+		return err
+	}
+	m, err := a.newManager(cfg, ks, nil)
+	if err != nil {
+		return err
+	}
+	acc := accounts.Account{
+		ID:          accounts.DefaultID(o.network, o.address),
+		Network:     o.network,
+		Address:     strings.TrimSpace(o.address),
+		Server:      strings.TrimSpace(o.server),
+		CAFile:      absPath(o.caFile),
+		InsecureTLS: o.insecureTLS,
+		DisplayName: o.displayName,
+	}
+	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
+	added, err := m.Add(ctx, acc, secret)
+	var le *accounts.LoginError
+	switch {
+	case errors.As(err, &le) && le.Reason == accounts.ReasonAuth:
+		return withCode(exitAuth, err)
+	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrNoConnector):
+		return withCode(exitUsage, err)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(a.io.out, "added %s (%s); secrets are in the %s keystore\n", added.ID, added.Network, ks.Backend())
+	return nil
+}
+
+func newAccountListCmd(io streams) *cobra.Command {
+	var online bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List accounts: network, address, state",
+		Long: `Lists the configured accounts. Without --online the state is what the
+config says (enabled or disabled); with --online each account connects and the
+live state is shown (online, retrying, login needed…).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := newApp(io)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return a.accountList(cmd.Context(), online)
+		},
+	}
+	cmd.Flags().BoolVar(&online, "online", false, "connect every account and show its live state")
+	return cmd
+}
+
+func (a *app) accountList(ctx context.Context, online bool) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Accounts) == 0 {
+		fmt.Fprintln(a.io.out, "no accounts: add one with `polyglot account add xmpp|matrix|whatsapp ADDRESS`")
+		return nil
+	}
+	state := map[string]string{}
+	detail := map[string]string{}
+	if online {
+		rt, err := a.startClient(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer rt.stop()
+		rt.waitSettled(ctx)
+		for _, st := range rt.accounts.Statuses() {
+			state[st.Account], detail[st.Account] = st.State.String(), st.Detail
+		}
+	}
+	w := tabwriter.NewWriter(a.io.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NETWORK\tADDRESS\tSTATE\tSERVER")
+	for _, acc := range cfg.Accounts {
+		st := "enabled"
+		if !acc.Enabled {
+			st = "disabled"
+		}
+		if s, ok := state[acc.ID]; ok {
+			st = s
+			if d := detail[acc.ID]; d != "" {
+				st += " (" + d + ")"
+			}
+		}
+		server := acc.Server
+		if server == "" {
+			server = "(discover)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", acc.Network, acc.Address, st, server)
+	}
+	return w.Flush()
+}
+
+func newAccountRemoveCmd(io streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove ACCOUNT",
+		Short: "Remove an account with its secrets (its messages stay in the inbox)",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return withCode(exitUsage, errors.New("want one ACCOUNT (an address or network:address from `account list`)"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := newApp(io)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			id, ok := findAccountID(cfg, args[0])
+			if !ok {
+				return withCode(exitUsage, fmt.Errorf("no account %q (see `polyglot account list`)", args[0]))
+			}
+			ks, err := a.openKeystore(cfg)
+			if err != nil {
+				return err
+			}
+			m, err := a.newManager(cfg, ks, nil)
+			if err != nil {
+				return err
+			}
+			if err := m.Remove(id); err != nil {
+				return err
+			}
+			fmt.Fprintf(io.out, "removed %s and its secrets\n", id)
+			return nil
+		},
+	}
+}
+
+func findAccountID(cfg *accounts.Config, s string) (string, bool) {
+	for _, acc := range cfg.Accounts {
+		if acc.ID == s || acc.Address == s {
+			return acc.ID, true
+		}
+	}
+	return "", false
+}
+
+// readSecret takes the password from a file or standard input (prompting
+// without echo on a terminal) — never from a flag, which would show in ps.
+func readSecret(s streams, file string) ([]byte, error) {
+	var raw []byte
+	var err error
+	switch {
+	case file != "":
+		raw, err = os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--password-file: %w", err)
+		}
+	case isTerminal(s.in):
+		fmt.Fprint(s.err, "Password: ")
+		raw, err = term.ReadPassword(int(s.in.(*os.File).Fd()))
+		fmt.Fprintln(s.err)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		raw, err = bufio.NewReader(s.in).ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading the password from standard input: %w", err)
+		}
+	}
+	secret := []byte(strings.TrimRight(string(raw), "\r\n"))
+	if len(secret) == 0 {
+		return nil, errors.New("empty password: give it with --password-file FILE or on standard input")
+	}
+	return secret, nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func promptLine(s streams, prompt string) string {
+	fmt.Fprint(s.err, prompt)
+	line, _ := bufio.NewReader(s.in).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+func exampleAddress(n protocols.Network) string {
+	switch n {
+	case protocols.Matrix:
+		return "@alice:example.org"
+	case protocols.WhatsApp:
+		return "+4915123456789"
+	}
+	return "alice@example.org"
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"polyglot/accounts"
+	"polyglot/inbox"
+	"polyglot/themes"
+	"polyglot/tui"
+)
+
+// app is what every command shares: where files live, the log, the streams.
+type app struct {
+	io      streams
+	paths   accounts.Paths
+	log     zerolog.Logger
+	logFile io.Closer
+}
+
+func newApp(s streams) (*app, error) {
+	paths, err := accounts.DefaultPaths()
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	if err := paths.EnsureDirs(); err != nil {
+		return nil, err
+	}
+	log, f, err := openLog(paths.State)
+	if err != nil {
+		return nil, err
+	}
+	return &app{io: s, paths: paths, log: log, logFile: f}, nil
+}
+
+func (a *app) close() {
+	if a.logFile != nil {
+		_ = a.logFile.Close()
+	}
+}
+
+// loadConfig reads config.toml; a bad file is reported with line and column
+// and left untouched.
+func (a *app) loadConfig() (*accounts.Config, error) {
+	cfg, err := accounts.Load(a.paths.ConfigFile())
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return cfg, nil
+}
+
+func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
+	th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.EnvOptions())
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("theme: %w", err))
+	}
+	return th, nil
+}
+
+// openInbox opens (creating) the profile's store under the data dir.
+func (a *app) openInbox(name string) (*inbox.Inbox, error) {
+	in, err := inbox.Open(filepath.Join(a.paths.Data, name), inbox.Options{Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return in, nil
+}
+
+// runTUI runs the terminal UI until the user quits.
+func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, view tui.AccountsView) error {
+	th, err := a.theme(cfg)
+	if err != nil {
+		return err
+	}
+	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Logger: a.log})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+
+	"polyglot/accounts"
+	"polyglot/inbox"
+	"polyglot/keystore"
+	"polyglot/protocols"
+	"polyglot/tui"
+)
+
+// profileDB is the store of the user's real accounts.
+const profileDB = "polyglot.db"
+
+// runtime is a started client: store, keystore and account supervisors.
+type runtime struct {
+	inbox    *inbox.Inbox
+	keys     keystore.Store
+	accounts *accounts.Manager
+	cancel   context.CancelFunc
+}
+
+func (r *runtime) stop() {
+	if r.accounts != nil {
+		r.accounts.Stop()
+	}
+	r.cancel()
+	_ = r.inbox.Close()
+}
+
+// openKeystore unlocks the secrets once per run: POLYGLOT_PASSPHRASE_FILE
+// for scripts, else a prompt on the terminal.
+func (a *app) openKeystore(cfg *accounts.Config) (keystore.Store, error) {
+	ks, err := keystore.Open(keystore.Options{
+		Dir:            a.paths.Data,
+		Backend:        cfg.Keystore,
+		PassphraseFile: os.Getenv("POLYGLOT_PASSPHRASE_FILE"),
+		Passphrase:     promptPassphrase,
+		Logger:         &a.log,
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return ks, nil
+}
+
+// promptPassphrase asks on the controlling terminal, without echo.
+func promptPassphrase(confirm bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask for the keystore passphrase: set POLYGLOT_PASSPHRASE_FILE")
+	}
+	defer tty.Close()
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(tty, prompt)
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return b, err
+	}
+	if confirm {
+		fmt.Fprintln(tty, "Polyglot keeps your passwords and tokens in a file encrypted with a passphrase.")
+	}
+	p, err := ask("Keystore passphrase: ")
+	if err != nil || !confirm {
+		return p, err
+	}
+	again, err := ask("Repeat passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if string(again) != string(p) {
+		return nil, errors.New("the two passphrases differ")
+	}
+	return p, nil
+}
+
+// newManager builds the account manager over the keystore; sink and
+// attacher may be nil for commands that only edit accounts.
+func (a *app) newManager(cfg *accounts.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
+	opts := accounts.Options{
+		Paths:      a.paths,
+		ConfigFile: a.paths.ConfigFile(),
+		Keystore:   ks,
+		Logger:     &a.log,
+		Registry:   registry(a.log, func(protocols.Address) bool { return false }),
+	}
+	if in != nil {
+		opts.Registry = registry(a.log, in.Accepted)
+		opts.Sink = func(account string, ev protocols.Event) {
+			if err := in.Ingest(account, ev); err != nil {
+				a.log.Warn().Err(err).Str("account", account).Msg("ingest")
+			}
+		}
+		opts.Attacher = in
+	}
+	return accounts.New(cfg, opts)
+}
+
+// startClient opens store and keystore and starts every enabled account.
+func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, error) {
+	ks, err := a.openKeystore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	in, err := a.openInbox(profileDB)
+	if err != nil {
+		return nil, err
+	}
+	for _, acc := range cfg.Accounts {
+		in.SetReachability(acc.ID, reachability(acc.Reachability))
+	}
+	m, err := a.newManager(cfg, ks, in)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if err := m.Start(ctx); err != nil {
+		cancel()
+		in.Close()
+		return nil, err
+	}
+	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+}
+
+func reachability(r accounts.Reachability) inbox.Reachability {
+	switch r {
+	case accounts.ReachContacts:
+		return inbox.ContactsOnly
+	case accounts.ReachOwnServer:
+		return inbox.OwnServerOnly
+	}
+	return inbox.Everyone
+}
+
+// waitSettled waits until no enabled account is still connecting (online,
+// backing off or auth failed), or ctx ends.
+func (r *runtime) waitSettled(ctx context.Context) {
+	updates, unsubscribe := r.accounts.Subscribe()
+	defer unsubscribe()
+	for {
+		if r.settled() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-updates:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *runtime) settled() bool {
+	for _, st := range r.accounts.Statuses() {
+		if st.State == accounts.StateConnecting || st.State == accounts.StateStopped {
+			return false
+		}
+	}
+	return true
+}
+
+// authFailure reports the first account whose login was refused.
+func (r *runtime) authFailure() error {
+	for _, st := range r.accounts.Statuses() {
+		if st.State == accounts.StateAuthFailed {
+			return fmt.Errorf("%s: login refused: %s (fix it with `polyglot account add %s %s` after `polyglot account remove %s`)",
+				st.Account, st.Detail, st.Network, st.Address, st.Account)
+		}
+	}
+	return nil
+}
+
+func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
+	rt, err := a.startClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.stop()
+	return a.runTUI(ctx, cfg, rt.inbox, statusView{rt.accounts})
+}
+
+// statusView shows the supervisors' richer states in the status bar.
+type statusView struct{ m *accounts.Manager }
+
+func (v statusView) AccountStatuses() []tui.AccountStatus {
+	sts := v.m.Statuses()
+	out := make([]tui.AccountStatus, 0, len(sts))
+	for _, st := range sts {
+		state := st.State.String()
+		if st.State == accounts.StateBackingOff && !st.NextRetry.IsZero() {
+			state = fmt.Sprintf("retry in %s", time.Until(st.NextRetry).Round(time.Second))
+		}
+		out = append(out, tui.AccountStatus{Account: st.Account, Network: st.Network, State: state, Detail: st.Detail})
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"polyglot/accounts"
+	"polyglot/keystore"
+	"polyglot/protocols"
+	"polyglot/protocols/matrix"
+	"polyglot/protocols/xmpp"
+)
+
+// consentOracle tells connectors whether the user accepted an address, so
+// that nothing (delivery receipts included) goes back to a stranger.
+type consentOracle func(protocols.Address) bool
+
+// registry builds the connector factories for the real networks.
+func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
+	return accounts.Registry{
+		protocols.XMPP: func(acc accounts.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
+			pw, err := secrets.Get(accounts.SecretPassword)
+			if err != nil {
+				return nil, missingSecret(acc, err)
+			}
+			return xmpp.New(xmpp.Config{
+				JID:                        acc.Address,
+				Password:                   string(pw),
+				Account:                    acc.ID,
+				Server:                     acc.Server,
+				CAFile:                     acc.CAFile,
+				InsecureSkipVerifyLoopback: acc.InsecureTLS,
+				DataDir:                    acc.DataDir,
+				DeliveryReceipts:           accepted,
+				Logger:                     log.With().Str("account", acc.ID).Logger(),
+			})
+		},
+		protocols.Matrix: func(acc accounts.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
+			pickle, err := secrets.PickleKey()
+			if err != nil {
+				return nil, err
+			}
+			cfg := matrix.Config{
+				UserID:     acc.Address,
+				Homeserver: acc.Server,
+				DBPath:     filepath.Join(acc.DataDir, "matrix.db"),
+				PickleKey:  pickle,
+				CAFile:     acc.CAFile,
+				DeviceName: "Polyglot",
+				Logger:     log.With().Str("account", acc.ID).Logger(),
+			}
+			if raw, err := secrets.Get(accounts.SecretToken); err == nil {
+				var s matrix.Session
+				if json.Unmarshal(raw, &s) == nil && s.AccessToken != "" {
+					cfg.AccessToken, cfg.DeviceID = s.AccessToken, s.DeviceID
+					if s.Homeserver != "" && cfg.Homeserver == "" {
+						cfg.Homeserver = s.Homeserver
+					}
+				}
+			}
+			if pw, err := secrets.Get(accounts.SecretPassword); err == nil {
+				cfg.Password = string(pw)
+			} else if cfg.AccessToken == "" {
+				return nil, missingSecret(acc, err)
+			}
+			c, err := matrix.New(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return &matrixSession{Connector: c, secrets: secrets}, nil
+		},
+	}
+}
+
+func missingSecret(acc accounts.Account, err error) error {
+	if errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("%s: no password in the keystore (%w): re-login with `polyglot account add %s %s`",
+			acc.ID, protocols.ErrAuthFailed, acc.Network, acc.Address)
+	}
+	return err
+}
+
+// matrixSession keeps the Matrix login (access token, device ID) in the
+// keystore as the account's token secret once connected, so the next start resumes the same device and
+// its Olm sessions instead of logging in anew.
+type matrixSession struct {
+	*matrix.Connector
+	secrets accounts.SecretSource
+}
+
+func (m *matrixSession) Connect(ctx context.Context) error {
+	if err := m.Connector.Connect(ctx); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(m.Connector.Session())
+	if err != nil {
+		return err
+	}
+	return m.secrets.Set(accounts.SecretToken, raw)
+}

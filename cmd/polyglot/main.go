@@ -1,0 +1,115 @@
+// Command polyglot is the terminal chat client: one inbox over Matrix, XMPP
+// and WhatsApp. With no account configured it opens the embedded demo world.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes scripts can rely on (documented in README.md).
+const (
+	exitOK        = 0
+	exitError     = 1  // anything unexpected
+	exitUsage     = 2  // bad flags, bad config, wrong passphrase
+	exitCannot    = 3  // send: unknown contact, no route, downgrade not allowed
+	exitAuth      = 4  // login refused
+	exitQueued    = 75 // send: accepted but queued (all routes offline); EX_TEMPFAIL
+	exitInterrupt = 130
+)
+
+// exitError carries an exit code with a one-line reason.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &codedError{code: code, err: err}
+}
+
+// streams are the command's I/O, injected so commands test without a terminal.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], streams{os.Stdin, os.Stdout, os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func execute(ctx context.Context, args []string, io streams) int {
+	root := newRootCmd(io)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(io.err, "polyglot:", err)
+	var ce *codedError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, context.Canceled):
+		return exitInterrupt
+	}
+	return exitError
+}
+
+func newRootCmd(io streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "polyglot",
+		Short: "One terminal inbox for Matrix, XMPP and WhatsApp",
+		Long: `Polyglot merges your Matrix, XMPP and WhatsApp conversations into one inbox.
+A person reachable on several networks is one entry; each message goes out on
+the best network and encryption for that person and never downgrades
+end-to-end encryption without your say.
+
+With no account configured, polyglot opens the embedded demo world.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := newApp(io)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if len(cfg.Accounts) == 0 {
+				a.log.Info().Msg("no account configured: opening the demo world")
+				return a.runDemo(cmd.Context(), cfg)
+			}
+			return a.runClient(cmd.Context(), cfg)
+		},
+	}
+	root.SetIn(io.in)
+	root.SetOut(io.out)
+	root.SetErr(io.err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newSendCmd(io), newDoctorCmd(io))
+	return root
+}

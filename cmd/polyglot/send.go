@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"polyglot/accounts"
+	"polyglot/inbox"
+	"polyglot/protocols"
+)
+
+type sendOptions struct {
+	to             string
+	via            string
+	allowDowngrade bool
+	queue          bool
+	timeout        time.Duration
+	text           string
+}
+
+func newSendCmd(io streams) *cobra.Command {
+	o := &sendOptions{}
+	cmd := &cobra.Command{
+		Use:   "send --to ADDRESS [--via NETWORK] TEXT",
+		Short: "Send one message through the same router and outbox as the TUI",
+		Long: `Sends TEXT to ADDRESS (a network address such as bob@example.org or
+@bob:example.org, optionally prefixed "xmpp:" or "matrix:", or a contact's
+exact name). The router picks the best network and encryption; a weaker
+encryption than the best route is never used unless --allow-downgrade says so.
+
+Exit status: 0 sent; 3 unknown contact, no route, or a downgrade that was not
+allowed; 4 an account's login was refused; 75 queued because every route is
+offline (it goes out with the same ID the next time polyglot is online).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return withCode(exitUsage, fmt.Errorf("send takes exactly one TEXT argument (quote it), got %d", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.text = args[0]
+			a, err := newApp(io)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return a.send(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.to, "to", "", "recipient address or contact name (required)")
+	f.StringVar(&o.via, "via", "", "force a network: matrix, xmpp or whatsapp")
+	f.BoolVar(&o.allowDowngrade, "allow-downgrade", false, "allow a weaker encryption than the best route for this message")
+	f.BoolVar(&o.queue, "queue", false, "if the best route is offline, queue for it instead of failing")
+	f.DurationVar(&o.timeout, "timeout", 20*time.Second, "how long to wait for accounts to connect and the server to accept")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+func (a *app) send(ctx context.Context, o *sendOptions) error {
+	if strings.TrimSpace(o.text) == "" {
+		return withCode(exitUsage, errors.New("refusing to send an empty message"))
+	}
+	var via protocols.Network
+	if o.via != "" {
+		n, err := protocols.ParseNetwork(o.via)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--via: %w", err))
+		}
+		via = n
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Accounts) == 0 {
+		return withCode(exitCannot, errors.New("no account configured: add one with `polyglot account add`"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	rt, err := a.startClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.stop()
+	rt.waitSettled(ctx)
+	if err := rt.authFailure(); err != nil {
+		return withCode(exitAuth, err)
+	}
+
+	conv, err := resolveRecipient(rt.inbox, cfg, o.to)
+	if err != nil {
+		return err
+	}
+	req := inbox.SendRequest{Conversation: conv, Body: o.text, AllowDowngrade: o.allowDowngrade, Queue: o.queue}
+	if via != "" {
+		route, err := routeVia(rt.inbox, conv, via)
+		if err != nil {
+			return err
+		}
+		req.Route = &route
+	}
+	msg, err := rt.inbox.Send(ctx, req)
+	var de *inbox.DowngradeError
+	switch {
+	case errors.As(err, &de):
+		return withCode(exitCannot, fmt.Errorf("downgrade not allowed: %v (pass --allow-downgrade to send anyway, or --queue to wait)", de))
+	case errors.Is(err, inbox.ErrNoRoute):
+		return withCode(exitCannot, err)
+	case err != nil:
+		return err
+	}
+	return a.reportSend(msg)
+}
+
+func (a *app) reportSend(msg inbox.Message) error {
+	where := fmt.Sprintf("via %s (%s)", inbox.NetworkName(msg.Network), msg.Encryption.Label())
+	switch msg.State {
+	case inbox.StateQueued:
+		return withCode(exitQueued, fmt.Errorf("queued %s: every route is offline; it goes out the next time polyglot is online", where))
+	case inbox.StateFailed:
+		return withCode(exitError, fmt.Errorf("failed %s: %s", where, msg.FailReason))
+	}
+	fmt.Fprintf(a.io.out, "sent %s\n", where)
+	if msg.Notice != "" {
+		fmt.Fprintln(a.io.out, msg.Notice)
+	}
+	return nil
+}
+
+// resolveRecipient finds the conversation for --to. An address that is not a
+// contact yet but has the form of a configured network's address becomes
+// one: sending to someone is the user's own consent.
+func resolveRecipient(in *inbox.Inbox, cfg *accounts.Config, to string) (inbox.ConversationID, error) {
+	conv, err := in.FindConversation(to)
+	if err == nil {
+		return conv, nil
+	}
+	if !errors.Is(err, inbox.ErrNotFound) {
+		return 0, withCode(exitCannot, err)
+	}
+	addr, ok := parseAddress(to)
+	if !ok {
+		return 0, withCode(exitCannot, fmt.Errorf("unknown contact %q: not in your contacts and not an address of a known network", to))
+	}
+	acc, ok := accountFor(cfg, addr.Network)
+	if !ok {
+		return 0, withCode(exitCannot, fmt.Errorf("no route to %s: no %s account configured", addr.ID, inbox.NetworkName(addr.Network)))
+	}
+	addr.Account = acc.ID
+	if err := in.Ingest(acc.ID, protocols.ContactEvent{Contact: addr}); err != nil {
+		return 0, err
+	}
+	conv, err = in.FindConversation(string(addr.Network) + ":" + addr.ID)
+	if err != nil {
+		return 0, withCode(exitCannot, err)
+	}
+	return conv, nil
+}
+
+func routeVia(in *inbox.Inbox, conv inbox.ConversationID, via protocols.Network) (inbox.Route, error) {
+	routes, err := in.Routes(conv)
+	if err != nil {
+		return inbox.Route{}, err
+	}
+	for _, r := range routes {
+		if r.Network == via {
+			return r, nil
+		}
+	}
+	return inbox.Route{}, withCode(exitCannot, fmt.Errorf("no route via %s to this contact", inbox.NetworkName(via)))
+}
+
+// parseAddress recognises the address forms of the networks:
+// "@user:server" (Matrix), "user@domain" (XMPP), "+4915…" or
+// "4915…@s.whatsapp.net" (WhatsApp); "network:" prefixes are honoured.
+func parseAddress(s string) (protocols.Address, bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ':'); i > 0 {
+		if n, err := protocols.ParseNetwork(s[:i]); err == nil {
+			id := s[i+1:]
+			return protocols.Address{Network: n, ID: id, Server: serverOf(n, id)}, id != ""
+		}
+	}
+	switch {
+	case strings.HasPrefix(s, "@") && strings.Count(s, ":") >= 1 && !strings.ContainsAny(s, " \t"):
+		return protocols.Address{Network: protocols.Matrix, ID: s, Server: serverOf(protocols.Matrix, s)}, true
+	case strings.HasSuffix(s, "@s.whatsapp.net"):
+		return protocols.Address{Network: protocols.WhatsApp, ID: s, Server: "s.whatsapp.net"}, true
+	case strings.HasPrefix(s, "+") && len(s) > 5 && strings.Trim(s[1:], "0123456789") == "":
+		return protocols.Address{Network: protocols.WhatsApp, ID: s[1:] + "@s.whatsapp.net", Server: "s.whatsapp.net"}, true
+	case strings.Count(s, "@") == 1 && !strings.HasPrefix(s, "@") && !strings.HasSuffix(s, "@") && !strings.ContainsAny(s, " \t"):
+		return protocols.Address{Network: protocols.XMPP, ID: s, Server: serverOf(protocols.XMPP, s)}, true
+	}
+	return protocols.Address{}, false
+}
+
+func serverOf(n protocols.Network, id string) string {
+	switch n {
+	case protocols.Matrix:
+		if i := strings.IndexByte(id, ':'); i >= 0 {
+			return id[i+1:]
+		}
+	case protocols.XMPP, protocols.WhatsApp:
+		if i := strings.IndexByte(id, '@'); i >= 0 {
+			host := id[i+1:]
+			if j := strings.IndexByte(host, '/'); j >= 0 {
+				host = host[:j]
+			}
+			return host
+		}
+	}
+	return ""
+}
+
+func accountFor(cfg *accounts.Config, n protocols.Network) (accounts.Account, bool) {
+	for _, acc := range cfg.Accounts {
+		if acc.Network == n && acc.Enabled {
+			return acc, true
+		}
+	}
+	return accounts.Account{}, false
+}

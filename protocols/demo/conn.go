@@ -245,7 +245,7 @@ func (c *conn) Connect(ctx context.Context) error {
 		}
 		return err
 	}
-	t := time.NewTimer(c.sched.real(300 * time.Millisecond))
+	t := time.NewTimer(c.sched.real(150 * time.Millisecond))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -567,13 +567,13 @@ func TestOutboundRecordsEverythingSent(t *testing.T) {
 
 // events records every connector's stream until the script is long over.
 func runScript(t *testing.T, seed int64) map[protocols.Network][]protocols.Event {
-	w := New(Options{Seed: seed, Speed: 2000, Now: func() time.Time { return epoch }})
+	w := New(Options{Seed: seed, Speed: 5000, Now: func() time.Time { return epoch }})
 	defer w.Close()
 	got := map[protocols.Network][]protocols.Event{}
 	for _, n := range protocols.Networks {
 		connect(t, w, n)
 	}
-	// The script ends at 62 s (31 ms here); everything fits the buffer, so
+	// The script with its ambient tail ends by 480 s (96 ms here); it fits the buffer, so
 	// wait until no task is left, then take what arrived.
 	deadline := time.Now().Add(5 * time.Second)
 	for _, c := range w.conns {

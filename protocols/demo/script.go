@@ -26,7 +26,7 @@ func (c *conn) startScript() {
 		ev := ev
 		c.sched.at(0, func(time.Duration) { c.emit(ev) })
 	}
-	for _, s := range script(c.net) {
+	for _, s := range append(script(c.net), c.ambient()...) {
 		s := s
 		if s.link {
 			c.sched.at(secs(s.at), func(at time.Duration) {
@@ -175,6 +175,40 @@ func (c *conn) request(key string, kind protocols.RequestKind) {
 	if p := c.byKey[key]; p != nil {
 		c.emit(protocols.RequestEvent{From: p.addr, Name: p.person.name, Chat: protocols.Chat{ID: p.chat}, Kind: kind, At: c.w.now()})
 	}
+}
+
+// ambient keeps the world alive after the script: seeded presence changes
+// and typing blips (someone starts typing, then thinks better of it) every
+// half minute or so for about five minutes.
+func (c *conn) ambient() []step {
+	var keys []string
+	for _, chat := range c.order {
+		for _, p := range c.peers {
+			if p.chat == chat && p.id.contact {
+				keys = append(keys, p.person.key)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	r := newRand(c.w.seed, "ambient", string(c.net))
+	states := []protocols.PresenceState{protocols.PresenceOnline, protocols.PresenceAway, protocols.PresenceOffline}
+	var steps []step
+	at := 70.0
+	for range 10 {
+		at += 20 + 20*r.Float64()
+		key := keys[r.IntN(len(keys))]
+		if r.IntN(3) == 0 {
+			steps = append(steps,
+				step{at: at, link: true, do: func(c *conn, _ time.Duration) { c.typing(key, "", true) }},
+				step{at: at + 2 + 3*r.Float64(), link: true, do: func(c *conn, _ time.Duration) { c.typing(key, "", false) }})
+			continue
+		}
+		st := states[r.IntN(len(states))]
+		steps = append(steps, step{at: at, link: true, do: func(c *conn, _ time.Duration) { c.presence(key, st, "") }})
+	}
+	return steps
 }
 
 // Scripted outage of the Matrix homeserver: long enough for the router to

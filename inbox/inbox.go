@@ -1,0 +1,221 @@
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"polyglot/protocols"
+)
+
+// Inbox is the headless core. All methods are safe for concurrent use.
+type Inbox struct {
+	db   *sql.DB
+	opts Options
+	log  zerolog.Logger
+
+	// wmu serializes write transactions: SQLite has one writer anyway and
+	// queuing here avoids SQLITE_BUSY churn.
+	wmu sync.Mutex
+
+	mu       sync.Mutex
+	conns    map[string]protocols.Connector
+	states   map[string]AccountState
+	typing   map[ConversationID]typingEntry
+	inflight map[MessageID]bool
+	outbox   map[string]*outboxRun // per account
+	subs     map[*subscriber]struct{}
+	closed   bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type typingEntry struct {
+	until time.Time
+	timer *time.Timer
+}
+
+// Open opens (creating and migrating) the store at path.
+func Open(path string, opts Options) (*Inbox, error) {
+	opts.fill()
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Inbox{
+		db:       db,
+		opts:     opts,
+		log:      opts.Logger,
+		conns:    map[string]protocols.Connector{},
+		states:   map[string]AccountState{},
+		typing:   map[ConversationID]typingEntry{},
+		inflight: map[MessageID]bool{},
+		outbox:   map[string]*outboxRun{},
+		subs:     map[*subscriber]struct{}{},
+		ctx:      ctx,
+		cancel:   cancel,
+	}, nil
+}
+
+// Close stops background sends, closes subscriptions and the store.
+// Queued messages stay queued for the next Open.
+func (in *Inbox) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	for _, t := range in.typing {
+		t.timer.Stop()
+	}
+	subs := in.subs
+	in.subs = map[*subscriber]struct{}{}
+	in.mu.Unlock()
+	in.cancel()
+	in.wg.Wait()
+	for s := range subs {
+		s.close()
+	}
+	return in.db.Close()
+}
+
+// Attach registers a connector the router may send through for account.
+// The account counts as online only after a ConnectionEvent says so; if it
+// already did, its outbox resumes now.
+func (in *Inbox) Attach(account string, c protocols.Connector) {
+	in.mu.Lock()
+	in.conns[account] = c
+	st, ok := in.states[account]
+	if !ok {
+		in.states[account] = AccountState{Account: account, Network: c.Network(), State: protocols.ConnOffline}
+	} else {
+		st.Network = c.Network()
+		in.states[account] = st
+	}
+	online := ok && st.State == protocols.ConnOnline
+	in.mu.Unlock()
+	in.publish(Change{Kind: ChangeAccounts})
+	if online {
+		in.kickOutbox(account)
+	}
+}
+
+// Detach forgets the connector of account; its routes disappear.
+func (in *Inbox) Detach(account string) {
+	in.mu.Lock()
+	delete(in.conns, account)
+	delete(in.states, account)
+	in.mu.Unlock()
+	in.publish(Change{Kind: ChangeAccounts})
+}
+
+// AccountStates lists every attached or reported account, sorted by name.
+func (in *Inbox) AccountStates() []AccountState {
+	in.mu.Lock()
+	out := make([]AccountState, 0, len(in.states))
+	for _, s := range in.states {
+		out = append(out, s)
+	}
+	in.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
+	return out
+}
+
+func (in *Inbox) connector(account string) (protocols.Connector, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c, ok := in.conns[account]
+	if !ok {
+		return nil, false
+	}
+	return c, in.states[account].State == protocols.ConnOnline
+}
+
+// setState records an account's link state; it reports whether the
+// account just came online.
+func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback protocols.Network) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.states[account]
+	was := st.State
+	st.Account = account
+	if c, ok := in.conns[account]; ok {
+		st.Network = c.Network()
+	} else if st.Network == "" {
+		st.Network = fallback
+	}
+	st.State = ev.State
+	st.Detail = ev.Detail
+	if st.Detail == "" && ev.Err != nil {
+		st.Detail = ev.Err.Error()
+	}
+	in.states[account] = st
+	return ev.State == protocols.ConnOnline && was != protocols.ConnOnline
+}
+
+// write runs fn in one write transaction.
+func (in *Inbox) write(fn func(tx *sql.Tx) error) error {
+	in.wmu.Lock()
+	defer in.wmu.Unlock()
+	tx, err := in.db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (in *Inbox) now() time.Time { return in.opts.Now() }
+
+// --- typing (in memory only: it is worthless after a few seconds) ---
+
+func (in *Inbox) setTyping(conv ConversationID, typing bool) {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return
+	}
+	old, had := in.typing[conv]
+	if had {
+		old.timer.Stop()
+		delete(in.typing, conv)
+	}
+	if typing {
+		exp := in.opts.TypingExpiry
+		t := time.AfterFunc(exp, func() {
+			in.mu.Lock()
+			cur, ok := in.typing[conv]
+			expired := ok && !in.opts.Now().Before(cur.until)
+			if expired {
+				delete(in.typing, conv)
+			}
+			in.mu.Unlock()
+			if expired {
+				in.publish(Change{Kind: ChangeTyping, Conversation: conv})
+			}
+		})
+		in.typing[conv] = typingEntry{until: in.opts.Now().Add(exp), timer: t}
+	}
+	in.mu.Unlock()
+	if had || typing {
+		in.publish(Change{Kind: ChangeTyping, Conversation: conv})
+	}
+}
+
+func (in *Inbox) isTyping(conv ConversationID) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	_, ok := in.typing[conv]
+	return ok
+}

@@ -1,0 +1,231 @@
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// migrations are applied in order; PRAGMA user_version counts how many ran.
+// Append only: never edit a step that has shipped.
+var migrations = []string{
+	// 1: base schema.
+	`
+CREATE TABLE people (
+	id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL DEFAULT '',
+	norm_name TEXT NOT NULL DEFAULT '',
+	preferred TEXT NOT NULL DEFAULT '',
+	allow_downgrade INTEGER NOT NULL DEFAULT 0,
+	last_network TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX people_norm ON people(norm_name) WHERE norm_name <> '';
+
+CREATE TABLE identities (
+	id INTEGER PRIMARY KEY,
+	person_id INTEGER NOT NULL REFERENCES people(id),
+	network TEXT NOT NULL,
+	addr_id TEXT NOT NULL,
+	account TEXT NOT NULL DEFAULT '',
+	server TEXT NOT NULL DEFAULT '',
+	name TEXT NOT NULL DEFAULT '',
+	encryption INTEGER NOT NULL DEFAULT 0,
+	presence INTEGER NOT NULL DEFAULT 0,
+	consent INTEGER NOT NULL DEFAULT 0,
+	contact INTEGER NOT NULL DEFAULT 0,
+	phone TEXT NOT NULL DEFAULT '',
+	UNIQUE(network, addr_id)
+);
+CREATE INDEX identities_person ON identities(person_id);
+CREATE INDEX identities_phone ON identities(phone) WHERE phone <> '';
+
+CREATE TABLE conversations (
+	id INTEGER PRIMARY KEY,
+	kind INTEGER NOT NULL,
+	person_id INTEGER REFERENCES people(id),
+	title TEXT NOT NULL DEFAULT '',
+	last_at INTEGER NOT NULL DEFAULT 0,
+	preview TEXT NOT NULL DEFAULT '',
+	unread INTEGER NOT NULL DEFAULT 0,
+	request INTEGER NOT NULL DEFAULT 0,
+	request_kind INTEGER NOT NULL DEFAULT 0,
+	request_from INTEGER REFERENCES identities(id),
+	hidden INTEGER NOT NULL DEFAULT 0,
+	encryption INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX conversations_direct ON conversations(person_id) WHERE kind = 1;
+CREATE INDEX conversations_list ON conversations(last_at, id) WHERE request = 0 AND hidden = 0;
+CREATE INDEX conversations_requests ON conversations(last_at, id) WHERE request = 1 AND hidden = 0;
+
+CREATE TABLE chats (
+	account TEXT NOT NULL,
+	chat_id TEXT NOT NULL,
+	network TEXT NOT NULL,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+	grp INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY(account, chat_id)
+);
+CREATE INDEX chats_conversation ON chats(conversation_id);
+
+CREATE TABLE messages (
+	id INTEGER PRIMARY KEY,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+	kind INTEGER NOT NULL DEFAULT 0,
+	client_id TEXT,
+	network TEXT NOT NULL DEFAULT '',
+	account TEXT NOT NULL DEFAULT '',
+	network_id TEXT,
+	chat_id TEXT NOT NULL DEFAULT '',
+	to_id TEXT NOT NULL DEFAULT '',
+	to_server TEXT NOT NULL DEFAULT '',
+	grp INTEGER NOT NULL DEFAULT 0,
+	sender TEXT NOT NULL DEFAULT '',
+	sender_server TEXT NOT NULL DEFAULT '',
+	sender_name TEXT NOT NULL DEFAULT '',
+	outgoing INTEGER NOT NULL DEFAULT 0,
+	body TEXT NOT NULL DEFAULT '',
+	formatted TEXT NOT NULL DEFAULT '',
+	at INTEGER NOT NULL,
+	encryption INTEGER NOT NULL DEFAULT 0,
+	min_encryption INTEGER NOT NULL DEFAULT 0,
+	state INTEGER NOT NULL DEFAULT 0,
+	fail_reason TEXT NOT NULL DEFAULT '',
+	reply_to TEXT NOT NULL DEFAULT '',
+	edited INTEGER NOT NULL DEFAULT 0,
+	deleted INTEGER NOT NULL DEFAULT 0,
+	notice TEXT NOT NULL DEFAULT '',
+	attachments TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX messages_client ON messages(client_id) WHERE client_id IS NOT NULL;
+CREATE UNIQUE INDEX messages_network ON messages(network, network_id) WHERE network_id IS NOT NULL;
+CREATE INDEX messages_page ON messages(conversation_id, at, id);
+CREATE INDEX messages_outbox ON messages(account, id) WHERE state = 1;
+
+CREATE TABLE reactions (
+	message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+	key TEXT NOT NULL,
+	sender TEXT NOT NULL,
+	mine INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY(message_id, key, sender)
+) WITHOUT ROWID;
+
+CREATE TABLE account_settings (
+	account TEXT PRIMARY KEY,
+	reachability INTEGER NOT NULL DEFAULT 0,
+	server TEXT NOT NULL DEFAULT ''
+);
+
+-- Full-text index over live text messages only: deleted and system lines
+-- never match.
+CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='id');
+CREATE TRIGGER messages_fts_ins AFTER INSERT ON messages
+WHEN new.kind = 0 AND new.deleted = 0 BEGIN
+	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER messages_fts_del AFTER DELETE ON messages
+WHEN old.kind = 0 AND old.deleted = 0 BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER messages_fts_upd_old AFTER UPDATE OF body, deleted, kind ON messages
+WHEN old.kind = 0 AND old.deleted = 0 BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER messages_fts_upd_new AFTER UPDATE OF body, deleted, kind ON messages
+WHEN new.kind = 0 AND new.deleted = 0 BEGIN
+	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+END;
+`,
+}
+
+// openDB opens (creating 0600 in a 0700 directory) and migrates the store.
+func openDB(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("inbox: empty store path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("inbox: create store directory: %w", err)
+	}
+	// Create the file ourselves so it is 0600 from the first byte; SQLite
+	// gives the -wal and -shm files the same mode as the database file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: open store: %w", err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("inbox: store permissions: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("inbox: open store: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxIdleTime(0)
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func migrate(db *sql.DB) error {
+	ctx := context.Background()
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("inbox: read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("inbox: store schema version %d is newer than this program (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("inbox: migrate: %w", err)
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("inbox: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("inbox: migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("inbox: migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// Times are stored as Unix nanoseconds; 0 is the zero time.
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"polyglot/internal/tmuxtest"
+)
+
+// demoSession starts the built binary with no account configured (so the
+// demo world opens) in a real terminal.
+func demoSession(t *testing.T, speed string) (*tmuxtest.Session, *profile) {
+	p := newProfile(t)
+	env := append(p.env(), "POLYGLOT_DEMO_SPEED="+speed, "LANG=C.UTF-8")
+	return tmuxtest.Start(t, 120, 40, env, binPath), p
+}
+
+// openConversation selects the inbox row whose conversation header names
+// who, trying rows from the top; it fails if none does.
+func openConversation(t *testing.T, s *tmuxtest.Session, who string) {
+	t.Helper()
+	for row := 0; row < 16; row++ {
+		s.Keys("Escape", "g")
+		for i := 0; i < row; i++ {
+			s.Keys("j")
+		}
+		s.Keys("Enter")
+		time.Sleep(150 * time.Millisecond)
+		if header := firstLines(s.Screen(), 3); strings.Contains(header, who) {
+			return
+		}
+	}
+	t.Fatalf("no inbox row opens %q:\n%s", who, s.Screen())
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitAny waits until the screen shows one of texts and returns it.
+func waitAny(t *testing.T, s *tmuxtest.Session, timeout time.Duration, texts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		screen := s.Screen()
+		for _, x := range texts {
+			if strings.Contains(screen, x) {
+				return x
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("after %v none of %q shows:\n%s", timeout, texts, s.Screen())
+	return ""
+}
+
+// TestDemoEndToEnd drives the real binary in tmux through the demo world:
+// the inbox shows at once, a conversation opens, a message goes out and the
+// reply comes back, a network drops and the fallback shows, an unencrypted
+// send is asked for first, and a stranger's request is accepted.
+func TestDemoEndToEnd(t *testing.T) {
+	s, _ := demoSession(t, "2")
+
+	_, took := s.WaitFor(10*time.Second, "Alice Martin", "Bob Nakamura")
+	t.Logf("first inbox frame after %v (includes process start)", took)
+
+	// Hostile names are drawn inert: no screen clear, visible placeholders.
+	s.WaitFor(5*time.Second, "Mallory␛[2J")
+
+	openConversation(t, s, "Bob Nakamura")
+	s.Type("hello from the e2e test")
+	s.Keys("Enter")
+	s.WaitFor(5*time.Second, "hello from the e2e test")
+	waitAny(t, s, 20*time.Second, "On it.", "lgtm", "let me look at the logs", "Good catch, thanks!", "brb, coffee")
+
+	// Matrix drops at 20 s of demo time (10 s at speed 2): the route bar
+	// says so, and a send to Bob would now go TLS-only over XMPP.
+	s.WaitFor(25*time.Second, "Matrix offline")
+	s.Type("are you still there?")
+	s.Keys("Enter")
+	screen, _ := s.WaitFor(5*time.Second, "Encryption downgrade", "TLS only")
+	if strings.Contains(screen, "are you still there?\n") && !strings.Contains(screen, "[y]") {
+		t.Fatal("the message went out before the downgrade was confirmed")
+	}
+	s.Keys("y")
+	s.WaitGone(5*time.Second, "Encryption downgrade")
+	s.WaitFor(5*time.Second, "are you still there?")
+
+	// The stranger's first message waits in Requests; accept it.
+	s.Keys("Escape", "Escape", "r")
+	s.WaitFor(10*time.Second, "Ravi", "[a]", "[b]", "[i]")
+	s.Keys("a")
+	s.WaitGone(5*time.Second, "Ravi")
+	s.Keys("Escape")
+	s.WaitFor(5*time.Second, "Ravi")
+
+	s.Keys("q")
+}

@@ -296,7 +296,7 @@ func (in *Inbox) FindConversation(addr string) (ConversationID, error) {
 		return 0, err
 	}
 	var n int
-	err = in.db.QueryRow(`SELECT min(c.id), count(*) FROM people p JOIN conversations c ON c.kind = 1 AND c.person_id = p.id
+	err = in.db.QueryRow(`SELECT coalesce(min(c.id), 0), count(*) FROM people p JOIN conversations c ON c.kind = 1 AND c.person_id = p.id
 		WHERE p.norm_name = ? AND c.hidden = 0`, normName(addr)).Scan(&conv, &n)
 	if err == nil && n == 1 {
 		return conv, nil

@@ -1,0 +1,77 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// composerHeight is the textarea's rows (a border-less input).
+const composerHeight = 3
+
+// composer is the message input: Enter sends, Alt+Enter breaks the line,
+// Esc leaves (the draft stays).
+type composer struct {
+	ta textarea.Model
+}
+
+// composerEvent is what a key in the composer means to the conversation.
+type composerEvent int
+
+const (
+	composerNone composerEvent = iota
+	composerSend
+	composerLeave
+	composerCycleRoute
+)
+
+func newComposer() *composer {
+	ta := textarea.New()
+	ta.Placeholder = "Write a message… (enter sends, alt+enter new line, esc leaves)"
+	ta.ShowLineNumbers = false
+	ta.Prompt = "┃ "
+	ta.CharLimit = 0
+	ta.SetHeight(composerHeight)
+	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter"))
+	ta.FocusedStyle.CursorLine = ta.FocusedStyle.Text
+	// A steady cursor: no blink ticks redrawing the screen twice a second.
+	ta.Cursor.SetMode(cursor.CursorStatic)
+	return &composer{ta: ta}
+}
+
+func (c *composer) setWidth(w int) {
+	if w < 4 {
+		w = 4
+	}
+	c.ta.SetWidth(w)
+}
+
+func (c *composer) focus() tea.Cmd { return c.ta.Focus() }
+func (c *composer) blur()          { c.ta.Blur() }
+func (c *composer) focused() bool  { return c.ta.Focused() }
+func (c *composer) value() string  { return c.ta.Value() }
+func (c *composer) empty() bool    { return strings.TrimSpace(c.ta.Value()) == "" }
+func (c *composer) reset()         { c.ta.Reset() }
+func (c *composer) set(s string)   { c.ta.SetValue(s) }
+
+// Update handles one message while focused and says what it meant.
+func (c *composer) Update(msg tea.Msg) (composerEvent, tea.Cmd) {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case k.Type == tea.KeyEnter && !k.Alt:
+			return composerSend, nil
+		case key.Matches(k, keys.LeaveInput):
+			return composerLeave, nil
+		case key.Matches(k, keys.Route):
+			return composerCycleRoute, nil
+		}
+	}
+	var cmd tea.Cmd
+	c.ta, cmd = c.ta.Update(msg)
+	return composerNone, cmd
+}
+
+func (c *composer) View() string { return c.ta.View() }

@@ -1,0 +1,735 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+)
+
+type convFocus int
+
+const (
+	focusComposer convFocus = iota
+	focusHistory
+)
+
+// conversationView shows one conversation: a window of its history paged
+// from the store by cursor, the route for the next message, the composer
+// and, when needed, the downgrade prompt.
+type conversationView struct {
+	env  *env
+	id   inbox.ConversationID
+	conv inbox.Conversation
+
+	msgs         []inbox.Message // loaded window, oldest first
+	exhausted    bool            // no older messages in the store
+	loadingOlder bool
+	loaded       bool
+	lines        []string // msgs rendered at width (cache; rebuilt in Update)
+	msgLines     []int    // how many of lines each message takes
+	offset       int      // lines scrolled up from the newest
+
+	routes []inbox.Route
+	pick   int // -1: the router chooses; otherwise an index into routes
+	// notice is the fallback line ("Matrix offline — next message goes via …").
+	notice   string
+	autoPrev *inbox.Route
+
+	composer *composer
+	focus    convFocus
+	typing   bool // we told the core the user is typing
+	prompt   *downgradePrompt
+	sending  bool
+
+	width, height int
+}
+
+func newConversation(e *env, id inbox.ConversationID) *conversationView {
+	c := &conversationView{env: e, id: id, pick: -1, composer: newComposer()}
+	c.composer.focus()
+	return c
+}
+
+// open returns the reads a fresh conversation needs, and marks it read (the
+// core decides whether a read marker may go back).
+func (c *conversationView) open() tea.Cmd {
+	e := c.env
+	return tea.Batch(
+		loadConvHeader(e.core, c.id),
+		loadMessages(e.core, c.id, inbox.Cursor{}, e.page, false),
+		loadRoutes(e.core, c.id),
+		markRead(e.ctx, e.core, c.id),
+		c.composer.focus(),
+	)
+}
+
+// refresh re-reads the part of the history that is on screen (plus room for
+// new arrivals), the header and the routes.
+func (c *conversationView) refresh() tea.Cmd {
+	e := c.env
+	n := c.visibleMessageCount() + e.page
+	if n > len(c.msgs)+e.page {
+		n = len(c.msgs) + e.page
+	}
+	return tea.Batch(
+		loadConvHeader(e.core, c.id),
+		loadMessages(e.core, c.id, inbox.Cursor{}, n, false),
+	)
+}
+
+// visibleMessageCount is how many of the newest loaded messages reach into
+// the visible window.
+func (c *conversationView) visibleMessageCount() int {
+	need := c.offset + c.historyHeight()
+	lines := 0
+	for i := len(c.msgs) - 1; i >= 0; i-- {
+		lines += len(c.renderMessage(i))
+		if lines >= need {
+			return len(c.msgs) - i
+		}
+	}
+	return len(c.msgs)
+}
+
+func (c *conversationView) loadOlder() tea.Cmd {
+	if c.loadingOlder || c.exhausted || len(c.msgs) == 0 {
+		return nil
+	}
+	c.loadingOlder = true
+	first := c.msgs[0]
+	return loadMessages(c.env.core, c.id, inbox.Cursor{At: first.At, ID: int64(first.ID)}, c.env.page, true)
+}
+
+func (c *conversationView) setSize(w, h int) {
+	c.width, c.height = w, h
+	c.composer.setWidth(w)
+	c.rebuild()
+}
+
+// layout: header, history, typing line, [notice], route bar, composer.
+func (c *conversationView) historyHeight() int {
+	h := c.height - 1 - 1 - 1 - composerHeight
+	if c.notice != "" {
+		h--
+	}
+	if c.prompt != nil {
+		h -= lipgloss.Height(c.prompt.View(c.width)) - composerHeight - 1
+	}
+	if h < 1 {
+		h = 1
+	}
+	return h
+}
+
+func (c *conversationView) onHeader(m convHeaderMsg) {
+	if m.Err == nil && m.Conv.ID == c.id {
+		c.conv = m.Conv
+	}
+}
+
+func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
+	if m.Conv != c.id {
+		return nil
+	}
+	if m.Older {
+		c.loadingOlder = false
+	}
+	if m.Err != nil {
+		return nil
+	}
+	c.loaded = true
+	var oldLast inbox.MessageID
+	if n := len(c.msgs); n > 0 {
+		oldLast = c.msgs[n-1].ID
+	}
+	var newIncoming bool
+	if m.Older {
+		if len(m.Items) < m.Want {
+			c.exhausted = true
+		}
+		c.msgs = append(append([]inbox.Message(nil), m.Items...), c.msgs...)
+	} else {
+		if len(c.msgs) == 0 && len(m.Items) < m.Want {
+			c.exhausted = true
+		}
+		newIncoming = c.mergeNewest(m.Items, m.Want)
+	}
+	c.rebuild()
+	// Keep what the user looks at still when lines arrive below it.
+	if !m.Older && c.offset > 0 {
+		c.offset += c.linesAfter(oldLast)
+	}
+	c.clampOffset()
+	var cmds []tea.Cmd
+	if newIncoming {
+		cmds = append(cmds, markRead(c.env.ctx, c.env.core, c.id))
+	}
+	// A short first page may not fill the screen: fetch more right away.
+	if len(c.lines) < c.historyHeight() && !c.exhausted {
+		cmds = append(cmds, c.loadOlder())
+	}
+	return tea.Batch(cmds...)
+}
+
+// mergeNewest folds a re-read of the newest messages into the window and
+// reports whether an incoming message appeared that we had not shown.
+func (c *conversationView) mergeNewest(items []inbox.Message, want int) bool {
+	known := make(map[inbox.MessageID]bool, len(c.msgs))
+	for _, m := range c.msgs {
+		known[m.ID] = true
+	}
+	incoming := false
+	for _, m := range items {
+		if !known[m.ID] && !m.Outgoing && m.Kind == inbox.KindText {
+			incoming = true
+		}
+	}
+	if len(items) == 0 {
+		c.msgs = nil
+		return false
+	}
+	at := indexOf(c.msgs, items[0].ID)
+	switch {
+	case at >= 0:
+		c.msgs = append(c.msgs[:at:at], items...)
+	case len(c.msgs) > 0 && indexOf(items, c.msgs[0].ID) >= 0:
+		// The answer reaches further back than the window: it is a superset.
+		c.msgs = items
+	case len(items) < want:
+		// The whole history fits in the answer.
+		c.msgs = items
+		c.exhausted = true
+	default:
+		// More arrived than we asked for: start a fresh window.
+		c.msgs = items
+		c.exhausted = false
+	}
+	return incoming
+}
+
+func indexOf(ms []inbox.Message, id inbox.MessageID) int {
+	for i, m := range ms {
+		if m.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// linesAfter counts the rendered lines of messages newer than id.
+func (c *conversationView) linesAfter(id inbox.MessageID) int {
+	k := indexOf(c.msgs, id)
+	if k < 0 {
+		return 0
+	}
+	n := 0
+	for _, l := range c.msgLines[k+1:] {
+		n += l
+	}
+	return n
+}
+
+func (c *conversationView) onRoutes(m routesMsg) {
+	if m.Conv != c.id || m.Err != nil {
+		return
+	}
+	var pickedKey string
+	if c.pick >= 0 && c.pick < len(c.routes) {
+		pickedKey = routeKey(c.routes[c.pick])
+	}
+	c.routes = m.Routes
+	c.pick = -1
+	for i, r := range c.routes {
+		if pickedKey != "" && routeKey(r) == pickedKey {
+			c.pick = i
+		}
+	}
+	auto, ok := c.autoRoute()
+	if ok && c.autoPrev != nil && routeKey(*c.autoPrev) != routeKey(auto) {
+		c.notice = fallbackNotice(*c.autoPrev, auto, c.routes)
+	}
+	if ok {
+		a := auto
+		c.autoPrev = &a
+	}
+	c.clampOffset()
+}
+
+func routeKey(r inbox.Route) string { return r.Account + "\x00" + r.To.Key() }
+
+// autoRoute is what the router will most likely use: the best online route,
+// or the best one (queued) when none is online.
+func (c *conversationView) autoRoute() (inbox.Route, bool) {
+	for _, r := range c.routes {
+		if r.Online {
+			return r, true
+		}
+	}
+	if len(c.routes) > 0 {
+		return c.routes[0], true
+	}
+	return inbox.Route{}, false
+}
+
+// fallbackNotice explains why the next message changes route.
+func fallbackNotice(prev, next inbox.Route, routes []inbox.Route) string {
+	prevOnline := false
+	best := next.Encryption
+	for _, r := range routes {
+		if routeKey(r) == routeKey(prev) {
+			prevOnline = r.Online
+		}
+		best = max(best, r.Encryption)
+	}
+	switch {
+	case !prevOnline && next.Encryption < best:
+		return fmt.Sprintf("%s offline — the next message needs your OK to go via %s (%s)",
+			networkName(prev.Network), networkName(next.Network), next.Encryption.Label())
+	case !prevOnline:
+		return fmt.Sprintf("%s offline — next message goes via %s (%s)",
+			networkName(prev.Network), networkName(next.Network), next.Encryption.Label())
+	default:
+		return fmt.Sprintf("%s back — next message goes via %s (%s)",
+			networkName(next.Network), networkName(next.Network), next.Encryption.Label())
+	}
+}
+
+// nextRoute is the route shown above the composer and whether the user
+// picked it.
+func (c *conversationView) nextRoute() (inbox.Route, bool, bool) {
+	if c.pick >= 0 && c.pick < len(c.routes) {
+		return c.routes[c.pick], true, true
+	}
+	r, ok := c.autoRoute()
+	return r, false, ok
+}
+
+func (c *conversationView) cycleRoute() {
+	if len(c.routes) == 0 {
+		return
+	}
+	auto, _ := c.autoRoute()
+	for {
+		c.pick++
+		if c.pick >= len(c.routes) {
+			c.pick = -1
+			return
+		}
+		// Picking what the router would choose anyway is no choice.
+		if routeKey(c.routes[c.pick]) != routeKey(auto) {
+			return
+		}
+	}
+}
+
+func (c *conversationView) sendDraft() tea.Cmd {
+	if c.composer.empty() || c.sending {
+		return nil
+	}
+	req := inbox.SendRequest{Conversation: c.id, Body: c.composer.value()}
+	if c.pick >= 0 && c.pick < len(c.routes) {
+		r := c.routes[c.pick]
+		req.Route = &r
+	}
+	c.sending = true
+	return sendCmd(c.env.ctx, c.env.core, req)
+}
+
+func (c *conversationView) onSent(m sentMsg) tea.Cmd {
+	if m.Conv != c.id {
+		return nil
+	}
+	c.sending = false
+	switch {
+	case m.Downgrade != nil:
+		person := inbox.PersonID(0)
+		if c.conv.Kind == inbox.Direct {
+			person = c.conv.Person
+		}
+		c.prompt = newDowngradePrompt(c.env, m.Downgrade, m.Req, person)
+		c.clampOffset()
+		return nil
+	case m.Err != nil:
+		return cmdOf(statusMsg{Text: "not sent: " + m.Err.Error() + " — your draft is kept", Err: true})
+	}
+	// Sent (or queued): the draft is now a message in the store.
+	if c.composer.value() == m.Req.Body {
+		c.composer.reset()
+	}
+	c.offset = 0
+	cmds := []tea.Cmd{c.refresh(), loadRoutes(c.env.core, c.id)}
+	if c.typing {
+		c.typing = false
+		cmds = append(cmds, setTyping(c.env.ctx, c.env.core, c.id, false))
+	}
+	if m.Msg.State == inbox.StateQueued && m.Req.Queue {
+		cmds = append(cmds, cmdOf(statusMsg{Text: "queued — it goes out when " + networkName(m.Msg.Network) + " is back"}))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (c *conversationView) scroll(d int) tea.Cmd {
+	c.offset += d
+	c.clampOffset()
+	if c.offset+2*c.historyHeight() >= len(c.lines) {
+		return c.loadOlder()
+	}
+	return nil
+}
+
+func (c *conversationView) clampOffset() {
+	maxOff := len(c.lines) - c.historyHeight()
+	if maxOff < 0 {
+		maxOff = 0
+	}
+	if c.offset > maxOff {
+		c.offset = maxOff
+	}
+	if c.offset < 0 {
+		c.offset = 0
+	}
+}
+
+// Update handles input for the conversation; the bool says the key was
+// consumed (the root then does nothing more with it).
+func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
+	if c.prompt != nil {
+		out, cmd := c.prompt.Update(msg)
+		switch out {
+		case promptSent:
+			c.prompt = nil
+			c.sending = true
+		case promptCancelled:
+			c.prompt = nil
+		}
+		c.clampOffset()
+		return cmd
+	}
+	if mm, ok := msg.(tea.MouseMsg); ok {
+		if mm.Action == tea.MouseActionPress {
+			switch mm.Button {
+			case tea.MouseButtonWheelUp:
+				return c.scroll(3)
+			case tea.MouseButtonWheelDown:
+				return c.scroll(-3)
+			}
+		}
+		return nil
+	}
+	k, isKey := msg.(tea.KeyMsg)
+	if isKey {
+		// Paging works from both areas.
+		switch {
+		case k.String() == "pgup":
+			return c.scroll(c.historyHeight() - 1)
+		case k.String() == "pgdown":
+			return c.scroll(-(c.historyHeight() - 1))
+		}
+	}
+	if c.focus == focusComposer {
+		before := c.composer.empty()
+		ev, cmd := c.composer.Update(msg)
+		switch ev {
+		case composerSend:
+			return c.sendDraft()
+		case composerLeave:
+			c.composer.blur()
+			c.focus = focusHistory
+			if c.typing {
+				c.typing = false
+				return setTyping(c.env.ctx, c.env.core, c.id, false)
+			}
+			return nil
+		case composerCycleRoute:
+			c.cycleRoute()
+			return nil
+		}
+		// Tell the core about typing on the empty↔text edges only.
+		if after := c.composer.empty(); before != after {
+			c.typing = !after
+			cmd = tea.Batch(cmd, setTyping(c.env.ctx, c.env.core, c.id, c.typing))
+		}
+		return cmd
+	}
+	if !isKey {
+		return nil
+	}
+	switch {
+	case key.Matches(k, keys.Up):
+		return c.scroll(1)
+	case key.Matches(k, keys.Down):
+		return c.scroll(-1)
+	case key.Matches(k, keys.PageUp):
+		return c.scroll(c.historyHeight() / 2)
+	case key.Matches(k, keys.PageDown):
+		return c.scroll(-c.historyHeight() / 2)
+	case key.Matches(k, keys.Top):
+		return c.scroll(len(c.lines))
+	case key.Matches(k, keys.Bottom):
+		c.offset = 0
+	case key.Matches(k, keys.Route):
+		c.cycleRoute()
+	case key.Matches(k, keys.Compose):
+		c.focus = focusComposer
+		return c.composer.focus()
+	case key.Matches(k, keys.Person):
+		if c.conv.Kind == inbox.Direct && c.conv.Person != 0 {
+			return cmdOf(openPersonMsg{ID: c.conv.Person})
+		}
+		return cmdOf(statusMsg{Text: "a group has no person view"})
+	case key.Matches(k, keys.Retry):
+		for i := len(c.msgs) - 1; i >= 0; i-- {
+			if c.msgs[i].Outgoing && c.msgs[i].State == inbox.StateFailed {
+				return retryCmd(c.env.ctx, c.env.core, c.msgs[i].ID)
+			}
+		}
+		return cmdOf(statusMsg{Text: "no failed message to retry"})
+	case key.Matches(k, keys.Back), k.String() == "q":
+		return cmdOf(backMsg{})
+	}
+	return nil
+}
+
+// rebuild renders the loaded window into lines at the current width. It runs
+// in Update (on loads and resizes) so View only slices.
+func (c *conversationView) rebuild() {
+	if c.width <= 0 {
+		return
+	}
+	lines := make([]string, 0, len(c.msgs)*3)
+	counts := make([]int, len(c.msgs))
+	for i := range c.msgs {
+		r := c.renderMessage(i)
+		counts[i] = len(r)
+		lines = append(lines, r...)
+	}
+	c.lines, c.msgLines = lines, counts
+}
+
+// renderMessage draws message i, with a day separator before it when the
+// day changes.
+func (c *conversationView) renderMessage(i int) []string {
+	st := c.env.st
+	m := c.msgs[i]
+	now := c.env.now()
+	w := c.width
+	var out []string
+	if i == 0 || !sameDay(c.msgs[i-1].At, m.At, now.Location()) {
+		if i > 0 || c.exhausted {
+			out = append(out, center(st.dim.Render("── "+dayLabel(now, m.At)+" ──"), w))
+		} else {
+			out = append(out, center(st.dim.Render("── "+dayLabel(now, m.At)+" ── (scroll up for older)"), w))
+		}
+	}
+	if m.Kind == inbox.KindSystem {
+		for _, l := range wrapBlock(m.Body, w-4) {
+			out = append(out, center(st.system.Render("· "+l+" ·"), w))
+		}
+		if m.Notice != "" {
+			out = append(out, center(st.dim.Render(inline(m.Notice, w-4)), w))
+		}
+		return out
+	}
+	// Header: time, who, network, encryption, state.
+	ts := m.At.In(now.Location()).Format("15:04")
+	var who string
+	if m.Outgoing {
+		who = st.own.Render("You")
+	} else {
+		name := m.SenderName
+		if name == "" {
+			name = m.Sender.ID
+		}
+		who = st.their.Render(inline(name, w/3))
+	}
+	head := st.dim.Render(ts) + " " + who + " " + st.netBadge(m.Network) + " " + st.enc(m.Encryption)
+	if m.Edited && !m.Deleted {
+		head += " " + st.dim.Render("(edited)")
+	}
+	if m.Outgoing {
+		g := st.delivery(m.State)
+		switch m.State {
+		case inbox.StateFailed:
+			reason := m.FailReason
+			if reason == "" {
+				reason = "unknown error"
+			}
+			head += " " + st.errStyle.Render(g+" failed: "+inline(reason, w/2)+" (R retries)")
+		default:
+			head += " " + st.dim.Render(g+" "+m.State.String())
+		}
+	}
+	out = append(out, head)
+	indent := "  "
+	bw := w - len(indent)
+	switch {
+	case m.Deleted:
+		out = append(out, indent+st.dim.Render("message deleted"))
+	default:
+		body := m.Body
+		if body == "" && len(m.Attachments) == 0 {
+			body = " "
+		}
+		if body != "" {
+			style := st.their
+			if m.Outgoing {
+				style = st.own
+			}
+			for _, l := range wrapBlock(body, bw) {
+				out = append(out, indent+style.Render(l))
+			}
+		}
+		for _, a := range m.Attachments {
+			out = append(out, indent+st.dim.Render("📎 "+inline(a.Name, bw-20)+" "+humanSize(a.Size)))
+		}
+	}
+	if len(m.Reactions) > 0 {
+		var rs []string
+		for _, r := range m.Reactions {
+			s := inline(r.Key, 8) + fmt.Sprint(r.Count)
+			if r.Mine {
+				s = st.own.Render(s)
+			}
+			rs = append(rs, s)
+		}
+		out = append(out, indent+inline(strings.Join(rs, "  "), bw))
+	}
+	if m.Notice != "" {
+		out = append(out, indent+st.warn.Render("⚠ "+inline(m.Notice, bw-2)))
+	}
+	return out
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
+
+func center(s string, w int) string {
+	n := lipgloss.Width(s)
+	if n >= w {
+		return s
+	}
+	return strings.Repeat(" ", (w-n)/2) + s
+}
+
+// View renders the visible window only.
+func (c *conversationView) View() string {
+	st := c.env.st
+	w := c.width
+	var b strings.Builder
+
+	// Header.
+	title := c.conv.Title
+	if title == "" {
+		title = "…"
+	}
+	head := st.title.Render(inline(title, w/2))
+	for _, n := range c.conv.Networks {
+		head += " " + st.netBadge(n)
+	}
+	if c.conv.Request {
+		head += " " + st.warn.Render("message request — accept it in Requests (r) before replying shares anything")
+	}
+	b.WriteString(truncateStyled(head, w) + "\n")
+
+	// History window.
+	hh := c.historyHeight()
+	end := len(c.lines) - c.offset
+	start := end - hh
+	if start < 0 {
+		start = 0
+	}
+	pad := hh - (end - start)
+	if !c.loaded {
+		b.WriteString(st.dim.Render("Loading…"))
+		pad--
+		if pad < 0 {
+			pad = 0
+		}
+		b.WriteString("\n")
+	}
+	for i := 0; i < pad; i++ {
+		b.WriteString("\n")
+	}
+	for i := start; i < end; i++ {
+		b.WriteString(c.lines[i] + "\n")
+	}
+
+	// Typing line (or scroll position).
+	switch {
+	case c.conv.Typing:
+		b.WriteString(st.typing.Render(inline(title, w/2)+" is typing…") + "\n")
+	case c.offset > 0:
+		b.WriteString(st.dim.Render(fmt.Sprintf("↓ %d lines below (G jumps to newest)", c.offset)) + "\n")
+	default:
+		b.WriteString("\n")
+	}
+	if c.notice != "" {
+		b.WriteString(st.warn.Render(inline(c.notice, w)) + "\n")
+	}
+	if c.prompt != nil {
+		b.WriteString(c.prompt.View(w))
+		return b.String()
+	}
+	b.WriteString(c.routeBar() + "\n")
+	b.WriteString(c.composer.View())
+	return b.String()
+}
+
+// routeBar is "→ Ada via Matrix · E2EE verified".
+func (c *conversationView) routeBar() string {
+	st := c.env.st
+	r, picked, ok := c.nextRoute()
+	if !ok {
+		if len(c.routes) == 0 && c.loaded {
+			return st.errStyle.Render("→ no route: none of your accounts can reach this conversation")
+		}
+		return st.dim.Render("→ …")
+	}
+	name := c.conv.Title
+	if name == "" {
+		name = r.To.ID
+	}
+	s := "→ " + inline(name, c.width/3) + " via " + st.netAccent(r.Network).Render(networkName(r.Network)) + " · " + encWithLabel(st, r.Encryption)
+	if !r.Online {
+		s += " " + st.warn.Render("(offline — will wait)")
+	}
+	if picked {
+		s += st.dim.Render(" · picked")
+	}
+	if len(c.routes) > 1 {
+		s += st.dim.Render(fmt.Sprintf("  [ctrl+r] %d routes", len(c.routes)))
+	}
+	return truncateStyled(s, c.width)
+}
+
+// truncateStyled cuts an already safe, possibly styled line to w cells.
+func truncateStyled(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	return ansiTruncate(s, w)
+}
+
+// encWithLabel is the mark plus the plain label when they differ
+// ("E2EE✓ E2EE verified", but just "E2EE").
+func encWithLabel(st *styles, e protocols.Encryption) string {
+	if st.t.EncryptionMark(e) == e.Label() {
+		return st.enc(e)
+	}
+	return st.enc(e) + " " + e.Label()
+}

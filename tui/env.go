@@ -1,0 +1,104 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/rs/zerolog"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+	"polyglot/themes"
+)
+
+// env is what every child shares: the core, the clock, the styles.
+type env struct {
+	core     Core
+	accounts AccountsView
+	ctx      context.Context
+	log      zerolog.Logger
+	now      func() time.Time
+	page     int
+	st       *styles
+}
+
+func newEnv(o Options) *env {
+	e := &env{core: o.Core, accounts: o.Accounts, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	if e.ctx == nil {
+		e.ctx = context.Background()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.page <= 0 {
+		e.page = 50
+	}
+	e.st = newStyles(o.Theme)
+	return e
+}
+
+// styles is the TUI's view of a theme: semantic roles only, plus the few
+// chrome styles built from the theme's renderer so they follow its profile.
+type styles struct {
+	t *themes.Theme
+
+	own, their, system, selected, unread, dim lipgloss.Style
+	statusBar, errStyle, warn, title, request lipgloss.Style
+	tabOn, tabOff, button, modal, typing      lipgloss.Style
+}
+
+func newStyles(t *themes.Theme) *styles {
+	if t == nil {
+		var err error
+		if t, err = themes.Builtin(themes.DefaultName, themes.EnvOptions()); err != nil {
+			panic("tui: built-in theme missing: " + err.Error())
+		}
+	}
+	r := t.Renderer()
+	return &styles{
+		t: t, own: t.Own, their: t.Their, system: t.System, selected: t.Selected,
+		unread: t.Unread, dim: t.Dim, statusBar: t.StatusBar, errStyle: t.Error,
+		warn: t.Warning, title: t.Title, request: t.Request,
+		tabOn:  t.Selected.Bold(true),
+		tabOff: t.Dim,
+		// The three request choices share this one style: equal prominence.
+		button: t.Text.Bold(true),
+		modal: r.NewStyle().Border(lipgloss.RoundedBorder()).
+			BorderForeground(t.Warning.GetForeground()).Padding(0, 1),
+		typing: t.Dim.Italic(true),
+	}
+}
+
+func (s *styles) netAccent(n protocols.Network) lipgloss.Style { return s.t.Network(n) }
+
+// netBadge is the network's two-letter tag in its accent, e.g. "MX".
+func (s *styles) netBadge(n protocols.Network) string { return s.t.NetworkBadge(n) }
+
+// enc is the encryption mark in its style, e.g. "E2EE✓".
+func (s *styles) enc(e protocols.Encryption) string { return s.t.RenderEncryption(e) }
+
+// delivery is the glyph of an own message's state, styled.
+func (s *styles) delivery(st inbox.MessageState) string {
+	d := deliveryOf(st)
+	if d == 0 {
+		return ""
+	}
+	return s.t.RenderDelivery(d)
+}
+
+func deliveryOf(st inbox.MessageState) themes.Delivery {
+	switch st {
+	case inbox.StateQueued:
+		return themes.DeliveryQueued
+	case inbox.StateSent:
+		return themes.DeliverySent
+	case inbox.StateDelivered:
+		return themes.DeliveryDelivered
+	case inbox.StateRead:
+		return themes.DeliveryRead
+	case inbox.StateFailed:
+		return themes.DeliveryFailed
+	}
+	return 0
+}

@@ -1,0 +1,364 @@
+package tui
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/muesli/termenv"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+	"polyglot/themes"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// testNow is the fixed clock of every TUI test: Wednesday 2026-03-04 15:00 UTC.
+var testNow = time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)
+
+func asciiTheme(t testing.TB) *themes.Theme {
+	t.Helper()
+	th, err := themes.Builtin("dark", themes.Options{Renderer: themes.ForProfile(termenv.Ascii)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
+}
+
+// harness drives a root model without a terminal: it runs every command
+// synchronously and feeds the resulting messages back, like the program
+// loop, except the change-feed watcher (tests deliver changes themselves).
+type harness struct {
+	t    testing.TB
+	m    *rootModel
+	quit bool
+}
+
+var watcherPC = reflect.ValueOf(waitChange(make(chan inbox.Change))).Pointer()
+
+func newHarness(t testing.TB, core Core, w, h int) *harness {
+	t.Helper()
+	m := newRoot(Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20})
+	t.Cleanup(m.close)
+	hs := &harness{t: t, m: m}
+	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
+	hs.run(m.Init())
+	return hs
+}
+
+func (h *harness) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	if reflect.ValueOf(cmd).Pointer() == watcherPC {
+		return
+	}
+	msg := cmd()
+	switch msg := msg.(type) {
+	case nil:
+	case tea.BatchMsg:
+		for _, c := range msg {
+			h.run(c)
+		}
+	case tea.QuitMsg:
+		h.quit = true
+	default:
+		h.send(msg)
+	}
+}
+
+func (h *harness) send(msg tea.Msg) {
+	_, cmd := h.m.Update(msg)
+	h.run(cmd)
+}
+
+// keys types a sequence: named keys in <angle brackets>, the rest as runes.
+func (h *harness) keys(seq ...string) {
+	for _, s := range seq {
+		h.send(keyMsg(s))
+	}
+}
+
+func keyMsg(s string) tea.KeyMsg {
+	named := map[string]tea.KeyType{
+		"enter": tea.KeyEnter, "esc": tea.KeyEsc, "up": tea.KeyUp, "down": tea.KeyDown,
+		"tab": tea.KeyTab, "pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown, "ctrl+c": tea.KeyCtrlC,
+		"ctrl+r": tea.KeyCtrlR, "backspace": tea.KeyBackspace, "home": tea.KeyHome, "end": tea.KeyEnd,
+	}
+	if s == "alt+enter" {
+		return tea.KeyMsg{Type: tea.KeyEnter, Alt: true}
+	}
+	if k, ok := named[s]; ok {
+		return tea.KeyMsg{Type: k}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func (h *harness) typeText(s string) {
+	for _, r := range s {
+		h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+}
+
+func (h *harness) view() string { return h.m.View() }
+
+func (h *harness) wheel(b tea.MouseButton) {
+	h.send(tea.MouseMsg{Action: tea.MouseActionPress, Button: b})
+}
+
+func (h *harness) mustShow(parts ...string) {
+	h.t.Helper()
+	v := h.view()
+	for _, p := range parts {
+		if !strings.Contains(v, p) {
+			h.t.Fatalf("screen lacks %q:\n%s", p, v)
+		}
+	}
+}
+
+func (h *harness) mustNotShow(parts ...string) {
+	h.t.Helper()
+	v := h.view()
+	for _, p := range parts {
+		if strings.Contains(v, p) {
+			h.t.Fatalf("screen shows %q:\n%s", p, v)
+		}
+	}
+}
+
+// golden compares a frame with testdata/name.golden (-update rewrites it).
+func golden(t *testing.T, name, frame string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(frame), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if string(want) != frame {
+		t.Errorf("frame differs from %s (-update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", path, frame, want)
+	}
+}
+
+// fakeCore is an in-memory Core for model tests of key handling; it records
+// every intent. Behaviour tests against the real store live in
+// golden_test.go and bench_test.go.
+type fakeCore struct {
+	mu       sync.Mutex
+	convs    []inbox.Conversation
+	msgs     map[inbox.ConversationID][]inbox.Message // oldest first
+	people   map[inbox.PersonID]inbox.Person
+	routes   map[inbox.ConversationID][]inbox.Route
+	reqs     []inbox.Request
+	sugg     []inbox.MergeSuggestion
+	hits     []inbox.SearchHit
+	accounts []inbox.AccountState
+	ch       chan inbox.Change
+
+	sendErr   func(inbox.SendRequest) error
+	sent      []inbox.SendRequest
+	decided   map[inbox.ConversationID]inbox.Decision
+	marked    []inbox.ConversationID
+	typing    []bool
+	merged    [][2]inbox.PersonID
+	preferred map[inbox.PersonID]protocols.Network
+	allow     map[inbox.PersonID]bool
+	retried   []inbox.MessageID
+	convCalls []int // limits asked of Conversations
+	msgCalls  []inbox.Cursor
+	searches  []string
+}
+
+func newFakeCore() *fakeCore {
+	return &fakeCore{
+		msgs: map[inbox.ConversationID][]inbox.Message{}, people: map[inbox.PersonID]inbox.Person{},
+		routes: map[inbox.ConversationID][]inbox.Route{}, decided: map[inbox.ConversationID]inbox.Decision{},
+		preferred: map[inbox.PersonID]protocols.Network{}, allow: map[inbox.PersonID]bool{},
+		ch: make(chan inbox.Change, 16),
+	}
+}
+
+func (f *fakeCore) Subscribe() (<-chan inbox.Change, func()) { return f.ch, func() {} }
+
+func (f *fakeCore) Conversations(after inbox.Cursor, limit int) ([]inbox.Conversation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.convCalls = append(f.convCalls, limit)
+	start := 0
+	if after.ID != 0 {
+		for i, c := range f.convs {
+			if int64(c.ID) == after.ID {
+				start = i + 1
+			}
+		}
+	}
+	end := min(start+limit, len(f.convs))
+	return append([]inbox.Conversation(nil), f.convs[start:end]...), nil
+}
+
+func (f *fakeCore) Conversation(id inbox.ConversationID) (inbox.Conversation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.convs {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return inbox.Conversation{}, inbox.ErrNotFound
+}
+
+func (f *fakeCore) Messages(id inbox.ConversationID, before inbox.Cursor, limit int) ([]inbox.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgCalls = append(f.msgCalls, before)
+	all := f.msgs[id]
+	end := len(all)
+	if before.ID != 0 {
+		end = sort.Search(len(all), func(i int) bool { return int64(all[i].ID) >= before.ID })
+	}
+	start := max(end-limit, 0)
+	return append([]inbox.Message(nil), all[start:end]...), nil
+}
+
+func (f *fakeCore) Person(id inbox.PersonID) (inbox.Person, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.people[id]
+	if !ok {
+		return p, inbox.ErrNotFound
+	}
+	p.Preferred, p.AllowDowngrade = f.preferred[id], f.allow[id]
+	return p, nil
+}
+
+func (f *fakeCore) Routes(id inbox.ConversationID) ([]inbox.Route, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]inbox.Route(nil), f.routes[id]...), nil
+}
+
+func (f *fakeCore) Send(_ context.Context, req inbox.SendRequest) (inbox.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sendErr != nil {
+		if err := f.sendErr(req); err != nil {
+			return inbox.Message{}, err
+		}
+	}
+	f.sent = append(f.sent, req)
+	state := inbox.StateSent
+	if req.Queue {
+		state = inbox.StateQueued
+	}
+	all := f.msgs[req.Conversation]
+	m := inbox.Message{ID: inbox.MessageID(10000 + len(f.sent)), Conversation: req.Conversation, Outgoing: true,
+		Body: req.Body, At: testNow, State: state, Network: protocols.Matrix, Encryption: protocols.EncE2EE}
+	f.msgs[req.Conversation] = append(all, m)
+	return m, nil
+}
+
+func (f *fakeCore) Retry(_ context.Context, id inbox.MessageID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, id)
+	return nil
+}
+
+func (f *fakeCore) Requests() ([]inbox.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []inbox.Request
+	for _, r := range f.reqs {
+		if _, done := f.decided[r.Conversation]; !done {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCore) Decide(_ context.Context, id inbox.ConversationID, d inbox.Decision) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decided[id] = d
+	return nil
+}
+
+func (f *fakeCore) MarkRead(_ context.Context, id inbox.ConversationID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.marked = append(f.marked, id)
+	return nil
+}
+
+func (f *fakeCore) SetTyping(_ context.Context, _ inbox.ConversationID, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.typing = append(f.typing, on)
+	return nil
+}
+
+func (f *fakeCore) Search(q string, limit int) ([]inbox.SearchHit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.searches = append(f.searches, q)
+	var out []inbox.SearchHit
+	for _, h := range f.hits {
+		if strings.Contains(strings.ToLower(h.Message.Body), strings.ToLower(q)) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCore) MergeSuggestions() ([]inbox.MergeSuggestion, error) { return f.sugg, nil }
+
+func (f *fakeCore) Merge(keep, into inbox.PersonID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.merged = append(f.merged, [2]inbox.PersonID{keep, into})
+	return nil
+}
+
+func (f *fakeCore) SetPreferred(p inbox.PersonID, n protocols.Network) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.preferred[p] = n
+	return nil
+}
+
+func (f *fakeCore) SetAllowDowngrade(p inbox.PersonID, allow bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.allow[p] = allow
+	return nil
+}
+
+func (f *fakeCore) AccountStates() []inbox.AccountState { return f.accounts }
+
+// world fills a fake with n conversations and a few messages in the first.
+func world(n int) *fakeCore {
+	f := newFakeCore()
+	for i := 1; i <= n; i++ {
+		f.convs = append(f.convs, inbox.Conversation{
+			ID: inbox.ConversationID(i), Kind: inbox.Direct, Person: inbox.PersonID(i),
+			Title: "Contact " + itoa(int64(i)), Networks: []protocols.Network{protocols.Matrix},
+			Preview: "hello " + itoa(int64(i)), LastAt: testNow.Add(-time.Duration(i) * time.Minute),
+		})
+	}
+	f.accounts = []inbox.AccountState{{Account: "me@matrix", Network: protocols.Matrix, State: protocols.ConnOnline}}
+	return f
+}

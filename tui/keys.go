@@ -1,0 +1,113 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// keyMap holds every binding, grouped by the screen it works on, so the help
+// overlay can list exactly what the handlers check.
+type keyMap struct {
+	// global
+	Help key.Binding
+	Quit key.Binding
+	Back key.Binding
+
+	// lists
+	Up       key.Binding
+	Down     key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Open     key.Binding
+	Requests key.Binding
+	Search   key.Binding
+	Person   key.Binding
+	Inbox    key.Binding
+
+	// conversation
+	Compose    key.Binding
+	Send       key.Binding
+	Newline    key.Binding
+	Route      key.Binding
+	Retry      key.Binding
+	LeaveInput key.Binding
+
+	// requests
+	Accept key.Binding
+	Block  key.Binding
+	Ignore key.Binding
+
+	// person
+	Prefer    key.Binding
+	NoPrefer  key.Binding
+	Downgrade key.Binding
+	Merge     key.Binding
+
+	// prompts
+	Yes         key.Binding
+	No          key.Binding
+	AlwaysAllow key.Binding
+	Wait        key.Binding
+}
+
+var keys = keyMap{
+	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
+	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (from lists)")),
+	Back: key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+
+	Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
+	Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
+	Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/home", "first / oldest")),
+	Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "last / newest")),
+	PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u", "ctrl+b"), key.WithHelp("pgup/ctrl+u", "page up")),
+	PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "ctrl+f"), key.WithHelp("pgdn/ctrl+d", "page down")),
+	Open:     key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter/l/→", "open")),
+	Requests: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "message requests")),
+	Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+	Person:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "person: identities, routing")),
+	Inbox:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch Inbox / Requests tab")),
+
+	Compose:    key.NewBinding(key.WithKeys("i", "a", "enter"), key.WithHelp("i/enter", "write a message")),
+	Send:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "send")),
+	Newline:    key.NewBinding(key.WithKeys("alt+enter"), key.WithHelp("alt+enter", "new line")),
+	Route:      key.NewBinding(key.WithKeys("ctrl+r", "tab"), key.WithHelp("ctrl+r/tab", "next route for the next message")),
+	Retry:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry newest failed message")),
+	LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave the composer (draft kept)")),
+
+	Accept: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
+	Block:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender")),
+	Ignore: key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
+
+	Prefer:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
+	NoPrefer:  key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
+	Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
+	Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
+
+	Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
+	No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
+	AlwaysAllow: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "always allow for this person")),
+	Wait:        key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wait for the encrypted route (queue)")),
+}
+
+// helpSection is one titled group of the help overlay.
+type helpSection struct {
+	Title    string
+	Bindings []key.Binding
+}
+
+func helpSections() []helpSection {
+	k := keys
+	return []helpSection{
+		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back}},
+		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
+		{"Conversation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Compose, k.Person, k.Retry, k.Back}},
+		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
+		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
+		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
+		{"Search", []key.Binding{
+			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),
+		}},
+		{"Downgrade prompt", []key.Binding{k.Yes, k.AlwaysAllow, k.Wait, key.NewBinding(key.WithKeys("n"), key.WithHelp("n/esc", "cancel, keep the draft"))}},
+		{"Mouse", []key.Binding{key.NewBinding(key.WithKeys("wheel"), key.WithHelp("wheel", "scroll lists and history"))}},
+	}
+}

@@ -1,0 +1,279 @@
+package tui
+
+import (
+	"context"
+	"errors"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+)
+
+// Navigation intents children return to the root.
+type (
+	openConversationMsg struct{ ID inbox.ConversationID }
+	openPersonMsg       struct{ ID inbox.PersonID }
+	openRequestsMsg     struct{}
+	openSearchMsg       struct{}
+	backMsg             struct{}
+)
+
+// Results of store reads, each tagged with what was asked so stale answers
+// can be dropped.
+type (
+	conversationsMsg struct {
+		Items  []inbox.Conversation
+		Append bool // a "load more" page, not a refresh
+		Want   int  // how many were asked for
+		Err    error
+	}
+	convHeaderMsg struct {
+		Conv inbox.Conversation
+		Err  error
+	}
+	messagesMsg struct {
+		Conv  inbox.ConversationID
+		Items []inbox.Message
+		Older bool // a page before the loaded window, not a refresh
+		Want  int
+		Err   error
+	}
+	routesMsg struct {
+		Conv   inbox.ConversationID
+		Routes []inbox.Route
+		Err    error
+	}
+	requestsMsg struct {
+		Items []inbox.Request
+		Err   error
+	}
+	personMsg struct {
+		Person      inbox.Person
+		Suggestions []inbox.MergeSuggestion
+		Others      map[inbox.PersonID]string // names of suggested people (raw)
+		Err         error
+	}
+	searchMsg struct {
+		Seq  int
+		Hits []inbox.SearchHit
+		Err  error
+	}
+	accountsMsg   struct{ States []AccountStatus }
+	changesMsg    struct{ Changes []inbox.Change }
+	feedClosedMsg struct{}
+
+	// sentMsg is the outcome of Send; on a downgrade it carries the error
+	// and the request so the prompt can re-send exactly that draft.
+	sentMsg struct {
+		Conv      inbox.ConversationID
+		Req       inbox.SendRequest
+		Msg       inbox.Message
+		Downgrade *inbox.DowngradeError
+		Err       error
+	}
+	// statusMsg is a one-line notice in the status bar (errors included).
+	statusMsg struct {
+		Text string
+		Err  bool
+	}
+	// doneMsg reports an intent that needs only a refresh afterwards.
+	doneMsg struct {
+		What string
+		Err  error
+	}
+)
+
+// Commands: closures that do the I/O and return one message.
+
+func loadConversations(c Core, after inbox.Cursor, limit int, appendPage bool) tea.Cmd {
+	return func() tea.Msg {
+		items, err := c.Conversations(after, limit)
+		return conversationsMsg{Items: items, Append: appendPage, Want: limit, Err: err}
+	}
+}
+
+func loadConvHeader(c Core, id inbox.ConversationID) tea.Cmd {
+	return func() tea.Msg {
+		conv, err := c.Conversation(id)
+		return convHeaderMsg{Conv: conv, Err: err}
+	}
+}
+
+func loadMessages(c Core, id inbox.ConversationID, before inbox.Cursor, limit int, older bool) tea.Cmd {
+	return func() tea.Msg {
+		items, err := c.Messages(id, before, limit)
+		return messagesMsg{Conv: id, Items: items, Older: older, Want: limit, Err: err}
+	}
+}
+
+func loadRoutes(c Core, id inbox.ConversationID) tea.Cmd {
+	return func() tea.Msg {
+		r, err := c.Routes(id)
+		return routesMsg{Conv: id, Routes: r, Err: err}
+	}
+}
+
+func loadRequests(c Core) tea.Cmd {
+	return func() tea.Msg {
+		r, err := c.Requests()
+		return requestsMsg{Items: r, Err: err}
+	}
+}
+
+func loadPerson(c Core, id inbox.PersonID) tea.Cmd {
+	return func() tea.Msg {
+		p, err := c.Person(id)
+		if err != nil {
+			return personMsg{Err: err}
+		}
+		all, err := c.MergeSuggestions()
+		var mine []inbox.MergeSuggestion
+		others := map[inbox.PersonID]string{}
+		for _, s := range all {
+			if s.A != id && s.B != id {
+				continue
+			}
+			mine = append(mine, s)
+			o := s.A
+			if o == id {
+				o = s.B
+			}
+			if op, err := c.Person(o); err == nil {
+				others[o] = op.Name
+			}
+		}
+		return personMsg{Person: p, Suggestions: mine, Others: others, Err: err}
+	}
+}
+
+func runSearch(c Core, seq int, q string, limit int) tea.Cmd {
+	return func() tea.Msg {
+		hits, err := c.Search(q, limit)
+		return searchMsg{Seq: seq, Hits: hits, Err: err}
+	}
+}
+
+func loadAccounts(c Core, av AccountsView) tea.Cmd {
+	return func() tea.Msg { return accountsMsg{States: accountStatuses(c, av)} }
+}
+
+// accountStatuses prefers the supervisor's view (it knows back-off) and
+// falls back to what the inbox saw.
+func accountStatuses(c Core, av AccountsView) []AccountStatus {
+	if av != nil {
+		return av.AccountStatuses()
+	}
+	var out []AccountStatus
+	for _, s := range c.AccountStates() {
+		out = append(out, AccountStatus{Account: s.Account, Network: s.Network, State: s.State.String(), Detail: s.Detail})
+	}
+	return out
+}
+
+func sendCmd(ctx context.Context, c Core, req inbox.SendRequest) tea.Cmd {
+	return func() tea.Msg {
+		msg, err := c.Send(ctx, req)
+		var de *inbox.DowngradeError
+		if errors.As(err, &de) {
+			return sentMsg{Conv: req.Conversation, Req: req, Downgrade: de}
+		}
+		return sentMsg{Conv: req.Conversation, Req: req, Msg: msg, Err: err}
+	}
+}
+
+// allowAndSend records the visible per-person rule, then sends.
+func allowAndSend(ctx context.Context, c Core, p inbox.PersonID, req inbox.SendRequest) tea.Cmd {
+	return func() tea.Msg {
+		if err := c.SetAllowDowngrade(p, true); err != nil {
+			return sentMsg{Conv: req.Conversation, Req: req, Err: err}
+		}
+		return sendCmd(ctx, c, req)()
+	}
+}
+
+func markRead(ctx context.Context, c Core, id inbox.ConversationID) tea.Cmd {
+	return func() tea.Msg {
+		if err := c.MarkRead(ctx, id); err != nil {
+			return doneMsg{What: "mark read", Err: err}
+		}
+		return nil
+	}
+}
+
+func setTyping(ctx context.Context, c Core, id inbox.ConversationID, on bool) tea.Cmd {
+	return func() tea.Msg {
+		// Typing is best effort; the core refuses it without consent.
+		_ = c.SetTyping(ctx, id, on)
+		return nil
+	}
+}
+
+func retryCmd(ctx context.Context, c Core, id inbox.MessageID) tea.Cmd {
+	return func() tea.Msg { return doneMsg{What: "retry", Err: c.Retry(ctx, id)} }
+}
+
+func decideCmd(ctx context.Context, c Core, id inbox.ConversationID, d inbox.Decision) tea.Cmd {
+	return func() tea.Msg {
+		if err := c.Decide(ctx, id, d); err != nil {
+			return doneMsg{What: "decide", Err: err}
+		}
+		return doneMsg{What: decisionDone(d)}
+	}
+}
+
+func decisionDone(d inbox.Decision) string {
+	switch d {
+	case inbox.Accept:
+		return "accepted"
+	case inbox.Block:
+		return "blocked"
+	case inbox.Ignore:
+		return "ignored"
+	}
+	return "decided"
+}
+
+func setPreferredCmd(c Core, p inbox.PersonID, n protocols.Network) tea.Cmd {
+	return func() tea.Msg { return doneMsg{What: "preferred network", Err: c.SetPreferred(p, n)} }
+}
+
+func setDowngradeCmd(c Core, p inbox.PersonID, allow bool) tea.Cmd {
+	return func() tea.Msg { return doneMsg{What: "downgrade rule", Err: c.SetAllowDowngrade(p, allow)} }
+}
+
+func mergeCmd(c Core, keep, into inbox.PersonID) tea.Cmd {
+	return func() tea.Msg { return doneMsg{What: "merged", Err: c.Merge(keep, into)} }
+}
+
+// waitChange blocks on the core's change feed and returns what arrived,
+// coalescing a burst so one redraw covers many events. (Not inlined, so its
+// closure has one identity the test harness can recognise.)
+//
+//go:noinline
+func waitChange(ch <-chan inbox.Change) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		first, ok := <-ch
+		if !ok {
+			return feedClosedMsg{}
+		}
+		out := []inbox.Change{first}
+		for len(out) < 256 {
+			select {
+			case c, ok := <-ch:
+				if !ok {
+					return changesMsg{Changes: out}
+				}
+				out = append(out, c)
+			default:
+				return changesMsg{Changes: out}
+			}
+		}
+		return changesMsg{Changes: out}
+	}
+}
+
+func cmdOf(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }

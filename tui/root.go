@@ -1,0 +1,449 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"polyglot/inbox"
+)
+
+// screen is the root's state: which child has the keyboard.
+type screen int
+
+const (
+	screenInbox screen = iota
+	screenConversation
+	screenRequests
+	screenPerson
+	screenSearch
+)
+
+// rootModel owns the children, the change feed, the header tabs and the
+// status bar, and routes every message to the child on screen.
+type rootModel struct {
+	env *env
+
+	screen   screen
+	prev     []screen // where Back returns to
+	list     *inboxList
+	conv     *conversationView
+	reqs     *requestsView
+	person   *personView
+	search   *searchView
+	help     *helpView
+	showHelp bool
+
+	accounts  []AccountStatus
+	status    string
+	statusErr bool
+
+	feed        <-chan inbox.Change
+	unsubscribe func()
+
+	width, height int
+}
+
+func newRoot(o Options) *rootModel {
+	e := newEnv(o)
+	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e)}
+	if e.core != nil {
+		m.feed, m.unsubscribe = e.core.Subscribe()
+	}
+	m.width, m.height = 80, 24
+	m.layout()
+	return m
+}
+
+// Close stops the change subscription.
+func (m *rootModel) Close() error { m.close(); return nil }
+
+func (m *rootModel) close() {
+	if m.unsubscribe != nil {
+		m.unsubscribe()
+		m.unsubscribe = nil
+	}
+}
+
+func (m *rootModel) Init() tea.Cmd {
+	return tea.Batch(
+		m.list.refresh(),
+		m.reqs.refresh(),
+		loadAccounts(m.env.core, m.env.accounts),
+		waitChange(m.feed),
+	)
+}
+
+// bodyHeight is the lines between the header and the status bar.
+func (m *rootModel) bodyHeight() int {
+	h := m.height - 2
+	if h < 1 {
+		h = 1
+	}
+	return h
+}
+
+func (m *rootModel) layout() {
+	w, h := m.width, m.bodyHeight()
+	m.list.setSize(w, h)
+	m.reqs.setSize(w, h)
+	m.help.setSize(w, h)
+	if m.conv != nil {
+		m.conv.setSize(w, h)
+	}
+	if m.person != nil {
+		m.person.setSize(w, h)
+	}
+	if m.search != nil {
+		m.search.setSize(w, h)
+	}
+}
+
+func (m *rootModel) push(s screen) {
+	if m.screen != s {
+		m.prev = append(m.prev, m.screen)
+	}
+	m.screen = s
+}
+
+func (m *rootModel) back() tea.Cmd {
+	if m.screen == screenConversation && m.conv != nil && m.conv.typing {
+		m.conv.typing = false
+		c := setTyping(m.env.ctx, m.env.core, m.conv.id, false)
+		m.pop()
+		return tea.Batch(c, m.refreshScreen())
+	}
+	m.pop()
+	return m.refreshScreen()
+}
+
+func (m *rootModel) pop() {
+	if n := len(m.prev); n > 0 {
+		m.screen = m.prev[n-1]
+		m.prev = m.prev[:n-1]
+	} else {
+		m.screen = screenInbox
+	}
+}
+
+// refreshScreen re-reads what the current screen shows.
+func (m *rootModel) refreshScreen() tea.Cmd {
+	switch m.screen {
+	case screenInbox:
+		return m.list.refresh()
+	case screenRequests:
+		return m.reqs.refresh()
+	case screenConversation:
+		if m.conv != nil {
+			return tea.Batch(m.conv.refresh(), loadRoutes(m.env.core, m.conv.id))
+		}
+	case screenPerson:
+		if m.person != nil {
+			return m.person.refresh()
+		}
+	}
+	return nil
+}
+
+func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+
+	// Results from the core.
+	case conversationsMsg:
+		m.list.onConversations(msg)
+		return m, m.errStatus("loading conversations", msg.Err)
+	case requestsMsg:
+		m.reqs.onRequests(msg)
+		return m, m.errStatus("loading requests", msg.Err)
+	case convHeaderMsg:
+		if m.conv != nil {
+			m.conv.onHeader(msg)
+		}
+		return m, nil
+	case messagesMsg:
+		var cmd tea.Cmd
+		if m.conv != nil {
+			cmd = m.conv.onMessages(msg)
+		}
+		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
+	case routesMsg:
+		if m.conv != nil {
+			m.conv.onRoutes(msg)
+		}
+		return m, m.errStatus("loading routes", msg.Err)
+	case personMsg:
+		if m.person != nil {
+			m.person.onPerson(msg)
+		}
+		return m, m.errStatus("loading person", msg.Err)
+	case searchMsg:
+		if m.search != nil {
+			m.search.onResults(msg)
+		}
+		return m, nil
+	case accountsMsg:
+		m.accounts = msg.States
+		return m, nil
+	case sentMsg:
+		if m.conv != nil {
+			return m, m.conv.onSent(msg)
+		}
+		return m, nil
+	case statusMsg:
+		m.status, m.statusErr = msg.Text, msg.Err
+		return m, nil
+	case doneMsg:
+		if msg.Err != nil {
+			m.status, m.statusErr = msg.What+" failed: "+msg.Err.Error(), true
+		} else if msg.What != "" {
+			m.status, m.statusErr = msg.What, false
+		}
+		return m, m.refreshScreen()
+	case changesMsg:
+		return m, tea.Batch(m.onChanges(msg.Changes), waitChange(m.feed))
+	case feedClosedMsg:
+		m.feed = nil
+		return m, nil
+
+	// Navigation.
+	case openConversationMsg:
+		m.conv = newConversation(m.env, msg.ID)
+		m.conv.setSize(m.width, m.bodyHeight())
+		m.push(screenConversation)
+		return m, m.conv.open()
+	case openPersonMsg:
+		m.person = newPerson(m.env, msg.ID)
+		m.person.setSize(m.width, m.bodyHeight())
+		m.push(screenPerson)
+		return m, m.person.refresh()
+	case openRequestsMsg:
+		m.push(screenRequests)
+		return m, m.reqs.refresh()
+	case openSearchMsg:
+		m.search = newSearch(m.env)
+		m.search.setSize(m.width, m.bodyHeight())
+		m.push(screenSearch)
+		return m, nil
+	case backMsg:
+		return m, m.back()
+	}
+
+	if k, ok := msg.(tea.KeyMsg); ok {
+		if k.String() == "ctrl+c" {
+			return m, tea.Quit
+		}
+		if m.showHelp {
+			if m.help.Update(msg) {
+				m.showHelp = false
+			}
+			return m, nil
+		}
+		if m.inList() {
+			switch {
+			case key.Matches(k, keys.Help):
+				m.showHelp = true
+				return m, nil
+			case k.String() == "q":
+				return m, tea.Quit
+			}
+		}
+		if key.Matches(k, keys.Help) && m.screen != screenSearch &&
+			!(m.screen == screenConversation && m.conv.focus == focusComposer && m.conv.prompt == nil) {
+			m.showHelp = true
+			return m, nil
+		}
+		m.status = ""
+	}
+	if mm, ok := msg.(tea.MouseMsg); ok && m.showHelp {
+		m.help.Update(mm)
+		return m, nil
+	}
+	return m, m.updateChild(msg)
+}
+
+// inList says whether the screen is a list where q quits.
+func (m *rootModel) inList() bool {
+	return m.screen == screenInbox || m.screen == screenRequests
+}
+
+func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
+	switch m.screen {
+	case screenInbox:
+		return m.list.Update(msg)
+	case screenConversation:
+		return m.conv.Update(msg)
+	case screenRequests:
+		return m.reqs.Update(msg)
+	case screenPerson:
+		return m.person.Update(msg)
+	case screenSearch:
+		return m.search.Update(msg)
+	}
+	return nil
+}
+
+func (m *rootModel) errStatus(what string, err error) tea.Cmd {
+	if err == nil {
+		return nil
+	}
+	m.env.log.Debug().Err(err).Str("what", what).Msg("core read failed")
+	m.status, m.statusErr = what+" failed: "+err.Error(), true
+	return nil
+}
+
+// onChanges re-reads only what the screen shows for the changes that
+// concern it.
+func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
+	var list, reqs, accts, msgs, routes, people bool
+	for _, c := range cs {
+		switch c.Kind {
+		case inbox.ChangeConversations, inbox.ChangeTyping:
+			list = true
+			if m.conv != nil && c.Conversation == m.conv.id {
+				msgs = msgs || c.Kind == inbox.ChangeTyping
+			}
+		case inbox.ChangeMessages:
+			list = true
+			if m.conv != nil && (c.Conversation == m.conv.id || c.Conversation == 0) {
+				msgs = true
+			}
+		case inbox.ChangeRequests:
+			reqs, list = true, true
+		case inbox.ChangeAccounts:
+			accts, routes = true, true
+		case inbox.ChangePeople:
+			people, list, routes = true, true, true
+		}
+	}
+	var cmds []tea.Cmd
+	e := m.env
+	// The requests count shows in the header on every screen.
+	if reqs {
+		cmds = append(cmds, m.reqs.refresh())
+	}
+	if accts {
+		cmds = append(cmds, loadAccounts(e.core, e.accounts))
+	}
+	switch m.screen {
+	case screenInbox:
+		if list {
+			cmds = append(cmds, m.list.refresh())
+		}
+	case screenConversation:
+		if msgs {
+			cmds = append(cmds, m.conv.refresh())
+		}
+		if routes {
+			cmds = append(cmds, loadRoutes(e.core, m.conv.id))
+		}
+	case screenPerson:
+		if people {
+			cmds = append(cmds, m.person.refresh())
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// View draws header, the current screen, and the status bar from cached
+// state only.
+func (m *rootModel) View() string {
+	var b strings.Builder
+	b.WriteString(m.header())
+	b.WriteByte('\n')
+	var body string
+	switch {
+	case m.showHelp:
+		body = m.help.View()
+	case m.screen == screenInbox:
+		body = m.list.View()
+	case m.screen == screenConversation:
+		body = m.conv.View()
+	case m.screen == screenRequests:
+		body = m.reqs.View()
+	case m.screen == screenPerson:
+		body = m.person.View()
+	case m.screen == screenSearch:
+		body = m.search.View()
+	}
+	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
+	b.WriteByte('\n')
+	b.WriteString(m.statusBar())
+	return b.String()
+}
+
+// fitHeight pads or cuts s to exactly h lines, each cut to w cells, so the
+// status bar stays on the last row.
+func fitHeight(s string, h, w int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		lines[i] = truncateStyled(l, w)
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m *rootModel) header() string {
+	st := m.env.st
+	tab := func(label string, on bool) string {
+		if on {
+			return st.tabOn.Render(" " + label + " ")
+		}
+		return st.tabOff.Render(" " + label + " ")
+	}
+	n := len(m.reqs.items)
+	reqLabel := "Requests"
+	if n > 0 {
+		reqLabel += " (" + itoa(int64(n)) + ")"
+	}
+	s := st.title.Render("Polyglot") + " " + tab("Inbox", m.screen != screenRequests) + tab(reqLabel, m.screen == screenRequests)
+	switch m.screen {
+	case screenSearch:
+		s += st.dim.Render("  › search")
+	case screenPerson:
+		s += st.dim.Render("  › person")
+	}
+	s += st.dim.Render("   ? help")
+	return truncateStyled(s, m.width)
+}
+
+// statusBar shows each account's state in its network colour, then the
+// latest notice.
+func (m *rootModel) statusBar() string {
+	st := m.env.st
+	var parts []string
+	for _, a := range m.accounts {
+		state := a.State
+		style := st.dim
+		switch state {
+		case "online":
+			style = st.netAccent(a.Network)
+		case "auth failed":
+			style = st.errStyle
+		case "backing off", "offline":
+			style = st.warn
+		}
+		parts = append(parts, st.netBadge(a.Network)+" "+inline(a.Account, 24)+" "+style.Render(state))
+	}
+	s := strings.Join(parts, st.dim.Render(" │ "))
+	if len(m.accounts) == 0 {
+		s = st.dim.Render("no accounts")
+	}
+	if m.status != "" {
+		style := st.dim
+		if m.statusErr {
+			style = st.errStyle
+		}
+		s += "  " + style.Render(inline(m.status, m.width))
+	}
+	return truncateStyled(s, m.width)
+}

@@ -5,101 +5,27 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"polyglot/protocols"
 )
 
-// ErrRequestPending refuses sending into a conversation that still waits for
-// the user's consent decision (replying must not leak before Accept).
-var ErrRequestPending = errors.New("message request not accepted yet")
-
-// Send routes, persists and sends one message. The message is committed
-// (state queued, fresh client ID) before any connector sees it. It returns
-// the stored message: sent, queued (the route is offline or the network
-// timed out; the outbox resumes it) or failed. A *DowngradeError means
-// nothing was stored: the user must allow the weaker route or queue.
-func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
-	if strings.TrimSpace(req.Body) == "" {
-		return Message{}, errors.New("inbox: empty message")
-	}
-	rs, rc, err := in.routes(req.Conversation)
-	if err != nil {
-		return Message{}, err
-	}
-	if rc.request {
-		return Message{}, fmt.Errorf("inbox: %s: %w", rc.title, ErrRequestPending)
-	}
-	ch, err := choose(rs, req.Route, req.AllowDowngrade, rc.allowDowngrade, req.Queue, rc.title)
-	if err != nil {
-		return Message{}, err
-	}
-	r := ch.route
-	chat := rc.chats[r.Account]
-	if rc.kind == Group {
-		chat = r.To.ID
-	}
-	clientID := in.opts.NewID()
-	now := in.now()
-	var id MessageID
-	err = in.write(func(tx *sql.Tx) error {
-		res, err := tx.Exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, chat_id, to_id, to_server, grp,
-			outgoing, body, at, encryption, min_encryption, state, reply_to, notice)
-			VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
-			req.Conversation, clientID, string(r.Network), r.Account, chat, r.To.ID, r.To.Server, boolInt(rc.kind == Group),
-			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), req.ReplyTo, ch.notice)
-		if err != nil {
-			return err
-		}
-		n, _ := res.LastInsertId()
-		id = MessageID(n)
-		_, err = tx.Exec(`UPDATE conversations SET last_at = max(last_at, ?), preview = ?, unread = 0 WHERE id = ?`,
-			toNanos(now), previewOf(req.Body, nil), req.Conversation)
-		return err
-	})
-	if err != nil {
-		return Message{}, fmt.Errorf("inbox: store message: %w", err)
-	}
-	in.log.Info().Int64("message", int64(id)).Str("account", r.Account).Str("encryption", r.Encryption.String()).
-		Bool("queued", ch.queued).Msg("message stored")
-	in.publish(Change{Kind: ChangeMessages, Conversation: req.Conversation}, Change{Kind: ChangeConversations})
-	var sendErr error
-	if !ch.queued {
-		sendErr = in.sendOne(ctx, id)
-	}
-	m, err := in.Message(id)
-	if err != nil {
-		return m, err
-	}
-	return m, sendErr
-}
-
-// Retry re-queues a failed (or still queued) outgoing message and tries it
-// now with the same client ID.
-func (in *Inbox) Retry(ctx context.Context, id MessageID) error {
-	var res sql.Result
-	err := in.write(func(tx *sql.Tx) error {
-		var err error
-		res, err = tx.Exec(`UPDATE messages SET state = ?, fail_reason = '' WHERE id = ? AND outgoing = 1 AND state IN (?, ?)`,
-			int(StateQueued), id, int(StateFailed), int(StateQueued))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("inbox: retry: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("inbox: retry message %d: not a failed or queued message of ours: %w", id, ErrNotFound)
-	}
-	m, err := in.Message(id)
-	if err != nil {
-		return err
-	}
-	in.publish(Change{Kind: ChangeMessages, Conversation: m.Conversation})
-	return in.sendOne(ctx, id)
-}
-
-// errStayQueued marks outcomes that leave the message queued.
+// errStayQueued marks outcomes that leave the message queued: the account
+// is offline, the message is already in flight or no longer queued.
 var errStayQueued = errors.New("stays queued")
+
+// errDeferred is a transient network failure (timeout, lost link) while the
+// account looked online: the message stays queued and the outbox tries
+// again after outboxRetryDelay.
+var errDeferred = fmt.Errorf("send deferred: %w", errStayQueued)
+
+// outboxRetryDelay is the first wait before resending after a transient
+// failure; it doubles per failed round up to outboxRetryMax. Variables so
+// tests can shorten them.
+var (
+	outboxRetryDelay = 10 * time.Second
+	outboxRetryMax   = 5 * time.Minute
+)
 
 // transient reports whether a send error should leave the message queued.
 func transient(err error) bool {
@@ -113,10 +39,19 @@ func transient(err error) bool {
 // queued.
 func (in *Inbox) sendOne(ctx context.Context, id MessageID) error {
 	err := in.trySend(ctx, id)
+	if errors.Is(err, errDeferred) {
+		in.retryOutbox(in.accountOf(id))
+	}
 	if errors.Is(err, errStayQueued) {
 		return nil
 	}
 	return err
+}
+
+func (in *Inbox) accountOf(id MessageID) string {
+	var account string
+	_ = in.db.QueryRow(`SELECT account FROM messages WHERE id = ?`, id).Scan(&account)
+	return account
 }
 
 func (in *Inbox) trySend(ctx context.Context, id MessageID) error {
@@ -161,7 +96,7 @@ func (in *Inbox) trySend(ctx context.Context, id MessageID) error {
 	cancel()
 	if sendErr != nil && transient(sendErr) {
 		in.log.Info().Int64("message", int64(id)).Str("account", account).Err(sendErr).Msg("send deferred")
-		return errStayQueued
+		return errDeferred
 	}
 	if sendErr != nil {
 		reason := sendErr.Error()
@@ -214,51 +149,96 @@ func (in *Inbox) trySend(ctx context.Context, id MessageID) error {
 	return nil
 }
 
-// outboxRun is one account's background resume; a kick while it runs makes
-// it go round once more.
-type outboxRun struct{ again bool }
+// outboxRun is one account's background resume. A kick while it runs
+// makes it go round once more (again) and wakes it from a retry wait.
+type outboxRun struct {
+	again bool // drain again now
+	retry bool // a send failed transiently meanwhile: wait, then drain again
+	wake  chan struct{}
+}
 
 // kickOutbox resends, in order, the queued messages of account in the
-// background.
-func (in *Inbox) kickOutbox(account string) {
+// background, now.
+func (in *Inbox) kickOutbox(account string) { in.startOutbox(account, false) }
+
+// retryOutbox resends the queued messages of account after the retry delay
+// (a send just failed transiently), unless a run is already going.
+func (in *Inbox) retryOutbox(account string) { in.startOutbox(account, true) }
+
+func (in *Inbox) startOutbox(account string, wait bool) {
 	in.mu.Lock()
-	if in.closed {
+	if in.closed || account == "" {
 		in.mu.Unlock()
 		return
 	}
 	if r := in.outbox[account]; r != nil {
-		r.again = true
+		if wait {
+			r.retry = true
+		} else {
+			r.again = true
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
 		in.mu.Unlock()
 		return
 	}
-	r := &outboxRun{}
+	r := &outboxRun{wake: make(chan struct{}, 1)}
 	in.outbox[account] = r
 	in.wg.Add(1)
 	in.mu.Unlock()
-	go func() {
-		defer in.wg.Done()
-		for {
-			in.drain(account)
-			in.mu.Lock()
-			if r.again && !in.closed {
-				r.again = false
-				in.mu.Unlock()
-				continue
-			}
-			delete(in.outbox, account)
-			in.mu.Unlock()
-			return
-		}
-	}()
+	go in.runOutbox(account, r, wait)
 }
 
-func (in *Inbox) drain(account string) {
+// runOutbox drains the account's queue until it is empty, the account goes
+// offline (its next "online" starts a new run) or the inbox closes. After a
+// transient failure it waits, with doubling delay, and tries again.
+func (in *Inbox) runOutbox(account string, r *outboxRun, wait bool) {
+	defer in.wg.Done()
+	delay := outboxRetryDelay
+	for {
+		if wait {
+			t := time.NewTimer(delay)
+			select {
+			case <-in.ctx.Done():
+			case <-r.wake:
+			case <-t.C:
+			}
+			t.Stop()
+			delay = min(2*delay, outboxRetryMax)
+		}
+		deferred := in.drain(account)
+		in.mu.Lock()
+		_, online := in.conns[account]
+		online = online && in.states[account].State == protocols.ConnOnline
+		switch {
+		case in.closed || in.ctx.Err() != nil || !online:
+		case r.again:
+			r.again, wait = false, false
+			in.mu.Unlock()
+			continue
+		case deferred || r.retry:
+			r.retry, wait = false, true
+			in.mu.Unlock()
+			continue
+		}
+		delete(in.outbox, account)
+		in.mu.Unlock()
+		return
+	}
+}
+
+// drain sends the account's queued messages oldest first. It stops at the
+// first transient failure (reporting deferred) so messages keep their order
+// and a dead link does not cost one timeout per message.
+func (in *Inbox) drain(account string) (deferred bool) {
 	var after MessageID
 	for in.ctx.Err() == nil {
 		rows, err := in.db.Query(`SELECT id FROM messages INDEXED BY messages_outbox WHERE state = 1 AND account = ? AND id > ? ORDER BY id LIMIT 100`, account, after)
 		if err != nil {
 			in.log.Error().Err(err).Msg("outbox query")
-			return
+			return true
 		}
 		var ids []MessageID
 		for rows.Next() {
@@ -269,15 +249,20 @@ func (in *Inbox) drain(account string) {
 		}
 		rows.Close()
 		if len(ids) == 0 {
-			return
+			return false
 		}
 		for _, id := range ids {
 			after = id
-			if err := in.trySend(in.ctx, id); errors.Is(err, errStayQueued) {
+			err := in.trySend(in.ctx, id)
+			if errors.Is(err, errDeferred) {
+				return true
+			}
+			if errors.Is(err, errStayQueued) {
 				if _, online := in.connector(account); !online {
-					return // the account dropped again; its next "online" resumes
+					return false // the account dropped; its next "online" resumes
 				}
 			}
 		}
 	}
+	return false
 }

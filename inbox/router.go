@@ -28,8 +28,13 @@ type routeCtx struct {
 	lastUsed       protocols.Network
 	allowDowngrade bool
 	request        bool
-	chats          map[string]string // account → network chat ID
+	chats          map[string]string // account → network chat ID (last mapped)
+	chatList       []chatRow
+	addrs          map[string]bool // network:addr of the person's identities
 }
+
+// chatRow is one network chat mapped to the conversation.
+type chatRow struct{ account, chat, network string }
 
 func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 	var rc routeCtx
@@ -43,12 +48,10 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 		return nil, rc, err
 	}
 	rc.request = req == 1
-	rc.chats = map[string]string{}
 	rows, err := in.db.Query(`SELECT account, chat_id, network FROM chats WHERE conversation_id = ? ORDER BY rowid`, id)
 	if err != nil {
 		return nil, rc, err
 	}
-	type chatRow struct{ account, chat, network string }
 	var chats []chatRow
 	for rows.Next() {
 		var c chatRow
@@ -57,9 +60,16 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 			return nil, rc, err
 		}
 		chats = append(chats, c)
-		rc.chats[c.account] = c.chat
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, rc, err
+	}
+	rc.chatList = chats
+	rc.chats = make(map[string]string, len(chats))
+	for _, c := range chats {
+		rc.chats[c.account] = c.chat
+	}
 
 	in.mu.Lock()
 	conns := make(map[string]protocols.Connector, len(in.conns))
@@ -94,6 +104,10 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 	ids, err := in.identities(rc.person)
 	if err != nil {
 		return nil, rc, err
+	}
+	rc.addrs = make(map[string]bool, len(ids))
+	for _, ident := range ids {
+		rc.addrs[ident.Address.Key()] = true
 	}
 	for _, ident := range ids {
 		if ident.Consent == ConsentBlocked {

@@ -1,0 +1,117 @@
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrRequestPending refuses sending into a conversation that still waits for
+// the user's consent decision (replying must not leak before Accept).
+var ErrRequestPending = errors.New("message request not accepted yet")
+
+// Send routes, persists and sends one message. The message is committed
+// (state queued, fresh client ID) before any connector sees it. It returns
+// the stored message: sent, queued (the route is offline or the network
+// timed out; the outbox resumes it) or failed. A *DowngradeError means
+// nothing was stored: the user must allow the weaker route or queue.
+func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
+	if strings.TrimSpace(req.Body) == "" {
+		return Message{}, errors.New("inbox: empty message")
+	}
+	rs, rc, err := in.routes(req.Conversation)
+	if err != nil {
+		return Message{}, err
+	}
+	if rc.request {
+		return Message{}, fmt.Errorf("inbox: %s: %w", rc.title, ErrRequestPending)
+	}
+	ch, err := choose(rs, req.Route, req.AllowDowngrade, rc.allowDowngrade, req.Queue, rc.title)
+	if err != nil {
+		return Message{}, err
+	}
+	r := ch.route
+	chat := r.To.ID
+	if rc.kind == Direct {
+		chat = rc.directChat(r)
+	}
+	clientID := in.opts.NewID()
+	now := in.now()
+	var id MessageID
+	err = in.write(func(tx *sql.Tx) error {
+		res, err := tx.Exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, chat_id, to_id, to_server, grp,
+			outgoing, body, at, encryption, min_encryption, state, reply_to, notice)
+			VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+			req.Conversation, clientID, string(r.Network), r.Account, chat, r.To.ID, r.To.Server, boolInt(rc.kind == Group),
+			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), req.ReplyTo, ch.notice)
+		if err != nil {
+			return err
+		}
+		n, _ := res.LastInsertId()
+		id = MessageID(n)
+		_, err = tx.Exec(`UPDATE conversations SET last_at = max(last_at, ?), preview = ?, unread = 0 WHERE id = ?`,
+			toNanos(now), previewOf(req.Body, nil), req.Conversation)
+		return err
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("inbox: store message: %w", err)
+	}
+	in.log.Info().Int64("message", int64(id)).Str("account", r.Account).Str("encryption", r.Encryption.String()).
+		Bool("queued", ch.queued).Msg("message stored")
+	in.publish(Change{Kind: ChangeMessages, Conversation: req.Conversation}, Change{Kind: ChangeConversations})
+	var sendErr error
+	if !ch.queued {
+		sendErr = in.sendOne(ctx, id)
+	}
+	m, err := in.Message(id)
+	if err != nil {
+		return m, err
+	}
+	return m, sendErr
+}
+
+// Retry re-queues a failed (or still queued) outgoing message and tries it
+// now with the same client ID.
+func (in *Inbox) Retry(ctx context.Context, id MessageID) error {
+	var res sql.Result
+	err := in.write(func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.Exec(`UPDATE messages SET state = ?, fail_reason = '' WHERE id = ? AND outgoing = 1 AND state IN (?, ?)`,
+			int(StateQueued), id, int(StateFailed), int(StateQueued))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("inbox: retry: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("inbox: retry message %d: not a failed or queued message of ours: %w", id, ErrNotFound)
+	}
+	m, err := in.Message(id)
+	if err != nil {
+		return err
+	}
+	in.publish(Change{Kind: ChangeMessages, Conversation: m.Conversation})
+	return in.sendOne(ctx, id)
+}
+
+// directChat picks the network chat of a 1:1 route: the chat named like the
+// peer (XMPP, WhatsApp) or else a chat of that account that is not the
+// address of another of the person's identities (a Matrix DM room). ""
+// lets the connector resolve the peer (e.g. create a DM room).
+func (rc routeCtx) directChat(r Route) string {
+	var other string
+	for _, c := range rc.chatList {
+		if c.account != r.Account {
+			continue
+		}
+		if c.chat == r.To.ID {
+			return c.chat
+		}
+		if !rc.addrs[string(r.Network)+":"+c.chat] && other == "" {
+			other = c.chat
+		}
+	}
+	return other
+}

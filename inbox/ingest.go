@@ -546,7 +546,10 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		request = req == 1
 	} else {
 		peer := m.Sender
-		if m.Outgoing || peer.IsZero() {
+		switch {
+		case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
+			peer = m.Chat.Peer
+		case m.Outgoing || peer.IsZero():
 			peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
 		}
 		if peer.ID == "" {

@@ -179,6 +179,9 @@ type Chat struct {
 	ID    string
 	Group bool
 	Name  string // room/group name if the network has one
+	// Peer is the other party of a 1:1 chat whose ID is not their address
+	// (a Matrix DM room), so the user's own messages land with the person.
+	Peer Address
 }
 
 // OutgoingMessage is what the outbox hands a connector.

@@ -157,7 +157,7 @@ func (c *conn) historyTimes(chat string, n int) []time.Time {
 }
 
 func (c *conn) dmHistory(p *peer) *chatLog {
-	lg := &chatLog{chat: protocols.Chat{ID: p.chat}}
+	lg := &chatLog{chat: protocols.Chat{ID: p.chat, Peer: p.addr}}
 	r := newRand(c.w.seed, "filler", p.chat)
 	lines := make([]line, 0, p.id.older+len(p.id.recent))
 	for range p.id.older {

@@ -127,7 +127,7 @@ func (c *Connector) baseMessage(ctx context.Context, evt *event.Event) protocols
 	return protocols.Message{
 		ClientID:   evt.Unsigned.TransactionID,
 		NetworkID:  evt.ID.String(),
-		Chat:       protocols.Chat{ID: evt.RoomID.String(), Group: room.DirectUser == "", Name: room.Name},
+		Chat:       protocols.Chat{ID: evt.RoomID.String(), Group: room.DirectUser == "", Name: room.Name, Peer: directPeer(room.DirectUser)},
 		Sender:     userAddress(evt.Sender),
 		Outgoing:   evt.Sender == c.cli.UserID,
 		Sent:       time.UnixMilli(evt.Timestamp),
@@ -362,7 +362,7 @@ func (c *Connector) flushRooms(ctx context.Context) {
 			addrs = append(addrs, userAddress(m))
 		}
 		c.emit(protocols.ChatEvent{
-			Chat:       protocols.Chat{ID: room.String(), Group: r.DirectUser == "", Name: r.Name},
+			Chat:       protocols.Chat{ID: room.String(), Group: r.DirectUser == "", Name: r.Name, Peer: directPeer(r.DirectUser)},
 			Encryption: c.roomEncryption(ctx, room),
 			Members:    addrs,
 		})

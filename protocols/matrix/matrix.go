@@ -470,3 +470,11 @@ func userAddress(u id.UserID) protocols.Address {
 	_, server, _ := u.Parse()
 	return protocols.Address{Network: protocols.Matrix, ID: u.String(), Server: server}
 }
+
+// directPeer is the other party of a DM room, or zero for a group.
+func directPeer(u id.UserID) protocols.Address {
+	if u == "" {
+		return protocols.Address{}
+	}
+	return userAddress(u)
+}

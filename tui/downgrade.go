@@ -110,6 +110,15 @@ func (p *downgradePrompt) View(w int) string {
 	for _, l := range wrapBlock(p.question(), inner) {
 		b.WriteString("\n" + l)
 	}
-	b.WriteString("\n\n" + strings.Join(p.choices(), "   "))
+	b.WriteString("\n")
+	// Choices on one line when they fit, else one per line: never split.
+	line := strings.Join(p.choices(), "   ")
+	if cellWidth(line) <= inner {
+		b.WriteString("\n" + line)
+	} else {
+		for _, c := range p.choices() {
+			b.WriteString("\n" + c)
+		}
+	}
 	return st.modal.Width(inner + 2).Render(b.String())
 }

@@ -223,7 +223,7 @@ func (l *inboxList) row(c inbox.Conversation, sel bool, now time.Time) string {
 	for _, n := range c.Networks {
 		badges = append(badges, st.netBadge(n))
 	}
-	right := strings.Join(badges, "")
+	right := strings.Join(badges, " ")
 	if t := relTime(now, c.LastAt); t != "" {
 		right += " " + padLeft(t, 6)
 	}

@@ -39,9 +39,9 @@ func benchStore(b *testing.B) string {
 		for j := i; j < i+batch; j++ {
 			evs = append(evs, protocols.MessageEvent{Historical: true, Message: protocols.Message{
 				NetworkID: fmt.Sprintf("m%06d", j), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: from,
-				Outgoing: j%3 == 0, Encryption: protocols.EncE2EE,
-				Body: fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog, then naps a while", j),
-				Sent: start.Add(time.Duration(j) * time.Minute)}})
+				Encryption: protocols.EncE2EE,
+				Body:       fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog, then naps a while", j),
+				Sent:       start.Add(time.Duration(j) * time.Minute)}})
 		}
 		if err := in.IngestBatch("mx", evs); err != nil {
 			b.Fatal(err)
@@ -93,5 +93,34 @@ func BenchmarkFirstFrame(b *testing.B) {
 		}
 		h.m.close()
 		in.Close()
+	}
+}
+
+// TestBenchStoreShape guards the benchmark: one conversation of 100k
+// messages, paged (skipped in -short runs: generating takes seconds).
+func TestBenchStoreShape(t *testing.T) {
+	if testing.Short() || os.Getenv("POLYGLOT_BENCH_CHECK") == "" {
+		t.Skip("set POLYGLOT_BENCH_CHECK=1 to verify the benchmark store")
+	}
+	in, err := inbox.Open(os.Getenv("POLYGLOT_BENCH_CHECK"), inbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	c, _ := in.Conversations(inbox.Cursor{}, 5)
+	n, cur := 0, inbox.Cursor{}
+	for {
+		ms, err := in.Messages(c[0].ID, cur, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 {
+			break
+		}
+		n += len(ms)
+		cur = inbox.Cursor{At: ms[0].At, ID: int64(ms[0].ID)}
+	}
+	if len(c) != 1 || n != 100_000 {
+		t.Fatalf("bench store: %d conversations, %d messages in the first", len(c), n)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/mattn/go-runewidth"
 
 	"polyglot/inbox"
 	"polyglot/protocols"
@@ -718,11 +720,31 @@ func (c *conversationView) routeBar() string {
 }
 
 // truncateStyled cuts an already safe, possibly styled line to w cells.
+//
+// Terminals disagree on the width of emoji sequences: lipgloss counts a
+// grapheme (👩🏽‍💻 = 2 cells) while tmux and many xterms add up code points
+// (6 cells). A line wider on the terminal than we think wraps and scrolls
+// the whole frame, so lines are cut until they fit under both counts.
 func truncateStyled(s string, w int) string {
-	if lipgloss.Width(s) <= w {
-		return s
+	for cut := w; cut > 0; {
+		if lipgloss.Width(s) <= w && codepointWidth(s) <= w {
+			return s
+		}
+		excess := max(lipgloss.Width(s), codepointWidth(s)) - w
+		cut -= max(excess, 1)
+		s = ansiTruncate(s, max(cut, 0))
 	}
-	return ansiTruncate(s, w)
+	return s
+}
+
+// codepointWidth is the width a per-code-point terminal (tmux, xterm)
+// gives the visible text of s.
+func codepointWidth(s string) int {
+	n := 0
+	for _, r := range ansi.Strip(s) {
+		n += runewidth.RuneWidth(r)
+	}
+	return n
 }
 
 // encWithLabel is the mark plus the plain label when they differ

@@ -21,25 +21,41 @@ func demoSession(t *testing.T, speed string) (*tmuxtest.Session, *profile) {
 func openConversation(t *testing.T, s *tmuxtest.Session, who string) {
 	t.Helper()
 	for row := 0; row < 16; row++ {
-		s.Keys("Escape", "g")
+		pressEscape(s, 2)
+		s.Keys("g")
 		for i := 0; i < row; i++ {
 			s.Keys("j")
 		}
 		s.Keys("Enter")
 		time.Sleep(150 * time.Millisecond)
-		if header := firstLines(s.Screen(), 3); strings.Contains(header, who) {
+		lines := strings.Split(s.Screen(), "\n")
+		if len(lines) > 1 && strings.HasPrefix(lines[1], who) { // the conversation's title row
 			return
 		}
 	}
 	t.Fatalf("no inbox row opens %q:\n%s", who, s.Screen())
 }
 
-func firstLines(s string, n int) string {
-	lines := strings.SplitN(s, "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
+// ravi is the stranger whose first WhatsApp message is a request.
+const ravi = "447700900123"
+
+// pressEscape sends Escape n times with pauses: a terminal cannot tell an
+// Escape followed at once by a key from an Alt+key chord.
+func pressEscape(s *tmuxtest.Session, n int) {
+	for i := 0; i < n; i++ {
+		s.Keys("Escape")
+		time.Sleep(120 * time.Millisecond)
 	}
-	return strings.Join(lines, "\n")
+}
+
+// selectedLine is the row carrying the selection marker.
+func selectedLine(screen string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "▌") {
+			return l
+		}
+	}
+	return ""
 }
 
 // waitAny waits until the screen shows one of texts and returns it.
@@ -92,12 +108,17 @@ func TestDemoEndToEnd(t *testing.T) {
 	s.WaitFor(5*time.Second, "are you still there?")
 
 	// The stranger's first message waits in Requests; accept it.
-	s.Keys("Escape", "Escape", "r")
-	s.WaitFor(10*time.Second, "Ravi", "[a]", "[b]", "[i]")
+	pressEscape(s, 2)
+	s.Keys("r")
+	s.WaitFor(10*time.Second, ravi, "road bike", "[a] Accept", "[b] Block", "[i] Ignore")
+	for i := 0; i < 5 && !strings.Contains(selectedLine(s.Screen()), ravi); i++ {
+		s.Keys("j")
+		time.Sleep(80 * time.Millisecond)
+	}
 	s.Keys("a")
-	s.WaitGone(5*time.Second, "Ravi")
-	s.Keys("Escape")
-	s.WaitFor(5*time.Second, "Ravi")
+	s.WaitGone(5*time.Second, "road bike")
+	pressEscape(s, 1)
+	s.WaitFor(5*time.Second, "road bike")
 
 	s.Keys("q")
 }

@@ -28,8 +28,8 @@ type Prosody struct {
 	port    int // STARTTLS c2s
 	tlsPort int // direct TLS c2s
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu   sync.Mutex
+	cmd  *exec.Cmd
 	done chan struct{}
 }
 

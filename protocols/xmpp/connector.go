@@ -1,0 +1,407 @@
+package xmpp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/dial"
+	"mellium.im/xmpp/jid"
+
+	"polyglot/protocols"
+)
+
+// Connector is the XMPP protocols.Connector. One value serves one account
+// for its whole life: after the link drops (ConnectionEvent offline) the
+// supervisor calls Connect again on the same value; Events stays open until
+// Close.
+type Connector struct {
+	cfg    Config
+	me     jid.JID // bare
+	log    zerolog.Logger
+	events chan protocols.Event
+	closed chan struct{}
+	once   sync.Once
+
+	connectMu sync.Mutex // one Connect at a time
+
+	mu       sync.Mutex
+	sess     *mxmpp.Session
+	bound    jid.JID // full JID of the current session
+	gen      int
+	verified bool
+	mamPos   string
+	rooms    map[string]*room // bare room JID
+	queries  map[string]*mamCollect
+	// msgID maps a NetworkID (stanza-id) and an origin-id to the sender's id
+	// attribute, which markers, receipts, corrections and replies reference.
+	msgID *lru[string]
+	// ackable holds ids of incoming messages that asked for a receipt/marker,
+	// per chat, so MarkRead can answer them.
+	ackable *lru[string]
+	seen    *lru[bool]     // NetworkIDs already delivered (live vs catch-up)
+	outArch *lru[bool]     // our origin-ids found in our own archive
+	react   *lru[[]string] // last reaction set per target+sender (XEP-0444 sends sets)
+}
+
+type room struct {
+	jid    jid.JID
+	nick   string
+	joined chan error // closed (or sent an error) when self-presence arrives
+	done   bool
+}
+
+// New validates cfg and returns an unconnected Connector.
+func New(cfg Config) (*Connector, error) {
+	me, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	c := &Connector{
+		cfg:     cfg,
+		me:      me,
+		log:     cfg.Logger.With().Str("xmpp", me.String()).Logger(),
+		events:  make(chan protocols.Event, 1024),
+		closed:  make(chan struct{}),
+		rooms:   map[string]*room{},
+		queries: map[string]*mamCollect{},
+		msgID:   newLRU[string](8192),
+		ackable: newLRU[string](4096),
+		seen:    newLRU[bool](16384),
+		outArch: newLRU[bool](8192),
+		react:   newLRU[[]string](4096),
+	}
+	c.mamPos = c.loadPos()
+	for _, r := range cfg.Rooms {
+		if rj, err := jid.Parse(r); err == nil {
+			c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: cfg.Nick}
+		}
+	}
+	return c, nil
+}
+
+var _ interface {
+	protocols.Connector
+	protocols.Editor
+	protocols.Reactor
+	protocols.Retractor
+	protocols.RequestResponder
+} = (*Connector)(nil)
+
+func (c *Connector) Network() protocols.Network { return protocols.XMPP }
+
+func (c *Connector) Capabilities() protocols.Capabilities {
+	return protocols.Capabilities{
+		Receipts: true, ReadMarkers: true, Typing: true, Presence: true, Edits: true,
+		Reactions: true, Retractions: true, Replies: true, History: true, Groups: true,
+		MaxBody: c.cfg.MaxBody,
+	}
+}
+
+func (c *Connector) Events() <-chan protocols.Event { return c.events }
+
+// PeerEncryption: no OMEMO here, so every peer gets transport encryption —
+// and only when the server's certificate was verified.
+func (c *Connector) PeerEncryption(protocols.Address) protocols.Encryption {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.encLocked()
+}
+
+func (c *Connector) encLocked() protocols.Encryption {
+	if c.verified || (c.sess == nil && !c.cfg.InsecureSkipVerifyLoopback) {
+		return protocols.EncTransport
+	}
+	return protocols.EncNone
+}
+
+// emit hands an event to the consumer; it blocks (back-pressure on the
+// stream) rather than dropping, and gives up only after Close.
+func (c *Connector) emit(ev protocols.Event) {
+	select {
+	case c.events <- ev:
+	case <-c.closed:
+	}
+}
+
+func (c *Connector) addr(j jid.JID) protocols.Address {
+	return protocols.Address{Network: protocols.XMPP, Account: c.cfg.Account, ID: j.String(), Server: j.Domainpart()}
+}
+
+func (c *Connector) session() (*mxmpp.Session, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil, 0, protocols.ErrNotConnected
+	}
+	return c.sess, c.gen, nil
+}
+
+// Connect dials, secures (STARTTLS or direct TLS, verified), authenticates
+// (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN — all only after TLS), binds, enables
+// carbons, fetches the roster, announces presence, catches up from MAM and
+// joins rooms. A wrong password returns protocols.ErrAuthFailed.
+func (c *Connector) Connect(ctx context.Context) error {
+	c.connectMu.Lock()
+	defer c.connectMu.Unlock()
+	select {
+	case <-c.closed:
+		return errors.New("xmpp: connector closed")
+	default:
+	}
+	if s, _, _ := c.session(); s != nil {
+		return nil
+	}
+	c.emit(protocols.ConnectionEvent{State: protocols.ConnConnecting})
+	sess, verified, err := c.dial(ctx)
+	if err != nil {
+		if errors.Is(err, protocols.ErrAuthFailed) {
+			c.emit(protocols.ConnectionEvent{State: protocols.ConnAuthFailed, Err: err, Detail: err.Error()})
+		} else {
+			c.emit(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: err, Detail: err.Error()})
+		}
+		return err
+	}
+	c.mu.Lock()
+	c.sess, c.bound, c.verified = sess, sess.LocalAddr(), verified
+	c.gen++
+	gen := c.gen
+	for _, r := range c.rooms {
+		r.done = false
+	}
+	c.mu.Unlock()
+	go c.serve(sess, gen)
+	go c.pinger(sess, gen)
+
+	if err := c.afterLogin(ctx, sess); err != nil {
+		c.drop(gen, err)
+		return err
+	}
+	c.emit(protocols.ConnectionEvent{State: protocols.ConnOnline, Detail: "connected as " + sess.LocalAddr().String()})
+	return nil
+}
+
+func (c *Connector) dial(ctx context.Context) (*mxmpp.Session, bool, error) {
+	tlsCfg, err := c.cfg.tlsConfig(c.me.Domainpart())
+	if err != nil {
+		return nil, false, err
+	}
+	var conn net.Conn
+	if c.cfg.Server != "" {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", c.cfg.Server)
+		if err == nil && c.cfg.DirectTLS {
+			tc := tls.Client(conn, tlsCfg)
+			if err = tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+			}
+			conn = tc
+		}
+	} else {
+		d := dial.Dialer{TLSConfig: tlsCfg, NoTLS: !c.cfg.DirectTLS}
+		conn, err = d.Dial(ctx, "tcp", c.me)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("xmpp: connect: %w", err)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetKeepAlivePeriod(15 * time.Second)
+	}
+	origin := c.me
+	if c.cfg.Resource != "" {
+		if o, err := c.me.WithResource(c.cfg.Resource); err == nil {
+			origin = o
+		}
+	}
+	features := []mxmpp.StreamFeature{
+		mxmpp.SASL("", c.cfg.Password, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain),
+		mxmpp.BindResource(),
+	}
+	if _, direct := conn.(*tls.Conn); !direct {
+		features = append([]mxmpp.StreamFeature{mxmpp.StartTLS(tlsCfg)}, features...)
+	}
+	sess, err := mxmpp.NewClientSession(ctx, origin, conn, features...)
+	if err != nil {
+		conn.Close()
+		if isAuthErr(err) {
+			return nil, false, fmt.Errorf("%w: %v", protocols.ErrAuthFailed, err)
+		}
+		return nil, false, fmt.Errorf("xmpp: negotiate: %w", err)
+	}
+	cs := sess.ConnectionState()
+	if cs.Version == 0 {
+		// mellium refuses SASL before TLS, so this means a broken negotiation.
+		sess.Close()
+		conn.Close()
+		return nil, false, errors.New("xmpp: session is not encrypted")
+	}
+	return sess, !tlsCfg.InsecureSkipVerify, nil
+}
+
+// isAuthErr recognises a SASL <failure/>. mellium's error type is internal
+// (mellium.im/xmpp/internal/saslerr.Error), so it is found by its package
+// path; any SASL failure means the credentials were refused.
+func isAuthErr(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if t := reflect.TypeOf(e); t.Name() == "Error" && strings.HasSuffix(t.PkgPath(), "/internal/saslerr") {
+			return true
+		}
+	}
+	s := err.Error()
+	for _, cond := range []string{"not-authorized", "account-disabled", "credentials-expired", "invalid-authzid", "authentication error"} {
+		if strings.Contains(s, cond) {
+			return true
+		}
+	}
+	return errors.Is(err, sasl.ErrAuthn)
+}
+
+func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
+	// Carbons first so nothing sent by another client slips between.
+	if err := c.iq(ctx, sess, "set", "", struct {
+		XMLName xml.Name `xml:"urn:xmpp:carbons:2 enable"`
+	}{}, nil); err != nil {
+		c.log.Warn().Err(err).Msg("carbons not enabled")
+	}
+	if err := c.fetchRoster(ctx, sess); err != nil {
+		return fmt.Errorf("xmpp: roster: %w", err)
+	}
+	if err := sess.Encode(ctx, outPresence{}); err != nil {
+		return err
+	}
+	if err := c.catchUp(ctx, sess); err != nil {
+		c.log.Warn().Err(err).Msg("MAM catch-up failed")
+	}
+	c.autojoin(ctx, sess)
+	return nil
+}
+
+// serve runs the session's read loop; when it ends the link is gone.
+func (c *Connector) serve(sess *mxmpp.Session, gen int) {
+	err := sess.Serve(mxmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		return c.handle(t, start, gen)
+	}))
+	if err == nil {
+		err = io.EOF
+	}
+	c.drop(gen, err)
+}
+
+// drop marks session gen as gone (once) and reports offline.
+func (c *Connector) drop(gen int, err error) {
+	c.mu.Lock()
+	if c.gen != gen || c.sess == nil {
+		c.mu.Unlock()
+		return
+	}
+	sess := c.sess
+	c.sess = nil
+	for _, r := range c.rooms {
+		r.done = false
+	}
+	for q, col := range c.queries {
+		col.fail()
+		delete(c.queries, q)
+	}
+	c.mu.Unlock()
+	_ = sess.Conn().Close()
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	c.log.Info().Err(err).Msg("link lost")
+	c.emit(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: err, Detail: "link lost: " + err.Error()})
+}
+
+// pinger sends XEP-0199 pings to the server; a missed answer closes the
+// link so Serve returns and the account is reported offline.
+func (c *Connector) pinger(sess *mxmpp.Session, gen int) {
+	t := time.NewTicker(c.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		alive := c.gen == gen && c.sess == sess
+		c.mu.Unlock()
+		if !alive {
+			return
+		}
+		if err := c.ping(sess); err != nil {
+			c.drop(gen, fmt.Errorf("ping: %w", err))
+			return
+		}
+	}
+}
+
+func (c *Connector) ping(sess *mxmpp.Session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PingTimeout)
+	defer cancel()
+	return c.iq(ctx, sess, "get", c.me.Domainpart(), struct {
+		XMLName xml.Name `xml:"urn:xmpp:ping ping"`
+	}{}, nil)
+}
+
+// Close ends the session and the event stream.
+func (c *Connector) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.mu.Lock()
+		sess := c.sess
+		c.sess = nil
+		c.gen++
+		c.mu.Unlock()
+		if sess != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = sess.Encode(ctx, outPresence{Type: "unavailable"})
+			cancel()
+			_ = sess.SetCloseDeadline(time.Now().Add(time.Second))
+			_ = sess.Close()
+			_ = sess.Conn().Close()
+		}
+		c.savePos()
+	})
+	return nil
+}
+
+// iqOut is an <iq/> request or reply with one payload.
+type iqOut struct {
+	XMLName xml.Name `xml:"iq"`
+	ID      string   `xml:"id,attr"`
+	To      string   `xml:"to,attr,omitempty"`
+	Type    string   `xml:"type,attr"`
+	Payload any
+}
+
+type outPresence struct {
+	XMLName xml.Name `xml:"presence"`
+	To      string   `xml:"to,attr,omitempty"`
+	Type    string   `xml:"type,attr,omitempty"`
+	Payload any
+}
+
+// iq sends a get/set and decodes the reply payload into v (may be nil).
+func (c *Connector) iq(ctx context.Context, sess *mxmpp.Session, typ, to string, payload, v any) error {
+	b, err := xml.Marshal(iqOut{ID: randomID(), To: to, Type: typ, Payload: payload})
+	if err != nil {
+		return err
+	}
+	return sess.UnmarshalIQ(ctx, xml.NewDecoder(bytes.NewReader(b)), v)
+}

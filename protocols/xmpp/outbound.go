@@ -1,0 +1,291 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"time"
+
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+
+	"polyglot/protocols"
+)
+
+func (c *Connector) target(chat string) (jid.JID, bool, error) {
+	j, err := jid.Parse(chat)
+	if err != nil || chat == "" {
+		return jid.JID{}, false, fmt.Errorf("%w: bad XMPP address %q", protocols.ErrUnknownPeer, chat)
+	}
+	c.mu.Lock()
+	_, group := c.rooms[j.Bare().String()]
+	c.mu.Unlock()
+	return j.Bare(), group, nil
+}
+
+func msgType(group bool) string {
+	if group {
+		return "groupchat"
+	}
+	return "chat"
+}
+
+// wireID maps an ID the core holds (a NetworkID/stanza-id or our ClientID)
+// to what XMPP references use: in 1:1 the sender's id attribute, in rooms
+// the room's stanza-id.
+func (c *Connector) wireID(chat string, group bool, id string) string {
+	if group {
+		return id
+	}
+	if v, ok := c.msgID.Get("n:" + chat + ":" + id); ok {
+		return v
+	}
+	return id
+}
+
+// Send sends msg with id = origin-id = msg.ClientID, asks for a receipt and
+// marks it markable, then waits for the server to answer a ping sent right
+// behind it: the stream is ordered, so the answer proves the server took the
+// message (what XEP-0198 acks would do). A message the server archived on an
+// earlier attempt (seen during MAM catch-up) is not sent twice.
+func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
+	if msg.MinEncryption > c.PeerEncryption(msg.To) {
+		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
+	}
+	chat := msg.Chat
+	if chat == "" {
+		chat = msg.To.ID
+	}
+	to, group, err := c.target(chat)
+	if err != nil {
+		return protocols.SendResult{}, err
+	}
+	group = group || msg.Group
+	if msg.ClientID == "" {
+		msg.ClientID = randomID()
+	}
+	if len(msg.Body) == 0 {
+		return protocols.SendResult{}, errors.New("xmpp: empty message")
+	}
+	sess, _, err := c.session()
+	if err != nil {
+		return protocols.SendResult{}, err
+	}
+	res := protocols.SendResult{NetworkID: msg.ClientID, Chat: to.String(), Encryption: c.PeerEncryption(msg.To), At: time.Now()}
+	if _, done := c.outArch.Get(msg.ClientID); done && !group {
+		return res, nil
+	}
+	if group {
+		if err := c.JoinRoom(ctx, to.String()); err != nil {
+			return protocols.SendResult{}, err
+		}
+	}
+	out := outMessage{
+		ID: msg.ClientID, To: to.String(), Type: msgType(group), Body: msg.Body,
+		OriginID:  &OriginID{ID: msg.ClientID},
+		Markers:   []*Marker{NewMarker("markable", "")},
+		ChatState: NewChatState(StateActive),
+	}
+	if !group {
+		out.Request = &ReceiptRequest{}
+	}
+	if msg.ReplyTo != "" {
+		out.Reply = &Reply{ID: c.wireID(to.String(), group, msg.ReplyTo)}
+	}
+	if err := c.sendAcked(ctx, sess, out); err != nil {
+		return protocols.SendResult{}, err
+	}
+	return res, nil
+}
+
+// sendAcked writes one message and confirms the server has it.
+func (c *Connector) sendAcked(ctx context.Context, sess *mxmpp.Session, out outMessage) error {
+	if err := sess.Encode(ctx, out); err != nil {
+		return fmt.Errorf("%w: %v", protocols.ErrNotConnected, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.PingTimeout)
+	defer cancel()
+	if err := c.ping0(pctx, sess); err != nil {
+		return fmt.Errorf("%w: server did not confirm: %v", protocols.ErrNotConnected, err)
+	}
+	return nil
+}
+
+func (c *Connector) ping0(ctx context.Context, sess *mxmpp.Session) error {
+	return c.iq(ctx, sess, "get", c.me.Domainpart(), struct {
+		XMLName xml.Name `xml:"urn:xmpp:ping ping"`
+	}{}, nil)
+}
+
+// sendSimple sends a bodiless or small control message.
+func (c *Connector) sendSimple(ctx context.Context, out outMessage) error {
+	sess, _, err := c.session()
+	if err != nil {
+		return err
+	}
+	if out.ID == "" {
+		out.ID = randomID()
+	}
+	if err := sess.Encode(ctx, out); err != nil {
+		return fmt.Errorf("%w: %v", protocols.ErrNotConnected, err)
+	}
+	return nil
+}
+
+// Edit sends a XEP-0308 correction of targetID (our ClientID of the message).
+func (c *Connector) Edit(ctx context.Context, chat, targetID, clientID, newBody string) (protocols.SendResult, error) {
+	to, group, err := c.target(chat)
+	if err != nil {
+		return protocols.SendResult{}, err
+	}
+	if clientID == "" {
+		clientID = randomID()
+	}
+	sess, _, err := c.session()
+	if err != nil {
+		return protocols.SendResult{}, err
+	}
+	out := outMessage{
+		ID: clientID, To: to.String(), Type: msgType(group), Body: newBody,
+		OriginID: &OriginID{ID: clientID},
+		Replace:  &Replace{ID: c.wireID(to.String(), group, targetID)},
+	}
+	if err := c.sendAcked(ctx, sess, out); err != nil {
+		return protocols.SendResult{}, err
+	}
+	return protocols.SendResult{NetworkID: clientID, Chat: to.String(), Encryption: c.PeerEncryption(protocols.Address{}), At: time.Now()}, nil
+}
+
+// React sets or removes one reaction. XEP-0444 sends the full set of our
+// reactions to a message, so the connector keeps the set it last sent.
+func (c *Connector) React(ctx context.Context, chat, targetID, key string, remove bool) error {
+	to, group, err := c.target(chat)
+	if err != nil {
+		return err
+	}
+	ref := c.wireID(to.String(), group, targetID)
+	k := "mine\x00" + to.String() + "\x00" + ref
+	prev, _ := c.react.Get(k)
+	var set []string
+	for _, p := range prev {
+		if p != key {
+			set = append(set, p)
+		}
+	}
+	if !remove {
+		set = append(set, key)
+	}
+	err = c.sendSimple(ctx, outMessage{
+		To: to.String(), Type: msgType(group),
+		Reactions: &Reactions{ID: ref, Reactions: set},
+		Store:     &Store{},
+	})
+	if err == nil {
+		c.react.Put(k, set)
+	}
+	return err
+}
+
+// Retract retracts one of our messages (XEP-0424, both the current form and
+// the 0.x fastening form, plus the fallback body for clients without it).
+func (c *Connector) Retract(ctx context.Context, chat, targetID string) error {
+	to, group, err := c.target(chat)
+	if err != nil {
+		return err
+	}
+	ref := c.wireID(to.String(), group, targetID)
+	sess, _, err := c.session()
+	if err != nil {
+		return err
+	}
+	return c.sendAcked(ctx, sess, outMessage{
+		ID: randomID(), To: to.String(), Type: msgType(group),
+		Body:      "This person attempted to retract a previous message, but it's unsupported by your client.",
+		Retract:   &Retract{ID: ref},
+		ApplyTo:   &ApplyTo{ID: ref, Retract: &struct{}{}},
+		Fallbacks: []Fallback{{For: nsRetract1}, {For: nsRetract0}},
+		Store:     &Store{},
+	})
+}
+
+// MarkRead sends a XEP-0333 displayed marker for networkID (and the XEP-0184
+// receipt it asked for, if not sent yet). The core calls it only for peers
+// the user accepted; nothing here sends read state on its own.
+func (c *Connector) MarkRead(ctx context.Context, chat, networkID string) error {
+	to, group, err := c.target(chat)
+	if err != nil {
+		return err
+	}
+	id := c.wireID(to.String(), group, networkID)
+	out := outMessage{To: to.String(), Type: msgType(group), Markers: []*Marker{NewMarker("displayed", id)}}
+	if kinds, ok := c.ackable.Get(to.String() + "\x00" + id); ok && !group {
+		for _, k := range kinds {
+			if k == 'r' {
+				out.Received = &ReceiptReceived{ID: id}
+			}
+		}
+		c.ackable.Delete(to.String() + "\x00" + id)
+	}
+	return c.sendSimple(ctx, out)
+}
+
+// SetTyping sends a XEP-0085 composing/active state.
+func (c *Connector) SetTyping(ctx context.Context, chat string, typing bool) error {
+	to, group, err := c.target(chat)
+	if err != nil {
+		return err
+	}
+	st := StateActive
+	if typing {
+		st = StateComposing
+	}
+	return c.sendSimple(ctx, outMessage{To: to.String(), Type: msgType(group), ChatState: NewChatState(st)})
+}
+
+// AnswerRequest answers a presence subscription (accept: approve and ask
+// back, so presence flows both ways; deny: refuse) or a room invitation
+// (accept: join).
+func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, chat string, accept bool) error {
+	sess, _, err := c.session()
+	if err != nil {
+		return err
+	}
+	if cj, err := jid.Parse(chat); err == nil && chat != "" && !cj.Bare().Equal(mustBare(from.ID)) {
+		if accept {
+			return c.JoinRoom(ctx, cj.Bare().String())
+		}
+		return nil // a declined invite needs no answer
+	}
+	fj, err := jid.Parse(from.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %q", protocols.ErrUnknownPeer, from.ID)
+	}
+	to := fj.Bare().String()
+	if !accept {
+		return sess.Encode(ctx, outPresence{To: to, Type: "unsubscribed"})
+	}
+	if err := sess.Encode(ctx, outPresence{To: to, Type: "subscribed"}); err != nil {
+		return err
+	}
+	return sess.Encode(ctx, outPresence{To: to, Type: "subscribe"})
+}
+
+func mustBare(s string) jid.JID {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}
+	}
+	return j.Bare()
+}
+
+func (c *Connector) fetchRoster(ctx context.Context, sess *mxmpp.Session) error {
+	var q rosterQ
+	if err := c.iq(ctx, sess, "get", "", rosterQ{}, &q); err != nil {
+		return err
+	}
+	for _, it := range q.Items {
+		c.emitContact(it)
+	}
+	return nil
+}

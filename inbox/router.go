@@ -215,12 +215,19 @@ func choose(rs []Route, explicit *Route, allow, allowByRule, queue bool, who str
 		if pick == nil {
 			return choice{}, fmt.Errorf("route %s is not available for %s: %w", explicit, who, ErrNoRoute)
 		}
-		if bestOnline != nil && pick.Encryption < bestOnline.Encryption {
+		// A pick weaker than the best route needs the same yes as an
+		// automatic fallback, even when the best route is offline: cycling
+		// routes with a key must not downgrade by accident.
+		if pick.Encryption < best.Encryption {
+			ref := best
+			if bestOnline != nil && bestOnline.Encryption > pick.Encryption {
+				ref = *bestOnline // name the stronger route available now
+			}
 			if !allowed {
-				return choice{}, &DowngradeError{Best: *bestOnline, Offered: *pick}
+				return choice{}, &DowngradeError{Best: ref, Offered: *pick}
 			}
 			return choice{route: *pick, queued: !pick.Online, notice: fmt.Sprintf("sent via %s with %s although %s offers %s — %s",
-				NetworkName(pick.Network), pick.Encryption.Label(), NetworkName(bestOnline.Network), bestOnline.Encryption.Label(), why)}, nil
+				NetworkName(pick.Network), pick.Encryption.Label(), NetworkName(ref.Network), ref.Encryption.Label(), why)}, nil
 		}
 		c := choice{route: *pick, queued: !pick.Online}
 		if c.queued {

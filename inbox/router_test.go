@@ -342,6 +342,18 @@ func TestExplicitRoute(t *testing.T) {
 	if _, err := w.in.Send(ctx, SendRequest{Conversation: w.conv, Body: "x", Route: &bogus}); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("unknown route: %v", err)
 	}
+	// A weaker pick needs a yes even when the best route is offline.
+	w.online(t, "mx", false)
+	w.online(t, "wa", false)
+	_, err = w.in.Send(ctx, SendRequest{Conversation: w.conv, Body: "x", Route: &xmRoute})
+	if !errors.As(err, &de) || de.Best.Online || de.Offered.Network != protocols.XMPP {
+		t.Fatalf("weaker pick while best offline: %v", err)
+	}
+	if err.Error() != "Matrix (E2EE) is offline; XMPP would send TLS only" && err.Error() != "WhatsApp (E2EE) is offline; XMPP would send TLS only" {
+		t.Fatalf("text %q", err)
+	}
+	w.online(t, "mx", true)
+	w.online(t, "wa", true)
 	// An offline explicit pick of the best class waits for it.
 	w.online(t, "wa", false)
 	m, err = w.in.Send(ctx, SendRequest{Conversation: w.conv, Body: "x", Route: &waRoute})
@@ -373,5 +385,66 @@ func TestGroupRoute(t *testing.T) {
 	s := w.conns["mx"].sends()
 	if len(s) != 1 || !s[0].Group || s[0].Chat != "!team:matrix.example" {
 		t.Fatalf("group send %+v", s)
+	}
+}
+
+// TestExplicitPickNeverDowngradesSilently picks the XMPP route by hand for
+// every pair of classes and online states: a pick weaker than the best
+// route is refused with *DowngradeError unless the user said yes.
+func TestExplicitPickNeverDowngradesSilently(t *testing.T) {
+	w := newObWorld(t, protocols.EncNone, protocols.EncNone, protocols.EncNone)
+	w.in.Detach("wa")
+	ctx := context.Background()
+	for _, mxEnc := range protocols.Encryptions {
+		for _, xmEnc := range protocols.Encryptions {
+			for _, mxOn := range []bool{false, true} {
+				for _, xmOn := range []bool{false, true} {
+					for _, allow := range []bool{false, true} {
+						name := fmt.Sprintf("mx=%s,%v/pick xm=%s,%v/allow=%v", mxEnc, on(mxOn), xmEnc, on(xmOn), allow)
+						t.Run(name, func(t *testing.T) {
+							if _, err := w.in.db.Exec(`UPDATE messages SET state = ? WHERE state = ?`, int(StateFailed), int(StateQueued)); err != nil {
+								t.Fatal(err)
+							}
+							w.setPersonRule(t, "", "", false)
+							mx, xm := w.conns["mx"], w.conns["xm"]
+							mx.set(mxEnc)
+							xm.set(xmEnc)
+							w.online(t, "mx", mxOn)
+							w.online(t, "xm", xmOn)
+							mx.reset()
+							xm.reset()
+							pick := w.routeOn(t, "xm")
+							m, err := w.in.Send(ctx, SendRequest{Conversation: w.conv, Body: "pick", Route: &pick, AllowDowngrade: allow})
+							attempts := append(mx.attempts(), xm.attempts()...)
+							if xmEnc < mxEnc && !allow {
+								var de *DowngradeError
+								if !errors.As(err, &de) || len(attempts) != 0 {
+									t.Fatalf("weaker pick without a yes: m=%+v err=%v attempts=%d", m, err, len(attempts))
+								}
+								return
+							}
+							if err != nil {
+								t.Fatal(err)
+							}
+							want := StateQueued
+							if xmOn {
+								want = StateSent
+							}
+							if m.Network != protocols.XMPP || m.Encryption != xmEnc || m.State != want {
+								t.Fatalf("got %s %s %s", m.Network, m.Encryption, m.State)
+							}
+							if xmEnc < mxEnc && !strings.Contains(m.Notice, "you allowed it") {
+								t.Fatalf("allowed downgrade without notice: %q", m.Notice)
+							}
+							for _, a := range attempts {
+								if a.MinEncryption != xmEnc || a.To.Network != protocols.XMPP {
+									t.Fatalf("attempt %+v", a)
+								}
+							}
+						})
+					}
+				}
+			}
+		}
 	}
 }

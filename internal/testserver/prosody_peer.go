@@ -183,9 +183,15 @@ func (pr *Peer) Must(timeout time.Duration, what string, pred func(PeerEvent) bo
 	ev := pr.Next(timeout, pred)
 	if ev.Ev == "" {
 		pr.mu.Lock()
-		evs, errs := len(pr.evs), pr.stderr.String()
+		var sb strings.Builder
+		for _, e := range pr.evs {
+			b, _ := json.Marshal(e)
+			sb.Write(b)
+			sb.WriteByte('\n')
+		}
+		errs := pr.stderr.String()
 		pr.mu.Unlock()
-		pr.t.Fatalf("slixmpp peer %s: no %s within %s (%d unconsumed events)\nstderr: %s", pr.JID, what, timeout, evs, errs)
+		pr.t.Fatalf("slixmpp peer %s: no %s within %s; unconsumed events:\n%s\nstderr: %s", pr.JID, what, timeout, sb.String(), errs)
 	}
 	if ev.Ev == "error" {
 		pr.t.Fatalf("slixmpp peer %s: %s", pr.JID, ev.Error)

@@ -15,7 +15,7 @@ import (
 func newClient(t *testing.T, p *testserver.Prosody, user, pass string, mod func(*Config)) *Connector {
 	t.Helper()
 	cfg := Config{JID: user + "@" + p.Domain(), Password: pass, Server: p.Addr(), CAFile: p.CAFile(), Resource: "polyglot", Account: "acct-" + user}
-	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: testWriter{t}, NoColor: true}).Level(zerolog.TraceLevel)
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: testWriter{t}, NoColor: true}).Level(zerolog.DebugLevel)
 	if mod != nil {
 		mod(&cfg)
 	}

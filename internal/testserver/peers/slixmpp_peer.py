@@ -28,6 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 
 def emit(obj):
@@ -47,8 +49,9 @@ class Peer(ClientXMPP):
         self.plugin["xep_0184"].auto_ack = auto_receipts
         self.plugin["xep_0184"].auto_request = False
         self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("message", self.on_message)
-        self.add_event_handler("groupchat_message", self.on_message)
+        # slixmpp's "message" event only fires for messages with a body;
+        # receipts, markers, chat states and reactions have none.
+        self.register_handler(Callback("peer-all-messages", MatchXPath("{jabber:client}message"), self.on_message))
         self.add_event_handler("carbon_received", self.on_carbon)
         self.add_event_handler("carbon_sent", self.on_carbon)
         self.add_event_handler("presence", self.on_presence)
@@ -84,6 +87,8 @@ class Peer(ClientXMPP):
         return d
 
     def on_message(self, msg):
+        if msg.xml.find("{urn:xmpp:carbons:2}received") is not None or msg.xml.find("{urn:xmpp:carbons:2}sent") is not None:
+            return  # reported by on_carbon
         if msg["body"]:
             self.received += 1
         emit(self.describe(msg))

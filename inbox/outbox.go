@@ -36,9 +36,14 @@ func transient(err error) bool {
 // sendOne hands one queued message to its account's connector and records
 // the outcome. It returns an error only for a permanent failure (the
 // message is then marked failed with the reason); nil means sent or still
-// queued.
-func (in *Inbox) sendOne(ctx context.Context, id MessageID) error {
-	err := in.trySend(ctx, id)
+// queued. claimed says the caller already holds the message in flight.
+func (in *Inbox) sendOne(ctx context.Context, id MessageID, claimed bool) error {
+	var err error
+	if claimed {
+		err = in.sendClaimed(ctx, id)
+	} else {
+		err = in.trySend(ctx, id)
+	}
 	if errors.Is(err, errDeferred) {
 		in.retryOutbox(in.accountOf(id))
 	}
@@ -54,19 +59,34 @@ func (in *Inbox) accountOf(id MessageID) string {
 	return account
 }
 
-func (in *Inbox) trySend(ctx context.Context, id MessageID) error {
+// claim marks a message in flight so only one goroutine hands it to a
+// connector; release undoes it.
+func (in *Inbox) claim(id MessageID) bool {
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	if in.inflight[id] || in.closed {
-		in.mu.Unlock()
-		return errStayQueued
+		return false
 	}
 	in.inflight[id] = true
+	return true
+}
+
+func (in *Inbox) release(id MessageID) {
+	in.mu.Lock()
+	delete(in.inflight, id)
 	in.mu.Unlock()
-	defer func() {
-		in.mu.Lock()
-		delete(in.inflight, id)
-		in.mu.Unlock()
-	}()
+}
+
+func (in *Inbox) trySend(ctx context.Context, id MessageID) error {
+	if !in.claim(id) {
+		return errStayQueued
+	}
+	return in.sendClaimed(ctx, id)
+}
+
+// sendClaimed sends a message the caller claimed, and releases it.
+func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
+	defer in.release(id)
 
 	var (
 		conv                             ConversationID

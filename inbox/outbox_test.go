@@ -487,3 +487,36 @@ func TestQueuedSurvivesReopen(t *testing.T) {
 		t.Fatalf("want one send with the stored client ID, got %+v", s)
 	}
 }
+
+func TestNewMessageDoesNotOvertakeQueuedOnes(t *testing.T) {
+	old := outboxRetryDelay
+	outboxRetryDelay = time.Hour // only a kick may resend
+	defer func() { outboxRetryDelay = old }()
+
+	w := newObWorld(t, protocols.EncE2EE, protocols.EncNone, protocols.EncNone)
+	w.online(t, "mx", true)
+	mx := w.conns["mx"]
+	failed := false
+	mx.mu.Lock()
+	mx.fail = func(protocols.OutgoingMessage) error {
+		if !failed {
+			failed = true
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
+	mx.mu.Unlock()
+	first, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "first"})
+	if err != nil || first.State != StateQueued {
+		t.Fatalf("first: %v %v", first.State, err)
+	}
+	second, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sent", func() bool { return w.state(t, first.ID) == StateSent && w.state(t, second.ID) == StateSent })
+	sent := mx.sends()
+	if len(sent) != 2 || sent[0].Body != "first" || sent[1].Body != "second" {
+		t.Fatalf("order on the network: %+v", sent)
+	}
+}

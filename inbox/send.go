@@ -39,7 +39,10 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	}
 	clientID := in.opts.NewID()
 	now := in.now()
-	var id MessageID
+	var (
+		id      MessageID
+		claimed bool
+	)
 	err = in.write(func(tx *sql.Tx) error {
 		res, err := tx.Exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, chat_id, to_id, to_server, grp,
 			outgoing, body, at, encryption, min_encryption, state, reply_to, notice)
@@ -51,19 +54,37 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		}
 		n, _ := res.LastInsertId()
 		id = MessageID(n)
+		if !ch.queued {
+			// Claim the message before it is committed, so a background
+			// outbox run cannot take it and leave this call saying "queued".
+			// If older messages of the account still wait, keep the order
+			// the user wrote in: the outbox sends those first, then this.
+			var older int
+			if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM messages INDEXED BY messages_outbox
+				WHERE state = 1 AND account = ? AND id < ?)`, r.Account, id).Scan(&older); err != nil {
+				return err
+			}
+			claimed = older == 0 && in.claim(id)
+		}
 		_, err = tx.Exec(`UPDATE conversations SET last_at = max(last_at, ?), preview = ?, unread = 0 WHERE id = ?`,
 			toNanos(now), previewOf(req.Body, nil), req.Conversation)
 		return err
 	})
 	if err != nil {
+		if claimed {
+			in.release(id)
+		}
 		return Message{}, fmt.Errorf("inbox: store message: %w", err)
 	}
 	in.log.Info().Int64("message", int64(id)).Str("account", r.Account).Str("encryption", r.Encryption.String()).
 		Bool("queued", ch.queued).Msg("message stored")
 	in.publish(Change{Kind: ChangeMessages, Conversation: req.Conversation}, Change{Kind: ChangeConversations})
 	var sendErr error
-	if !ch.queued {
-		sendErr = in.sendOne(ctx, id)
+	switch {
+	case claimed:
+		sendErr = in.sendOne(ctx, id, true)
+	case !ch.queued:
+		in.kickOutbox(r.Account)
 	}
 	m, err := in.Message(id)
 	if err != nil {
@@ -93,7 +114,7 @@ func (in *Inbox) Retry(ctx context.Context, id MessageID) error {
 		return err
 	}
 	in.publish(Change{Kind: ChangeMessages, Conversation: m.Conversation})
-	return in.sendOne(ctx, id)
+	return in.sendOne(ctx, id, false)
 }
 
 // directChat picks the network chat of a 1:1 route: the chat named like the

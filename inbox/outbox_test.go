@@ -23,8 +23,9 @@ type obConn struct {
 	enc     protocols.Encryption // what PeerEncryption promises
 	sendEnc *protocols.Encryption
 	fail    func(protocols.OutgoingMessage) error
-	sent    []protocols.OutgoingMessage // accepted by the "server"
-	tries   []protocols.OutgoingMessage // every Send call
+	during  func(protocols.OutgoingMessage) // runs inside Send, before the ack
+	sent    []protocols.OutgoingMessage     // accepted by the "server"
+	tries   []protocols.OutgoingMessage     // every Send call
 	events  chan protocols.Event
 }
 
@@ -52,6 +53,12 @@ func (c *obConn) PeerEncryption(protocols.Address) protocols.Encryption {
 }
 
 func (c *obConn) Send(ctx context.Context, m protocols.OutgoingMessage) (protocols.SendResult, error) {
+	c.mu.Lock()
+	during := c.during
+	c.mu.Unlock()
+	if during != nil {
+		during(m)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tries = append(c.tries, m)
@@ -518,5 +525,56 @@ func TestNewMessageDoesNotOvertakeQueuedOnes(t *testing.T) {
 	sent := mx.sends()
 	if len(sent) != 2 || sent[0].Body != "first" || sent[1].Body != "second" {
 		t.Fatalf("order on the network: %+v", sent)
+	}
+}
+
+// The network's copy of our own message can arrive before the send is
+// acknowledged: with our client ID (Matrix echo, XMPP carbon) or without it.
+// Either way the conversation ends with one message, sent, with the
+// network ID.
+func TestEchoBeforeAckKeepsOneMessage(t *testing.T) {
+	for _, withClientID := range []bool{true, false} {
+		t.Run(fmt.Sprintf("clientID=%v", withClientID), func(t *testing.T) {
+			w := newObWorld(t, protocols.EncE2EE, protocols.EncNone, protocols.EncNone)
+			w.online(t, "mx", true)
+			mx := w.conns["mx"]
+			mx.mu.Lock()
+			mx.during = func(m protocols.OutgoingMessage) {
+				echo := protocols.Message{NetworkID: "net-" + m.ClientID, Chat: protocols.Chat{ID: m.Chat}, Outgoing: true,
+					Sender: protocols.Address{Network: protocols.Matrix, ID: "@me:matrix.example"}, Body: m.Body, Encryption: protocols.EncE2EE}
+				if withClientID {
+					echo.ClientID = m.ClientID
+				}
+				if err := w.in.Ingest("mx", protocols.MessageEvent{Message: echo}); err != nil {
+					t.Error(err)
+				}
+				var copies int
+				w.in.db.QueryRow(`SELECT count(*) FROM messages WHERE body = 'echoed'`).Scan(&copies)
+				if want := map[bool]int{true: 1, false: 2}[withClientID]; copies != want {
+					t.Errorf("before the ack: %d rows, want %d", copies, want)
+				}
+			}
+			mx.mu.Unlock()
+			m, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "echoed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.State != StateSent || m.NetworkID != "net-"+m.ClientID {
+				t.Fatalf("got %+v", m)
+			}
+			ms, err := w.in.Messages(w.conv, Cursor{}, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, x := range ms {
+				if x.Body == "echoed" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d copies of the message", n)
+			}
+		})
 	}
 }

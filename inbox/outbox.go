@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"polyglot/protocols"
@@ -28,9 +29,13 @@ var (
 )
 
 // transient reports whether a send error should leave the message queued.
+// Everything else (unknown peer, unsupported, encryption unavailable, a
+// server refusal) is permanent: retrying would not help without the user.
 func transient(err error) bool {
+	var ne net.Error
 	return errors.Is(err, protocols.ErrNotConnected) || errors.Is(err, protocols.ErrAuthFailed) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // sendOne hands one queued message to its account's connector and records

@@ -578,3 +578,29 @@ func TestEchoBeforeAckKeepsOneMessage(t *testing.T) {
 		})
 	}
 }
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestTransientClassification(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("sync stopped: %w", protocols.ErrNotConnected), true},
+		{protocols.ErrAuthFailed, true},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("post: %w", timeoutErr{}), true},
+		{protocols.ErrUnknownPeer, false},
+		{protocols.ErrUnsupported, false},
+		{protocols.ErrEncryptionUnavailable, false},
+		{errors.New("M_FORBIDDEN"), false},
+	} {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

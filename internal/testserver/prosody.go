@@ -105,6 +105,8 @@ VirtualHost "` + ProsodyDomain + `"
 Component "conference.` + ProsodyDomain + `" "muc"
 	modules_enabled = { "muc_mam" }
 	restrict_room_creation = false
+	-- rooms open at once (slixmpp does not submit the creation form)
+	muc_room_locking = false
 	muc_room_default_history_length = 20
 	muc_log_all_rooms = true
 	muc_log_by_default = true

@@ -279,11 +279,13 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if err := c.fetchRoster(ctx, sess); err != nil {
 		return fmt.Errorf("xmpp: roster: %w", err)
 	}
-	if err := sess.Encode(ctx, outPresence{}); err != nil {
-		return err
-	}
+	// Catch up before announcing presence (XEP-0313 §8.1): the server then
+	// flushes offline messages live, and those are deduplicated by stanza-id.
 	if err := c.catchUp(ctx, sess); err != nil {
 		c.log.Warn().Err(err).Msg("MAM catch-up failed")
+	}
+	if err := sess.Encode(ctx, outPresence{}); err != nil {
+		return err
 	}
 	c.autojoin(ctx, sess)
 	return nil
@@ -318,6 +320,7 @@ func (c *Connector) drop(gen int, err error) {
 	}
 	c.mu.Unlock()
 	_ = sess.Conn().Close()
+	c.savePos()
 	select {
 	case <-c.closed:
 		return

@@ -146,7 +146,10 @@ type inPresence struct {
 	Status  string    `xml:"status"`
 	Nick    string    `xml:"http://jabber.org/protocol/nick nick"`
 	MUCUser *mucUserX `xml:"http://jabber.org/protocol/muc#user x"`
-	ErrorEl *anyElem  `xml:"error"`
+	ErrorEl *struct {
+		Type string    `xml:"type,attr"`
+		Cond []anyElem `xml:",any"`
+	} `xml:"error"`
 }
 
 func (c *Connector) onPresence(p *inPresence) {
@@ -201,7 +204,7 @@ func (c *Connector) onRoomPresence(r *room, from jid.JID, p *inPresence) {
 		if p.Type == "error" {
 			if ch != nil {
 				select {
-				case ch <- fmt.Errorf("xmpp: joining %s refused", r.jid):
+				case ch <- fmt.Errorf("xmpp: joining %s refused: %s", r.jid, errText(p)):
 				default:
 				}
 			}
@@ -343,6 +346,10 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	netID := m.stanzaID(by)
 	if netID == "" {
 		netID = archiveID
+	} else if !group && !historical {
+		c.mu.Lock()
+		c.mamPos = netID // live 1:1 messages advance the catch-up position
+		c.mu.Unlock()
 	}
 	if netID == "" {
 		netID = clientID
@@ -502,4 +509,15 @@ func (c *Connector) autoReceipt(t xmlstream.TokenReadEncoder, m *inMessage, evs 
 	if err := t.Encode(out); err != nil {
 		c.log.Debug().Err(err).Msg("receipt not sent")
 	}
+}
+
+func errText(p *inPresence) string {
+	if p.ErrorEl == nil {
+		return "no reason given"
+	}
+	var names []string
+	for _, c := range p.ErrorEl.Cond {
+		names = append(names, c.XMLName.Local)
+	}
+	return p.ErrorEl.Type + " " + strings.Join(names, " ")
 }

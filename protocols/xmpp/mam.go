@@ -125,6 +125,9 @@ func (c *Connector) mamPage(ctx context.Context, sess *mxmpp.Session, archive ji
 
 func strp(s string) *string { return &s }
 
+// posStart is the catch-up position "from the beginning of the archive".
+const posStart = "^"
+
 // catchUp fetches everything our archive got since the last position, so a
 // reconnect loses nothing; a first run only records where "now" is.
 func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
@@ -136,11 +139,18 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 		if err != nil {
 			return err
 		}
+		if fin.Last == "" {
+			fin.Last = posStart // empty archive: next time, read it from the start
+		}
 		c.setPos(fin.Last)
 		return nil
 	}
 	for pages := 0; pages < 200; pages++ { // at most 20 000 messages per catch-up
-		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 100, After: strp(pos)})
+		set := rsmSet{Max: 100}
+		if pos != posStart {
+			set.After = strp(pos)
+		}
+		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", set)
 		if err != nil {
 			var se stanza.Error
 			if errors.As(err, &se) && se.Condition == stanza.ItemNotFound && pages == 0 {

@@ -96,6 +96,9 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if err := c.sendAcked(ctx, sess, out); err != nil {
 		return protocols.SendResult{}, err
 	}
+	if !group {
+		c.outArch.Put(msg.ClientID, true) // a retry of an acked message is a no-op
+	}
 	return res, nil
 }
 

@@ -49,7 +49,9 @@ func TestPayloadsAgainstXEPExamples(t *testing.T) {
 			outMessage{To: "francisco@shakespeare.lit", Type: "chat", Body: "Who's there?", ChatState: NewChatState(StateActive)}},
 		{"XEP-0359 origin-id",
 			`<message xmlns='jabber:client' to='room@muc.example.com' type='groupchat'><body>Typical body text</body><origin-id xmlns='urn:xmpp:sid:0' id='de305d54-75b4-431b-adb2-eb6b9e546013'/></message>`,
-			func(m *inMessage) bool { return m.OriginID != nil && m.OriginID.ID == "de305d54-75b4-431b-adb2-eb6b9e546013" },
+			func(m *inMessage) bool {
+				return m.OriginID != nil && m.OriginID.ID == "de305d54-75b4-431b-adb2-eb6b9e546013"
+			},
 			outMessage{To: "room@muc.example.com", Type: "groupchat", Body: "Typical body text", OriginID: &OriginID{ID: "de305d54-75b4-431b-adb2-eb6b9e546013"}}},
 		{"XEP-0359 stanza-id",
 			`<message xmlns='jabber:client' to='juliet@capulet.example/balcony' from='romeo@montague.example/orchard' type='chat'><body>Wherefore art thou?</body><stanza-id xmlns='urn:xmpp:sid:0' id='de305d54-75b4-431b-adb2-eb6b9e546013' by='juliet@capulet.example'/></message>`,

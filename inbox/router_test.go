@@ -448,3 +448,56 @@ func TestExplicitPickNeverDowngradesSilently(t *testing.T) {
 		}
 	}
 }
+
+// With two Matrix identities on one account, each DM room carries its own
+// peer's messages: a send goes to the room of the identity routed to, and
+// an identity without a room gets none (the connector finds or makes it).
+func TestDirectChatFollowsIdentity(t *testing.T) {
+	w := newObWorld(t, protocols.EncE2EE, protocols.EncNone, protocols.EncNone)
+	w.online(t, "mx", true)
+	for _, id := range []string{"@bob2:other.example", "@bob3:third.example"} {
+		a := protocols.Address{Network: protocols.Matrix, ID: id, Server: serverOf(id)}
+		if err := w.in.Ingest("mx", protocols.ContactEvent{Contact: a, Name: "Bob"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.in.db.Exec(`UPDATE identities SET person_id = ?`, w.bob); err != nil {
+		t.Fatal(err)
+	}
+	msg := protocols.Message{NetworkID: "$b2", Chat: protocols.Chat{ID: "!dm2:other.example"},
+		Sender: protocols.Address{Network: protocols.Matrix, ID: "@bob2:other.example"}, Body: "my other account"}
+	if err := w.in.Ingest("mx", protocols.MessageEvent{Message: msg}); err != nil {
+		t.Fatal(err)
+	}
+	var conv ConversationID
+	if err := w.in.db.QueryRow(`SELECT conversation_id FROM messages WHERE network_id = '$b2'`).Scan(&conv); err != nil || conv != w.conv {
+		t.Fatalf("second identity's message landed in %d (%v), want %d", conv, err, w.conv)
+	}
+	rs, err := w.in.Routes(w.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"@bob:matrix.example": "!dm:matrix.example",
+		"@bob2:other.example": "!dm2:other.example",
+		"@bob3:third.example": "",
+	}
+	for _, r := range rs {
+		if r.Account != "mx" {
+			continue
+		}
+		r := r
+		w.conns["mx"].reset()
+		if _, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "to " + r.To.ID, Route: &r}); err != nil {
+			t.Fatal(err)
+		}
+		s := w.conns["mx"].sends()
+		if len(s) != 1 || s[0].To.ID != r.To.ID || s[0].Chat != want[r.To.ID] {
+			t.Fatalf("send to %s went to chat %q, want %q", r.To.ID, s[0].Chat, want[r.To.ID])
+		}
+		delete(want, r.To.ID)
+	}
+	if len(want) != 0 {
+		t.Fatalf("no route to %v", want)
+	}
+}

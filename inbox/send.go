@@ -35,7 +35,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	r := ch.route
 	chat := r.To.ID
 	if rc.kind == Direct {
-		chat = rc.directChat(r)
+		chat = in.directChat(req.Conversation, rc, r)
 	}
 	clientID := in.opts.NewID()
 	now := in.now()
@@ -118,11 +118,14 @@ func (in *Inbox) Retry(ctx context.Context, id MessageID) error {
 }
 
 // directChat picks the network chat of a 1:1 route: the chat named like the
-// peer (XMPP, WhatsApp) or else a chat of that account that is not the
-// address of another of the person's identities (a Matrix DM room). ""
-// lets the connector resolve the peer (e.g. create a DM room).
-func (rc routeCtx) directChat(r Route) string {
-	var other string
+// peer (XMPP, WhatsApp), else the one chat of that account that is not the
+// address of one of the person's identities (a Matrix DM room). When the
+// person has several such rooms on the account (two identities, each with
+// a DM room), the room where this peer last wrote or was written to wins;
+// without such evidence "" lets the connector resolve the peer rather than
+// post into another identity's room.
+func (in *Inbox) directChat(conv ConversationID, rc routeCtx, r Route) string {
+	var cands []string
 	for _, c := range rc.chatList {
 		if c.account != r.Account {
 			continue
@@ -130,9 +133,25 @@ func (rc routeCtx) directChat(r Route) string {
 		if c.chat == r.To.ID {
 			return c.chat
 		}
-		if !rc.addrs[string(r.Network)+":"+c.chat] && other == "" {
-			other = c.chat
+		if !rc.addrs[string(r.Network)+":"+c.chat] {
+			cands = append(cands, c.chat)
 		}
 	}
-	return other
+	switch len(cands) {
+	case 0:
+		return ""
+	case 1:
+		return cands[0]
+	}
+	var chat string
+	args := []any{conv, r.Account, r.To.ID, r.To.ID}
+	q := `SELECT chat_id FROM messages WHERE conversation_id = ? AND account = ? AND (sender = ? OR to_id = ?) AND chat_id IN (?` +
+		strings.Repeat(", ?", len(cands)-1) + `) ORDER BY id DESC LIMIT 1`
+	for _, c := range cands {
+		args = append(args, c)
+	}
+	if err := in.db.QueryRow(q, args...).Scan(&chat); err != nil {
+		return ""
+	}
+	return chat
 }

@@ -14,9 +14,13 @@ var ErrRequestPending = errors.New("message request not accepted yet")
 
 // Send routes, persists and sends one message. The message is committed
 // (state queued, fresh client ID) before any connector sees it. It returns
-// the stored message: sent, queued (the route is offline or the network
-// timed out; the outbox resumes it) or failed. A *DowngradeError means
-// nothing was stored: the user must allow the weaker route or queue.
+// the stored message: sent, queued (every route is offline, the network
+// timed out, or older messages of the account still wait and go first; the
+// outbox resumes it with the same client ID) or failed, with the error. A
+// *DowngradeError means nothing was stored: the best route is offline (or
+// req.Route is weaker) and the user must allow the weaker route or queue.
+// ErrNoRoute: no attached account reaches the conversation at all.
+// ErrRequestPending: the conversation is a request not yet accepted.
 func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	if strings.TrimSpace(req.Body) == "" {
 		return Message{}, errors.New("inbox: empty message")

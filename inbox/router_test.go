@@ -501,3 +501,39 @@ func TestDirectChatFollowsIdentity(t *testing.T) {
 		t.Fatalf("no route to %v", want)
 	}
 }
+
+// The router obeys what the user sets through the public people API.
+func TestRouterUsesPersonSettings(t *testing.T) {
+	w := newObWorld(t, protocols.EncE2EE, protocols.EncE2EE, protocols.EncTransport)
+	w.online(t, "mx", true)
+	w.online(t, "xm", true)
+	w.online(t, "wa", true)
+	if err := w.in.SetPreferred(w.bob, protocols.XMPP); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "prefer xmpp"})
+	if err != nil || m.Network != protocols.XMPP {
+		t.Fatalf("preferred network not used: %s %v", m.Network, err)
+	}
+	// Both E2EE routes offline: the WhatsApp TLS route needs a yes…
+	w.online(t, "mx", false)
+	w.online(t, "xm", false)
+	var de *DowngradeError
+	if _, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "x"}); !errors.As(err, &de) {
+		t.Fatalf("want DowngradeError, got %v", err)
+	}
+	// …which the visible per-person rule gives.
+	if err := w.in.SetAllowDowngrade(w.bob, true); err != nil {
+		t.Fatal(err)
+	}
+	m, err = w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "x"})
+	if err != nil || m.Network != protocols.WhatsApp || m.Encryption != protocols.EncTransport || !strings.Contains(m.Notice, "your rule") {
+		t.Fatalf("rule not applied: %+v %v", m, err)
+	}
+	if err := w.in.SetAllowDowngrade(w.bob, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.in.Send(context.Background(), SendRequest{Conversation: w.conv, Body: "x"}); !errors.As(err, &de) {
+		t.Fatalf("rule cleared but downgrade went through: %v", err)
+	}
+}

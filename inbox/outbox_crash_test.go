@@ -136,6 +136,15 @@ func TestOutboxCrashChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		hangForever()
+	case "send-after-network":
+		// Online send: the network accepts the message and the process dies
+		// inside Send before the ack is recorded.
+		nl.hang = hangForever
+		in.Attach("mx", logConn{newObConn(protocols.Matrix, protocols.EncE2EE), nl})
+		if err := in.Ingest("mx", protocols.ConnectionEvent{State: protocols.ConnOnline}); err != nil {
+			t.Fatal(err)
+		}
+		in.Send(ctx, SendRequest{Conversation: ConversationID(conv), Body: "acked by the network only"})
 	case "before-network":
 		// Online send: the message is committed, then the process dies
 		// inside the connector before the network sees anything.
@@ -163,6 +172,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		killAfter func(dir string, nl *netLog) bool // when to SIGKILL
 	}{
 		{"after-network", 3, func(_ string, nl *netLog) bool { return len(nl.lines(t)) == 1 }},
+		{"send-after-network", 1, func(_ string, nl *netLog) bool { return len(nl.lines(t)) == 1 }},
 		{"before-network", 1, func(_ string, nl *netLog) bool {
 			_, err := os.Stat(nl.path + ".attempt")
 			return err == nil

@@ -228,6 +228,10 @@ func (in *Inbox) consentedTarget(id ConversationID, needMsg bool) (t outTarget, 
 	return t, conv, true, nil
 }
 
+// Accepted reports whether the user accepted a (connectors ask before
+// sending anything back, such as a delivery receipt).
+func (in *Inbox) Accepted(a protocols.Address) bool { return in.identityAccepted(a) }
+
 func (in *Inbox) identityAccepted(a protocols.Address) bool {
 	var c int
 	err := in.db.QueryRow(`SELECT consent FROM identities WHERE network = ? AND addr_id = ?`, string(a.Network), a.ID).Scan(&c)

@@ -169,3 +169,13 @@ func (in *Inbox) setPerson(p PersonID, q string, v any) error {
 	in.publish(Change{Kind: ChangePeople})
 	return nil
 }
+
+// PersonOf is the person an address belongs to.
+func (in *Inbox) PersonOf(a protocols.Address) (PersonID, error) {
+	var p PersonID
+	err := in.db.QueryRow(`SELECT person_id FROM identities WHERE network = ? AND addr_id = ?`, string(a.Network), a.ID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("inbox: no identity %s: %w", a.Key(), ErrNotFound)
+	}
+	return p, err
+}

@@ -1,0 +1,77 @@
+// Package xmpp is Polyglot's XMPP connector, on mellium.im/xmpp v0.23.0.
+//
+//	c, err := xmpp.New(xmpp.Config{JID: "alice@example.org", Password: pw, Account: id})
+//	err = c.Connect(ctx) // protocols.ErrAuthFailed on bad credentials: do not retry
+//	for ev := range c.Events() { … }
+//
+// # Link
+//
+// SRV lookup (_xmpps-client, _xmpp-client) falling back to the domain, or
+// Config.Server; STARTTLS or direct TLS (Config.DirectTLS), certificates
+// verified against the system roots plus Config.CAFile. SASL SCRAM-SHA-256,
+// SCRAM-SHA-1, PLAIN — mellium offers SASL only once the stream is secure, so
+// PLAIN never travels in clear. Turning verification off needs the loudly
+// named InsecureSkipVerifyLoopback, is refused for non-loopback servers, and
+// downgrades every message to EncNone. XEP-0199 pings every PingInterval
+// (20 s; 10 s timeout) close a dead link, which is reported as
+// ConnectionEvent{ConnOffline}. There is no retry loop here: the account
+// supervisor calls Connect again on the same Connector (Events stays open
+// until Close).
+//
+// # Stream management (XEP-0198): not implemented
+//
+// mellium v0.23.0 gives no hook to count inbound stanzas (IQ replies are
+// consumed inside the session) nor to resume a stream, so XEP-0198 cannot be
+// done correctly on it. What gives the same guarantee instead:
+//   - Send writes the message and then an XEP-0199 ping; the stream is
+//     ordered, so the ping's answer proves the server took the message (what
+//     an SM <a/> would). Send fails with ErrNotConnected otherwise and the
+//     outbox retries with the same ClientID (id = origin-id).
+//   - A ClientID the server already acknowledged, or that MAM catch-up found
+//     in our archive, is not put on the wire again: a retry is seen once.
+//   - Reconnect runs MAM catch-up (XEP-0313) from the last archive ID seen
+//     (kept in Config.DataDir) before presence goes out, then the server's
+//     offline flush is deduplicated by stanza-id.
+//
+// # Messages
+//
+// Message.ClientID is the sender's id attribute (what XEP-0184/0333/0308/0444
+// and 0461 reference in 1:1 chats); NetworkID is the XEP-0359 stanza-id given
+// by our server (1:1) or the room (MUC), which is also the MAM archive ID, so
+// live, carbon and archived copies of one message share it. The core
+// dedupes by NetworkID, and by ClientID for our own messages (the stanza-id of
+// a message we sent reaches us only through MAM or the room echo).
+// Implemented: receipts (0184) and chat markers (0333) → ReceiptEvent;
+// chat states (0085) ↔ TypingEvent/SetTyping; carbons (0280, forged ones from
+// other senders dropped); corrections (0308) ↔ EditEvent/Edit; reactions
+// (0444: the full set is sent and diffed against the last set seen);
+// replies (0461, quoting fallback 0428 stripped); retraction (0424, both the
+// :1 form and the 0.x fastening form slixmpp sends) ↔ DeleteEvent/Retract;
+// MAM (0313 + RSM 0059) for catch-up and FetchHistory; MUC (0045) joined by
+// address (JoinRoom), from Config.Rooms and from XEP-0402 autojoin bookmarks,
+// with room history as Historical events; direct and mediated invitations
+// and presence subscriptions become RequestEvents, answered by AnswerRequest.
+//
+// # Consent
+//
+// The connector never sends read state by itself. MarkRead sends the 0333
+// displayed marker (and the 0184 receipt the message asked for); the core
+// calls it only for accepted peers. Automatic delivery receipts go out only
+// when Config.DeliveryReceipts(from) says so (nil: never). Presence goes only
+// to subscribers the user approved through AnswerRequest.
+//
+// # Encryption
+//
+// No OMEMO: PeerEncryption is EncTransport (TLS to the server, verified).
+// A router that prefers end-to-end encryption ranks XMPP below E2EE routes.
+//
+// # Hostile input
+//
+// XML cannot carry C0 controls; Go's XML decoder refuses ESC (raw or as a
+// character reference) and invalid UTF-8 from a hostile server, which ends
+// the stream with a reported error rather than delivering it. C1 controls and
+// bidi overrides arrive raw (the TUI sanitizes at draw time). Bodies are
+// capped at Config.MaxBody (64 KiB) with a Notice saying how long they were;
+// a bodiless chat message with only unknown payloads becomes an empty message
+// with a Notice; undecodable stanzas are dropped and logged.
+package xmpp

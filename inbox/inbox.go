@@ -28,8 +28,11 @@ type Inbox struct {
 	typing   map[ConversationID]typingEntry
 	inflight map[MessageID]bool
 	outbox   map[string]*outboxRun // per account
-	subs     map[*subscriber]struct{}
-	closed   bool
+	// known are the user's configured accounts, so a person stays routable
+	// (and messages queue) while an account has no live connector.
+	known  map[string]knownAccount
+	subs   map[*subscriber]struct{}
+	closed bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,6 +61,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 		typing:   map[ConversationID]typingEntry{},
 		inflight: map[MessageID]bool{},
 		outbox:   map[string]*outboxRun{},
+		known:    map[string]knownAccount{},
 		subs:     map[*subscriber]struct{}{},
 		ctx:      ctx,
 		cancel:   cancel,
@@ -106,6 +110,21 @@ func (in *Inbox) Attach(account string, c protocols.Connector) {
 	if online {
 		in.kickOutbox(account)
 	}
+}
+
+// knownAccount is a configured account as the router sees it offline.
+type knownAccount struct {
+	network protocols.Network
+	floor   protocols.Encryption // the class its link gives at least (e.g. verified TLS)
+}
+
+// RegisterAccount declares one of the user's accounts before (or without)
+// a connector: while it is offline its routes still rank, with the last
+// known class of each identity but at least floor, and messages queue on it.
+func (in *Inbox) RegisterAccount(account string, n protocols.Network, floor protocols.Encryption) {
+	in.mu.Lock()
+	in.known[account] = knownAccount{network: n, floor: floor}
+	in.mu.Unlock()
 }
 
 // Detach forgets the connector of account; its routes disappear.

@@ -179,3 +179,36 @@ func (in *Inbox) PersonOf(a protocols.Address) (PersonID, error) {
 	}
 	return p, err
 }
+
+// StartConversation opens the direct conversation with addr, making it a
+// contact first: the user writing to someone is their consent. It is what
+// `polyglot send --to` uses for an address not seen before.
+func (in *Inbox) StartConversation(account string, addr protocols.Address) (ConversationID, error) {
+	addr.Account = account
+	if err := in.Ingest(account, protocols.ContactEvent{Contact: addr}); err != nil {
+		return 0, err
+	}
+	p, err := in.PersonOf(addr)
+	if err != nil {
+		return 0, err
+	}
+	var conv ConversationID
+	err = in.write(func(tx *sql.Tx) error {
+		err := tx.QueryRow(`SELECT id FROM conversations WHERE kind = 1 AND person_id = ?`, p).Scan(&conv)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.Exec(`INSERT INTO conversations(kind, person_id, title, last_at)
+			SELECT 1, id, name, 0 FROM people WHERE id = ?`, p)
+		if err != nil {
+			return err
+		}
+		n, err := res.LastInsertId()
+		conv = ConversationID(n)
+		return err
+	})
+	if err == nil {
+		in.publish(Change{Kind: ChangeConversations})
+	}
+	return conv, err
+}

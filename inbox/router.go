@@ -72,6 +72,12 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 	}
 
 	in.mu.Lock()
+	known := make(map[string]knownAccount, len(in.known))
+	for acc, k := range in.known {
+		if _, live := in.conns[acc]; !live {
+			known[acc] = k
+		}
+	}
 	conns := make(map[string]protocols.Connector, len(in.conns))
 	online := map[string]bool{}
 	for acc, c := range in.conns {
@@ -124,6 +130,15 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 			to.Account = acc
 			cands = append(cands, Route{Account: acc, Network: c.Network(), To: to,
 				Encryption: c.PeerEncryption(to), Online: online[acc]})
+		}
+		for acc, k := range known {
+			if k.network != ident.Address.Network || (ident.Address.Account != "" && ident.Address.Account != acc) {
+				continue
+			}
+			to := ident.Address
+			to.Account = acc
+			cands = append(cands, Route{Account: acc, Network: k.network, To: to,
+				Encryption: max(ident.Encryption, k.floor), Online: false})
 		}
 	}
 	return rankRoutes(cands, rc.preferred, rc.lastUsed), rc, nil

@@ -114,7 +114,11 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 		return nil, err
 	}
 	for _, acc := range cfg.Accounts {
-		in.SetReachability(acc.ID, reachability(acc.Reachability))
+		if err := in.SetReachability(acc.ID, reachability(acc.Reachability)); err != nil {
+			in.Close()
+			return nil, err
+		}
+		in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
 	}
 	m, err := a.newManager(cfg, ks, in)
 	if err != nil {
@@ -128,6 +132,15 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 		return nil, err
 	}
 	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+}
+
+// linkFloor is the class an account's link gives even without end-to-end
+// encryption: verified TLS on XMPP, unless certificate checks are off.
+func linkFloor(acc accounts.Account) protocols.Encryption {
+	if acc.Network == protocols.XMPP && !acc.InsecureTLS {
+		return protocols.EncTransport
+	}
+	return protocols.EncNone
 }
 
 func reachability(r accounts.Reachability) inbox.Reachability {

@@ -116,14 +116,44 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 	case err != nil:
 		return err
 	}
+	if msg.State == inbox.StateQueued && anyOnline(rt.inbox) {
+		// Older queued messages go first; wait for the outbox to reach ours.
+		msg = waitSent(ctx, rt.inbox, msg)
+	}
 	return a.reportSend(msg)
+}
+
+func anyOnline(in *inbox.Inbox) bool {
+	for _, st := range in.AccountStates() {
+		if st.State == protocols.ConnOnline {
+			return true
+		}
+	}
+	return false
+}
+
+// waitSent polls the stored message until it leaves the queue or ctx ends.
+func waitSent(ctx context.Context, in *inbox.Inbox, msg inbox.Message) inbox.Message {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for msg.State == inbox.StateQueued {
+		select {
+		case <-ctx.Done():
+			return msg
+		case <-tick.C:
+		}
+		if m, err := in.Message(msg.ID); err == nil {
+			msg = m
+		}
+	}
+	return msg
 }
 
 func (a *app) reportSend(msg inbox.Message) error {
 	where := fmt.Sprintf("via %s (%s)", inbox.NetworkName(msg.Network), msg.Encryption.Label())
 	switch msg.State {
 	case inbox.StateQueued:
-		return withCode(exitQueued, fmt.Errorf("queued %s: every route is offline; it goes out the next time polyglot is online", where))
+		return withCode(exitQueued, fmt.Errorf("queued %s: not accepted by a server yet; it goes out, once, the next time polyglot is online", where))
 	case inbox.StateFailed:
 		return withCode(exitError, fmt.Errorf("failed %s: %s", where, msg.FailReason))
 	}
@@ -153,13 +183,9 @@ func resolveRecipient(in *inbox.Inbox, cfg *accounts.Config, to string) (inbox.C
 	if !ok {
 		return 0, withCode(exitCannot, fmt.Errorf("no route to %s: no %s account configured", addr.ID, inbox.NetworkName(addr.Network)))
 	}
-	addr.Account = acc.ID
-	if err := in.Ingest(acc.ID, protocols.ContactEvent{Contact: addr}); err != nil {
-		return 0, err
-	}
-	conv, err = in.FindConversation(string(addr.Network) + ":" + addr.ID)
+	conv, err = in.StartConversation(acc.ID, addr)
 	if err != nil {
-		return 0, withCode(exitCannot, err)
+		return 0, err
 	}
 	return conv, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,9 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 			if err != nil {
 				return nil, missingSecret(acc, err)
 			}
+			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
+				return nil, err
+			}
 			return xmpp.New(xmpp.Config{
 				JID:                        acc.Address,
 				Password:                   string(pw),
@@ -41,6 +45,9 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 			})
 		},
 		protocols.Matrix: func(acc accounts.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
+			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
+				return nil, err
+			}
 			pickle, err := secrets.PickleKey()
 			if err != nil {
 				return nil, err

@@ -18,7 +18,7 @@ const (
 // string (so operators, quotes and column filters in the input are just
 // text), terms are ANDed, and the last one matches as a prefix so results
 // appear while typing. It returns "" when nothing searchable is left.
-func ftsQuery(input string) string {
+func ftsQuery(input string, prefix bool) string {
 	var terms []string
 	for _, t := range strings.Fields(input) {
 		if !strings.ContainsFunc(t, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
@@ -29,26 +29,40 @@ func ftsQuery(input string) string {
 	if len(terms) == 0 {
 		return ""
 	}
-	terms[len(terms)-1] += "*"
+	if prefix {
+		terms[len(terms)-1] += "*"
+	}
 	return strings.Join(terms, " ")
 }
 
 // Search finds messages whose text matches every word of query (the last
 // word as a prefix), newest first, at most limit. Deleted messages, system
-// lines and blocked conversations never match.
+// lines and blocked conversations never match. Candidates are the most
+// recently stored matches (FTS rowid order, which the index walks without
+// sorting), so a common word costs the same on 1M messages as on 1k; they
+// are then ordered by time.
 func (in *Inbox) Search(query string, limit int) ([]SearchHit, error) {
-	q := ftsQuery(query)
+	limit = clampLimit(limit)
+	// Whole words first: a prefix query on a common stem merges every
+	// matching term's list, so it runs only when whole words find too few.
+	hits, err := in.search(ftsQuery(query, false), limit)
+	if err != nil || len(hits) >= limit {
+		return hits, err
+	}
+	return in.search(ftsQuery(query, true), limit)
+}
+
+func (in *Inbox) search(q string, limit int) ([]SearchHit, error) {
 	if q == "" {
 		return nil, nil
 	}
-	limit = clampLimit(limit)
-	rows, err := in.db.Query(`SELECT `+msgCols+`, (SELECT title FROM conversations c WHERE c.id = conversation_id)
-		FROM messages WHERE id IN (
-			SELECT m.id FROM messages_fts f JOIN messages m ON m.id = f.rowid
-			JOIN conversations c ON c.id = m.conversation_id
-			WHERE messages_fts MATCH ? AND m.deleted = 0 AND c.hidden = 0
-			ORDER BY m.at DESC, m.id DESC LIMIT ?)
-		ORDER BY at DESC, id DESC`, q, limit)
+	// CROSS JOIN keeps SQLite from walking all messages in time order.
+	rows, err := in.db.Query(`WITH hits(rid) AS MATERIALIZED (
+			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+		SELECT `+msgCols+`, (SELECT title FROM conversations c WHERE c.id = conversation_id)
+		FROM hits CROSS JOIN messages ON messages.id = hits.rid
+		WHERE deleted = 0 AND conversation_id NOT IN (SELECT id FROM conversations WHERE hidden = 1)
+		ORDER BY at DESC, id DESC LIMIT ?`, q, 4*limit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: search: %w", err)
 	}

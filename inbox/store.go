@@ -123,7 +123,7 @@ CREATE TABLE account_settings (
 
 -- Full-text index over live text messages only: deleted and system lines
 -- never match.
-CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='id');
+CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='id', prefix='2 3');
 CREATE TRIGGER messages_fts_ins AFTER INSERT ON messages
 WHEN new.kind = 0 AND new.deleted = 0 BEGIN
 	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);

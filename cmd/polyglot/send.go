@@ -94,19 +94,25 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 		return withCode(exitAuth, err)
 	}
 
-	conv, err := resolveRecipient(rt.inbox, cfg, o.to)
+	return a.deliver(ctx, rt.inbox, cfg, o, via)
+}
+
+// deliver is the send itself, once the accounts are up: the same router,
+// downgrade rule and outbox as the TUI.
+func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *accounts.Config, o *sendOptions, via protocols.Network) error {
+	conv, err := resolveRecipient(in, cfg, o.to)
 	if err != nil {
 		return err
 	}
 	req := inbox.SendRequest{Conversation: conv, Body: o.text, AllowDowngrade: o.allowDowngrade, Queue: o.queue}
 	if via != "" {
-		route, err := routeVia(rt.inbox, conv, via)
+		route, err := routeVia(in, conv, via)
 		if err != nil {
 			return err
 		}
 		req.Route = &route
 	}
-	msg, err := rt.inbox.Send(ctx, req)
+	msg, err := in.Send(ctx, req)
 	var de *inbox.DowngradeError
 	switch {
 	case errors.As(err, &de):
@@ -116,17 +122,17 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 	case err != nil:
 		return err
 	}
-	if msg.State == inbox.StateQueued && anyOnline(rt.inbox) {
+	if msg.State == inbox.StateQueued && accountOnline(in, msg.Account) {
 		// Older queued messages go first; wait for the outbox to reach ours.
-		msg = waitSent(ctx, rt.inbox, msg)
+		msg = waitSent(ctx, in, msg)
 	}
 	return a.reportSend(msg)
 }
 
-func anyOnline(in *inbox.Inbox) bool {
+func accountOnline(in *inbox.Inbox, account string) bool {
 	for _, st := range in.AccountStates() {
-		if st.State == protocols.ConnOnline {
-			return true
+		if st.Account == account {
+			return st.State == protocols.ConnOnline
 		}
 	}
 	return false

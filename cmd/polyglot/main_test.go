@@ -124,3 +124,24 @@ func (p *profile) assertNoSecret(secret string) {
 		p.t.Fatal("no files written: the grep would prove nothing")
 	}
 }
+
+// The command surface scripts rely on: --help on every command, --version.
+func TestHelpAndVersion(t *testing.T) {
+	p := newProfile(t)
+	out, _, code := p.run("", "--version")
+	if code != 0 || !strings.Contains(out, version) {
+		t.Fatalf("--version: %d %q", code, out)
+	}
+	for _, args := range [][]string{{}, {"demo"}, {"account"}, {"account", "add"}, {"account", "list"}, {"account", "remove"}, {"send"}, {"doctor"}} {
+		out, _, code := p.run("", append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("%v --help: exit %d\n%s", args, code, out)
+		}
+	}
+	if _, stderr, code := p.run("", "send", "--to", "x@y"); code != exitUsage {
+		t.Errorf("send without TEXT: exit %d, want %d (%s)", code, exitUsage, stderr)
+	}
+	if _, _, code := p.run("", "--no-such-flag"); code != exitUsage {
+		t.Errorf("unknown flag: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -63,6 +63,12 @@ func TestXMPPAccountAddListSend(t *testing.T) {
 	}
 	bob.Message(10*time.Second, "hello from a script")
 
+	t.Run("doctor", func(t *testing.T) {
+		out, _, code := p.run("", "doctor")
+		if code != 0 || !strings.Contains(out, "xmpp:alice@localhost: online") || !strings.Contains(out, "keystore unlocked") {
+			t.Fatalf("doctor: exit %d\n%s", code, out)
+		}
+	})
 	t.Run("unknown contact", func(t *testing.T) {
 		_, stderr, code := p.run("", "send", "--to", "Nobody Known", "hi")
 		if code != exitCannot || !strings.Contains(stderr, "unknown contact") {

@@ -60,10 +60,10 @@ func (a Address) IsZero() bool { return a.ID == "" }
 type Encryption int
 
 const (
-	EncNone          Encryption = iota // plaintext on the wire
-	EncTransport                       // TLS to the server, readable by servers
-	EncE2EE                            // end-to-end, peer's keys not verified
-	EncE2EEVerified                    // end-to-end, peer verified
+	EncNone         Encryption = iota // plaintext on the wire
+	EncTransport                      // TLS to the server, readable by servers
+	EncE2EE                           // end-to-end, peer's keys not verified
+	EncE2EEVerified                   // end-to-end, peer verified
 )
 
 // Encryptions lists every class from weakest to strongest.

@@ -16,6 +16,7 @@ import (
 type env struct {
 	core     Core
 	accounts AccountsView
+	control  AccountsControl
 	ctx      context.Context
 	log      zerolog.Logger
 	now      func() time.Time
@@ -24,7 +25,10 @@ type env struct {
 }
 
 func newEnv(o Options) *env {
-	e := &env{core: o.Core, accounts: o.Accounts, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	if e.accounts == nil && e.control != nil {
+		e.accounts = e.control
+	}
 	if e.ctx == nil {
 		e.ctx = context.Background()
 	}

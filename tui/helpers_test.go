@@ -45,6 +45,9 @@ type harness struct {
 
 var watcherPC = reflect.ValueOf(waitChange(make(chan inbox.Change))).Pointer()
 
+// tickPC is the accounts countdown timer; tests send accountsTickMsg instead.
+var tickPC = reflect.ValueOf(tickAccounts).Pointer()
+
 func newHarness(t testing.TB, core Core, w, h int) *harness {
 	t.Helper()
 	m := newRoot(Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20})
@@ -59,7 +62,7 @@ func (h *harness) run(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
-	if reflect.ValueOf(cmd).Pointer() == watcherPC {
+	if pc := reflect.ValueOf(cmd).Pointer(); pc == watcherPC || pc == tickPC {
 		return
 	}
 	msg := cmd()

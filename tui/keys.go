@@ -42,6 +42,13 @@ type keyMap struct {
 	Downgrade key.Binding
 	Merge     key.Binding
 
+	// accounts
+	Accounts      key.Binding
+	ToggleAccount key.Binding
+	RemoveAccount key.Binding
+	Relogin       key.Binding
+	AddAccount    key.Binding
+
 	// prompts
 	Yes         key.Binding
 	No          key.Binding
@@ -82,6 +89,12 @@ var keys = keyMap{
 	Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
 	Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
 
+	Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, enable, re-login")),
+	ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
+	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
+	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
+	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "how to add an account")),
+
 	Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
 	No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
 	AlwaysAllow: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "always allow for this person")),
@@ -97,12 +110,13 @@ type helpSection struct {
 func helpSections() []helpSection {
 	k := keys
 	return []helpSection{
-		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back}},
+		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Compose, k.Person, k.Retry, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
+		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),

@@ -18,6 +18,7 @@ const (
 	screenRequests
 	screenPerson
 	screenSearch
+	screenAccounts
 )
 
 // rootModel owns the children, the change feed, the header tabs and the
@@ -32,6 +33,7 @@ type rootModel struct {
 	reqs     *requestsView
 	person   *personView
 	search   *searchView
+	acctView *accountsView
 	help     *helpView
 	showHelp bool
 
@@ -47,7 +49,7 @@ type rootModel struct {
 
 func newRoot(o Options) *rootModel {
 	e := newEnv(o)
-	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e)}
+	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e), acctView: newAccounts(e)}
 	if e.core != nil {
 		m.feed, m.unsubscribe = e.core.Subscribe()
 	}
@@ -89,6 +91,7 @@ func (m *rootModel) layout() {
 	m.list.setSize(w, h)
 	m.reqs.setSize(w, h)
 	m.help.setSize(w, h)
+	m.acctView.setSize(w, h)
 	if m.conv != nil {
 		m.conv.setSize(w, h)
 	}
@@ -142,6 +145,8 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 		if m.person != nil {
 			return m.person.refresh()
 		}
+	case screenAccounts:
+		return loadAccounts(m.env.core, m.env.accounts)
 	}
 	return nil
 }
@@ -188,6 +193,16 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case accountsMsg:
 		m.accounts = msg.States
+		m.acctView.onStatuses(msg.States)
+		return m, m.scheduleTick()
+	case accountOpMsg:
+		m.status, m.statusErr = msg.Text, msg.Err != nil
+		return m, loadAccounts(m.env.core, m.env.accounts)
+	case accountsTickMsg:
+		m.acctView.ticking = false
+		if m.screen == screenAccounts {
+			return m, loadAccounts(m.env.core, m.env.accounts)
+		}
 		return m, nil
 	case sentMsg:
 		if m.conv != nil {
@@ -252,10 +267,16 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, tea.Quit
 			}
 		}
-		if key.Matches(k, keys.Help) && m.screen != screenSearch &&
-			!(m.screen == screenConversation && m.conv.focus == focusComposer && m.conv.prompt == nil) {
+		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
 			m.showHelp = true
 			return m, nil
+		}
+		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
+			!(m.screen == screenConversation && m.conv.prompt != nil) {
+			m.status = ""
+			m.push(screenAccounts)
+			m.acctView.opened()
+			return m, loadAccounts(m.env.core, m.env.accounts)
 		}
 		m.status = ""
 	}
@@ -264,6 +285,28 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	return m, m.updateChild(msg)
+}
+
+// typing says a text field on screen takes plain letters.
+func (m *rootModel) typing() bool {
+	switch m.screen {
+	case screenConversation:
+		return m.conv.focus == focusComposer && m.conv.prompt == nil
+	case screenAccounts:
+		return m.acctView.relogin != ""
+	}
+	return false
+}
+
+// scheduleTick keeps the retry countdown moving while the accounts screen
+// shows one; the chain stops when the screen closes.
+func (m *rootModel) scheduleTick() tea.Cmd {
+	a := m.acctView
+	if m.screen != screenAccounts || a.ticking || !a.needsTick() {
+		return nil
+	}
+	a.ticking = true
+	return tickAccounts
 }
 
 // inList says whether the screen is a list where q quits.
@@ -283,6 +326,8 @@ func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
 		return m.person.Update(msg)
 	case screenSearch:
 		return m.search.Update(msg)
+	case screenAccounts:
+		return m.acctView.Update(msg)
 	}
 	return nil
 }
@@ -369,6 +414,8 @@ func (m *rootModel) View() string {
 		body = m.person.View()
 	case m.screen == screenSearch:
 		body = m.search.View()
+	case m.screen == screenAccounts:
+		body = m.acctView.View()
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
@@ -411,6 +458,8 @@ func (m *rootModel) header() string {
 		s += st.dim.Render("  › search")
 	case screenPerson:
 		s += st.dim.Render("  › person")
+	case screenAccounts:
+		s += st.dim.Render("  › accounts")
 	}
 	s += st.dim.Render("   ? help")
 	return truncateStyled(s, m.width)
@@ -421,29 +470,35 @@ func (m *rootModel) header() string {
 func (m *rootModel) statusBar() string {
 	st := m.env.st
 	var parts []string
+	login := false
 	for _, a := range m.accounts {
 		state := a.State
-		style := st.dim
-		switch state {
-		case "online":
-			style = st.netAccent(a.Network)
-		case "auth failed":
-			style = st.errStyle
-		case "backing off", "offline":
-			style = st.warn
+		if needsLogin(state) {
+			state, login = "login needed", true
 		}
-		parts = append(parts, st.netBadge(a.Network)+" "+inline(a.Account, 24)+" "+style.Render(state))
+		parts = append(parts, st.netBadge(a.Network)+" "+inline(a.Account, 24)+" "+stateStyle(st, a).Render(state))
 	}
 	s := strings.Join(parts, st.dim.Render(" │ "))
-	if len(m.accounts) == 0 {
+	switch {
+	case m.screen == screenAccounts:
+		// The states are on screen; the bar keeps room for the notice.
+		s = ""
+	case len(m.accounts) == 0:
 		s = st.dim.Render("no accounts")
+	}
+	// First, so a narrow terminal cannot cut it off.
+	if login && m.screen != screenAccounts {
+		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
 	}
 	if m.status != "" {
 		style := st.dim
 		if m.statusErr {
 			style = st.errStyle
 		}
-		s += "  " + style.Render(inline(m.status, m.width))
+		if s != "" {
+			s += "  "
+		}
+		s += style.Render(inline(m.status, m.width))
 	}
 	return truncateStyled(s, m.width)
 }

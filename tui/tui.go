@@ -40,14 +40,21 @@ type Core interface {
 	AccountStates() []inbox.AccountState
 }
 
-// AccountStatus is one account's line in the status bar.
+// AccountStatus is one account's line in the status bar and the accounts
+// screen.
 type AccountStatus struct {
 	Account string
 	Network protocols.Network
+	// Address is the account's own address; empty: Account is shown.
+	Address string
 	// State is the short text shown: "online", "connecting", "offline",
-	// "backing off", "auth failed".
+	// "retrying" (the supervisor's back-off), "login needed" (the
+	// supervisor's auth failure; the inbox says "auth failed"), "disabled".
 	State  string
 	Detail string
+	// NextRetry is when a "retrying" account tries again; the accounts
+	// screen counts down to it.
+	NextRetry time.Time
 }
 
 // AccountsView is the optional richer source of account states (the
@@ -56,12 +63,26 @@ type AccountsView interface {
 	AccountStatuses() []AccountStatus
 }
 
+// AccountsControl lets the accounts screen change accounts (the cmd wires
+// *accounts.Manager in). Every call happens inside a tea.Cmd. Relogin must
+// not keep secret after it returns: the TUI zeroes it then.
+type AccountsControl interface {
+	AccountsView
+	Enable(id string) error
+	Disable(id string) error
+	Remove(id string) error
+	Relogin(id string, secret []byte) error
+}
+
 // Options are the TUI's injected dependencies.
 type Options struct {
 	Core     Core
 	Theme    *themes.Theme // nil: the built-in default theme
 	Accounts AccountsView  // optional
-	Logger   zerolog.Logger
+	// Control is optional: nil (the demo) makes the accounts screen
+	// read-only. When Accounts is nil, Control also supplies the states.
+	Control AccountsControl
+	Logger  zerolog.Logger
 	// Now is the clock for relative times and day separators (tests fix it).
 	Now func() time.Time
 	// Context bounds the intents sent to the core; Run sets it.

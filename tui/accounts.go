@@ -1,0 +1,403 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// addAccountCommand is what the user runs to add an account: adding needs a
+// login check and a terminal of its own, so the TUI only shows it.
+const addAccountCommand = "polyglot account add xmpp|matrix|whatsapp ADDRESS"
+
+// accountRowHeight is the lines one account takes: the row and its detail.
+const accountRowHeight = 2
+
+// accountsView lists the accounts with their connection state and lets the
+// user enable, disable, remove and log in again (when a Control is wired).
+type accountsView struct {
+	env    *env
+	items  []AccountStatus
+	loaded bool
+	cursor int
+	top    int
+	width  int
+	height int
+
+	// confirmRemove is the account awaiting y/n before it is removed.
+	confirmRemove string
+	// relogin is the account whose password is being typed; input holds it.
+	relogin string
+	input   textinput.Model
+	// pending marks accounts with an operation under way, cleared when the
+	// next states arrive.
+	pending map[string]string
+	// showAdd highlights the add command after the user pressed a.
+	showAdd bool
+	// ticking says a countdown tick is scheduled.
+	ticking bool
+}
+
+func newAccounts(e *env) *accountsView {
+	in := textinput.New()
+	in.EchoMode = textinput.EchoPassword
+	in.EchoCharacter = '•'
+	in.Prompt = "password: "
+	in.CharLimit = 1024
+	in.Cursor.SetMode(cursor.CursorStatic)
+	return &accountsView{env: e, input: in, pending: map[string]string{}}
+}
+
+func (a *accountsView) setSize(w, h int) {
+	a.width, a.height = w, h
+	a.input.Width = w - 14
+	a.clamp()
+}
+
+func (a *accountsView) readOnly() bool { return a.env.control == nil }
+
+// prompting says a text field or question has the keyboard.
+func (a *accountsView) prompting() bool { return a.relogin != "" || a.confirmRemove != "" }
+
+func (a *accountsView) visible() int {
+	n := (a.height - 4) / accountRowHeight
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+func (a *accountsView) clamp() {
+	if a.cursor >= len(a.items) {
+		a.cursor = len(a.items) - 1
+	}
+	if a.cursor < 0 {
+		a.cursor = 0
+	}
+	if a.cursor < a.top {
+		a.top = a.cursor
+	}
+	if v := a.visible(); a.cursor >= a.top+v {
+		a.top = a.cursor - v + 1
+	}
+}
+
+// onStatuses takes fresh states. An account that newly needs a login is
+// selected unless the user is in the middle of a prompt.
+func (a *accountsView) onStatuses(sts []AccountStatus) {
+	before := map[string]bool{}
+	for _, s := range a.items {
+		before[s.Account] = needsLogin(s.State)
+	}
+	a.items, a.loaded = sts, true
+	clear(a.pending)
+	if !a.prompting() {
+		for i, s := range sts {
+			if needsLogin(s.State) && !before[s.Account] {
+				a.cursor = i
+				break
+			}
+		}
+	}
+	a.clamp()
+}
+
+// opened resets the screen and selects the first account needing a login.
+func (a *accountsView) opened() {
+	a.confirmRemove, a.showAdd = "", false
+	a.cancelRelogin()
+	for i, s := range a.items {
+		if needsLogin(s.State) {
+			a.cursor = i
+			break
+		}
+	}
+	a.clamp()
+}
+
+func (a *accountsView) selected() (AccountStatus, bool) {
+	if a.cursor < 0 || a.cursor >= len(a.items) {
+		return AccountStatus{}, false
+	}
+	return a.items[a.cursor], true
+}
+
+// cancelRelogin drops the typed password.
+func (a *accountsView) cancelRelogin() {
+	a.relogin = ""
+	a.input.Reset()
+	a.input.Blur()
+}
+
+// needsTick says a state on screen changes with the clock.
+func (a *accountsView) needsTick() bool {
+	for _, s := range a.items {
+		if isRetrying(s.State) && !s.NextRetry.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *accountsView) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.MouseMsg:
+		if msg.Action == tea.MouseActionPress && !a.prompting() {
+			switch msg.Button {
+			case tea.MouseButtonWheelUp:
+				a.cursor--
+			case tea.MouseButtonWheelDown:
+				a.cursor++
+			}
+			a.clamp()
+		}
+	case tea.KeyMsg:
+		if a.relogin != "" {
+			return a.updateRelogin(msg)
+		}
+		if a.confirmRemove != "" {
+			return a.updateConfirm(msg)
+		}
+		a.showAdd = false
+		switch {
+		case key.Matches(msg, keys.Up):
+			a.cursor--
+		case key.Matches(msg, keys.Down):
+			a.cursor++
+		case key.Matches(msg, keys.Top):
+			a.cursor = 0
+		case key.Matches(msg, keys.Bottom):
+			a.cursor = len(a.items) - 1
+		case key.Matches(msg, keys.Back), key.Matches(msg, keys.Accounts):
+			return cmdOf(backMsg{})
+		case key.Matches(msg, keys.AddAccount):
+			a.showAdd = true
+		case key.Matches(msg, keys.ToggleAccount):
+			return a.toggle()
+		case key.Matches(msg, keys.RemoveAccount):
+			if cmd := a.needControl(); cmd != nil {
+				return cmd
+			}
+			if s, ok := a.selected(); ok {
+				a.confirmRemove = s.Account
+			}
+		case key.Matches(msg, keys.Relogin):
+			if cmd := a.needControl(); cmd != nil {
+				return cmd
+			}
+			if s, ok := a.selected(); ok {
+				a.relogin = s.Account
+				a.input.Reset()
+				return a.input.Focus()
+			}
+		}
+		a.clamp()
+	}
+	return nil
+}
+
+// needControl explains, in read-only mode, why a change key does nothing.
+func (a *accountsView) needControl() tea.Cmd {
+	if !a.readOnly() {
+		return nil
+	}
+	return cmdOf(statusMsg{Text: "read-only here: manage accounts with `polyglot account …` outside the TUI", Err: true})
+}
+
+func (a *accountsView) toggle() tea.Cmd {
+	if cmd := a.needControl(); cmd != nil {
+		return cmd
+	}
+	s, ok := a.selected()
+	if !ok {
+		return nil
+	}
+	c, id := a.env.control, s.Account
+	if s.State == "disabled" {
+		a.pending[id] = "enabling…"
+		return accountOp(c.Enable, id, "enabled "+id, "enabling "+id)
+	}
+	a.pending[id] = "disabling…"
+	return accountOp(c.Disable, id, "disabled "+id, "disabling "+id)
+}
+
+func (a *accountsView) updateConfirm(k tea.KeyMsg) tea.Cmd {
+	id := a.confirmRemove
+	switch {
+	case key.Matches(k, keys.Yes):
+		a.confirmRemove = ""
+		a.pending[id] = "removing…"
+		return accountOp(a.env.control.Remove, id, "removed "+id+" (its messages stay in the inbox)", "removing "+id)
+	case key.Matches(k, keys.No):
+		a.confirmRemove = ""
+	}
+	return nil
+}
+
+func (a *accountsView) updateRelogin(k tea.KeyMsg) tea.Cmd {
+	switch k.Type {
+	case tea.KeyEsc:
+		a.cancelRelogin()
+		return nil
+	case tea.KeyEnter:
+		id := a.relogin
+		secret := []byte(a.input.Value())
+		a.cancelRelogin()
+		if len(secret) == 0 {
+			return cmdOf(statusMsg{Text: "empty password: nothing changed for " + id, Err: true})
+		}
+		a.pending[id] = "logging in…"
+		return reloginCmd(a.env.control, id, secret)
+	}
+	var cmd tea.Cmd
+	a.input, cmd = a.input.Update(k)
+	return cmd
+}
+
+// accountOpMsg reports an account change; the root shows it and re-reads
+// the states.
+type accountOpMsg struct {
+	Text string
+	Err  error
+}
+
+// accountsTickMsg redraws the retry countdown.
+type accountsTickMsg struct{}
+
+func accountOp(f func(string) error, id, done, doing string) tea.Cmd {
+	return func() tea.Msg {
+		if err := f(id); err != nil {
+			return accountOpMsg{Text: doing + " failed: " + err.Error(), Err: err}
+		}
+		return accountOpMsg{Text: done}
+	}
+}
+
+// reloginCmd hands the password over and then overwrites it: the keystore
+// keeps its own copy, this one must not linger.
+func reloginCmd(c AccountsControl, id string, secret []byte) tea.Cmd {
+	return func() tea.Msg {
+		err := c.Relogin(id, secret)
+		clear(secret)
+		if err != nil {
+			return accountOpMsg{Text: "login for " + id + " failed: " + err.Error(), Err: err}
+		}
+		return accountOpMsg{Text: "password saved for " + id + "; reconnecting"}
+	}
+}
+
+// tickAccounts waits one second; the root then re-reads the states. It is
+// one value (not built per call) so tests can recognise and skip it.
+var tickAccounts tea.Cmd = func() tea.Msg {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	<-t.C
+	return accountsTickMsg{}
+}
+
+func needsLogin(state string) bool { return state == "login needed" || state == "auth failed" }
+
+func isRetrying(state string) bool { return state == "retrying" || state == "backing off" }
+
+// stateText is the state as shown, with the countdown of a retrying account.
+func stateText(s AccountStatus, now time.Time) string {
+	switch {
+	case needsLogin(s.State):
+		return "login needed"
+	case isRetrying(s.State) && !s.NextRetry.IsZero():
+		d := s.NextRetry.Sub(now)
+		if d <= 0 {
+			return "retrying now"
+		}
+		return fmt.Sprintf("retrying in %ds", int((d+time.Second-1)/time.Second))
+	case isRetrying(s.State):
+		return "retrying"
+	}
+	return s.State
+}
+
+func (a *accountsView) View() string {
+	st := a.env.st
+	w := a.width
+	var b strings.Builder
+	title := "Accounts"
+	if a.readOnly() {
+		title += st.dim.Render("  (read-only)")
+	}
+	b.WriteString(st.title.Render(title) + "\n")
+	switch {
+	case !a.loaded:
+		b.WriteString(st.dim.Render("Loading…") + "\n")
+	case len(a.items) == 0:
+		b.WriteString(st.dim.Render("No accounts yet.") + "\n")
+	}
+	now := a.env.now()
+	end := a.top + a.visible()
+	if end > len(a.items) {
+		end = len(a.items)
+	}
+	for i := a.top; i < end; i++ {
+		s := a.items[i]
+		mark := "  "
+		if i == a.cursor {
+			mark = st.selected.Render("▌") + " "
+		}
+		addr := s.Address
+		if addr == "" {
+			addr = s.Account
+		}
+		state := stateText(s, now)
+		style := stateStyle(st, s)
+		line := mark + st.netBadge(s.Network) + " " + padRight(inline(addr, w/2), w/2) + " " + style.Render(state)
+		if p := a.pending[s.Account]; p != "" {
+			line += st.dim.Render("  " + p)
+		}
+		b.WriteString(truncateStyled(line, w) + "\n")
+		detail := s.Detail
+		switch {
+		case needsLogin(s.State) && !a.readOnly():
+			detail = strings.TrimSpace(detail + "  press L to enter the password")
+		case s.Account != addr:
+			detail = strings.TrimSpace("id " + s.Account + "  " + detail)
+		}
+		b.WriteString("     " + st.dim.Render(inline(detail, w-5)) + "\n")
+	}
+	b.WriteString("\n")
+	switch {
+	case a.relogin != "":
+		b.WriteString(st.warn.Render("New password for "+inline(a.relogin, w/2)) + st.dim.Render("  enter save · esc cancel") + "\n")
+		b.WriteString(a.input.View())
+	case a.confirmRemove != "":
+		b.WriteString(st.warn.Render("Remove "+inline(a.confirmRemove, w/2)+"?") +
+			" Its password and local state are deleted; its messages stay.\n" + st.button.Render("[y] yes") + "  " + st.button.Render("[n] no"))
+	case a.readOnly():
+		b.WriteString(st.dim.Render("Accounts are added and changed with `polyglot account add …` / `polyglot account remove ACCOUNT`."))
+	default:
+		hint := "Add: quit and run `" + addAccountCommand + "` (it asks for the password), then start polyglot again."
+		if a.showAdd {
+			b.WriteString(st.warn.Render(hint) + "\n")
+		} else {
+			b.WriteString(st.dim.Render("[e] enable/disable  [x] remove  [L] log in again  [a] add  [esc] back") + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// stateStyle colours a state: online in the network accent, problems loud.
+func stateStyle(st *styles, s AccountStatus) lipgloss.Style {
+	switch {
+	case s.State == "online":
+		return st.netAccent(s.Network)
+	case needsLogin(s.State):
+		return st.errStyle
+	case isRetrying(s.State), s.State == "offline":
+		return st.warn
+	}
+	return st.dim
+}

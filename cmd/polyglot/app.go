@@ -78,7 +78,10 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	if err != nil {
 		return err
 	}
-	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Logger: a.log})
+	// A view that can also change accounts (the client's) makes the
+	// accounts screen editable; the demo's nil keeps it read-only.
+	ctl, _ := view.(tui.AccountsControl)
+	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -200,18 +200,24 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 	return a.runTUI(ctx, cfg, rt.inbox, statusView{rt.accounts})
 }
 
-// statusView shows the supervisors' richer states in the status bar.
+// statusView shows the supervisors' richer states in the status bar and
+// lets the accounts screen change accounts through the Manager.
 type statusView struct{ m *accounts.Manager }
+
+var _ tui.AccountsControl = statusView{}
 
 func (v statusView) AccountStatuses() []tui.AccountStatus {
 	sts := v.m.Statuses()
 	out := make([]tui.AccountStatus, 0, len(sts))
 	for _, st := range sts {
-		state := st.State.String()
-		if st.State == accounts.StateBackingOff && !st.NextRetry.IsZero() {
-			state = fmt.Sprintf("retry in %s", time.Until(st.NextRetry).Round(time.Second))
-		}
-		out = append(out, tui.AccountStatus{Account: st.Account, Network: st.Network, State: state, Detail: st.Detail})
+		// The TUI counts down to NextRetry itself, against its own clock.
+		out = append(out, tui.AccountStatus{Account: st.Account, Network: st.Network, Address: st.Address,
+			State: st.State.String(), Detail: st.Detail, NextRetry: st.NextRetry})
 	}
 	return out
 }
+
+func (v statusView) Enable(id string) error                 { return v.m.Enable(id) }
+func (v statusView) Disable(id string) error                { return v.m.Disable(id) }
+func (v statusView) Remove(id string) error                 { return v.m.Remove(id) }
+func (v statusView) Relogin(id string, secret []byte) error { return v.m.Relogin(id, secret) }

@@ -352,7 +352,7 @@ func (a *accountsView) View() string {
 		if addr == "" {
 			addr = s.Account
 		}
-		state := stateText(s, now)
+		state := inline(stateText(s, now), 24)
 		style := stateStyle(st, s)
 		line := mark + st.netBadge(s.Network) + " " + padRight(inline(addr, w/2), w/2) + " " + style.Render(state)
 		if p := a.pending[s.Account]; p != "" {

@@ -337,3 +337,12 @@ func TestAccountsKeyIsTextInTheComposer(t *testing.T) {
 		t.Fatal("A in the composer must type, not open accounts")
 	}
 }
+
+func TestAccountsDetailIsSanitized(t *testing.T) {
+	sts := sampleAccounts()
+	sts[1].Detail = "tls: \x1b[2J\x1b]0;pwned\x07bad certificate"
+	h := accountsHarness(t, &fakeControl{sts: sts}, nil, nil)
+	h.keys("A")
+	h.mustShow("bad certificate")
+	h.mustNotShow("\x1b[2J", "\x1b]0;", "\x07")
+}

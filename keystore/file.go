@@ -265,7 +265,7 @@ func (s *fileStore) save() error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
-	if err := writeAtomic(s.path, buf.Bytes()); err != nil {
+	if err := WriteFileAtomic(s.path, buf.Bytes()); err != nil {
 		return fmt.Errorf("keystore: writing %s: %w", s.path, err)
 	}
 	st, err := os.Stat(s.path)

@@ -139,9 +139,10 @@ func (o Options) passphrase(confirm bool) ([]byte, error) {
 	return b, nil
 }
 
-// writeAtomic replaces path with data: temp file in the same directory,
-// fsync, rename, fsync the directory. Mode 0600.
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic replaces path with data: temp file in the same directory,
+// fsync, rename, fsync the directory. Mode 0600. A crash leaves either the
+// old file or the new one, never half of either.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

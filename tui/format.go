@@ -107,17 +107,8 @@ func sameDay(a, b time.Time, loc *time.Location) bool {
 }
 
 // networkName is the human network name.
-func networkName(n protocols.Network) string {
-	switch n {
-	case protocols.Matrix:
-		return "Matrix"
-	case protocols.XMPP:
-		return "XMPP"
-	case protocols.WhatsApp:
-		return "WhatsApp"
-	}
-	return string(n)
-}
+func networkName(n protocols.Network) string { return inbox.NetworkName(n) }
+
 
 // routeText is "Matrix · E2EE verified" with an offline mark.
 func routeText(r inbox.Route) string {

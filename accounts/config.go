@@ -578,4 +578,3 @@ func (l locator) find(table, key string) (line, col int) {
 	}
 	return 0, 0
 }
-

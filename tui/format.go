@@ -109,7 +109,6 @@ func sameDay(a, b time.Time, loc *time.Location) bool {
 // networkName is the human network name.
 func networkName(n protocols.Network) string { return inbox.NetworkName(n) }
 
-
 // routeText is "Matrix · E2EE verified" with an offline mark.
 func routeText(r inbox.Route) string {
 	s := networkName(r.Network) + " · " + r.Encryption.Label()

@@ -531,6 +531,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 			if r != nil && r.consent == ConsentBlocked {
 				return nil
 			}
+			ident = r // a known member's name labels the line
 		}
 		var err error
 		if conv, err = g.groupConv(net, m.Chat); err != nil {

@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,38 @@ func TestSearch(t *testing.T) {
 	hits, _ := in.Search("tickets", 1)
 	if len(hits) != 1 || !strings.Contains(hits[0].Snippet, SnippetOpen+"tickets"+SnippetClose) || hits[0].Title != "Ada" {
 		t.Errorf("snippet/title: %+v", hits)
+	}
+}
+
+// A store written by schema version 1 (whose update triggers lost edited
+// messages from the index) is healed on open: the edited text is found,
+// the old text is not, deleted messages stay out.
+func TestSearchIndexHealedOnUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(migrations[0] + `; PRAGMA user_version = 1;
+		INSERT INTO people(id, name) VALUES (1, 'Ada');
+		INSERT INTO conversations(id, kind, person_id, title) VALUES (1, 1, 1, 'Ada');
+		INSERT INTO messages(id, conversation_id, network, account, sender, body, at) VALUES
+			(1, 1, 'matrix', 'mx', '@ada:x', 'see you at five', 1),
+			(2, 1, 'matrix', 'mx', '@ada:x', 'gone soon', 2);
+		UPDATE messages SET body = 'see you at six', edited = 1 WHERE id = 1;
+		UPDATE messages SET body = '', deleted = 1 WHERE id = 2;`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	in, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for q, want := range map[string]int{"six": 1, "see": 1, "five": 0, "gone": 0} {
+		hits, err := in.Search(q, 10)
+		if err != nil || len(hits) != want {
+			t.Errorf("Search(%q) = %d hits (%v), want %d", q, len(hits), err, want)
+		}
 	}
 }

@@ -141,6 +141,20 @@ WHEN new.kind = 0 AND new.deleted = 0 BEGIN
 	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
 END;
 `,
+	// SQLite runs triggers of one event newest-first, so the two update
+	// triggers above re-added the row before removing the old text, and an
+	// edited message dropped out of the index (and broke snippets). One
+	// trigger removes then re-adds; the index is rebuilt from live rows.
+	`
+DROP TRIGGER messages_fts_upd_old;
+DROP TRIGGER messages_fts_upd_new;
+CREATE TRIGGER messages_fts_upd AFTER UPDATE OF body, deleted, kind ON messages BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, body) SELECT 'delete', old.id, old.body WHERE old.kind = 0 AND old.deleted = 0;
+	INSERT INTO messages_fts(rowid, body) SELECT new.id, new.body WHERE new.kind = 0 AND new.deleted = 0;
+END;
+INSERT INTO messages_fts(messages_fts) VALUES ('delete-all');
+INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages WHERE kind = 0 AND deleted = 0;
+`,
 }
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.

@@ -78,6 +78,9 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	if err != nil {
 		return err
 	}
+	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+		return withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
+	}
 	// A view that can also change accounts (the client's) makes the
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)

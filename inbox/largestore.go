@@ -19,6 +19,9 @@ type LargeSpec struct {
 	Now           time.Time
 }
 
+// GenSpec is the name the design uses for LargeSpec.
+type GenSpec = LargeSpec
+
 // words is the vocabulary of generated bodies; search benchmarks query it.
 var words = strings.Fields(`the a and to of in is you that it for on with are this be at have
 not was but they we from can all what so there about if out up time when just one your like

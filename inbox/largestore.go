@@ -104,12 +104,18 @@ func GenerateLarge(path string, spec LargeSpec) error {
 			return err
 		}
 	}
-	return in.write(func(tx *sql.Tx) error {
+	err = in.write(func(tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE conversations SET
 			last_at = (SELECT max(at) FROM messages m WHERE m.conversation_id = conversations.id),
 			preview = coalesce((SELECT body FROM messages m WHERE m.conversation_id = conversations.id ORDER BY at DESC, id DESC LIMIT 1), '')`)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	// A store that grew over months has had its index merged many times;
+	// bulk loading leaves many small segments that every query must merge.
+	return in.OptimizeSearch()
 }
 
 func body(rng *rand.Rand) string {

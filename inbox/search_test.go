@@ -60,6 +60,12 @@ func TestSearch(t *testing.T) {
 	if len(hits) != 1 || !strings.Contains(hits[0].Snippet, SnippetOpen+"tickets"+SnippetClose) || hits[0].Title != "Ada" {
 		t.Errorf("snippet/title: %+v", hits)
 	}
+	if err := in.OptimizeSearch(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies("meet"); len(got) != 2 {
+		t.Errorf("after OptimizeSearch: %q", got)
+	}
 }
 
 // A store written by schema version 1 (whose update triggers lost edited

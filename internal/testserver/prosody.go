@@ -177,6 +177,7 @@ func (p *Prosody) Stop() {
 	if cmd == nil {
 		return
 	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // in case Freeze left it stopped
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -198,6 +199,22 @@ func (p *Prosody) Kill() {
 	}
 	_ = cmd.Process.Kill()
 	<-done
+}
+
+// Freeze stops Prosody with SIGSTOP: sockets stay open but nothing is
+// answered, as on a dead link with no RST. Thaw resumes it.
+func (p *Prosody) Freeze() { p.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen Prosody.
+func (p *Prosody) Thaw() { p.signal(syscall.SIGCONT) }
+
+func (p *Prosody) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(sig)
+	}
 }
 
 // Restart stops Prosody (if running) and starts it again on the same ports

@@ -92,6 +92,9 @@ type ingester struct {
 	typing  map[ConversationID]bool
 	kick    []string
 	stmts   map[string]*sql.Stmt
+	// Messages of this batch not yet in the full-text index: ids
+	// ftsFrom..ftsTo (inserted with fts_later = 1).
+	ftsFrom, ftsTo int64
 }
 
 type identRow struct {
@@ -468,6 +471,9 @@ func (g *ingester) delta(conv ConversationID) *convDelta {
 // flush applies the collected conversation updates: last_at only grows and
 // the preview follows the newest message.
 func (g *ingester) flush() error {
+	if err := g.indexPending(); err != nil {
+		return err
+	}
 	for conv, d := range g.deltas {
 		if _, err := g.exec(`UPDATE conversations SET
 			preview = CASE WHEN ? >= last_at THEN ? ELSE preview END,
@@ -477,6 +483,19 @@ func (g *ingester) flush() error {
 		}
 	}
 	return nil
+}
+
+// indexPending adds the batch's new messages to the full-text index in
+// one statement. It runs before anything in the batch rewrites a body (the
+// FTS update trigger must find the old text indexed) and at the end.
+func (g *ingester) indexPending() error {
+	if g.ftsFrom == 0 {
+		return nil
+	}
+	_, err := g.exec(`INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages
+		WHERE id BETWEEN ? AND ? AND fts_later = 1 AND kind = 0 AND deleted = 0`, g.ftsFrom, g.ftsTo)
+	g.ftsFrom, g.ftsTo = 0, 0
+	return err
 }
 
 // previewOf is the first line of a message, or a stand-in for attachments.
@@ -608,8 +627,8 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		atts = string(b)
 	}
 	res, err := g.exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, network_id, chat_id, grp,
-		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments)
-		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later)
+		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
 		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), m.Chat.ID, boolInt(m.Chat.Group),
 		m.Sender.ID, addrServer(m.Sender), senderName(ident, m), boolInt(m.Outgoing), m.Body, m.FormattedBody,
 		toNanos(at), int(m.Encryption), int(state), m.ReplyTo, m.Notice, atts)
@@ -620,6 +639,10 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		return g.echo(m, net)
 	}
 	msgID, _ := res.LastInsertId()
+	if g.ftsFrom == 0 {
+		g.ftsFrom = msgID
+	}
+	g.ftsTo = msgID
 	for _, rc := range m.Reactions {
 		if _, err := g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender) VALUES (?, ?, ?)`, msgID, rc.Key, rc.Sender.ID); err != nil {
 			return err
@@ -732,6 +755,9 @@ func (g *ingester) mayAlter(net protocols.Network, from protocols.Address, outgo
 }
 
 func (g *ingester) edit(from protocols.Address, targetID, body, formatted, chat string) error {
+	if err := g.indexPending(); err != nil {
+		return err
+	}
 	net := g.network(from)
 	id, conv, out, sender, ok, err := g.target(net, targetID)
 	if err != nil || !ok {
@@ -748,6 +774,9 @@ func (g *ingester) edit(from protocols.Address, targetID, body, formatted, chat 
 }
 
 func (g *ingester) delete(e protocols.DeleteEvent) error {
+	if err := g.indexPending(); err != nil {
+		return err
+	}
 	net := g.network(e.From)
 	id, conv, out, sender, ok, err := g.target(net, e.TargetID)
 	if err != nil || !ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"polyglot/protocols"
 )
@@ -355,5 +356,75 @@ func TestGroupAndPresence(t *testing.T) {
 	person, err := w.in.Person(p)
 	if err != nil || len(person.Identities) != 1 || person.Identities[0].Presence != protocols.PresenceAway {
 		t.Fatalf("presence %+v (%v)", person, err)
+	}
+}
+
+// A batch indexes its messages for search at the end; an edit or delete in
+// the same batch still leaves the index exact (FTS5's own check agrees).
+func TestBatchSearchIndex(t *testing.T) {
+	w := newIngestWorld(t, Options{})
+	edit := w.annMsg("$e", "bring the blue folder", 3*time.Minute)
+	edit.EditOf = "$1"
+	err := w.in.IngestBatch("mx", []protocols.Event{
+		protocols.MessageEvent{Message: w.annMsg("$1", "bring the red folder", time.Minute)},
+		protocols.MessageEvent{Message: w.annMsg("$2", "password hunter2", 2*time.Minute)},
+		protocols.MessageEvent{Message: edit},
+		protocols.DeleteEvent{Chat: "!ann", TargetID: "$2", From: ann},
+		protocols.MessageEvent{Message: w.annMsg("$3", "and a red pen", 4*time.Minute)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int{"folder": 1, "blue": 1, "red": 1, "hunter2": 0, "hello": 1} {
+		if hits, err := w.in.Search(q, 10); err != nil || len(hits) != want {
+			t.Errorf("Search(%q) = %d hits (%v), want %d", q, len(hits), err, want)
+		}
+	}
+	ftsExact(t, w.in)
+}
+
+// ftsExact checks, term by term, that the full-text index holds exactly
+// the words of live text messages (not deleted ones, not system lines).
+func ftsExact(t *testing.T, in *Inbox) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := in.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, messages_fts, instance)`); err != nil {
+		t.Fatal(err)
+	}
+	read := func(q string) map[string]bool {
+		rows, err := conn.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		set := map[string]bool{}
+		for rows.Next() {
+			var id int64
+			var s string
+			if err := rows.Scan(&id, &s); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+				set[fmt.Sprintf("%d:%s", id, w)] = true
+			}
+		}
+		return set
+	}
+	index := read(`SELECT doc, term FROM fts_terms`)
+	want := read(`SELECT id, body FROM messages WHERE kind = 0 AND deleted = 0`)
+	for k := range want {
+		if !index[k] {
+			t.Errorf("index lacks %s", k)
+		}
+	}
+	for k := range index {
+		if !want[k] {
+			t.Errorf("index holds stale %s", k)
+		}
 	}
 }

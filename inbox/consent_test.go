@@ -408,3 +408,29 @@ func TestInviteRequest(t *testing.T) {
 		t.Fatal("accepted invite not in the inbox")
 	}
 }
+
+// A history batch from a stranger makes one request holding all of it,
+// and a contact in the same batch is not a request.
+func TestRequestFromOneBatch(t *testing.T) {
+	w := newConsentWorld(t)
+	s := stranger(5)
+	var evs []protocols.Event
+	for i := range 3 {
+		for _, from := range []protocols.Address{s, carol} {
+			evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: fmt.Sprintf("b%d-%s", i, from.ID),
+				Chat: protocols.Chat{ID: from.ID}, Sender: from, Body: "msg", Sent: w.at.Add(time.Duration(i) * time.Second)}})
+		}
+	}
+	if err := w.in.IngestBatch("wa", evs); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.request(t, s); r.Count != 3 {
+		t.Fatalf("request = %+v, want 3 messages", r)
+	}
+	if w.hasRequest(t, carol) {
+		t.Fatal("a contact became a request")
+	}
+	if cs, _ := w.in.Conversations(Cursor{}, 10); len(cs) != 1 || cs[0].Unread != 3 {
+		t.Fatalf("inbox = %+v, want Carol's conversation with 3 unread", cs)
+	}
+}

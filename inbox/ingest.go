@@ -95,6 +95,14 @@ type ingester struct {
 	// Messages of this batch not yet in the full-text index: ids
 	// ftsFrom..ftsTo (inserted with fts_later = 1).
 	ftsFrom, ftsTo int64
+	// direct caches each person's direct conversation and request flag
+	// for the batch; every write to that flag below updates it.
+	direct map[PersonID]directRow
+}
+
+type directRow struct {
+	conv    ConversationID
+	request bool
 }
 
 type identRow struct {
@@ -409,10 +417,17 @@ func (g *ingester) mapChat(net protocols.Network, chat string, conv Conversation
 
 // directConv returns the person's one direct conversation, creating it.
 func (g *ingester) directConv(r *identRow) (ConversationID, bool, error) {
+	if d, ok := g.direct[r.person]; ok {
+		return d.conv, d.request, nil
+	}
+	if g.direct == nil {
+		g.direct = map[PersonID]directRow{}
+	}
 	var id ConversationID
 	var req int
 	err := g.row(`SELECT id, request FROM conversations WHERE kind = 1 AND person_id = ?`, r.person).Scan(&id, &req)
 	if err == nil {
+		g.direct[r.person] = directRow{id, req == 1}
 		return id, req == 1, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -423,6 +438,7 @@ func (g *ingester) directConv(r *identRow) (ConversationID, bool, error) {
 		return 0, false, err
 	}
 	n, _ := res.LastInsertId()
+	g.direct[r.person] = directRow{ConversationID(n), false}
 	return ConversationID(n), false, nil
 }
 
@@ -456,6 +472,9 @@ func (g *ingester) markRequest(conv ConversationID, r *identRow, kind protocols.
 		return false, nil
 	}
 	_, err := g.exec(`UPDATE conversations SET request = 1, request_kind = ?, request_from = ? WHERE id = ? AND request = 0`, int(kind), r.id, conv)
+	if d, ok := g.direct[r.person]; ok && d.conv == conv {
+		g.direct[r.person] = directRow{conv, true}
+	}
 	return true, err
 }
 
@@ -934,6 +953,7 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 		if _, err := g.exec(`UPDATE conversations SET request = 0 WHERE kind = 1 AND person_id = ? AND request = 1`, r.person); err != nil {
 			return err
 		}
+		delete(g.direct, r.person)
 	}
 	g.changed(ChangePeople, 0)
 	g.changed(ChangeConversations, 0)

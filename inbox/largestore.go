@@ -76,11 +76,15 @@ func GenerateLarge(path string, spec LargeSpec) error {
 		end := min(start+chunk, spec.Messages)
 		err := in.write(func(tx *sql.Tx) error {
 			st, err := tx.Prepare(`INSERT INTO messages(conversation_id, network, account, network_id, chat_id, sender,
-				sender_name, outgoing, body, at, encryption, state) VALUES (?, 'matrix', 'mx', ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+				sender_name, outgoing, body, at, encryption, state, fts_later) VALUES (?, 'matrix', 'mx', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			var first int64
+			if err := tx.QueryRow(`SELECT coalesce(max(id), 0) + 1 FROM messages`).Scan(&first); err != nil {
+				return err
+			}
 			for i := start; i < end; i++ {
 				conv := spec.Conversations
 				age := time.Duration(spec.Messages-i) * time.Second
@@ -98,7 +102,9 @@ func GenerateLarge(path string, spec LargeSpec) error {
 					return err
 				}
 			}
-			return nil
+			// Index the chunk in one statement, as ingest does.
+			_, err = tx.Exec(`INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages WHERE id >= ?`, first)
+			return err
 		})
 		if err != nil {
 			return err

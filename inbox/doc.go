@@ -29,4 +29,12 @@
 //	(*Inbox).SetAllowDowngrade(p PersonID, allow bool) error
 //	(*Inbox).AccountStates() []AccountState
 //	(*Inbox).FindConversation(addr string) (ConversationID, error) // for `polyglot send --to`
+//	(*Inbox).IngestBatch(account string, evs []protocols.Event) error // one transaction (history sync)
+//	(*Inbox).Accepted(addr protocols.Address) bool     // connectors ask before sending receipts
+//	(*Inbox).PersonOf(addr protocols.Address) (PersonID, error)
+//	(*Inbox).SetReachability(account string, r Reachability) error // stored; applies to new ingest
+//	(*Inbox).Reachability(account string) (Reachability, error)
+//	(*Inbox).SetAccountServer(account, server string) error // what OwnServerOnly compares with
+//	(*Inbox).OptimizeSearch() error                    // merge the FTS index (after big syncs)
+//	GenerateLarge(path string, spec GenSpec) error      // synthetic store for benchmarks
 package inbox

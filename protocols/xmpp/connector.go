@@ -37,9 +37,14 @@ type Connector struct {
 	once   sync.Once
 
 	connectMu sync.Mutex // one Connect at a time
+	// stateMu orders ConnectionEvents: Online is emitted only while the
+	// session is still alive, and an Offline for it always comes after.
+	stateMu sync.Mutex
 
 	mu       sync.Mutex
 	sess     *mxmpp.Session
+	sessEnd  context.CancelFunc // cancels waits tied to the current session
+	sessCtx  context.Context
 	bound    jid.JID // full JID of the current session
 	gen      int
 	verified bool
@@ -150,6 +155,20 @@ func (c *Connector) session() (*mxmpp.Session, int, error) {
 	return c.sess, c.gen, nil
 }
 
+// linked returns ctx, also cancelled when the current session ends, so a
+// wait for a reply stops as soon as the link is known dead.
+func (c *Connector) linked(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.mu.Lock()
+	sctx := c.sessCtx
+	c.mu.Unlock()
+	lctx, cancel := context.WithCancel(ctx)
+	if sctx == nil {
+		return lctx, cancel
+	}
+	stop := context.AfterFunc(sctx, cancel)
+	return lctx, func() { stop(); cancel() }
+}
+
 // Connect dials, secures (STARTTLS or direct TLS, verified), authenticates
 // (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN — all only after TLS), binds, enables
 // carbons, fetches the roster, announces presence, catches up from MAM and
@@ -175,8 +194,10 @@ func (c *Connector) Connect(ctx context.Context) error {
 		}
 		return err
 	}
+	sctx, send := context.WithCancel(context.Background()) // ended by drop/Close
 	c.mu.Lock()
 	c.sess, c.bound, c.verified = sess, sess.LocalAddr(), verified
+	c.sessCtx, c.sessEnd = sctx, send
 	c.gen++
 	gen := c.gen
 	for _, r := range c.rooms {
@@ -186,9 +207,22 @@ func (c *Connector) Connect(ctx context.Context) error {
 	go c.serve(sess, gen)
 	go c.pinger(sess, gen)
 
-	if err := c.afterLogin(ctx, sess); err != nil {
+	// If the link dies while logging in, the queries below stop waiting
+	// at once instead of running into the caller's deadline.
+	lctx, lcancel := c.linked(ctx)
+	err = c.afterLogin(lctx, sess)
+	lcancel()
+	if err != nil {
 		c.drop(gen, err)
 		return err
+	}
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	c.mu.Lock()
+	alive := c.gen == gen && c.sess == sess
+	c.mu.Unlock()
+	if !alive {
+		return fmt.Errorf("xmpp: %w: link lost while logging in", protocols.ErrNotConnected)
 	}
 	c.emit(protocols.ConnectionEvent{State: protocols.ConnOnline, Detail: "connected as " + sess.LocalAddr().String()})
 	return nil
@@ -311,6 +345,7 @@ func (c *Connector) drop(gen int, err error) {
 	}
 	sess := c.sess
 	c.sess = nil
+	c.sessEnd()
 	for _, r := range c.rooms {
 		r.done = false
 	}
@@ -327,6 +362,8 @@ func (c *Connector) drop(gen int, err error) {
 	default:
 	}
 	c.log.Info().Err(err).Msg("link lost")
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
 	c.emit(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: err, Detail: "link lost: " + err.Error()})
 }
 
@@ -369,6 +406,9 @@ func (c *Connector) Close() error {
 		c.mu.Lock()
 		sess := c.sess
 		c.sess = nil
+		if c.sessEnd != nil {
+			c.sessEnd()
+		}
 		c.gen++
 		c.mu.Unlock()
 		if sess != nil {

@@ -1,7 +1,6 @@
 package xmpp
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"polyglot/internal/testserver"
 	"polyglot/protocols"
@@ -98,9 +99,10 @@ nickLoop:
 	mal.Message(w, "yes")
 }
 
-// TestHostileServerRawEscape: XML forbids ESC, so only a hostile server can
-// send one. A fake server (direct TLS, accepts any password) sends raw ESC
-// and an &#27; reference: no message carrying ESC reaches the core, the
+// TestHostileServerRawEscape: XML forbids ESC and invalid UTF-8, so only a
+// hostile server can send them (Prosody refuses both from a peer). A fake
+// server (direct TLS, accepts any password) sends raw ESC, an &#27;
+// reference and invalid UTF-8: no such message reaches the core, the
 // link is reported offline with the reason, and nothing panics.
 func TestHostileServerRawEscape(t *testing.T) {
 	certPEM, keyPEM := selfSigned(t, "localhost")
@@ -117,7 +119,12 @@ func TestHostileServerRawEscape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	for _, payload := range []string{"raw \x1b[31mESC", "ref &#27;[31m ESC"} {
+	for _, tc := range []struct{ payload, reason string }{
+		{"raw \x1b[31mESC", "illegal character"},
+		{"ref &#27;[31m ESC", "illegal character"},
+		{"utf8 \xff\xfe\xc3 invalid", "invalid UTF-8"},
+	} {
+		payload := tc.payload
 		t.Run(strings.Fields(payload)[0], func(t *testing.T) {
 			go fakeServer(ln, payload)
 			c, err := New(Config{JID: "alice@localhost", Password: "x", Server: ln.Addr().String(), DirectTLS: true, CAFile: caFile, PingInterval: time.Hour})
@@ -125,24 +132,29 @@ func TestHostileServerRawEscape(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			// The hostile message follows our first presence, still inside
+			// Connect: Connect must fail at once (not wait for its deadline,
+			// not report online) and the reason must be the bad character.
 			start := time.Now()
-			defer func() { t.Logf("took %s", time.Since(start)) }()
-			// This minimal fake server does not satisfy every best-effort
-			// query after login (Connect then waits to the deadline and goes
-			// on), so keep the deadline short.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if err := c.Connect(ctx); err != nil {
-				t.Fatalf("connect to fake server: %v", err)
+			err = c.Connect(ctx10(t))
+			if err == nil || errors.Is(err, protocols.ErrAuthFailed) {
+				t.Fatalf("Connect to a server that sent %q: %v, want a lost link", payload, err)
 			}
-			t.Logf("connected after %s", time.Since(start))
-			off := waitEvent(t, c, 10*time.Second, func(e protocols.ConnectionEvent) bool { return e.State == protocols.ConnOffline })
-			if off.Err == nil || !strings.Contains(off.Detail, "illegal character") {
-				t.Fatalf("offline event %+v", off)
+			if took := time.Since(start); took > 2*time.Second {
+				t.Fatalf("Connect took %s to notice the broken stream", took)
+			}
+			off := waitEvent(t, c, 5*time.Second, func(ce protocols.ConnectionEvent) bool {
+				if ce.State == protocols.ConnOnline {
+					t.Fatal("reported online although the stream broke during login")
+				}
+				return ce.State == protocols.ConnOffline
+			})
+			if off.Err == nil || !strings.Contains(off.Detail, tc.reason) {
+				t.Fatalf("offline event %+v, want reason %q", off, tc.reason)
 			}
 			for _, ev := range drain(c) {
-				if me, ok := ev.(protocols.MessageEvent); ok && strings.ContainsRune(me.Message.Body, 0x1b) {
-					t.Fatalf("ESC reached the core: %q", me.Message.Body)
+				if me, ok := ev.(protocols.MessageEvent); ok && (strings.ContainsRune(me.Message.Body, 0x1b) || !utf8.ValidString(me.Message.Body)) {
+					t.Fatalf("ESC or invalid UTF-8 reached the core: %q", me.Message.Body)
 				}
 			}
 		})

@@ -213,7 +213,9 @@ func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit
 	if group {
 		archive, with = cj.Bare(), ""
 	}
-	items, fin, err := c.mamPage(ctx, sess, archive, with, rsmSet{Max: limit, Before: strp(before)})
+	lctx, cancel := c.linked(ctx)
+	defer cancel()
+	items, fin, err := c.mamPage(lctx, sess, archive, with, rsmSet{Max: limit, Before: strp(before)})
 	if err != nil {
 		return protocols.HistoryPage{}, err
 	}

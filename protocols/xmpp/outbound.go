@@ -104,6 +104,8 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 
 // sendAcked writes one message and confirms the server has it.
 func (c *Connector) sendAcked(ctx context.Context, sess *mxmpp.Session, out outMessage) error {
+	ctx, cancel := c.linked(ctx)
+	defer cancel()
 	if err := sess.Encode(ctx, out); err != nil {
 		return fmt.Errorf("%w: %v", protocols.ErrNotConnected, err)
 	}

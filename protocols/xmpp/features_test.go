@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,43 @@ func TestSubscriptionRequest(t *testing.T) {
 	waitEvent(t, alice, 10*time.Second, func(e protocols.PresenceEvent) bool {
 		return e.From.ID == "carol@localhost" && e.State == protocols.PresenceOnline
 	})
+}
+
+// TestDeclineAndInvite: a declined subscription tells the asker no and
+// never shares presence; a room invitation is a request, and accepting it
+// joins the room.
+func TestDeclineAndInvite(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "pw")
+	p.Register("dave", "pw")
+	alice := newClient(t, p, "alice", "pw", nil)
+	dave := p.StartPeer("dave@localhost", "pw")
+
+	dave.Send(map[string]any{"op": "subscribe", "to": "alice@localhost"})
+	rq := waitEvent(t, alice, 10*time.Second, func(e protocols.RequestEvent) bool { return e.Kind == protocols.RequestSubscription })
+	if err := alice.AnswerRequest(ctx10(t), rq.From, rq.Chat.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	dave.Must(10*time.Second, "unsubscribed", func(e testserver.PeerEvent) bool { return e.Ev == "presence" && e.Type == "unsubscribed" })
+	if ev := dave.Next(time.Second, func(e testserver.PeerEvent) bool {
+		return e.Ev == "presence" && strings.HasPrefix(e.From, "alice@localhost") && (e.Type == "subscribed" || e.Type == "available" || e.Type == "")
+	}); ev.Ev != "" {
+		t.Fatalf("declined asker still got %+v", ev)
+	}
+
+	room := "club@" + p.MUCDomain()
+	dave.Do(map[string]any{"op": "join", "room": room, "nick": "Dave"})
+	dave.Must(10*time.Second, "joined", func(e testserver.PeerEvent) bool { return e.Ev == "joined" })
+	dave.Do(map[string]any{"op": "raw", "xml": `<message to='alice@localhost'><x xmlns='jabber:x:conference' jid='` + room + `' reason='come along'/></message>`})
+	inv := waitEvent(t, alice, 10*time.Second, func(e protocols.RequestEvent) bool { return e.Kind == protocols.RequestInvite })
+	if inv.From.ID != "dave@localhost" || inv.Chat.ID != room || !inv.Chat.Group {
+		t.Fatalf("invitation %+v", inv)
+	}
+	if err := alice.AnswerRequest(ctx10(t), inv.From, inv.Chat.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	dave.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "glad you came"})
+	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "glad you came" }); me.Message.Chat.ID != room {
+		t.Fatalf("room message %+v", me.Message)
+	}
 }

@@ -35,14 +35,21 @@ func (g *cryptoGlue) Encrypt(ctx context.Context, roomID id.RoomID, evtType even
 		return nil, err
 	}
 	// New or expired session: share it with every member device, then retry.
-	users, err := g.c.cli.StateStore.GetRoomJoinedOrInvitedMembers(ctx, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("room members: %w", err)
+	// A membership change seen by the sync loop in between (the invitee of a
+	// new DM) discards the fresh session, so try a few times.
+	for attempt := 0; ; attempt++ {
+		users, err := g.c.cli.StateStore.GetRoomJoinedOrInvitedMembers(ctx, roomID)
+		if err != nil {
+			return nil, fmt.Errorf("room members: %w", err)
+		}
+		if err := g.mach.ShareGroupSession(ctx, roomID, users); err != nil {
+			return nil, fmt.Errorf("sharing room key: %w", err)
+		}
+		enc, err := g.mach.EncryptMegolmEvent(ctx, roomID, evtType, content)
+		if err == nil || attempt == 2 || !errors.Is(err, crypto.ErrNoGroupSession) {
+			return enc, err
+		}
 	}
-	if err := g.mach.ShareGroupSession(ctx, roomID, users); err != nil {
-		return nil, fmt.Errorf("sharing room key: %w", err)
-	}
-	return g.mach.EncryptMegolmEvent(ctx, roomID, evtType, content)
 }
 
 func (g *cryptoGlue) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {

@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,10 +90,15 @@ func TestDeliveryReceiptsHook(t *testing.T) {
 	p.Register("alice", "pw")
 	p.Register("bob", "pw")
 	p.Register("mallory", "pw")
-	var asked []string
+	var (
+		mu    sync.Mutex
+		asked []string
+	)
 	alice := newClient(t, p, "alice", "pw", func(c *Config) {
 		c.DeliveryReceipts = func(from protocols.Address) bool {
-			asked = append(asked, from.ID) // called from the read loop only
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, from.ID)
 			return from.ID == "bob@localhost"
 		}
 	})
@@ -111,6 +117,8 @@ func TestDeliveryReceiptsHook(t *testing.T) {
 	if ev := mal.Next(time.Second, func(e testserver.PeerEvent) bool { return e.Ev == "message" && (e.Receipt != "" || e.Displayed != "") }); ev.Ev != "" {
 		t.Fatalf("a stranger got a receipt: %+v", ev)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if strings.Join(asked, ",") != "bob@localhost,mallory@localhost" {
 		t.Fatalf("hook asked about %q", asked)
 	}

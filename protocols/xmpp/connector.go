@@ -415,7 +415,10 @@ func (c *Connector) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = sess.Encode(ctx, outPresence{Type: "unavailable"})
 			cancel()
-			_ = sess.SetCloseDeadline(time.Now().Add(time.Second))
+			// Not sess.SetCloseDeadline: in mellium v0.23.0 it races with a
+			// running Serve. The write deadline keeps a dead link from
+			// blocking the closing tag.
+			_ = sess.Conn().SetWriteDeadline(time.Now().Add(time.Second))
 			_ = sess.Close()
 			_ = sess.Conn().Close()
 		}

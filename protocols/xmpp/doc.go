@@ -16,7 +16,11 @@
 // (20 s; 10 s timeout) close a dead link, which is reported as
 // ConnectionEvent{ConnOffline}. There is no retry loop here: the account
 // supervisor calls Connect again on the same Connector (Events stays open
-// until Close).
+// until Close). ConnectionEvents keep their order: Online is reported only
+// while the session is alive, so a link that breaks during login makes
+// Connect fail at once (ErrNotConnected) and is never followed by a stale
+// Online; waits for replies (login queries, Send's ack, FetchHistory) end
+// as soon as the session does.
 //
 // # Stream management (XEP-0198): not implemented
 //

@@ -67,6 +67,9 @@ type room struct {
 	nick   string
 	joined chan error // closed (or sent an error) when self-presence arrives
 	done   bool
+	// last is the newest room stanza-id seen; a rejoin catches up from it
+	// through the room's MAM instead of the last-20 join history.
+	last string
 }
 
 // New validates cfg and returns an unconnected Connector.

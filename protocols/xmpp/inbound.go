@@ -350,6 +350,10 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		c.mu.Lock()
 		c.mamPos = netID // live 1:1 messages advance the catch-up position
 		c.mu.Unlock()
+	} else if group && r != nil && archiveID == "" {
+		c.mu.Lock()
+		r.last = netID // live and join-history room messages, in order
+		c.mu.Unlock()
 	}
 	if netID == "" {
 		netID = clientID

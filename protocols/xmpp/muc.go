@@ -19,10 +19,12 @@ type mucJoin struct {
 	} `xml:"http://jabber.org/protocol/muc history"`
 }
 
-// JoinRoom enters a MUC (XEP-0045) with the configured nick, asking for the
-// last 20 messages (delivered as Historical, deduplicated by the room's
-// stanza-id), and waits for the room to confirm. Joined rooms are re-joined
-// after every reconnect.
+// JoinRoom enters a MUC (XEP-0045) with the configured nick and waits for
+// the room to confirm. A first join asks for the last 20 messages; a rejoin
+// after a reconnect asks for none and instead pages the room's archive
+// (XEP-0313) from the newest message seen, so nothing said meanwhile is
+// lost however much it was. Both arrive as Historical, deduplicated by the
+// room's stanza-id. Joined rooms are re-joined after every reconnect.
 func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	rj, err := jid.Parse(roomAddr)
 	if err != nil || rj.Localpart() == "" {
@@ -45,7 +47,7 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	}
 	ch := make(chan error, 1)
 	r.joined = ch
-	nick := r.nick
+	nick, since := r.nick, r.last
 	c.mu.Unlock()
 
 	full, err := rj.WithResource(nick)
@@ -53,7 +55,9 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 		return fmt.Errorf("xmpp: bad nick %q: %w", nick, err)
 	}
 	x := mucJoin{}
-	x.History.MaxStanzas = 20
+	if since == "" {
+		x.History.MaxStanzas = 20
+	}
 	if err := sess.Encode(ctx, outPresence{To: full.String(), Payload: x}); err != nil {
 		return fmt.Errorf("%w: %v", protocols.ErrNotConnected, err)
 	}
@@ -68,6 +72,44 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 		return fmt.Errorf("xmpp: join %s: %w", rj, wctx.Err())
 	}
 	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: rj.String(), Group: true, Name: rj.Localpart()}, Encryption: c.PeerEncryption(protocols.Address{})})
+	if since != "" {
+		if err := c.roomCatchUp(ctx, sess, r, since); err != nil {
+			// The conversation stays usable; FetchHistory can still page it.
+			c.log.Warn().Err(err).Str("room", rj.String()).Msg("room MAM catch-up failed")
+		}
+	}
+	return nil
+}
+
+// roomCatchUp pages the room's archive after since, oldest first.
+func (c *Connector) roomCatchUp(ctx context.Context, sess *mxmpp.Session, r *room, since string) error {
+	ctx, cancel := c.linked(ctx)
+	defer cancel()
+	pos := since
+	for pages := 0; pages < 50; pages++ { // at most 5 000 messages per room
+		items, fin, err := c.mamPage(ctx, sess, r.jid, "", rsmSet{Max: 100, After: strp(pos)})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			m := it.fwd.Message
+			if m.Type == "" {
+				m.Type = "groupchat"
+			}
+			for _, ev := range c.convert(m, false, true, it.id, it.fwd.Delay.time()) {
+				c.emit(ev)
+			}
+		}
+		if fin.Last != "" {
+			pos = fin.Last
+			c.mu.Lock()
+			r.last = pos
+			c.mu.Unlock()
+		}
+		if fin.Complete || len(items) == 0 {
+			return nil
+		}
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,61 @@ func TestServerKilledMidConversation(t *testing.T) {
 		if ev.Message.Body == "sent while you were away" {
 			t.Fatal("caught-up message delivered twice")
 		}
+	}
+}
+
+// TestRoomCatchUpAfterReconnect: more is said in a room while Polyglot's
+// link is dead than the 20 messages a join replays; the rejoin after
+// Connect pages the room archive, so every message arrives once and nothing
+// from before the outage comes again.
+func TestRoomCatchUpAfterReconnect(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "pw")
+	p.Register("bob", "pw")
+	room := "night@" + p.MUCDomain()
+	bob := p.StartPeer("bob@localhost", "pw")
+	bob.Do(map[string]any{"op": "join", "room": room, "nick": "Bob"})
+	bob.Must(10*time.Second, "joined", func(e testserver.PeerEvent) bool { return e.Ev == "joined" })
+	alice := newClient(t, p, "alice", "pw", func(c *Config) { c.PingInterval, c.PingTimeout = time.Second, time.Second })
+	if err := alice.JoinRoom(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "before the outage"})
+	waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "before the outage" })
+
+	// A silent outage: the server stops answering, alice's pings notice.
+	p.Freeze()
+	waitEvent(t, alice, 10*time.Second, func(e protocols.ConnectionEvent) bool { return e.State == protocols.ConnOffline })
+	p.Thaw()
+	const n = 30
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprintf("while away %02d", i)
+		bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": want[i]})
+	}
+	bob.Message(10*time.Second, want[n-1]) // the room echoed the last one: all archived
+
+	if err := alice.Connect(ctx10(t)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, me := range collectMessages(alice, 1500*time.Millisecond) {
+		if me.Message.Chat.ID != room {
+			continue
+		}
+		if me.Message.Body == "before the outage" {
+			t.Fatal("a message from before the outage was delivered again")
+		}
+		if !me.Historical || me.Message.NetworkID == "" {
+			t.Errorf("caught-up room message %+v (Historical %v)", me.Message, me.Historical)
+		}
+		got = append(got, me.Message.Body)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("after the rejoin alice got %d messages %q, want the %d said while away, once, in order", len(got), got, n)
+	}
+	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "live again"})
+	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "live again" }); me.Historical {
+		t.Fatalf("live message after rejoin marked historical")
 	}
 }

@@ -49,7 +49,8 @@ type Connector struct {
 	gen      int
 	verified bool
 	mamPos   string
-	rooms    map[string]*room // bare room JID
+	roomLast map[string]string // saved room positions (room → last stanza-id)
+	rooms    map[string]*room  // bare room JID
 	queries  map[string]*mamCollect
 	// msgID maps a NetworkID (stanza-id) and an origin-id to the sender's id
 	// attribute, which markers, receipts, corrections and replies reference.
@@ -92,10 +93,11 @@ func New(cfg Config) (*Connector, error) {
 		outArch: newLRU[bool](8192),
 		react:   newLRU[[]string](4096),
 	}
-	c.mamPos = c.loadPos()
+	c.mamPos, c.roomLast = c.loadPos()
 	for _, r := range cfg.Rooms {
 		if rj, err := jid.Parse(r); err == nil {
-			c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: cfg.Nick}
+			k := rj.Bare().String()
+			c.rooms[k] = &room{jid: rj.Bare(), nick: cfg.Nick, last: c.roomLast[k]}
 		}
 	}
 	return c, nil

@@ -38,7 +38,7 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	c.mu.Lock()
 	r := c.rooms[rj.String()]
 	if r == nil {
-		r = &room{jid: rj, nick: c.cfg.Nick}
+		r = &room{jid: rj, nick: c.cfg.Nick, last: c.roomLast[rj.String()]}
 		c.rooms[rj.String()] = r
 	}
 	if r.done {
@@ -145,7 +145,7 @@ func (c *Connector) autojoin(ctx context.Context, sess *mxmpp.Session) {
 					if nick == "" {
 						nick = c.cfg.Nick
 					}
-					c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: nick}
+					c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: nick, last: c.roomLast[rj.Bare().String()]}
 				}
 				c.mu.Unlock()
 			}

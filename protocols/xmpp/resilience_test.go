@@ -209,7 +209,10 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 	bob := p.StartPeer("bob@localhost", "pw")
 	bob.Do(map[string]any{"op": "join", "room": room, "nick": "Bob"})
 	bob.Must(10*time.Second, "joined", func(e testserver.PeerEvent) bool { return e.Ev == "joined" })
-	alice := newClient(t, p, "alice", "pw", func(c *Config) { c.PingInterval, c.PingTimeout = time.Second, time.Second })
+	dataDir := t.TempDir()
+	alice := newClient(t, p, "alice", "pw", func(c *Config) {
+		c.PingInterval, c.PingTimeout, c.DataDir = time.Second, time.Second, dataDir
+	})
 	if err := alice.JoinRoom(ctx10(t), room); err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +253,25 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "live again"})
 	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "live again" }); me.Historical {
 		t.Fatalf("live message after rejoin marked historical")
+	}
+
+	// A restart of Polyglot itself: the room position was saved in DataDir,
+	// so the next process catches up the room the same way.
+	alice.Close()
+	var want2 []string
+	for i := 0; i < 25; i++ {
+		want2 = append(want2, fmt.Sprintf("while closed %02d", i))
+		bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": want2[i]})
+	}
+	bob.Message(10*time.Second, want2[len(want2)-1])
+	next := newClient(t, p, "alice", "pw", func(c *Config) { c.DataDir, c.Rooms = dataDir, []string{room} })
+	got = got[:0]
+	for _, me := range collectMessages(next, 1500*time.Millisecond) {
+		if me.Message.Chat.ID == room {
+			got = append(got, me.Message.Body)
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want2, "|") {
+		t.Fatalf("after a restart alice got %d room messages %q, want the %d said while closed", len(got), got, len(want2))
 	}
 }

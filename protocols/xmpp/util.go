@@ -81,8 +81,11 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// The MAM catch-up position (the last archive ID seen) is not a secret; it is
-// kept in DataDir so a restart resumes where the last run stopped.
+// The MAM catch-up positions are not secrets; they are kept in DataDir so a
+// restart resumes where the last run stopped. First line: our archive's last
+// ID; then one "room<TAB>last room stanza-id" line per room. Room positions
+// are written when the link drops or the connector closes (a crash falls
+// back to the join's last-20 history for rooms).
 func (c *Connector) posFile() string {
 	if c.cfg.DataDir == "" {
 		return ""
@@ -91,22 +94,39 @@ func (c *Connector) posFile() string {
 	return filepath.Join(c.cfg.DataDir, "xmpp-mam-"+name)
 }
 
-func (c *Connector) loadPos() string {
+func (c *Connector) loadPos() (string, map[string]string) {
+	rooms := map[string]string{}
 	f := c.posFile()
 	if f == "" {
-		return ""
+		return "", rooms
 	}
 	b, err := os.ReadFile(f)
 	if err != nil {
-		return ""
+		return "", rooms
 	}
-	return strings.TrimSpace(string(b))
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	for _, l := range lines[1:] {
+		if room, last, ok := strings.Cut(l, "\t"); ok && room != "" && last != "" {
+			rooms[room] = last
+		}
+	}
+	return strings.TrimSpace(lines[0]), rooms
 }
 
 func (c *Connector) savePos() {
 	f := c.posFile()
 	c.mu.Lock()
 	pos := c.mamPos
+	for k, r := range c.rooms {
+		if r.last != "" {
+			c.roomLast[k] = r.last
+		}
+	}
+	var b strings.Builder
+	b.WriteString(pos + "\n")
+	for k, last := range c.roomLast {
+		b.WriteString(k + "\t" + last + "\n")
+	}
 	c.mu.Unlock()
 	if f == "" || pos == "" {
 		return
@@ -116,7 +136,7 @@ func (c *Connector) savePos() {
 		return
 	}
 	tmp := f + ".tmp"
-	if err := os.WriteFile(tmp, []byte(pos+"\n"), 0o600); err == nil {
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
 		_ = os.Rename(tmp, f)
 	}
 }

@@ -36,6 +36,9 @@
 //   - Reconnect runs MAM catch-up (XEP-0313) from the last archive ID seen
 //     (kept in Config.DataDir) before presence goes out, then the server's
 //     offline flush is deduplicated by stanza-id.
+//   - Rooms: a first join replays the last 20 messages; a rejoin (after a
+//     reconnect, or a restart with the position in DataDir) asks for none
+//     and pages the room's own archive from the last room stanza-id seen.
 //
 // # Messages
 //

@@ -211,13 +211,7 @@ func (d *Dendrite) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	terminate(cmd, done)
 }
 
 // Restart stops the server and starts it again on the same port with the same

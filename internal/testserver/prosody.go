@@ -178,13 +178,7 @@ func (p *Prosody) Stop() {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGCONT) // in case Freeze left it stopped
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	terminate(cmd, done)
 }
 
 // Kill ends Prosody with SIGKILL, as a crash or a pulled cable would: no

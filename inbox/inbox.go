@@ -31,6 +31,7 @@ type Inbox struct {
 	// known are the user's configured accounts, so a person stays routable
 	// (and messages queue) while an account has no live connector.
 	known  map[string]knownAccount
+	verifs verifications
 	subs   map[*subscriber]struct{}
 	closed bool
 
@@ -62,6 +63,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 		inflight: map[MessageID]bool{},
 		outbox:   map[string]*outboxRun{},
 		known:    map[string]knownAccount{},
+		verifs:   verifications{},
 		subs:     map[*subscriber]struct{}{},
 		ctx:      ctx,
 		cancel:   cancel,

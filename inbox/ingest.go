@@ -36,6 +36,8 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 			g.connection(e)
 		case *protocols.ConnectionEvent:
 			g.connection(*e)
+		case protocols.VerificationEvent:
+			in.onVerification(account, e)
 		case nil:
 		default:
 			rest = append(rest, ev)

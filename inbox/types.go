@@ -202,6 +202,7 @@ const (
 	ChangeTyping
 	ChangeAccounts // an account's connection state
 	ChangePeople
+	ChangeVerification // an interactive key verification moved on
 )
 
 // Change is the small notification the TUI re-arms on.

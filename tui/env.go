@@ -17,6 +17,7 @@ type env struct {
 	core     Core
 	accounts AccountsView
 	control  AccountsControl
+	verify   VerifyCore // nil: the core cannot verify keys
 	ctx      context.Context
 	log      zerolog.Logger
 	now      func() time.Time
@@ -26,6 +27,7 @@ type env struct {
 
 func newEnv(o Options) *env {
 	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	e.verify, _ = o.Core.(VerifyCore)
 	if e.accounts == nil && e.control != nil {
 		e.accounts = e.control
 	}

@@ -49,6 +49,11 @@ type keyMap struct {
 	Relogin       key.Binding
 	AddAccount    key.Binding
 
+	// key verification
+	Verify       key.Binding
+	VerifyAccept key.Binding
+	Dismiss      key.Binding
+
 	// prompts
 	Yes         key.Binding
 	No          key.Binding
@@ -95,6 +100,10 @@ var keys = keyMap{
 	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
 	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "how to add an account")),
 
+	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys with this person (emoji), or answer a request")),
+	VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
+	Dismiss:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "dismiss a finished verification")),
+
 	Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
 	No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
 	AlwaysAllow: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "always allow for this person")),
@@ -110,13 +119,17 @@ type helpSection struct {
 func helpSections() []helpSection {
 	k := keys
 	return []helpSection{
-		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts}},
+		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Compose, k.Person, k.Retry, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount}},
+		{"Key verification", []key.Binding{k.VerifyAccept,
+			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "the emoji match")),
+			key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "they don't match / decline / cancel")),
+			k.Dismiss, k.Up, k.Down}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),

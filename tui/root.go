@@ -19,6 +19,7 @@ const (
 	screenPerson
 	screenSearch
 	screenAccounts
+	screenVerify
 )
 
 // rootModel owns the children, the change feed, the header tabs and the
@@ -34,6 +35,7 @@ type rootModel struct {
 	person   *personView
 	search   *searchView
 	acctView *accountsView
+	verify   *verifyView
 	help     *helpView
 	showHelp bool
 
@@ -49,7 +51,7 @@ type rootModel struct {
 
 func newRoot(o Options) *rootModel {
 	e := newEnv(o)
-	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e), acctView: newAccounts(e)}
+	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e), acctView: newAccounts(e), verify: newVerify(e)}
 	if e.core != nil {
 		m.feed, m.unsubscribe = e.core.Subscribe()
 	}
@@ -73,6 +75,7 @@ func (m *rootModel) Init() tea.Cmd {
 		m.list.refresh(),
 		m.reqs.refresh(),
 		loadAccounts(m.env.core, m.env.accounts),
+		loadVerifications(m.env.verify),
 		waitChange(m.feed),
 	)
 }
@@ -92,6 +95,7 @@ func (m *rootModel) layout() {
 	m.reqs.setSize(w, h)
 	m.help.setSize(w, h)
 	m.acctView.setSize(w, h)
+	m.verify.setSize(w, h)
 	if m.conv != nil {
 		m.conv.setSize(w, h)
 	}
@@ -147,6 +151,8 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 		}
 	case screenAccounts:
 		return loadAccounts(m.env.core, m.env.accounts)
+	case screenVerify:
+		return loadVerifications(m.env.verify)
 	}
 	return nil
 }
@@ -204,6 +210,17 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, loadAccounts(m.env.core, m.env.accounts)
 		}
 		return m, nil
+	case verificationsMsg:
+		m.verify.onVerifications(msg.Items)
+		return m, nil
+	case verifyStartedMsg:
+		if msg.Err != nil {
+			m.status, m.statusErr = "verification: "+msg.Err.Error(), true
+			return m, nil
+		}
+		m.verify.txn = msg.V.Txn
+		m.push(screenVerify)
+		return m, loadVerifications(m.env.verify)
 	case sentMsg:
 		if m.conv != nil {
 			return m, m.conv.onSent(msg)
@@ -271,6 +288,12 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.showHelp = true
 			return m, nil
 		}
+		if key.Matches(k, keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
+			!(m.screen == screenAccounts && m.acctView.prompting()) &&
+			!(m.screen == screenConversation && m.conv.prompt != nil) {
+			m.status = ""
+			return m, m.verifyKey()
+		}
 		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
@@ -328,8 +351,40 @@ func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
 		return m.search.Update(msg)
 	case screenAccounts:
 		return m.acctView.Update(msg)
+	case screenVerify:
+		return m.verify.Update(msg)
 	}
 	return nil
+}
+
+// verifyKey answers V: a verification waiting for the user comes first;
+// otherwise it starts one with the person on screen, or shows the
+// verification screen.
+func (m *rootModel) verifyKey() tea.Cmd {
+	vc := m.env.verify
+	if vc == nil {
+		m.status, m.statusErr = "this build cannot verify keys", true
+		return nil
+	}
+	if _, ok := pendingVerification(m.verify.items); ok {
+		m.verify.txn = ""
+		m.push(screenVerify)
+		return loadVerifications(vc)
+	}
+	var person inbox.PersonID
+	switch {
+	case m.screen == screenConversation && m.conv.conv.Kind == inbox.Direct:
+		person = m.conv.conv.Person
+	case m.screen == screenPerson && m.person != nil:
+		person = m.person.id
+	}
+	if person == 0 {
+		m.verify.txn = ""
+		m.push(screenVerify)
+		return loadVerifications(vc)
+	}
+	m.status = "asking to verify keys…"
+	return startVerification(m.env.ctx, vc, person)
 }
 
 func (m *rootModel) errStatus(what string, err error) tea.Cmd {
@@ -344,7 +399,7 @@ func (m *rootModel) errStatus(what string, err error) tea.Cmd {
 // onChanges re-reads only what the screen shows for the changes that
 // concern it.
 func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
-	var list, reqs, accts, msgs, routes, people bool
+	var list, reqs, accts, msgs, routes, people, verifs bool
 	for _, c := range cs {
 		switch c.Kind {
 		case inbox.ChangeConversations, inbox.ChangeTyping:
@@ -363,6 +418,8 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 			accts, routes = true, true
 		case inbox.ChangePeople:
 			people, list, routes = true, true, true
+		case inbox.ChangeVerification:
+			verifs = true
 		}
 	}
 	var cmds []tea.Cmd
@@ -373,6 +430,10 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 	}
 	if accts {
 		cmds = append(cmds, loadAccounts(e.core, e.accounts))
+	}
+	// The status bar calls for the user's answer on every screen.
+	if verifs {
+		cmds = append(cmds, loadVerifications(e.verify))
 	}
 	switch m.screen {
 	case screenInbox:
@@ -416,6 +477,8 @@ func (m *rootModel) View() string {
 		body = m.search.View()
 	case m.screen == screenAccounts:
 		body = m.acctView.View()
+	case m.screen == screenVerify:
+		body = m.verify.View()
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
@@ -460,6 +523,8 @@ func (m *rootModel) header() string {
 		s += st.dim.Render("  › person")
 	case screenAccounts:
 		s += st.dim.Render("  › accounts")
+	case screenVerify:
+		s += st.dim.Render("  › verify")
 	}
 	s += st.dim.Render("   ? help")
 	return truncateStyled(s, m.width)
@@ -487,6 +552,9 @@ func (m *rootModel) statusBar() string {
 		s = st.dim.Render("no accounts")
 	}
 	// First, so a narrow terminal cannot cut it off.
+	if n := verifyNotice(m.verify.items); n != "" && m.screen != screenVerify {
+		s = st.warn.Render(n) + st.dim.Render(" │ ") + s
+	}
 	if login && m.screen != screenAccounts {
 		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
 	}

@@ -62,6 +62,7 @@ type conn struct {
 	sent      map[string]protocols.SendResult // by ClientID: Send is idempotent
 	replying  map[string]bool                 // chat → a reply is already on its way
 	replies   map[string]int                  // person key → replies given
+	verifs    map[string]*demoVerification    // by transaction
 	liveCount uint64
 }
 

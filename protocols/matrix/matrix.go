@@ -83,6 +83,12 @@ type Connector struct {
 	trusted   map[id.UserID]bool // cached verification state per user
 	typing    map[id.RoomID]map[id.UserID]bool
 	verifyTxn map[string]verifyInfo
+	// verifyMu serialises the user's verification answers with incoming
+	// verification events; confirmed and heldMAC (guarded by it) hold a
+	// peer's MAC until the user confirmed (see syncer.OnEventType).
+	verifyMu  sync.Mutex
+	confirmed map[string]bool
+	heldMAC   map[string][]func()
 	pending   map[id.EventID]bool // undecryptable events waiting for keys
 	dirty     map[id.RoomID]bool  // rooms whose ChatEvent is due after this sync
 	invites   map[id.RoomID]bool  // invites whose RequestEvent is due
@@ -122,6 +128,8 @@ func New(cfg Config) (*Connector, error) {
 		trusted:   map[id.UserID]bool{},
 		typing:    map[id.RoomID]map[id.UserID]bool{},
 		verifyTxn: map[string]verifyInfo{},
+		confirmed: map[string]bool{},
+		heldMAC:   map[string][]func(){},
 		pending:   map[id.EventID]bool{},
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,43 @@ func (s *syncer) register(mach *crypto.OlmMachine, _ *verificationhelper.Verific
 	s.OnEventType(event.StateMember, mach.HandleMemberEvent)
 	s.OnEvent(s.c.cli.StateStoreSyncHandler)
 	s.OnEvent(s.c.handleEvent)
+}
+
+// OnEventType wraps the verification helper's handlers (mautrix v0.28.1)
+// for two of its races:
+//   - it reads a transaction before taking its own lock, so an incoming
+//     event and the user's answer must not interleave: both run under
+//     verifyMu;
+//   - a peer's MAC handled before the user confirmed makes the later
+//     ConfirmSAS check the peer's master key against our own and fail
+//     ("master keys do not match") — i.e. whoever confirms second always
+//     failed. So a peer's MAC waits until the user confirmed (or is dropped
+//     if they cancel), and then meets the order mautrix handles correctly.
+func (s *syncer) OnEventType(t event.Type, cb mautrix.EventHandler) {
+	if !strings.HasPrefix(t.Type, "m.key.verification.") {
+		s.DefaultSyncer.OnEventType(t, cb)
+		return
+	}
+	isMAC := t.Type == event.ToDeviceVerificationMAC.Type
+	s.DefaultSyncer.OnEventType(t, func(ctx context.Context, evt *event.Event) {
+		c := s.c
+		c.verifyMu.Lock()
+		defer c.verifyMu.Unlock()
+		if txn := verificationTxn(evt); isMAC && txn != "" && !c.confirmed[txn] {
+			c.heldMAC[txn] = append(c.heldMAC[txn], func() { cb(ctx, evt) })
+			return
+		}
+		cb(ctx, evt)
+	})
+}
+
+// verificationTxn is the transaction a to-device verification event
+// belongs to ("" when it has none).
+func verificationTxn(evt *event.Event) string {
+	if t, ok := evt.Content.Parsed.(event.VerificationTransactionable); ok {
+		return t.GetTransactionID().String()
+	}
+	return ""
 }
 
 // ensureFilter drops a stored filter ID made from a different filter.

@@ -55,6 +55,8 @@ func (c *Connector) AcceptVerification(ctx context.Context, txn string) error {
 	if err != nil {
 		return err
 	}
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
 	return vh.AcceptVerification(ctx, id.VerificationTransactionID(txn))
 }
 
@@ -64,7 +66,18 @@ func (c *Connector) ConfirmVerification(ctx context.Context, txn string) error {
 	if err != nil {
 		return err
 	}
-	return vh.ConfirmSAS(ctx, id.VerificationTransactionID(txn))
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
+	if err := vh.ConfirmSAS(ctx, id.VerificationTransactionID(txn)); err != nil {
+		return err
+	}
+	c.confirmed[txn] = true
+	held := c.heldMAC[txn]
+	delete(c.heldMAC, txn)
+	for _, handle := range held {
+		handle()
+	}
+	return nil
 }
 
 // CancelVerification stops a verification (e.g. the emoji differ).
@@ -77,7 +90,17 @@ func (c *Connector) CancelVerification(ctx context.Context, txn, reason string) 
 		reason = "cancelled by the user"
 	}
 	code := event.VerificationCancelCodeUser
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
+	c.forgetVerification(txn)
 	return vh.CancelVerification(ctx, id.VerificationTransactionID(txn), code, reason)
+}
+
+// forgetVerification drops what the MAC ordering kept for txn; verifyMu
+// is held.
+func (c *Connector) forgetVerification(txn string) {
+	delete(c.confirmed, txn)
+	delete(c.heldMAC, txn)
 }
 
 // verifyCallbacks turns verificationhelper callbacks into VerificationEvents.
@@ -112,7 +135,9 @@ func (v *verifyCallbacks) VerificationReady(ctx context.Context, txn id.Verifica
 			defer v.c.wg.Done()
 			vh, err := v.c.verifierOrErr()
 			if err == nil {
+				v.c.verifyMu.Lock()
 				err = vh.StartSAS(v.c.backgroundCtx(), txn)
+				v.c.verifyMu.Unlock()
 			}
 			if err != nil {
 				ev := v.event(txn, protocols.VerifyCancelled)

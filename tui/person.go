@@ -7,6 +7,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"polyglot/inbox"
+	"polyglot/protocols"
 )
 
 // personView shows one person: every identity with its network, address,
@@ -168,6 +169,13 @@ func (p *personView) View() string {
 		rule = st.warn.Render("ALLOWED without asking") + " — messages may go TLS-only when E2EE is offline"
 	}
 	b.WriteString("Downgrade: " + rule + st.dim.Render("   [d] toggle") + "\n")
+	// Matrix is the network whose keys Polyglot verifies (SAS).
+	for _, id := range p.person.Identities {
+		if id.Encryption == protocols.EncE2EE && id.Address.Network == protocols.Matrix && p.env.verify != nil {
+			b.WriteString("Keys: not verified on " + networkName(id.Address.Network) + st.dim.Render("   [V] verify by comparing emoji") + "\n")
+			break
+		}
+	}
 	if len(p.suggestions) > 0 {
 		b.WriteString("\n" + st.dim.Render("Maybe the same person (never merged without your yes)") + "\n")
 		for j, s := range p.suggestions {

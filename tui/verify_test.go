@@ -17,7 +17,9 @@ type verifyCore struct {
 	calls []string
 }
 
-func (f *verifyCore) Verifications() []inbox.Verification { return append([]inbox.Verification(nil), f.items...) }
+func (f *verifyCore) Verifications() []inbox.Verification {
+	return append([]inbox.Verification(nil), f.items...)
+}
 
 func (f *verifyCore) StartVerification(_ context.Context, p inbox.PersonID) (inbox.Verification, error) {
 	f.calls = append(f.calls, "start "+itoa(int64(p)))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,37 @@ func notifySession(t *testing.T, notifications string) *tmuxtest.Session {
 	s := tmuxtest.Start(t, 120, 40, env, binPath)
 	s.WaitFor(10*time.Second, "Alice Martin", "Bob Nakamura")
 	return s
+}
+
+// passthrough is one tmux passthrough sequence in the raw pane output.
+var passthrough = regexp.MustCompile(`\x1bPtmux;((?:[^\x1b]|\x1b\x1b)*)\x1b\\`)
+
+// Inside tmux, desktop notifications leave as tmux passthrough (ESC
+// doubled), one well-formed OSC 777 each, whatever the demo's hostile
+// contact (Mallory, whose name and message carry escape sequences) sends.
+func TestNotifyDesktopPassthroughInTmux(t *testing.T) {
+	raw := filepath.Join(t.TempDir(), "pane.raw")
+	s := notifySession(t, "desktop = \"osc777\"\npreview = true\n")
+	s.PipeTo(raw)
+	var chunks [][]string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(chunks) < 2 && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(raw)
+		chunks = passthrough.FindAllStringSubmatch(string(b), -1)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(chunks) < 2 {
+		t.Fatalf("after 20 s, %d desktop notifications in the pane output, want at least 2 (one per 2 s burst)", len(chunks))
+	}
+	osc := regexp.MustCompile(`^\x1b\]777;notify;Polyglot;[^\x00-\x1f\x7f;]+ \((Matrix|XMPP|WhatsApp)\)[^\x00-\x1f\x7f;]*\x07$`)
+	for _, c := range chunks {
+		seq := strings.ReplaceAll(c[1], "\x1b\x1b", "\x1b")
+		if !osc.MatchString(seq) {
+			t.Errorf("malformed desktop notification %q", seq)
+		}
+	}
+	t.Logf("%d notifications, first %q", len(chunks), chunks[0][1])
+	s.Keys("q")
 }
 
 var unreadTitle = regexp.MustCompile(`^Polyglot \((\d+)\)$`)

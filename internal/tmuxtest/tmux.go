@@ -153,3 +153,13 @@ func (s *Session) WaitDisplay(timeout time.Duration, format string, ok func(stri
 	s.t.Fatalf("after %v %s = %q", timeout, format, v)
 	return ""
 }
+
+// PipeTo copies everything the program writes to the pane from now on (raw
+// bytes, escape sequences included) into path.
+func (s *Session) PipeTo(path string) {
+	s.t.Helper()
+	cmd := "cat >> " + shellJoin([]string{path})
+	if out, err := exec.Command("tmux", "-S", s.socket, "pipe-pane", "-o", "-t", s.name, cmd).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux pipe-pane: %v: %s", err, out)
+	}
+}

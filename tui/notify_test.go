@@ -3,6 +3,8 @@ package tui
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +229,39 @@ func TestTitleShowsUnreadConversations(t *testing.T) {
 	off.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeConversations}}})
 	if off.m.notify.title != "" {
 		t.Fatalf("title = false still set %q", off.m.notify.title)
+	}
+}
+
+// Bubble Tea treats its output as a terminal (window size, console mode)
+// only if it has this shape (x/term.File); Terminal must keep it and pass
+// the real descriptor through.
+func TestTerminalKeepsTheTTYShape(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	term := NewTerminal(w)
+	var f interface {
+		io.ReadWriteCloser
+		Fd() uintptr
+	} = term
+	if f.Fd() != w.Fd() {
+		t.Fatalf("Fd %d, want the wrapped file's %d", f.Fd(), w.Fd())
+	}
+	if _, err := io.WriteString(term, bel); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Close(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != bel {
+		t.Fatalf("read %q (%v) through the pipe", buf, err)
+	}
+	// Close left the file open: stdout belongs to the process, not the TUI.
+	if _, err := w.Write([]byte("x")); err != nil {
+		t.Fatalf("Close closed the wrapped file: %v", err)
 	}
 }

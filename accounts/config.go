@@ -42,9 +42,19 @@ type Config struct {
 
 // Notifications controls desktop/terminal notification behaviour.
 type Notifications struct {
-	Enabled bool // default true
+	Enabled bool // master switch; default true
 	Bell    bool // ring the terminal bell; default false
+	Title   bool // unread count in the terminal title; default true
+	// Desktop is "off" (default), "osc9" or "osc777": a desktop
+	// notification sent through the terminal (works over SSH).
+	Desktop string
+	// Preview puts the message text in desktop notifications; default
+	// false (privacy over the shoulder).
+	Preview bool
 }
+
+// Desktop notification choices in the config.
+var desktopChoices = []string{"off", "osc9", "osc777"}
 
 // Account is one of the user's own accounts.
 type Account struct {
@@ -85,8 +95,11 @@ type fileConfig struct {
 }
 
 type fileNotif struct {
-	Enabled *bool `toml:"enabled,omitempty"`
-	Bell    *bool `toml:"bell,omitempty"`
+	Enabled *bool  `toml:"enabled,omitempty"`
+	Bell    *bool  `toml:"bell,omitempty"`
+	Title   *bool  `toml:"title,omitempty"`
+	Desktop string `toml:"desktop,omitempty"`
+	Preview *bool  `toml:"preview,omitempty"`
 }
 
 type fileAccount struct {
@@ -103,7 +116,7 @@ type fileAccount struct {
 
 var knownKeys = map[string][]string{
 	"":              {"theme", "keystore", "keys", "notifications", "account"},
-	"notifications": {"enabled", "bell"},
+	"notifications": {"enabled", "bell", "title", "desktop", "preview"},
 	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability"},
 }
 
@@ -136,7 +149,7 @@ func (e *ConfigError) Error() string {
 
 // Default is the configuration used when no file exists.
 func Default() *Config {
-	return &Config{Keystore: "auto", Notifications: Notifications{Enabled: true}, Keys: map[string]string{}}
+	return &Config{Keystore: "auto", Notifications: Notifications{Enabled: true, Title: true, Desktop: "off"}, Keys: map[string]string{}}
 }
 
 // Load reads config.toml. A missing file gives Default(). Every problem is
@@ -221,6 +234,22 @@ func Parse(name string, src []byte) (*Config, error) {
 		}
 		if n.Bell != nil {
 			cfg.Notifications.Bell = *n.Bell
+		}
+		if n.Title != nil {
+			cfg.Notifications.Title = *n.Title
+		}
+		if n.Preview != nil {
+			cfg.Notifications.Preview = *n.Preview
+		}
+		if n.Desktop != "" {
+			cfg.Notifications.Desktop = strings.ToLower(strings.TrimSpace(n.Desktop))
+			if !contains(desktopChoices, cfg.Notifications.Desktop) {
+				hint := `use "off", "osc9" (iTerm2, WezTerm, Windows Terminal, Ghostty, kitty) or "osc777" (foot, rxvt, VTE/GNOME)`
+				if s := closest(cfg.Notifications.Desktop, desktopChoices); s != "" {
+					hint = fmt.Sprintf("did you mean %q?", s)
+				}
+				add("notifications", "desktop", "notifications.desktop", fmt.Sprintf("unknown desktop notification kind %q", n.Desktop), hint)
+			}
 		}
 	}
 
@@ -457,8 +486,12 @@ func Encode(cfg *Config) ([]byte, error) {
 	if cfg.Keystore != "" && cfg.Keystore != "auto" {
 		fc.Keystore = cfg.Keystore
 	}
-	if !cfg.Notifications.Enabled || cfg.Notifications.Bell {
-		fc.Notifications = &fileNotif{Enabled: &cfg.Notifications.Enabled, Bell: &cfg.Notifications.Bell}
+	if n := cfg.Notifications; !n.Enabled || n.Bell || !n.Title || (n.Desktop != "" && n.Desktop != "off") || n.Preview {
+		fn := &fileNotif{Enabled: &n.Enabled, Bell: &n.Bell, Title: &n.Title, Preview: &n.Preview}
+		if n.Desktop != "off" {
+			fn.Desktop = n.Desktop
+		}
+		fc.Notifications = fn
 	}
 	for _, a := range cfg.Accounts {
 		fa := fileAccount{Network: string(a.Network), Address: a.Address, Server: a.Server, CAFile: a.CAFile,

@@ -59,8 +59,8 @@ insecure_tls = true
 	if cfg.Theme != "solarized" || cfg.Keystore != "file" || cfg.Keys["compose"] != "ctrl+n" {
 		t.Fatalf("top level: %+v", cfg)
 	}
-	if !cfg.Notifications.Enabled || !cfg.Notifications.Bell {
-		t.Fatalf("notifications: %+v (enabled must default to true)", cfg.Notifications)
+	if n := cfg.Notifications; !n.Enabled || !n.Bell || !n.Title || n.Desktop != "off" || n.Preview {
+		t.Fatalf("notifications: %+v (enabled and title default to true, desktop to off, preview to false)", n)
 	}
 	a, b := cfg.Accounts[0], cfg.Accounts[1]
 	if a.ID != "matrix:@me:example.org" || !a.Enabled || a.Reachability != ReachEveryone || a.Network != protocols.Matrix {
@@ -71,6 +71,21 @@ insecure_tls = true
 	}
 	if !cfg.Accounts[2].InsecureTLS {
 		t.Fatal("insecure_tls on loopback refused")
+	}
+}
+
+// The new notification keys parse; "OSC777" is accepted in any case.
+func TestNotificationKeys(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "[notifications]\ntitle = false\ndesktop = \"OSC777\"\npreview = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Notifications{Enabled: true, Title: false, Desktop: "osc777", Preview: true}
+	if cfg.Notifications != want {
+		t.Fatalf("notifications %+v, want %+v", cfg.Notifications, want)
+	}
+	if d := Default().Notifications; d != (Notifications{Enabled: true, Title: true, Desktop: "off"}) {
+		t.Fatalf("defaults %+v", d)
 	}
 }
 
@@ -111,6 +126,10 @@ func TestConfigErrorsNameLineColumnAndFix(t *testing.T) {
 		{"missing network", "\n[[account]]\naddress = \"a@b\"\n", 2, 1, "missing network", "add network"},
 		{"bad keystore", "keystore = \"vault\"\n", 1, 1, "unknown keystore", "keyring"},
 		{"wrong type", "[notifications]\nbell = \"yes\"\n", 2, 1, "", "type"},
+		{"bad desktop", "[notifications]\nbell = true\n  desktop = \"osc99\"\n", 3, 3, `unknown desktop notification kind "osc99"`, `did you mean "osc9"`},
+		{"desktop word", "[notifications]\ndesktop = \"libnotify\"\n", 2, 1, `unknown desktop notification kind`, "osc777"},
+		{"notifications typo", "[notifications]\npreveiw = true\n", 2, 1, "unknown key", `did you mean "preview"`},
+		{"title type", "[notifications]\ntitle = 1\n", 2, 1, "", "type"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,7 +170,7 @@ func TestSaveRoundTripAndMode(t *testing.T) {
 	cfg := Default()
 	cfg.Theme = "dark"
 	cfg.Keys["quit"] = "ctrl+q"
-	cfg.Notifications.Enabled = false
+	cfg.Notifications = Notifications{Enabled: false, Bell: true, Title: false, Desktop: "osc777", Preview: true}
 	cfg.Accounts = []Account{
 		{ID: "matrix:@a:b.org", Network: protocols.Matrix, Address: "@a:b.org", Enabled: true, Reachability: ReachEveryone},
 		{ID: "me", Network: protocols.XMPP, Address: "me@x.org", Enabled: false, Reachability: ReachOwnServer, DisplayName: "Me"},
@@ -167,7 +186,7 @@ func TestSaveRoundTripAndMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Theme != "dark" || got.Keys["quit"] != "ctrl+q" || got.Notifications.Enabled {
+	if got.Theme != "dark" || got.Keys["quit"] != "ctrl+q" || got.Notifications != cfg.Notifications {
 		t.Fatalf("top level lost: %+v", got)
 	}
 	for i := range cfg.Accounts {

@@ -562,6 +562,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 	var conv ConversationID
 	var ident *identRow
 	request := false
+	newRequest := false // this message opened the request
 	if m.Chat.Group {
 		if !m.Outgoing && !m.Sender.IsZero() {
 			r, err := g.ident(net, m.Sender, false, "")
@@ -635,6 +636,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 			if request, err = g.markRequest(conv, r, protocols.RequestMessage); err != nil {
 				return err
 			}
+			newRequest = request
 		}
 	}
 
@@ -700,6 +702,11 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		g.changed(ChangeRequests, 0)
 	} else {
 		g.changed(ChangeConversations, 0)
+	}
+	// A pending request notifies once, when it opens: a stranger cannot
+	// ring the bell with every further message.
+	if !silent && (!request || newRequest) {
+		g.changed(ChangeIncoming, conv)
 	}
 	return nil
 }
@@ -991,9 +998,13 @@ func (g *ingester) request(e protocols.RequestEvent) error {
 			return err
 		}
 		if r.consent != ConsentAccepted {
-			if _, err := g.exec(`UPDATE conversations SET request = 1, request_kind = ?, request_from = ? WHERE id = ? AND last_at = 0`,
-				int(e.Kind), r.id, conv); err != nil {
+			res, err := g.exec(`UPDATE conversations SET request = 1, request_kind = ?, request_from = ? WHERE id = ? AND last_at = 0`,
+				int(e.Kind), r.id, conv)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 && r.consent != ConsentIgnored {
+				g.changed(ChangeIncoming, conv)
 			}
 		}
 		name := e.Chat.Name
@@ -1014,8 +1025,12 @@ func (g *ingester) request(e protocols.RequestEvent) error {
 			return nil
 		}
 		if !request {
-			if _, err := g.markRequest(conv, r, e.Kind); err != nil {
+			marked, err := g.markRequest(conv, r, e.Kind)
+			if err != nil {
 				return err
+			}
+			if marked && r.consent != ConsentIgnored {
+				g.changed(ChangeIncoming, conv)
 			}
 		}
 		switch e.Kind {

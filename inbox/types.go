@@ -203,6 +203,13 @@ const (
 	ChangeAccounts // an account's connection state
 	ChangePeople
 	ChangeVerification // an interactive key verification moved on
+	// ChangeIncoming: a live message from someone else arrived in
+	// Conversation (or a new request opened it): the one kind worth a
+	// notification. Never for our own messages, history/catch-up marked
+	// Historical, blocked or ignored senders, or more messages of a request
+	// already pending. Conversation is 0 when a stalled subscriber's queue
+	// collapsed.
+	ChangeIncoming
 )
 
 // Change is the small notification the TUI re-arms on.

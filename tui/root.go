@@ -45,13 +45,15 @@ type rootModel struct {
 
 	feed        <-chan inbox.Change
 	unsubscribe func()
+	notify      *notifier
 
 	width, height int
 }
 
 func newRoot(o Options) *rootModel {
 	e := newEnv(o)
-	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e), acctView: newAccounts(e), verify: newVerify(e)}
+	m := &rootModel{env: e, list: newInboxList(e), reqs: newRequests(e), help: newHelp(e), acctView: newAccounts(e),
+		verify: newVerify(e), notify: newNotifier(o, e)}
 	if e.core != nil {
 		m.feed, m.unsubscribe = e.core.Subscribe()
 	}
@@ -77,6 +79,7 @@ func (m *rootModel) Init() tea.Cmd {
 		loadAccounts(m.env.core, m.env.accounts),
 		loadVerifications(m.env.verify),
 		waitChange(m.feed),
+		m.notify.init(),
 	)
 }
 
@@ -237,7 +240,17 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.refreshScreen()
 	case changesMsg:
-		return m, tea.Batch(m.onChanges(msg.Changes), waitChange(m.feed))
+		return m, tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
+	case tea.FocusMsg:
+		m.notify.onFocus(true)
+		return m, nil
+	case tea.BlurMsg:
+		m.notify.onFocus(false)
+		return m, nil
+	case unreadMsg:
+		return m, m.notify.onUnread(msg)
+	case alertMsg:
+		return m, m.notify.onAlert(msg)
 	case feedClosedMsg:
 		m.feed = nil
 		return m, nil
@@ -308,6 +321,14 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	return m, m.updateChild(msg)
+}
+
+// onScreen is the conversation the user is reading, 0 when none.
+func (m *rootModel) onScreen() inbox.ConversationID {
+	if m.screen == screenConversation && m.conv != nil && !m.showHelp {
+		return m.conv.id
+	}
+	return 0
 }
 
 // typing says a text field on screen takes plain letters.

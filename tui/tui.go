@@ -7,6 +7,8 @@ package tui
 
 import (
 	"context"
+	"io"
+	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -89,15 +91,35 @@ type Options struct {
 	Context context.Context
 	// PageSize is how many rows one store read fetches (default 50).
 	PageSize int
+	// Notify says how new messages are announced (bell, title, desktop);
+	// the zero value announces nothing.
+	Notify NotifySettings
+	// Terminal receives bells and desktop-notification sequences; Run sets
+	// it to the writer the renderer uses (tests give a buffer).
+	Terminal io.Writer
+	// Tmux wraps desktop notifications in tmux passthrough; Run sets it
+	// from $TMUX.
+	Tmux bool
 }
 
 // Run starts the program on the terminal (alt screen, mouse cell motion) and
 // returns when the user quits or ctx ends.
 func Run(ctx context.Context, opts Options) error {
 	opts.Context = ctx
+	// One writer for frames and notifications, so neither splices the other.
+	term := NewTerminal(os.Stdout)
+	opts.Terminal, opts.Tmux = term, os.Getenv("TMUX") != ""
 	m := newRoot(opts)
 	defer m.close()
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion())
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithOutput(term)}
+	if opts.Notify.alerts() {
+		popts = append(popts, tea.WithReportFocus())
+	}
+	if opts.Notify.title() {
+		_, _ = io.WriteString(term, pushTitle)
+		defer io.WriteString(term, popTitle)
+	}
+	p := tea.NewProgram(m, popts...)
 	_, err := p.Run()
 	if err == tea.ErrProgramKilled && ctx.Err() != nil {
 		return nil

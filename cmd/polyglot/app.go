@@ -84,11 +84,21 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	// A view that can also change accounts (the client's) makes the
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)
-	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log})
+	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log,
+		Notify: notifySettings(cfg.Notifications)})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// notifySettings carries config.toml's [notifications] to the TUI.
+func notifySettings(n accounts.Notifications) tui.NotifySettings {
+	d := tui.DesktopKind(n.Desktop)
+	if d == "" {
+		d = tui.DesktopOff
+	}
+	return tui.NotifySettings{Enabled: n.Enabled, Bell: n.Bell, Title: n.Title, Desktop: d, Preview: n.Preview}
 }
 
 func fileExists(path string) bool {

@@ -125,3 +125,41 @@ func shellJoin(argv []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// Display expands a tmux format for the session's pane, e.g.
+// "#{pane_title}" (set by OSC 2) or "#{window_bell_flag}" (1 once the
+// program rang the bell in this detached session).
+func (s *Session) Display(format string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", "-S", s.socket, "display-message", "-p", "-t", s.name, format).Output()
+	if err != nil {
+		s.t.Fatalf("tmux display %q: %v", format, err)
+	}
+	return strings.TrimRight(string(out), "\n")
+}
+
+// WaitDisplay waits until ok accepts the expansion of format, failing with
+// the last value after timeout. It returns that value.
+func (s *Session) WaitDisplay(timeout time.Duration, format string, ok func(string) bool) string {
+	s.t.Helper()
+	start := time.Now()
+	var v string
+	for time.Since(start) < timeout {
+		if v = s.Display(format); ok(v) {
+			return v
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("after %v %s = %q", timeout, format, v)
+	return ""
+}
+
+// PipeTo copies everything the program writes to the pane from now on (raw
+// bytes, escape sequences included) into path.
+func (s *Session) PipeTo(path string) {
+	s.t.Helper()
+	cmd := "cat >> " + shellJoin([]string{path})
+	if out, err := exec.Command("tmux", "-S", s.socket, "pipe-pane", "-o", "-t", s.name, cmd).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux pipe-pane: %v: %s", err, out)
+	}
+}

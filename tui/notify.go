@@ -346,3 +346,29 @@ func notifyText(s string, noSemicolon bool) string {
 func tmuxPassthrough(seq string) string {
 	return "\x1bPtmux;" + strings.ReplaceAll(seq, "\x1b", "\x1b\x1b") + "\x1b\\"
 }
+
+// verificationRequest alerts once for a contact's new request to verify
+// keys: it times out on their side, so it is worth the user's attention
+// even while a message burst was just rung.
+func (n *notifier) verificationRequest(who string) tea.Cmd {
+	if !n.set.alerts() || n.out == nil {
+		return nil
+	}
+	var b strings.Builder
+	if n.set.Bell {
+		b.WriteString(bel)
+	}
+	if n.set.desktop() {
+		osc777 := n.set.Desktop == DesktopOSC777
+		text := notifyText(who, osc777) + " asks to verify keys"
+		seq := "\x1b]9;Polyglot: " + text + bel
+		if osc777 {
+			seq = "\x1b]777;notify;Polyglot;" + text + bel
+		}
+		if n.tmux {
+			seq = tmuxPassthrough(seq)
+		}
+		b.WriteString(seq)
+	}
+	return n.write(b.String())
+}

@@ -214,8 +214,14 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case verificationsMsg:
+		var cmd tea.Cmd
+		for _, it := range msg.Items {
+			if it.Incoming && it.NeedsUser() && !m.verify.seen[it.Txn] {
+				cmd = m.notify.verificationRequest(verifyWho(it, notifyTextMax))
+			}
+		}
 		m.verify.onVerifications(msg.Items)
-		return m, nil
+		return m, cmd
 	case verifyStartedMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = "verification: "+msg.Err.Error(), true

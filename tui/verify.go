@@ -69,16 +69,21 @@ type verifyView struct {
 	loaded bool
 	// txn is the verification on screen; "" picks the one that needs the
 	// user, else the newest.
-	txn           string
+	txn string
+	// seen are the transactions already shown (a request alerts once).
+	seen          map[string]bool
 	width, height int
 }
 
-func newVerify(e *env) *verifyView { return &verifyView{env: e} }
+func newVerify(e *env) *verifyView { return &verifyView{env: e, seen: map[string]bool{}} }
 
 func (v *verifyView) setSize(w, h int) { v.width, v.height = w, h }
 
 func (v *verifyView) onVerifications(items []inbox.Verification) {
 	v.items, v.loaded = items, true
+	for _, it := range items {
+		v.seen[it.Txn] = true
+	}
 }
 
 // current is the verification on screen.

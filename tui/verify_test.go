@@ -1,9 +1,13 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
 
 	"polyglot/inbox"
 	"polyglot/protocols"
@@ -129,4 +133,26 @@ func TestVerifyWithoutSupport(t *testing.T) {
 	h := newHarness(t, world(2), 100, 30)
 	h.keys("V")
 	h.mustShow("this build cannot verify keys")
+}
+
+// TestVerificationRequestRings: a contact's new request rings once (with
+// the hostile name made inert in the desktop notification); seeing it again
+// does not ring again.
+func TestVerificationRequestRings(t *testing.T) {
+	f := &verifyCore{fakeCore: world(2)}
+	out := &bytes.Buffer{}
+	m := newRoot(Options{Core: f, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20,
+		Notify: NotifySettings{Enabled: true, Bell: true, Desktop: DesktopOSC777}, Terminal: out})
+	t.Cleanup(m.close)
+	h := &harness{t: t, m: m}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.run(m.Init())
+	f.items = []inbox.Verification{{Txn: "t-in", Name: "Eve\x1b]0;x\x07;y", Incoming: true,
+		Peer: protocols.Address{Network: protocols.Matrix, ID: "@eve:example.org"}, Stage: protocols.VerifyRequested}}
+	f.changed(h)
+	f.changed(h)
+	got := out.String()
+	if strings.Count(got, "\a") != 2 || strings.Count(got, "\x1b") != 1 || !strings.Contains(got, "asks to verify keys") {
+		t.Fatalf("want one bell and one clean OSC 777, got %q", got)
+	}
 }

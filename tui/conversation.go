@@ -635,6 +635,9 @@ func (c *conversationView) renderMessage(i int) []string {
 		if body == "" && len(m.Attachments) == 0 {
 			body = " "
 		}
+		if len(m.Attachments) == 1 && body == m.Attachments[0].Name {
+			body = "" // Matrix puts the file name in the body when there is no caption
+		}
 		if body != "" {
 			style := st.their
 			if m.Outgoing {

@@ -66,14 +66,14 @@ func TestMessageActionsAgainstMatrix(t *testing.T) {
 		t.Fatalf("nio uploaded the file unencrypted: %v", sent)
 	}
 	fileEvent := sent["event_id"].(string)
-	s.WaitFor(20*time.Second, "📎 report")
+	s.WaitFor(20*time.Second, "📎 ../../report")
 	if strings.ContainsRune(s.Screen(), '\u202E') {
 		t.Fatal("the bidi override in the file name reached the screen")
 	}
 
 	// Select the newest message (the file) and open it.
 	s.Keys("Escape")
-	s.WaitFor(5*time.Second, "▌ 📎 report")
+	s.WaitFor(5*time.Second, "▌ 📎 ../../report")
 	s.Keys("o")
 	s.WaitFor(30*time.Second, "opened ")
 	downloads := filepath.Join(p.data, "polyglot", "downloads")
@@ -152,7 +152,7 @@ func TestMessageActionsAgainstMatrix(t *testing.T) {
 	// React to the file with the first preset.
 	pressEscape(s, 1)
 	s.Keys("k")
-	s.WaitFor(5*time.Second, "▌ 📎 report")
+	s.WaitFor(5*time.Second, "▌ 📎 ../../report")
 	s.Keys("+")
 	s.WaitFor(5*time.Second, "react: 1")
 	s.Keys("1")

@@ -358,11 +358,12 @@ func (c *conversationView) sendDraft() tea.Cmd {
 		r := c.routes[c.pick]
 		req.Route = &r
 	}
-	if c.replyTo != nil {
-		c.replyRoute(&req)
+	var warn tea.Cmd
+	if c.replyTo != nil && !c.replyRoute(&req) {
+		warn = cmdOf(statusMsg{Text: "no route on the network of the message you answer: sent as a plain message"})
 	}
 	c.sending = true
-	return sendCmd(c.env.ctx, c.env.core, req)
+	return tea.Batch(warn, sendCmd(c.env.ctx, c.env.core, req))
 }
 
 func (c *conversationView) onSent(m sentMsg) tea.Cmd {

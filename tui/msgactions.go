@@ -164,18 +164,24 @@ func firstLine(s string) string {
 	return ""
 }
 
+// gist is a message in a few words, raw: its first line, else its file.
+func gist(m inbox.Message) string {
+	switch text := firstLine(m.Body); {
+	case m.Deleted:
+		return "message deleted"
+	case text == "" && len(m.Attachments) > 0:
+		return "📎 " + m.Attachments[0].Name
+	default:
+		return text
+	}
+}
+
 // replyQuote is the line above a reply: who and what it answers, when the
 // answered message is loaded.
 func (c *conversationView) replyQuote(netID string, w int) string {
 	for i := len(c.msgs) - 1; i >= 0; i-- {
 		if m := c.msgs[i]; m.NetworkID == netID {
-			text := firstLine(m.Body)
-			if m.Deleted {
-				text = "message deleted"
-			} else if text == "" && len(m.Attachments) > 0 {
-				text = "📎 " + m.Attachments[0].Name
-			}
-			return inline("↪ "+senderLabel(m)+": "+text, w)
+			return inline("↪ "+senderLabel(m)+": "+gist(m), w)
 		}
 	}
 	return "↪ in reply to an earlier message"
@@ -199,10 +205,10 @@ func (c *conversationView) actionLine() string {
 	case c.ask == askAttachment:
 		return fmt.Sprintf("open which attachment? 1–%d · esc cancels", min(len(c.askMsg.Attachments), 9))
 	case c.editing != nil:
-		return "✎ editing your message: " + inline(firstLine(c.editing.Body), w/2) + " (enter sends the correction, esc drops)"
+		return "✎ editing your message: " + inline(gist(*c.editing), w/2) + " (enter sends the correction, esc drops)"
 	case c.replyTo != nil:
 		m := *c.replyTo
-		return "↪ replying to " + inline(senderLabel(m), w/4) + ": " + inline(firstLine(m.Body), w/2) + " (esc drops)"
+		return "↪ replying to " + inline(senderLabel(m), w/4) + ": " + inline(gist(m), w/2) + " (esc drops)"
 	}
 	return ""
 }
@@ -267,6 +273,9 @@ func (c *conversationView) startEdit() tea.Cmd {
 	}
 	if !m.Outgoing {
 		return cmdOf(statusMsg{Text: "only your own messages can be edited"})
+	}
+	if m.NetworkID == "" {
+		return cmdOf(statusMsg{Text: "that message is not sent yet: nothing to correct"})
 	}
 	if c.editing == nil {
 		c.savedDraft = c.composer.value()
@@ -342,23 +351,22 @@ func (c *conversationView) answer(k tea.KeyMsg) tea.Cmd {
 }
 
 // replyRoute makes a reply travel where the answered message did: its
-// network ID means nothing elsewhere. With no route on that account the
-// reply goes unlinked, and the status says so.
-func (c *conversationView) replyRoute(req *inbox.SendRequest) {
+// network ID means nothing elsewhere. It reports false when no route is on
+// that account: the reply then goes unlinked.
+func (c *conversationView) replyRoute(req *inbox.SendRequest) bool {
 	m := c.replyTo
-	next, _, ok := c.nextRoute()
-	if ok && next.Account == m.Account {
+	if next, _, ok := c.nextRoute(); ok && next.Account == m.Account {
 		req.ReplyTo = m.NetworkID
-		return
+		return true
 	}
 	for _, r := range c.routes {
 		if r.Account == m.Account {
-			r := r
 			req.Route = &r
 			req.ReplyTo = m.NetworkID
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // sendEdit sends the composer's text as the correction of c.editing.

@@ -260,3 +260,22 @@ func TestActionErrorsAreSaid(t *testing.T) {
 	h.keys("+", "2")
 	h.mustShow("accept the request first")
 }
+
+// A reply shows what it answers, and a reply goes out on the account the
+// answered message came by (its ID means nothing on another network).
+func TestReplyQuoteAndRoute(t *testing.T) {
+	f := actWorld(6)
+	f.msgs[1][3].ReplyTo = "$3"
+	f.msgs[1][3].Body = "answer"
+	f.msgs[1][4].Account, f.msgs[1][4].Network, f.msgs[1][4].Body = "xm", protocols.XMPP, "over xmpp\x1b[31m"
+	h := newHarness(t, f, 100, 30)
+	h.keys("enter")
+	h.mustShow("↪ Ada: message number 3", "answer")
+	h.keys("esc", "k", "r")
+	h.mustShow("↪ replying to Ada: over xmpp␛[31m")
+	h.typeText("ok")
+	h.keys("enter")
+	if len(f.sent) != 1 || f.sent[0].Route == nil || f.sent[0].Route.Account != "xm" || f.sent[0].ReplyTo != "$5" {
+		t.Fatalf("reply %+v, want via xm with ReplyTo $5", f.sent)
+	}
+}

@@ -169,7 +169,7 @@ func gist(m inbox.Message) string {
 	switch text := firstLine(m.Body); {
 	case m.Deleted:
 		return "message deleted"
-	case text == "" && len(m.Attachments) > 0:
+	case len(m.Attachments) > 0 && (text == "" || m.Body == m.Attachments[0].Name):
 		return "📎 " + m.Attachments[0].Name
 	default:
 		return text

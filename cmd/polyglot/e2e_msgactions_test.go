@@ -148,6 +148,11 @@ func TestMessageActionsAgainstMatrix(t *testing.T) {
 		t.Fatalf("edit %v, want m.replace of %s with the new text", edit, replyEvent)
 	}
 	s.WaitFor(10*time.Second, "got the file, thanks", "(edited)")
+	time.Sleep(time.Second) // the server's echo of the edit duplicates nothing
+	if n := strings.Count(s.Screen(), "got the file"); n != 1 {
+		t.Fatalf("the edited reply shows %d times:\n%s", n, s.Screen())
+	}
+	s.WaitFor(time.Second, "↪ bob: 📎 ../../report")
 
 	// React to the file with the first preset.
 	pressEscape(s, 1)

@@ -279,3 +279,22 @@ func TestReplyQuoteAndRoute(t *testing.T) {
 		t.Fatalf("reply %+v, want via xm with ReplyTo $5", f.sent)
 	}
 }
+
+// Several attachments: o asks which; a digit picks; other keys keep asking.
+func TestOpenWhichAttachment(t *testing.T) {
+	t.Setenv(OpenerEnv, "true")
+	f := actWorld(4)
+	f.msgs[1][2].Attachments = append(f.msgs[1][2].Attachments, protocols.Attachment{Name: "second.txt", Size: 10})
+	f.dlPath = filepath.Join(t.TempDir(), "second.txt")
+	h := newHarness(t, f, 100, 24)
+	h.keys("enter", "esc", "k", "o")
+	h.mustShow("open which attachment? 1–2")
+	h.keys("x")
+	h.mustShow("open which attachment? 1–2")
+	h.keys("2")
+	if got := f.actions(); len(got) != 1 || got[0] != "download 3 1" {
+		t.Fatalf("actions %v, want download 3 1", got)
+	}
+	h.mustShow("opened " + f.dlPath)
+	h.mustNotShow("open which attachment")
+}

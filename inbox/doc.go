@@ -36,5 +36,9 @@
 //	(*Inbox).Reachability(account string) (Reachability, error)
 //	(*Inbox).SetAccountServer(account, server string) error // what OwnServerOnly compares with
 //	(*Inbox).OptimizeSearch() error                    // merge the FTS index (after big syncs)
+//	(*Inbox).Edit(ctx, id MessageID, body string) error // own message, via its account; shown at once
+//	(*Inbox).React(ctx, id MessageID, key string, remove bool) error
+//	(*Inbox).Retract(ctx, id MessageID) error          // own message, deleted for everyone
+//	(*Inbox).Download(ctx, id MessageID, index int) (string, error) // into Options.DownloadDir; reused once saved
 //	GenerateLarge(path string, spec GenSpec) error      // synthetic store for benchmarks
 package inbox

@@ -849,17 +849,34 @@ func (g *ingester) reaction(e protocols.ReactionEvent) error {
 	if err != nil || !ok {
 		return err
 	}
-	if e.Remove {
-		_, err = g.exec(`DELETE FROM reactions WHERE message_id = ? AND key = ? AND sender = ?`, id, e.Key, e.From.ID)
-	} else {
-		mine := e.From.IsZero() || e.From.ID == g.account
-		_, err = g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender, mine) VALUES (?, ?, ?, ?)`, id, e.Key, e.From.ID, boolInt(mine))
+	// The user's own reactions are stored under one sender (""), so the
+	// copy applied when the user reacted and the network's echo of it are
+	// one row.
+	mine := g.self(net, e.From)
+	sender := e.From.ID
+	if mine {
+		sender = ""
+	}
+	switch {
+	case e.Remove && mine:
+		_, err = g.exec(`DELETE FROM reactions WHERE message_id = ? AND key = ? AND (mine = 1 OR sender = ?)`, id, e.Key, e.From.ID)
+	case e.Remove:
+		_, err = g.exec(`DELETE FROM reactions WHERE message_id = ? AND key = ? AND sender = ?`, id, e.Key, sender)
+	default:
+		_, err = g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender, mine) VALUES (?, ?, ?, ?)`, id, e.Key, sender, boolInt(mine))
 	}
 	if err != nil {
 		return err
 	}
 	g.changed(ChangeMessages, conv)
 	return nil
+}
+
+// self says whether from is the user: no address (a change the user made
+// here), the account itself, or the address a default account ID
+// ("network:address") names.
+func (g *ingester) self(net protocols.Network, from protocols.Address) bool {
+	return from.IsZero() || from.ID == g.account || g.account == string(net)+":"+from.ID
 }
 
 func (g *ingester) receipt(e protocols.ReceiptEvent) error {

@@ -26,6 +26,9 @@ type Options struct {
 	// TypingExpiry is how long a typing notice lasts without renewal.
 	// Default 6 s.
 	TypingExpiry time.Duration
+	// DownloadDir is where Download saves attachments (created 0700 on
+	// first use). Empty: Download refuses.
+	DownloadDir string
 }
 
 func (o *Options) fill() {

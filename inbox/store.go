@@ -168,6 +168,16 @@ WHEN new.kind = 0 AND new.deleted = 0 AND new.fts_later = 0 BEGIN
 	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
 END;
 `,
+	// Attachments the user downloaded, so opening one again reuses the
+	// file instead of fetching (and naming) a second copy.
+	`
+CREATE TABLE downloads (
+	message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+	idx INTEGER NOT NULL,
+	path TEXT NOT NULL,
+	PRIMARY KEY(message_id, idx)
+) WITHOUT ROWID;
+`,
 }
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.

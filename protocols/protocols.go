@@ -266,3 +266,12 @@ type Retractor interface {
 type RequestResponder interface {
 	AnswerRequest(ctx context.Context, from Address, chat string, accept bool) error
 }
+
+// Downloader is implemented by connectors that can fetch an attachment's
+// content. Download writes it (decrypted and verified, when the network
+// encrypts media) into dir under a safe, unused file name derived from the
+// remote name, and returns the file's path. The remote name is hostile
+// input: the file never lands outside dir.
+type Downloader interface {
+	Download(ctx context.Context, att Attachment, dir string) (path string, err error)
+}

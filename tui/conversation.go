@@ -49,6 +49,17 @@ type conversationView struct {
 	prompt   *downgradePrompt
 	sending  bool
 
+	// sel is the selected message in the history focus (0: none).
+	sel inbox.MessageID
+	// replyTo / editing: the message the composer's draft answers or
+	// corrects; savedDraft is the draft set aside while editing.
+	replyTo    *inbox.Message
+	editing    *inbox.Message
+	savedDraft string
+	// ask is a one-key question about askMsg (react, delete, which file).
+	ask    askKind
+	askMsg inbox.Message
+
 	width, height int
 }
 
@@ -120,6 +131,9 @@ func (c *conversationView) historyHeight() int {
 	if c.notice != "" {
 		h--
 	}
+	if c.actionLine() != "" {
+		h--
+	}
 	if c.prompt != nil {
 		h -= lipgloss.Height(c.prompt.View(c.width)) - composerHeight - 1
 	}
@@ -150,6 +164,8 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	if n := len(c.msgs); n > 0 {
 		oldLast = c.msgs[n-1].ID
 	}
+	// A reader scrolled back, or acting on an older message, keeps it still.
+	hold := c.offset > 0 || (c.focus == focusHistory && c.sel != 0 && c.sel != oldLast)
 	var newIncoming bool
 	if m.Older {
 		if len(m.Items) < m.Want {
@@ -164,10 +180,13 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	}
 	c.rebuild()
 	// Keep what the user looks at still when lines arrive below it.
-	if !m.Older && c.offset > 0 {
+	if !m.Older && hold {
 		c.offset += c.linesAfter(oldLast)
 	}
 	c.clampOffset()
+	if c.focus == focusHistory && c.selected() < 0 {
+		c.selectNewest()
+	}
 	var cmds []tea.Cmd
 	if newIncoming {
 		cmds = append(cmds, markRead(c.env.ctx, c.env.core, c.id))
@@ -339,8 +358,12 @@ func (c *conversationView) sendDraft() tea.Cmd {
 		r := c.routes[c.pick]
 		req.Route = &r
 	}
+	var warn tea.Cmd
+	if c.replyTo != nil && !c.replyRoute(&req) {
+		warn = cmdOf(statusMsg{Text: "no route on the network of the message you answer: sent as a plain message"})
+	}
 	c.sending = true
-	return sendCmd(c.env.ctx, c.env.core, req)
+	return tea.Batch(warn, sendCmd(c.env.ctx, c.env.core, req))
 }
 
 func (c *conversationView) onSent(m sentMsg) tea.Cmd {
@@ -363,6 +386,7 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 	// Sent (or queued): the draft is now a message in the store.
 	if c.composer.value() == m.Req.Body {
 		c.composer.reset()
+		c.replyTo = nil
 	}
 	c.offset = 0
 	cmds := []tea.Cmd{c.refresh(), loadRoutes(c.env.core, c.id)}
@@ -379,6 +403,7 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 func (c *conversationView) scroll(d int) tea.Cmd {
 	c.offset += d
 	c.clampOffset()
+	c.selectVisible()
 	if c.offset+2*c.historyHeight() >= len(c.lines) {
 		return c.loadOlder()
 	}
@@ -439,10 +464,17 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		ev, cmd := c.composer.Update(msg)
 		switch ev {
 		case composerSend:
+			if c.editing != nil {
+				return c.sendEdit()
+			}
 			return c.sendDraft()
 		case composerLeave:
+			if c.replyTo != nil || c.editing != nil {
+				c.dropDraftContext()
+				return nil
+			}
 			c.composer.blur()
-			c.focus = focusHistory
+			c.enterHistory()
 			if c.typing {
 				c.typing = false
 				return setTyping(c.env.ctx, c.env.core, c.id, false)
@@ -462,24 +494,39 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 	if !isKey {
 		return nil
 	}
+	if c.ask != askNone {
+		return c.answer(k)
+	}
 	switch {
 	case key.Matches(k, keys.Up):
-		return c.scroll(1)
+		return c.moveSelection(-1)
 	case key.Matches(k, keys.Down):
-		return c.scroll(-1)
+		return c.moveSelection(1)
 	case key.Matches(k, keys.PageUp):
 		return c.scroll(c.historyHeight() / 2)
 	case key.Matches(k, keys.PageDown):
 		return c.scroll(-c.historyHeight() / 2)
 	case key.Matches(k, keys.Top):
-		return c.scroll(len(c.lines))
+		cmd := c.scroll(len(c.lines))
+		c.moveSelection(-len(c.msgs))
+		return cmd
 	case key.Matches(k, keys.Bottom):
 		c.offset = 0
+		c.selectNewest()
 	case key.Matches(k, keys.Route):
 		c.cycleRoute()
+	case key.Matches(k, keys.OpenAttachment):
+		return c.openAttachment()
+	case key.Matches(k, keys.Reply):
+		return c.startReply()
+	case key.Matches(k, keys.EditMessage):
+		return c.startEdit()
+	case key.Matches(k, keys.React):
+		return c.startReact()
+	case key.Matches(k, keys.DeleteMessage):
+		return c.startDelete()
 	case key.Matches(k, keys.Compose):
-		c.focus = focusComposer
-		return c.composer.focus()
+		return c.enterComposer()
 	case key.Matches(k, keys.Person):
 		if c.conv.Kind == inbox.Direct && c.conv.Person != 0 {
 			return cmdOf(openPersonMsg{ID: c.conv.Person})
@@ -550,7 +597,12 @@ func (c *conversationView) renderMessage(i int) []string {
 		}
 		who = st.their.Render(inline(name, w/3))
 	}
-	head := st.dim.Render(ts) + " " + who + " " + st.netBadge(m.Network) + " " + st.enc(m.Encryption)
+	selected := c.focus == focusHistory && m.ID == c.sel
+	tsStyle := st.dim
+	if selected {
+		tsStyle = st.selected
+	}
+	head := tsStyle.Render(ts) + " " + who + " " + st.netBadge(m.Network) + " " + st.enc(m.Encryption)
 	if m.Edited && !m.Deleted {
 		head += " " + st.dim.Render("(edited)")
 	}
@@ -570,6 +622,12 @@ func (c *conversationView) renderMessage(i int) []string {
 	out = append(out, head)
 	indent := "  "
 	bw := w - len(indent)
+	if selected {
+		indent = st.selected.Render("▌") + " "
+	}
+	if m.ReplyTo != "" && !m.Deleted {
+		out = append(out, indent+st.dim.Render(c.replyQuote(m.ReplyTo, bw)))
+	}
 	switch {
 	case m.Deleted:
 		out = append(out, indent+st.dim.Render("message deleted"))
@@ -577,6 +635,9 @@ func (c *conversationView) renderMessage(i int) []string {
 		body := m.Body
 		if body == "" && len(m.Attachments) == 0 {
 			body = " "
+		}
+		if len(m.Attachments) == 1 && body == m.Attachments[0].Name {
+			body = "" // Matrix puts the file name in the body when there is no caption
 		}
 		if body != "" {
 			style := st.their
@@ -686,6 +747,9 @@ func (c *conversationView) View() string {
 	if c.prompt != nil {
 		b.WriteString(c.prompt.View(w))
 		return b.String()
+	}
+	if l := c.actionLine(); l != "" {
+		b.WriteString(truncateStyled(st.warn.Render(l), w) + "\n")
 	}
 	b.WriteString(c.routeBar() + "\n")
 	b.WriteString(c.composer.View())

@@ -184,6 +184,9 @@ type fakeCore struct {
 	convCalls []int // limits asked of Conversations
 	msgCalls  []inbox.Cursor
 	searches  []string
+	acts      []string // message actions, as "edit 3 new text"
+	actErr    error    // what every message action returns
+	dlPath    string   // what Download returns
 }
 
 func newFakeCore() *fakeCore {

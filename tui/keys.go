@@ -31,6 +31,13 @@ type keyMap struct {
 	Retry      key.Binding
 	LeaveInput key.Binding
 
+	// the selected message (history focus)
+	OpenAttachment key.Binding
+	Reply          key.Binding
+	EditMessage    key.Binding
+	React          key.Binding
+	DeleteMessage  key.Binding
+
 	// requests
 	Accept key.Binding
 	Block  key.Binding
@@ -83,7 +90,13 @@ var keys = keyMap{
 	Newline:    key.NewBinding(key.WithKeys("alt+enter"), key.WithHelp("alt+enter", "new line")),
 	Route:      key.NewBinding(key.WithKeys("ctrl+r", "tab"), key.WithHelp("ctrl+r/tab", "next route for the next message")),
 	Retry:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry newest failed message")),
-	LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave the composer (draft kept)")),
+	LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "drop the reply/edit, else leave the composer (draft kept)")),
+
+	OpenAttachment: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open the attachment (downloads it, then $POLYGLOT_OPENER / xdg-open)")),
+	Reply:          key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply to the selected message")),
+	EditMessage:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit your selected message")),
+	React:          key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "react: 1–6 or type an emoji; the same again takes it back")),
+	DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
 
 	Accept: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
 	Block:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender")),
@@ -121,7 +134,8 @@ func helpSections() []helpSection {
 	return []helpSection{
 		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
-		{"Conversation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Compose, k.Person, k.Retry, k.Back}},
+		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
+			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.Compose, k.Person, k.Retry, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},

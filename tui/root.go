@@ -238,6 +238,11 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statusMsg:
 		m.status, m.statusErr = msg.Text, msg.Err
 		return m, nil
+	case actionDoneMsg:
+		if m.conv != nil {
+			return m, m.conv.onAction(msg)
+		}
+		return m, nil
 	case doneMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = msg.What+" failed: "+msg.Err.Error(), true

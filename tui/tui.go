@@ -40,6 +40,8 @@ type Core interface {
 	SetPreferred(p inbox.PersonID, n protocols.Network) error
 	SetAllowDowngrade(p inbox.PersonID, allow bool) error
 	AccountStates() []inbox.AccountState
+	// MessageActions: open, edit, react to and delete one message.
+	MessageActions
 }
 
 // AccountStatus is one account's line in the status bar and the accounts

@@ -65,7 +65,8 @@ func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
 
 // openInbox opens (creating) the profile's store under the data dir.
 func (a *app) openInbox(name string) (*inbox.Inbox, error) {
-	in, err := inbox.Open(filepath.Join(a.paths.Data, name), inbox.Options{Logger: a.log})
+	// Attachments the user opens land in the data dir, next to the store.
+	in, err := inbox.Open(filepath.Join(a.paths.Data, name), inbox.Options{Logger: a.log, DownloadDir: filepath.Join(a.paths.Data, "downloads")})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -72,6 +72,8 @@ func TestSafeFileName(t *testing.T) {
 		"a\x1b[2Jb.txt":    "a_[2Jb.txt",
 		"":                 "attachment",
 		"...":              "attachment",
+		"inv\u202Efdp.exe": "invfdp.exe",
+		".bashrc":          "bashrc",
 	} {
 		if got := safeFileName(in); got != want {
 			t.Errorf("safeFileName(%q) = %q, want %q", in, got, want)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -378,30 +380,59 @@ func (c *Connector) Download(ctx context.Context, att protocols.Attachment, dir 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	name := safeFileName(att.Name)
-	path := filepath.Join(dir, name)
-	for i := 1; ; i++ {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		ext := filepath.Ext(name)
-		path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext))
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", err
-	}
-	return path, nil
+	return saveUnique(dir, safeFileName(att.Name), data)
 }
 
+// saveUnique writes data under name in dir, or name-1, name-2… when taken.
+// The content goes to a temporary file first and is linked in only when
+// complete, so a crash never leaves a truncated file under the real name
+// and two downloads never overwrite each other.
+func saveUnique(dir, name string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".part-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	ext := filepath.Ext(name)
+	for i := 0; i < 1000; i++ {
+		path := filepath.Join(dir, name)
+		if i > 0 {
+			path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext))
+		}
+		// Link fails when the name exists: no check-then-write race.
+		err := os.Link(tmp.Name(), path)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("matrix: no free file name for %q in %s", name, dir)
+}
+
+// safeFileName reduces a peer's file name to a harmless base name: no
+// directories, no leading dots (no hidden or parent files), no control or
+// format characters (U+202E could disguise "exe.pdf" as "fdp.exe").
 func safeFileName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '/' {
+		switch {
+		case r == '/' || unicode.IsControl(r):
 			return '_'
+		case unicode.Is(unicode.Cf, r) || r == utf8.RuneError:
+			return -1
 		}
 		return r
 	}, name)
-	name = strings.TrimLeft(name, ".")
+	name = strings.TrimLeft(strings.TrimSpace(name), ".")
 	if name == "" {
 		name = "attachment"
 	}

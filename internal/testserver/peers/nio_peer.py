@@ -21,6 +21,9 @@ Commands (field "op"):
     join       room
     send       room, body?, html?, txn?, content? (raw m.room.message content),
                type? (event type, default m.room.message), reply_to?, edit_of?
+    send_file  room, name, data (base64), mime?  -> event_id, encrypted_file
+               uploads the bytes (encrypted with AES-CTR when the room is
+               encrypted: the m.file content carries the "file" key, not "url")
     redact     room, target
     react      room, target, key
     typing     room, on
@@ -32,6 +35,8 @@ Commands (field "op"):
     quit
 """
 import asyncio
+import base64
+import io
 import json
 import logging
 import os
@@ -188,6 +193,27 @@ class Peer:
                                "m.relates_to": {"rel_type": "m.replace", "event_id": cmd["edit_of"]}}
             eid = await self.send(cmd["room"], cmd.get("type", "m.room.message"), content, cmd.get("txn"))
             return {"event_id": eid}
+        if op == "send_file":
+            room = cmd["room"]
+            data = base64.b64decode(cmd["data"])
+            name = cmd.get("name", "file.bin")
+            mime = cmd.get("mime", "application/octet-stream")
+            encrypted = c.rooms.get(room) is not None and c.rooms[room].encrypted
+            r, keys = await c.upload(io.BytesIO(data), content_type=mime, filename=name,
+                                     encrypt=encrypted, filesize=len(data))
+            if not hasattr(r, "content_uri"):
+                raise RuntimeError(str(r))
+            content = {"msgtype": "m.file", "body": name, "filename": name,
+                       "info": {"size": len(data), "mimetype": mime}}
+            if keys:
+                f = dict(keys)
+                f["url"] = r.content_uri
+                f["mimetype"] = mime
+                content["file"] = f
+            else:
+                content["url"] = r.content_uri
+            eid = await self.send(room, "m.room.message", content)
+            return {"event_id": eid, "encrypted_file": bool(keys)}
         if op == "redact":
             r = await c.room_redact(cmd["room"], cmd["target"])
             if not hasattr(r, "event_id"):

@@ -93,7 +93,7 @@ var keys = keyMap{
 	ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
 	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
 	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
-	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "how to add an account")),
+	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
 
 	Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
 	No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
@@ -117,6 +117,12 @@ func helpSections() []helpSection {
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount}},
+		{"Add account form", []key.Binding{
+			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/shift+tab", "next / previous field")),
+			key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "change network")),
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter/ctrl+s", "add (enter on the password field)")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel and forget what was typed")),
+		}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),

@@ -198,6 +198,8 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case accountOpMsg:
 		m.status, m.statusErr = msg.Text, msg.Err != nil
 		return m, loadAccounts(m.env.core, m.env.accounts)
+	case addDoneMsg:
+		return m, m.acctView.onAddDone(msg)
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {
@@ -293,7 +295,7 @@ func (m *rootModel) typing() bool {
 	case screenConversation:
 		return m.conv.focus == focusComposer && m.conv.prompt == nil
 	case screenAccounts:
-		return m.acctView.relogin != ""
+		return m.acctView.relogin != "" || m.acctView.form != nil
 	}
 	return false
 }

@@ -232,22 +232,27 @@ func (f *addForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 }
 
 // submit checks the form and starts the login check. The password leaves
-// the text field at once: on any refusal it has to be typed again.
+// the text field at once: on any refusal it has to be typed again, so it
+// never sits in the form longer than one attempt.
 func (f *addForm) submit() tea.Cmd {
 	req := f.request()
-	if req.Network == "" {
-		return f.fail(fieldNetwork, "this build cannot add accounts on any network")
-	}
-	if req.Address == "" {
-		return f.fail(fieldAddress, "address: missing (e.g. "+f.inputs[fieldAddress].Placeholder+")")
-	}
-	if err := f.adder.CheckAdd(req); err != nil {
-		return f.fail(errField(err, fieldAddress), err.Error())
-	}
 	secret := []byte(f.inputs[fieldPassword].Value())
 	f.inputs[fieldPassword].Reset()
+	refuse := func(field addField, msg string) tea.Cmd {
+		clear(secret)
+		return f.fail(field, msg)
+	}
+	if req.Network == "" {
+		return refuse(fieldNetwork, "this build cannot add accounts on any network")
+	}
+	if req.Address == "" {
+		return refuse(fieldAddress, "address: missing (e.g. "+f.inputs[fieldAddress].Placeholder+")")
+	}
+	if err := f.adder.CheckAdd(req); err != nil {
+		return refuse(errField(err, fieldAddress), err.Error())
+	}
 	if len(secret) == 0 {
-		return f.fail(fieldPassword, "password: empty")
+		return refuse(fieldPassword, "password: empty")
 	}
 	f.err = ""
 	f.busy = true
@@ -287,6 +292,17 @@ func netName(n protocols.Network) string {
 	return string(n)
 }
 
+// unavailable names the networks this build cannot add.
+func (f *addForm) unavailable() string {
+	var names []string
+	for _, c := range f.choices {
+		if !c.available {
+			names = append(names, netName(c.network))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 func (f *addForm) View(w int) string {
 	st := f.env.st
 	var b strings.Builder
@@ -303,6 +319,9 @@ func (f *addForm) View(w int) string {
 		b.WriteString(mark + label + " ")
 		if i == fieldNetwork {
 			b.WriteString(f.networkRow())
+			if missing := f.unavailable(); missing != "" {
+				b.WriteString("\n" + strings.Repeat(" ", 13) + st.dim.Render("not available in this build: "+missing))
+			}
 		} else {
 			b.WriteString(f.inputs[i].View())
 		}
@@ -321,6 +340,7 @@ func (f *addForm) View(w int) string {
 		for _, l := range lines {
 			b.WriteString(st.errStyle.Render(l) + "\n")
 		}
+		b.WriteString("\n")
 	}
 	hint := "tab/shift+tab move · ←/→ change network · enter on password (or ctrl+s) adds · esc cancels"
 	b.WriteString(st.dim.Render(inline(hint, w)))
@@ -328,7 +348,7 @@ func (f *addForm) View(w int) string {
 }
 
 // networkRow shows every network, the chosen one bracketed, the ones this
-// build lacks named as such.
+// build lacks struck out (unavailable() names them below).
 func (f *addForm) networkRow() string {
 	st := f.env.st
 	var parts []string
@@ -336,7 +356,7 @@ func (f *addForm) networkRow() string {
 		name := netName(c.network)
 		switch {
 		case !c.available:
-			parts = append(parts, st.dim.Render(name+" (not available in this build)"))
+			parts = append(parts, st.dim.Render(" "+name+"✗"))
 		case i == f.net:
 			parts = append(parts, st.selected.Render("["+name+"]"))
 		default:

@@ -74,16 +74,14 @@ type addForm struct {
 // addDoneMsg is the login check's answer.
 type addDoneMsg struct {
 	seq int
-	req AddAccountRequest
 	id  string
 	err error
 }
 
-// formSeq numbers forms so a late answer for a closed form is recognised.
-var formSeq int
-
-func newAddForm(e *env, adder AccountsAdder, width int) *addForm {
-	f := &addForm{env: e, adder: adder}
+// newAddForm builds an empty form; seq numbers it so a late answer for a
+// closed form is recognised.
+func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
+	f := &addForm{env: e, adder: adder, seq: seq}
 	can := map[protocols.Network]bool{}
 	for _, n := range adder.AddNetworks() {
 		can[n] = true
@@ -107,8 +105,6 @@ func newAddForm(e *env, adder AccountsAdder, width int) *addForm {
 	f.net = -1
 	f.stepNetwork(1)
 	f.setWidth(width)
-	formSeq++
-	f.seq = formSeq
 	return f
 }
 
@@ -268,7 +264,7 @@ func addAccountCmd(ctx context.Context, cancel context.CancelFunc, a AccountsAdd
 		defer cancel()
 		id, err := a.AddAccount(ctx, req, secret)
 		clear(secret)
-		return addDoneMsg{seq: seq, req: req, id: id, err: err}
+		return addDoneMsg{seq: seq, id: id, err: err}
 	}
 }
 

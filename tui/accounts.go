@@ -41,8 +41,10 @@ type accountsView struct {
 	// showAdd highlights the add command after the user pressed a (when the
 	// Control cannot add accounts itself).
 	showAdd bool
-	// form is the open "add an account" dialog.
-	form *addForm
+	// form is the open "add an account" dialog; forms counts the ones
+	// opened, to number them.
+	form  *addForm
+	forms int
 	// ticking says a countdown tick is scheduled.
 	ticking bool
 }
@@ -166,7 +168,8 @@ func (a *accountsView) openForm() tea.Cmd {
 		a.showAdd = true
 		return nil
 	}
-	a.form = newAddForm(a.env, ad, a.width)
+	a.forms++
+	a.form = newAddForm(a.env, ad, a.width, a.forms)
 	return a.form.focusOn(fieldAddress)
 }
 

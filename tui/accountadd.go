@@ -269,11 +269,16 @@ func addAccountCmd(ctx context.Context, cancel context.CancelFunc, a AccountsAdd
 }
 
 // onDone takes the check's answer: a refusal stays on the form with every
-// field but the password.
+// field but the password, the cursor on the field it names. A login error
+// explains itself, so the field name is not put in front of it.
 func (f *addForm) onDone(msg addDoneMsg) tea.Cmd {
 	f.busy = false
 	f.cancel = nil
-	return f.fail(errField(msg.err, fieldPassword), msg.err.Error())
+	text := msg.err.Error()
+	if fe := (*AddFieldError)(nil); errors.As(msg.err, &fe) {
+		text = fe.Err.Error()
+	}
+	return f.fail(errField(msg.err, fieldPassword), text)
 }
 
 func netName(n protocols.Network) string {

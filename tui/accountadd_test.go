@@ -269,6 +269,22 @@ func TestAddFormLoginRefusedKeepsEverythingButThePassword(t *testing.T) {
 	}
 }
 
+func TestAddFormLoginErrorPointsAtItsField(t *testing.T) {
+	ctl := newFakeAdder()
+	ctl.addErr = &AddFieldError{Field: "ca_file", Err: errors.New("cannot add xmpp:bob@localhost: TLS problem: the server's certificate is not trusted")}
+	h := accountsHarness(t, ctl, nil, nil)
+	h.keys("A", "a")
+	h.typeText("bob@localhost")
+	h.keys("tab", "tab", "tab")
+	h.typeText("pw")
+	h.keys("enter")
+	h.mustShow("TLS problem: the server's certificate is not trusted")
+	h.mustNotShow("ca_file: cannot add") // a login error explains itself
+	if f := h.m.acctView.form; f == nil || f.focus != fieldCAFile {
+		t.Fatal("the cursor should wait on the CA file row")
+	}
+}
+
 func TestAddFormEscCancelsAndWipes(t *testing.T) {
 	ctl := newFakeAdder()
 	h := accountsHarness(t, ctl, nil, nil)

@@ -35,7 +35,7 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 	a := &app{log: zerolog.Nop()}
 	cfg := accounts.Default()
 	cfg.Accounts = []accounts.Account{{ID: "xmpp:alice@example.org", Network: protocols.XMPP, Address: "alice@example.org", Enabled: true}}
-	m, err := accounts.New(cfg, accounts.Options{Keystore: keystore.NewMemory(), Registry: registry(a.log, func(protocols.Address) bool { return false })})
+	m, err := accounts.New(cfg, accounts.Options{Paths: accounts.Paths{Data: dir}, Keystore: keystore.NewMemory(), Registry: registry(a.log, func(protocols.Address) bool { return false })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +86,15 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 	if !errors.Is(err, accounts.ErrNoConnector) {
 		t.Fatalf("AddAccount(whatsapp) = %v, want ErrNoConnector", err)
 	}
+	// A refused login names the field to fix: nothing listens on port 1.
+	_, err = v.AddAccount(context.Background(), tui.AddAccountRequest{Network: protocols.XMPP, Address: "bob@localhost",
+		Server: "127.0.0.1:1"}, []byte("pw"))
+	var fe *tui.AddFieldError
+	if !errors.As(err, &fe) || fe.Field != "server" || !strings.Contains(err.Error(), "server unreachable") {
+		t.Fatalf("AddAccount to a closed port = %v; want a server error saying it is unreachable", err)
+	}
 	if n := len(m.Statuses()); n != 1 {
-		t.Fatalf("%d accounts after a refused add, want 1", n)
+		t.Fatalf("%d accounts after refused adds, want 1", n)
 	}
 }
 

@@ -274,9 +274,13 @@ func (v statusView) CheckAdd(req tui.AddAccountRequest) error {
 // registration and reachability defaults to everyone.
 func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, secret []byte) (string, error) {
 	acc, err := v.m.Add(ctx, addRequestOptions(req).account(), secret)
+	var le *accounts.LoginError
 	switch {
 	case errors.Is(err, accounts.ErrExists):
 		return "", &tui.AddFieldError{Field: "address", Err: err}
+	case errors.As(err, &le):
+		// The form puts the cursor where the fix goes.
+		return "", &tui.AddFieldError{Field: loginErrorField(le.Reason), Err: err}
 	case err != nil:
 		return "", err
 	}
@@ -287,6 +291,18 @@ func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, s
 		v.in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
 	}
 	return acc.ID, nil
+}
+
+// loginErrorField is the form field a refused login most likely needs
+// changed: the password, the server override, or the CA file.
+func loginErrorField(r accounts.Reason) string {
+	switch r {
+	case accounts.ReasonTLS:
+		return "ca_file"
+	case accounts.ReasonUnreachable, accounts.ReasonTimeout:
+		return "server"
+	}
+	return "password"
 }
 
 func addRequestOptions(req tui.AddAccountRequest) *addOptions {

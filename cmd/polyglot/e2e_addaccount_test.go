@@ -13,8 +13,9 @@ import (
 )
 
 // TestAddAccountFromTheTerminal: with one account added by the CLI, a
-// second real Prosody account is added from the TUI's accounts screen. A
-// wrong password is refused on the form and saves nothing; the right one
+// second real Prosody account is added from the TUI's accounts screen. An
+// untrusted certificate and a wrong password are refused on the form, each
+// with its reason, and save nothing; the right one
 // brings the account online without a restart (accounts screen and status
 // bar), a stranger's message to it arrives live, `account list` shows it
 // afterwards, and no file holds either password.
@@ -46,12 +47,19 @@ func TestAddAccountFromTheTerminal(t *testing.T) {
 	s.Type("bob@localhost")
 	s.Keys("Tab")
 	s.Type(srv.Addr())
-	s.Keys("Tab")
+	s.Keys("Tab", "Tab") // no CA file yet: Prosody's certificate is self-signed
+	s.Type(bobPass)
+	s.Keys("Enter")
+	s.WaitFor(30*time.Second, "cannot add xmpp:bob@localhost", "TLS problem", "not trusted")
+	if got, _ := os.ReadFile(p.configFile()); string(got) != string(configBefore) {
+		t.Fatalf("an untrusted server changed config.toml:\n%s", got)
+	}
+
+	// The cursor waits on the CA file row; then a wrong password.
 	s.Type(srv.CAFile())
 	s.Keys("Tab")
 	s.Type(wrongPass)
 	s.Keys("Enter")
-
 	screen, _ := s.WaitFor(30*time.Second, "cannot add xmpp:bob@localhost", "rejected the user name or password")
 	if strings.Contains(screen, wrongPass) {
 		t.Fatalf("the password is on screen:\n%s", screen)

@@ -38,7 +38,9 @@ func TestAddAccountFromTheTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
+	// The shell says when polyglot has exited, so the files are read only
+	// after it closed them (SQLite removes its -wal and -shm files then).
+	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), "sh", "-c", `"$0"; echo "polyglot exited: $?"`, binPath)
 	s.WaitFor(15*time.Second, "alice@localhost online")
 	s.Keys("A")
 	s.WaitFor(5*time.Second, "› accounts", "[a] add")
@@ -76,7 +78,7 @@ func TestAddAccountFromTheTerminal(t *testing.T) {
 	s.Keys("Enter")
 	s.WaitFor(30*time.Second, "added xmpp:bob@localhost")
 	rowOnline := regexp.MustCompile(`XM bob@localhost\s+online`)
-	waitMatch(t, s, 20*time.Second, rowOnline)
+	waitMatch(t, s, 30*time.Second, rowOnline)
 
 	// The status bar has it too: no restart.
 	pressEscape(s, 1)
@@ -91,13 +93,13 @@ func TestAddAccountFromTheTerminal(t *testing.T) {
 	defer carol.Close()
 	carol.Send(map[string]any{"op": "subscribe", "to": "bob@localhost"})
 	carol.Send(map[string]any{"op": "send", "to": "bob@localhost", "body": "hello bob, carol here"})
-	s.WaitFor(15*time.Second, "Requests (1)")
+	s.WaitFor(20*time.Second, "Requests (1)")
 	s.Keys("r")
 	s.WaitFor(5*time.Second, "carol@localhost", "hello bob, carol here")
 
 	pressEscape(s, 1)
 	s.Keys("q")
-	s.WaitGone(10*time.Second, "Polyglot")
+	s.WaitFor(30*time.Second, "polyglot exited: 0")
 
 	out, stderr, code := p.run("", "account", "list")
 	if code != 0 || !strings.Contains(out, "bob@localhost") || !strings.Contains(out, "alice@localhost") {

@@ -12,8 +12,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-// addAccountCommand is what the user runs to add an account: adding needs a
-// login check and a terminal of its own, so the TUI only shows it.
+// addAccountCommand is what the user runs to add an account when the
+// Control cannot add one itself (no AccountsAdder).
 const addAccountCommand = "polyglot account add xmpp|matrix|whatsapp ADDRESS"
 
 // accountRowHeight is the lines one account takes: the row and its detail.
@@ -38,8 +38,13 @@ type accountsView struct {
 	// pending marks accounts with an operation under way, cleared when the
 	// next states arrive.
 	pending map[string]string
-	// showAdd highlights the add command after the user pressed a.
+	// showAdd highlights the add command after the user pressed a (when the
+	// Control cannot add accounts itself).
 	showAdd bool
+	// form is the open "add an account" dialog; forms counts the ones
+	// opened, to number them.
+	form  *addForm
+	forms int
 	// ticking says a countdown tick is scheduled.
 	ticking bool
 }
@@ -57,13 +62,24 @@ func newAccounts(e *env) *accountsView {
 func (a *accountsView) setSize(w, h int) {
 	a.width, a.height = w, h
 	a.input.Width = w - 14
+	if a.form != nil {
+		a.form.setWidth(w)
+	}
 	a.clamp()
 }
 
 func (a *accountsView) readOnly() bool { return a.env.control == nil }
 
 // prompting says a text field or question has the keyboard.
-func (a *accountsView) prompting() bool { return a.relogin != "" || a.confirmRemove != "" }
+func (a *accountsView) prompting() bool {
+	return a.relogin != "" || a.confirmRemove != "" || a.form != nil
+}
+
+// adder is the Control's add capability, nil when it has none.
+func (a *accountsView) adder() AccountsAdder {
+	ad, _ := a.env.control.(AccountsAdder)
+	return ad
+}
 
 func (a *accountsView) visible() int {
 	n := (a.height - 4) / accountRowHeight
@@ -112,6 +128,7 @@ func (a *accountsView) onStatuses(sts []AccountStatus) {
 func (a *accountsView) opened() {
 	a.confirmRemove, a.showAdd = "", false
 	a.cancelRelogin()
+	a.closeForm()
 	for i, s := range a.items {
 		if needsLogin(s.State) {
 			a.cursor = i
@@ -133,6 +150,44 @@ func (a *accountsView) cancelRelogin() {
 	a.relogin = ""
 	a.input.Reset()
 	a.input.Blur()
+}
+
+// closeForm wipes and drops the add form.
+func (a *accountsView) closeForm() {
+	if a.form != nil {
+		a.form.wipe()
+		a.form = nil
+	}
+}
+
+// openForm starts the add dialog, or (without an AccountsAdder) shows the
+// command that adds one.
+func (a *accountsView) openForm() tea.Cmd {
+	ad := a.adder()
+	if ad == nil {
+		a.showAdd = true
+		return nil
+	}
+	a.forms++
+	a.form = newAddForm(a.env, ad, a.width, a.forms)
+	return a.form.focusOn(fieldAddress)
+}
+
+// onAddDone takes a login check's answer. One for a form the user already
+// cancelled is dropped unless it succeeded (then the account exists).
+func (a *accountsView) onAddDone(msg addDoneMsg) tea.Cmd {
+	current := a.form != nil && a.form.seq == msg.seq
+	if msg.err == nil {
+		if current {
+			a.closeForm()
+		}
+		a.pending[msg.id] = "connecting…"
+		return cmdOf(accountOpMsg{Text: "added " + msg.id + "; connecting"})
+	}
+	if !current {
+		return nil
+	}
+	return a.form.onDone(msg)
 }
 
 // needsTick says a state on screen changes with the clock.
@@ -158,6 +213,17 @@ func (a *accountsView) Update(msg tea.Msg) tea.Cmd {
 			a.clamp()
 		}
 	case tea.KeyMsg:
+		if a.form != nil {
+			cmd, closed := a.form.Update(msg)
+			if closed {
+				busy := a.form.busy
+				a.closeForm()
+				if busy {
+					return cmdOf(statusMsg{Text: "adding cancelled: nothing was saved"})
+				}
+			}
+			return cmd
+		}
 		if a.relogin != "" {
 			return a.updateRelogin(msg)
 		}
@@ -177,7 +243,7 @@ func (a *accountsView) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, keys.Back), key.Matches(msg, keys.Accounts):
 			return cmdOf(backMsg{})
 		case key.Matches(msg, keys.AddAccount):
-			a.showAdd = true
+			return a.openForm()
 		case key.Matches(msg, keys.ToggleAccount):
 			return a.toggle()
 		case key.Matches(msg, keys.RemoveAccount):
@@ -325,6 +391,9 @@ func stateText(s AccountStatus, now time.Time) string {
 func (a *accountsView) View() string {
 	st := a.env.st
 	w := a.width
+	if a.form != nil {
+		return a.form.View(w)
+	}
 	var b strings.Builder
 	title := "Accounts"
 	if a.readOnly() {

@@ -111,7 +111,7 @@ var keys = keyMap{
 	ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
 	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
 	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
-	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "how to add an account")),
+	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
 
 	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys with this person (emoji), or answer a request")),
 	VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
@@ -144,6 +144,12 @@ func helpSections() []helpSection {
 			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "the emoji match")),
 			key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "they don't match / decline / cancel")),
 			k.Dismiss, k.Up, k.Down}},
+		{"Add account form", []key.Binding{
+			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/shift+tab", "next / previous field")),
+			key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "change network")),
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter/ctrl+s", "add (enter on the password field)")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel and forget what was typed")),
+		}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),

@@ -207,6 +207,8 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case accountOpMsg:
 		m.status, m.statusErr = msg.Text, msg.Err != nil
 		return m, loadAccounts(m.env.core, m.env.accounts)
+	case addDoneMsg:
+		return m, m.acctView.onAddDone(msg)
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {
@@ -346,9 +348,11 @@ func (m *rootModel) onScreen() inbox.ConversationID {
 func (m *rootModel) typing() bool {
 	switch m.screen {
 	case screenConversation:
-		return m.conv.focus == focusComposer && m.conv.prompt == nil
+		// A one-key question on a message (react, delete, which file)
+		// takes letters too.
+		return (m.conv.focus == focusComposer && m.conv.prompt == nil) || m.conv.ask != askNone
 	case screenAccounts:
-		return m.acctView.relogin != ""
+		return m.acctView.relogin != "" || m.acctView.form != nil
 	}
 	return false
 }

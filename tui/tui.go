@@ -78,6 +78,47 @@ type AccountsControl interface {
 	Relogin(id string, secret []byte) error
 }
 
+// AddAccountRequest is what the accounts screen's add form collects. The
+// password travels apart from it, as bytes the TUI wipes after the call.
+type AddAccountRequest struct {
+	Network protocols.Network
+	Address string
+	// Server is an optional override: HOST:PORT for XMPP, a URL for Matrix
+	// (the CLI's --server); empty discovers it.
+	Server string
+	// CAFile is an optional PEM file to trust for the server's TLS (the
+	// CLI's --ca-file).
+	CAFile string
+}
+
+// AccountsAdder is the optional part of a Control that adds accounts from
+// the TUI; a Control without it keeps the screen pointing at the CLI. It is
+// a separate interface so AccountsControl stays as it was.
+type AccountsAdder interface {
+	// AddNetworks lists the networks this build can add (has a connector
+	// for). Cheap, no I/O beyond memory: the form calls it when it opens.
+	AddNetworks() []protocols.Network
+	// CheckAdd applies the CLI's and config.toml's rules to req without
+	// touching the network (at most it looks for the CA file), so the form
+	// can refuse a malformed address before any login. An *AddFieldError
+	// names the field to fix.
+	CheckAdd(req AddAccountRequest) error
+	// AddAccount checks that the account can log in and only then saves it
+	// and starts it; it returns the new account's ID. It runs in a tea.Cmd
+	// and must not keep secret after it returns: the TUI zeroes it then.
+	AddAccount(ctx context.Context, req AddAccountRequest, secret []byte) (string, error)
+}
+
+// AddFieldError is a CheckAdd (or AddAccount) error about one field of the
+// add form: Field is "network", "address", "server" or "ca_file".
+type AddFieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *AddFieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *AddFieldError) Unwrap() error { return e.Err }
+
 // Options are the TUI's injected dependencies.
 type Options struct {
 	Core     Core

@@ -110,15 +110,7 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err != nil {
 		return err
 	}
-	acc := accounts.Account{
-		ID:          accounts.DefaultID(o.network, o.address),
-		Network:     o.network,
-		Address:     strings.TrimSpace(o.address),
-		Server:      strings.TrimSpace(o.server),
-		CAFile:      absPath(o.caFile),
-		InsecureTLS: o.insecureTLS,
-		DisplayName: o.displayName,
-	}
+	acc := o.account()
 	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
 	added, err := m.Add(ctx, acc, secret)
 	var le *accounts.LoginError
@@ -132,6 +124,23 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	}
 	fmt.Fprintf(a.io.out, "added %s (%s); secrets are in the %s keystore\n", added.ID, added.Network, ks.Backend())
 	return nil
+}
+
+// account builds the account to add from what the user gave, the same for
+// `account add` and the TUI's add form: the ID is network:address, the CA
+// path is made absolute (config.toml must not depend on the directory
+// polyglot was started in), and InsecureTLS is only what the user asked for
+// (Validate refuses it unless the server is on loopback).
+func (o *addOptions) account() accounts.Account {
+	return accounts.Account{
+		ID:          accounts.DefaultID(o.network, o.address),
+		Network:     o.network,
+		Address:     strings.TrimSpace(o.address),
+		Server:      strings.TrimSpace(o.server),
+		CAFile:      absPath(strings.TrimSpace(o.caFile)),
+		InsecureTLS: o.insecureTLS,
+		DisplayName: o.displayName,
+	}
 }
 
 func newAccountListCmd(io streams) *cobra.Command {

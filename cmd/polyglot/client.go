@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
 	"polyglot/accounts"
@@ -197,14 +199,41 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 		return err
 	}
 	defer rt.stop()
-	return a.runTUI(ctx, cfg, rt.inbox, statusView{rt.accounts})
+	return a.runTUI(ctx, cfg, rt.inbox, rt.control(a))
+}
+
+// control is what the TUI's accounts screen drives.
+func (r *runtime) control(a *app) statusView {
+	return statusView{m: r.accounts, in: r.inbox, networks: addableNetworks(a), log: a.log}
+}
+
+// addableNetworks lists the networks this build has a connector for.
+func addableNetworks(a *app) []protocols.Network {
+	reg := registry(a.log, func(protocols.Address) bool { return false })
+	var out []protocols.Network
+	for _, n := range protocols.Networks {
+		if reg[n] != nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // statusView shows the supervisors' richer states in the status bar and
-// lets the accounts screen change accounts through the Manager.
-type statusView struct{ m *accounts.Manager }
+// lets the accounts screen change and add accounts through the Manager.
+type statusView struct {
+	m *accounts.Manager
+	// in learns about accounts added at run time, as startClient tells it
+	// about the configured ones.
+	in       *inbox.Inbox
+	networks []protocols.Network
+	log      zerolog.Logger
+}
 
-var _ tui.AccountsControl = statusView{}
+var (
+	_ tui.AccountsControl = statusView{}
+	_ tui.AccountsAdder   = statusView{}
+)
 
 func (v statusView) AccountStatuses() []tui.AccountStatus {
 	sts := v.m.Statuses()
@@ -221,3 +250,80 @@ func (v statusView) Enable(id string) error                 { return v.m.Enable(
 func (v statusView) Disable(id string) error                { return v.m.Disable(id) }
 func (v statusView) Remove(id string) error                 { return v.m.Remove(id) }
 func (v statusView) Relogin(id string, secret []byte) error { return v.m.Relogin(id, secret) }
+
+func (v statusView) AddNetworks() []protocols.Network { return v.networks }
+
+// CheckAdd applies Account.Validate (the config.toml rules `account add`
+// also meets) to the account the form describes.
+func (v statusView) CheckAdd(req tui.AddAccountRequest) error {
+	acc := addRequestOptions(req).account()
+	if err := acc.Validate(); err != nil {
+		return fieldError(err)
+	}
+	if _, ok := v.m.Account(acc.ID); ok {
+		return &tui.AddFieldError{Field: "address", Err: fmt.Errorf("%s is already added", acc.ID)}
+	}
+	return nil
+}
+
+// AddAccount is `polyglot account add` from the TUI: Manager.Add checks
+// the login, saves, and starts the supervisor (its Sink and Attacher feed
+// this inbox). The inbox is then told about the account the way
+// startClient tells it about configured ones, so its routes rank while it
+// is offline; until then nothing is lost, as ingesting needs no
+// registration and reachability defaults to everyone.
+func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, secret []byte) (string, error) {
+	acc, err := v.m.Add(ctx, addRequestOptions(req).account(), secret)
+	var le *accounts.LoginError
+	switch {
+	case errors.Is(err, accounts.ErrExists):
+		return "", &tui.AddFieldError{Field: "address", Err: err}
+	case errors.As(err, &le):
+		// The form puts the cursor where the fix goes.
+		return "", &tui.AddFieldError{Field: loginErrorField(le.Reason), Err: err}
+	case err != nil:
+		return "", err
+	}
+	if v.in != nil {
+		if err := v.in.SetReachability(acc.ID, reachability(acc.Reachability)); err != nil {
+			v.log.Warn().Err(err).Str("account", acc.ID).Msg("storing reachability of an added account")
+		}
+		v.in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
+	}
+	return acc.ID, nil
+}
+
+// loginErrorField is the form field a refused login most likely needs
+// changed: the password, the server override, or the CA file.
+func loginErrorField(r accounts.Reason) string {
+	switch r {
+	case accounts.ReasonTLS:
+		return "ca_file"
+	case accounts.ReasonUnreachable, accounts.ReasonTimeout:
+		return "server"
+	}
+	return "password"
+}
+
+func addRequestOptions(req tui.AddAccountRequest) *addOptions {
+	return &addOptions{network: req.Network, address: req.Address, server: req.Server, caFile: req.CAFile}
+}
+
+// fieldError names the form field of Validate's first problem; its
+// messages start with the config key ("address: …", "ca_file: …").
+func fieldError(err error) error {
+	first := err
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
+		first = j.Unwrap()[0]
+	}
+	key, _, _ := strings.Cut(first.Error(), ": ")
+	field := key
+	switch key {
+	case "network", "address", "server", "ca_file":
+	case "insecure_tls":
+		field = "server"
+	default:
+		field = "address"
+	}
+	return &tui.AddFieldError{Field: field, Err: errors.New(strings.TrimPrefix(err.Error(), key+": "))}
+}

@@ -1,0 +1,368 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"polyglot/protocols"
+)
+
+// addField is one row of the add form, in tab order.
+type addField int
+
+const (
+	fieldNetwork addField = iota
+	fieldAddress
+	fieldServer
+	fieldCAFile
+	fieldPassword
+	fieldCount
+)
+
+// fieldKeys are the names AddFieldError uses for the rows.
+var fieldKeys = [fieldCount]string{"network", "address", "server", "ca_file", "password"}
+
+var fieldLabels = [fieldCount]string{"network", "address", "server", "CA file", "password"}
+
+// errField is the row err is about: the one an *AddFieldError names, else
+// fallback.
+func errField(err error, fallback addField) addField {
+	var fe *AddFieldError
+	if errors.As(err, &fe) {
+		for i, name := range fieldKeys {
+			if name == fe.Field {
+				return addField(i)
+			}
+		}
+	}
+	return fallback
+}
+
+// netChoice is one network the form offers; unavailable ones are shown so
+// the user learns why they cannot be picked.
+type netChoice struct {
+	network   protocols.Network
+	available bool
+}
+
+// addForm is the accounts screen's "add an account" dialog. It holds the
+// typed password only until submit; the login check runs in a tea.Cmd.
+type addForm struct {
+	env     *env
+	adder   AccountsAdder
+	choices []netChoice
+	net     int // index into choices
+	focus   addField
+	// inputs are the text rows; inputs[fieldNetwork] is unused.
+	inputs [fieldCount]textinput.Model
+	// err is the last refusal (validation or login), drawn sanitized;
+	// errField is the row it is about.
+	err      string
+	errField addField
+	// busy is set while the login check runs; cancel stops it.
+	busy   bool
+	cancel context.CancelFunc
+	// seq tells this form's result from a cancelled earlier one.
+	seq int
+}
+
+// addDoneMsg is the login check's answer.
+type addDoneMsg struct {
+	seq int
+	id  string
+	err error
+}
+
+// newAddForm builds an empty form; seq numbers it so a late answer for a
+// closed form is recognised.
+func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
+	f := &addForm{env: e, adder: adder, seq: seq}
+	can := map[protocols.Network]bool{}
+	for _, n := range adder.AddNetworks() {
+		can[n] = true
+	}
+	// XMPP and Matrix first: the networks a password login works on.
+	for _, n := range []protocols.Network{protocols.XMPP, protocols.Matrix, protocols.WhatsApp} {
+		f.choices = append(f.choices, netChoice{network: n, available: can[n]})
+	}
+	for i := fieldAddress; i < fieldCount; i++ {
+		in := textinput.New()
+		in.Prompt = ""
+		in.CharLimit = 512
+		in.Cursor.SetMode(cursor.CursorStatic)
+		f.inputs[i] = in
+	}
+	pw := &f.inputs[fieldPassword]
+	pw.EchoMode = textinput.EchoPassword
+	pw.EchoCharacter = '•'
+	pw.CharLimit = 1024
+	f.inputs[fieldCAFile].Placeholder = "optional: PEM file of a private CA or self-signed certificate"
+	f.net = -1
+	f.stepNetwork(1)
+	f.setWidth(width)
+	return f
+}
+
+func (f *addForm) setWidth(w int) {
+	for i := fieldAddress; i < fieldCount; i++ {
+		f.inputs[i].Width = max(w-16, 8)
+	}
+}
+
+// network is the chosen network; "" when this build can add none.
+func (f *addForm) network() protocols.Network {
+	if f.net < 0 {
+		return ""
+	}
+	return f.choices[f.net].network
+}
+
+// stepNetwork moves the choice by dir, skipping networks this build lacks.
+func (f *addForm) stepNetwork(dir int) {
+	n := len(f.choices)
+	for i := 1; i <= n; i++ {
+		j := ((f.net+dir*i)%n + n) % n
+		if f.choices[j].available {
+			f.net = j
+			f.setPlaceholders()
+			return
+		}
+	}
+}
+
+func (f *addForm) setPlaceholders() {
+	switch f.network() {
+	case protocols.Matrix:
+		f.inputs[fieldAddress].Placeholder = "@alice:example.org"
+		f.inputs[fieldServer].Placeholder = "optional: https://matrix.example.org (empty: discover)"
+	default:
+		f.inputs[fieldAddress].Placeholder = "alice@example.org"
+		f.inputs[fieldServer].Placeholder = "optional: HOST:PORT (empty: discover)"
+	}
+}
+
+// focusOn moves the keyboard to row i.
+func (f *addForm) focusOn(i addField) tea.Cmd {
+	if i < 0 {
+		i = fieldCount - 1
+	}
+	if i >= fieldCount {
+		i = 0
+	}
+	if f.focus != fieldNetwork {
+		f.inputs[f.focus].Blur()
+	}
+	f.focus = i
+	if i == fieldNetwork {
+		return nil
+	}
+	return f.inputs[i].Focus()
+}
+
+// wipe drops everything typed, the password first.
+func (f *addForm) wipe() {
+	for i := fieldAddress; i < fieldCount; i++ {
+		f.inputs[i].Reset()
+		f.inputs[i].Blur()
+	}
+	if f.cancel != nil {
+		f.cancel()
+		f.cancel = nil
+	}
+}
+
+func (f *addForm) request() AddAccountRequest {
+	return AddAccountRequest{
+		Network: f.network(),
+		Address: strings.TrimSpace(f.inputs[fieldAddress].Value()),
+		Server:  strings.TrimSpace(f.inputs[fieldServer].Value()),
+		CAFile:  strings.TrimSpace(f.inputs[fieldCAFile].Value()),
+	}
+}
+
+// fail shows a refusal next to field and puts the cursor there.
+func (f *addForm) fail(field addField, msg string) tea.Cmd {
+	f.err, f.errField = msg, field
+	return f.focusOn(field)
+}
+
+// Update handles a key; closed reports that the form is done (cancelled).
+func (f *addForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
+	if k.Type == tea.KeyEsc {
+		f.wipe()
+		return nil, true
+	}
+	if f.busy {
+		return nil, false // the check is running; only esc counts
+	}
+	switch k.Type {
+	case tea.KeyTab, tea.KeyDown:
+		return f.focusOn(f.focus + 1), false
+	case tea.KeyShiftTab, tea.KeyUp:
+		return f.focusOn(f.focus - 1), false
+	case tea.KeyCtrlS:
+		return f.submit(), false
+	case tea.KeyEnter:
+		if f.focus == fieldPassword {
+			return f.submit(), false
+		}
+		return f.focusOn(f.focus + 1), false
+	}
+	if f.focus == fieldNetwork {
+		switch k.String() {
+		case "left", "h":
+			f.stepNetwork(-1)
+		case "right", "l", " ":
+			f.stepNetwork(1)
+		}
+		return nil, false
+	}
+	var c tea.Cmd
+	f.inputs[f.focus], c = f.inputs[f.focus].Update(k)
+	return c, false
+}
+
+// submit checks the form and starts the login check. The password leaves
+// the text field at once: on any refusal it has to be typed again, so it
+// never sits in the form longer than one attempt.
+func (f *addForm) submit() tea.Cmd {
+	req := f.request()
+	secret := []byte(f.inputs[fieldPassword].Value())
+	f.inputs[fieldPassword].Reset()
+	refuse := func(field addField, msg string) tea.Cmd {
+		clear(secret)
+		return f.fail(field, msg)
+	}
+	if req.Network == "" {
+		return refuse(fieldNetwork, "this build cannot add accounts on any network")
+	}
+	if req.Address == "" {
+		return refuse(fieldAddress, "address: missing (e.g. "+f.inputs[fieldAddress].Placeholder+")")
+	}
+	if err := f.adder.CheckAdd(req); err != nil {
+		return refuse(errField(err, fieldAddress), err.Error())
+	}
+	if len(secret) == 0 {
+		return refuse(fieldPassword, "password: empty")
+	}
+	f.err = ""
+	f.busy = true
+	ctx, cancel := context.WithCancel(f.env.ctx)
+	f.cancel = cancel
+	return addAccountCmd(ctx, cancel, f.adder, f.seq, req, secret)
+}
+
+// addAccountCmd hands the password over and then overwrites it, like
+// reloginCmd: the keystore keeps its own copy.
+func addAccountCmd(ctx context.Context, cancel context.CancelFunc, a AccountsAdder, seq int, req AddAccountRequest, secret []byte) tea.Cmd {
+	return func() tea.Msg {
+		defer cancel()
+		id, err := a.AddAccount(ctx, req, secret)
+		clear(secret)
+		return addDoneMsg{seq: seq, id: id, err: err}
+	}
+}
+
+// onDone takes the check's answer: a refusal stays on the form with every
+// field but the password, the cursor on the field it names. A login error
+// explains itself, so the field name is not put in front of it.
+func (f *addForm) onDone(msg addDoneMsg) tea.Cmd {
+	f.busy = false
+	f.cancel = nil
+	text := msg.err.Error()
+	if fe := (*AddFieldError)(nil); errors.As(msg.err, &fe) {
+		text = fe.Err.Error()
+	}
+	return f.fail(errField(msg.err, fieldPassword), text)
+}
+
+func netName(n protocols.Network) string {
+	switch n {
+	case protocols.XMPP:
+		return "XMPP"
+	case protocols.Matrix:
+		return "Matrix"
+	case protocols.WhatsApp:
+		return "WhatsApp"
+	}
+	return string(n)
+}
+
+// unavailable names the networks this build cannot add.
+func (f *addForm) unavailable() string {
+	var names []string
+	for _, c := range f.choices {
+		if !c.available {
+			names = append(names, netName(c.network))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func (f *addForm) View(w int) string {
+	st := f.env.st
+	var b strings.Builder
+	b.WriteString(st.title.Render("Add an account") + st.dim.Render("  the login is checked before anything is saved") + "\n\n")
+	for i := fieldNetwork; i < fieldCount; i++ {
+		mark := "  "
+		if i == f.focus {
+			mark = st.selected.Render("▌") + " "
+		}
+		label := padRight(fieldLabels[i], 10)
+		if f.err != "" && i == f.errField {
+			label = st.errStyle.Render(label)
+		}
+		b.WriteString(mark + label + " ")
+		if i == fieldNetwork {
+			b.WriteString(f.networkRow())
+			if missing := f.unavailable(); missing != "" {
+				b.WriteString("\n" + strings.Repeat(" ", 13) + st.dim.Render("not available in this build: "+missing))
+			}
+		} else {
+			b.WriteString(f.inputs[i].View())
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	switch {
+	case f.busy:
+		b.WriteString(st.warn.Render("checking login…") + st.dim.Render("  esc cancels; nothing is saved until the server says yes") + "\n")
+	case f.err != "":
+		// The error can carry text from the server: drawn sanitized.
+		lines := wrapBlock(f.err, max(w-2, 10))
+		if len(lines) > 4 {
+			lines = append(lines[:3], "…")
+		}
+		for _, l := range lines {
+			b.WriteString(st.errStyle.Render(l) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	hint := "tab/shift+tab move · ←/→ change network · enter on password (or ctrl+s) adds · esc cancels"
+	b.WriteString(st.dim.Render(inline(hint, w)))
+	return b.String()
+}
+
+// networkRow shows every network, the chosen one bracketed, the ones this
+// build lacks struck out (unavailable() names them below).
+func (f *addForm) networkRow() string {
+	st := f.env.st
+	var parts []string
+	for i, c := range f.choices {
+		name := netName(c.network)
+		switch {
+		case !c.available:
+			parts = append(parts, st.dim.Render(" "+name+"✗"))
+		case i == f.net:
+			parts = append(parts, st.selected.Render("["+name+"]"))
+		default:
+			parts = append(parts, " "+name+" ")
+		}
+	}
+	return strings.Join(parts, " ")
+}

@@ -45,9 +45,12 @@ type conversationView struct {
 
 	composer *composer
 	focus    convFocus
-	typing   bool // we told the core the user is typing
-	prompt   *downgradePrompt
-	sending  bool
+	// unreadWhileAway: messages arrived while the terminal had no focus;
+	// they are marked read when it comes back.
+	unreadWhileAway bool
+	typing          bool // we told the core the user is typing
+	prompt          *downgradePrompt
+	sending         bool
 
 	// sel is the selected message in the history focus (0: none).
 	sel inbox.MessageID
@@ -67,6 +70,16 @@ func newConversation(e *env, id inbox.ConversationID) *conversationView {
 	c := &conversationView{env: e, id: id, pick: -1, composer: newComposer()}
 	c.composer.focus()
 	return c
+}
+
+// back marks what arrived while the terminal was away as read, now that
+// the user sees it.
+func (c *conversationView) back() tea.Cmd {
+	if !c.unreadWhileAway {
+		return nil
+	}
+	c.unreadWhileAway = false
+	return markRead(c.env.ctx, c.env.core, c.id)
 }
 
 // open returns the reads a fresh conversation needs, and marks it read (the
@@ -189,7 +202,11 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	if newIncoming {
-		cmds = append(cmds, markRead(c.env.ctx, c.env.core, c.id))
+		if c.env.away {
+			c.unreadWhileAway = true
+		} else {
+			cmds = append(cmds, markRead(c.env.ctx, c.env.core, c.id))
+		}
 	}
 	// A short first page may not fill the screen: fetch more right away.
 	if len(c.lines) < c.historyHeight() && !c.exhausted {

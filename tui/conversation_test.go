@@ -167,3 +167,28 @@ func TestConversationTypingEdgesOnly(t *testing.T) {
 		t.Fatalf("typing notices %v, want 'off' once the draft is empty", f.typing)
 	}
 }
+
+// TestNoReadReceiptWhileAway: a message arriving in the open conversation
+// while the terminal has lost focus is not marked read (no read receipt
+// goes out) until the user comes back.
+func TestNoReadReceiptWhileAway(t *testing.T) {
+	f := chatWorld(10)
+	h := newHarness(t, f, 80, 24)
+	h.keys("enter")
+	h.send(tea.BlurMsg{})
+	marks := len(f.marked)
+	f.msgs[1] = append(f.msgs[1], inbox.Message{ID: 101, Conversation: 1, Network: protocols.Matrix, SenderName: "Ada", Body: "while you were away", At: testNow})
+	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeMessages, Conversation: 1}}})
+	h.mustShow("while you were away")
+	if len(f.marked) != marks {
+		t.Fatal("marked read while the terminal was away")
+	}
+	h.send(tea.FocusMsg{})
+	if len(f.marked) != marks+1 || f.marked[len(f.marked)-1] != 1 {
+		t.Fatalf("not marked read when the user came back: %v", f.marked)
+	}
+	h.send(tea.FocusMsg{})
+	if len(f.marked) != marks+1 {
+		t.Fatal("marked read twice")
+	}
+}

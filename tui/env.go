@@ -18,11 +18,14 @@ type env struct {
 	accounts AccountsView
 	control  AccountsControl
 	verify   VerifyCore // nil: the core cannot verify keys
-	ctx      context.Context
-	log      zerolog.Logger
-	now      func() time.Time
-	page     int
-	st       *styles
+	// away: the terminal reported it lost focus, so what arrives on screen
+	// is not read yet (no read receipt goes out).
+	away bool
+	ctx  context.Context
+	log  zerolog.Logger
+	now  func() time.Time
+	page int
+	st   *styles
 }
 
 func newEnv(o Options) *env {

@@ -256,9 +256,14 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
 	case tea.FocusMsg:
 		m.notify.onFocus(true)
+		m.env.away = false
+		if m.screen == screenConversation && m.conv != nil {
+			return m, m.conv.back()
+		}
 		return m, nil
 	case tea.BlurMsg:
 		m.notify.onFocus(false)
+		m.env.away = true
 		return m, nil
 	case unreadMsg:
 		return m, m.notify.onUnread(msg)

@@ -21,6 +21,9 @@ type NioPeer struct {
 	t        testing.TB
 	UserID   string
 	DeviceID string
+	// Ed25519 is the device's signing key (unpadded base64), the one other
+	// clients show as its fingerprint.
+	Ed25519 string
 
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -67,6 +70,7 @@ func StartNioPeer(t testing.TB, d *Dendrite, userID, pass string) *NioPeer {
 		t.Fatalf("testserver: nio peer %s did not start: %v %v\n%s", userID, err, ready, p.stderr.String())
 	}
 	p.DeviceID, _ = ready["device_id"].(string)
+	p.Ed25519, _ = ready["ed25519"].(string)
 	return p
 }
 

@@ -10,7 +10,7 @@ It speaks a line protocol: one JSON command per line on stdin, one JSON event
 per line on stdout. Every command may carry "id"; its answer is
 {"ev":"ok","id":..., ...} or {"ev":"error","id":...,"error":...}.
 
-Events: ready{user_id,device_id}, message{room,event_id,sender,body,formatted,
+Events: ready{user_id,device_id,ed25519}, message{room,event_id,sender,body,formatted,
 msgtype,relates_to,encrypted}, undecryptable{room,event_id,sender},
 redaction{room,event_id,redacts,sender}, reaction{room,event_id,sender,target,key},
 receipt{room,event_id,user}, typing{room,users}, invite{room,sender,name},
@@ -29,6 +29,7 @@ Commands (field "op"):
     set_name   room, name
     displayname name
     devices    user  -> {"devices": [device ids]}  (after a keys query)
+    logout     (this device leaves the account; its keys go with it)
     quit
 """
 import asyncio
@@ -129,7 +130,8 @@ class Peer:
         if self.c.should_upload_keys:
             await self.c.keys_upload()
         await self.c.sync(timeout=0, full_state=True)
-        emit({"ev": "ready", "user_id": self.c.user_id, "device_id": self.c.device_id})
+        emit({"ev": "ready", "user_id": self.c.user_id, "device_id": self.c.device_id,
+              "ed25519": self.c.olm.account.identity_keys["ed25519"]})
         syncer = asyncio.create_task(self.c.sync_forever(timeout=5000, full_state=True))
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=16 << 20)
@@ -219,6 +221,11 @@ class Peer:
         if op == "devices":
             await c.keys_query()
             return {"devices": sorted(c.device_store[cmd["user"]].keys()) if cmd["user"] in c.device_store.users else []}
+        if op == "logout":
+            r = await c.logout()
+            if type(r).__name__ != "LogoutResponse":
+                raise RuntimeError(str(r))
+            return {}
         raise ValueError("unknown op %r" % op)
 
     async def wait_room(self, room):

@@ -168,6 +168,12 @@ WHEN new.kind = 0 AND new.deleted = 0 AND new.fts_later = 0 BEGIN
 	INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
 END;
 `,
+	// A message stored while its key was missing is marked, so the copy
+	// that arrives decrypted later fills in that row instead of being
+	// dropped as a duplicate.
+	`
+ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.

@@ -237,50 +237,6 @@ func (c *Connector) roomEncryption(ctx context.Context, room id.RoomID) protocol
 	return c.PeerEncryption(protocols.Address{Network: protocols.Matrix, ID: room.String()})
 }
 
-// decrypt tries to decrypt evt. If the key is missing it reports the message
-// as undecryptable (after a short grace period for keys in flight), asks our
-// other devices and the sender for the key, and re-emits the message under
-// the same event ID once the key arrives.
-func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event {
-	mach := c.mach
-	dec, err := mach.DecryptMegolmEvent(ctx, evt)
-	if err == nil {
-		return dec
-	}
-	if !errors.Is(err, crypto.ErrNoSessionFound) {
-		c.emitUndecryptable(ctx, evt, "could not decrypt: "+err.Error())
-		return nil
-	}
-	content := evt.Content.AsEncrypted()
-	c.mu.Lock()
-	c.pending[evt.ID] = true
-	c.mu.Unlock()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			c.mu.Lock()
-			delete(c.pending, evt.ID)
-			c.mu.Unlock()
-		}()
-		bg := c.backgroundCtx()
-		if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 2*time.Second) {
-			c.emitUndecryptable(bg, evt, "waiting for the sender's keys")
-			c.cli.Crypto.RequestSession(bg, evt.RoomID, content.SenderKey, content.SessionID, evt.Sender, content.DeviceID)
-			if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 10*time.Minute) {
-				return
-			}
-		}
-		dec, err := mach.DecryptMegolmEvent(bg, evt)
-		if err != nil {
-			c.emitUndecryptable(bg, evt, "could not decrypt: "+err.Error())
-			return
-		}
-		c.dispatch(bg, dec, false)
-	}()
-	return nil
-}
-
 func (c *Connector) backgroundCtx() context.Context {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

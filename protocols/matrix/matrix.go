@@ -83,9 +83,8 @@ type Connector struct {
 	trusted   map[id.UserID]bool // cached verification state per user
 	typing    map[id.RoomID]map[id.UserID]bool
 	verifyTxn map[string]verifyInfo
-	pending   map[id.EventID]bool // undecryptable events waiting for keys
-	dirty     map[id.RoomID]bool  // rooms whose ChatEvent is due after this sync
-	invites   map[id.RoomID]bool  // invites whose RequestEvent is due
+	dirty     map[id.RoomID]bool // rooms whose ChatEvent is due after this sync
+	invites   map[id.RoomID]bool // invites whose RequestEvent is due
 }
 
 var (
@@ -122,7 +121,6 @@ func New(cfg Config) (*Connector, error) {
 		trusted:   map[id.UserID]bool{},
 		typing:    map[id.RoomID]map[id.UserID]bool{},
 		verifyTxn: map[string]verifyInfo{},
-		pending:   map[id.EventID]bool{},
 	}, nil
 }
 
@@ -287,6 +285,7 @@ func (c *Connector) connect(ctx context.Context) error {
 	if err := mach.Load(ctx); err != nil {
 		return fmt.Errorf("matrix: loading Olm account: %w", err)
 	}
+	mach.SessionReceived = c.onSession
 	cli.Crypto = &cryptoGlue{c: c, mach: mach}
 	c.mu.Lock()
 	c.st, c.mach = st, mach
@@ -316,6 +315,9 @@ func (c *Connector) connect(ctx context.Context) error {
 	c.cancel, c.runCtx = cancel, runCtx
 	c.mu.Unlock()
 	mach.SetBackgroundCtx(runCtx)
+	// Keys stored by an earlier run just before it stopped may already open
+	// messages still waiting.
+	c.retryUndecrypted(ctx, "", "")
 	c.wg.Add(1)
 	go c.syncLoop(runCtx)
 

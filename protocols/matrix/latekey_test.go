@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"polyglot/inbox"
 	"polyglot/internal/testserver"
 	"polyglot/protocols"
+	"polyglot/protocols/matrix"
 )
 
 // TestLateRoomKeyReplacesUndecryptable: bob's Megolm key for a message
@@ -19,6 +21,76 @@ import (
 // decrypted under the same event ID. Through a real inbox the user ends with
 // one row holding the text, not a lock notice plus a second row.
 func TestLateRoomKeyReplacesUndecryptable(t *testing.T) {
+	lk := startLateKey(t)
+	a, nio, proxy, room := lk.a, lk.nio, lk.proxy, lk.room
+	evID := lk.sendLocked("late secret-5d1e")
+
+	// The key arrives in a later sync; bob's typing makes that sync return
+	// at once instead of after the long-poll timeout.
+	proxy.Release()
+	nio.MustDo(map[string]any{"op": "typing", "room": room, "on": true})
+	got := a.wait(20*time.Second, "decrypted message", isLate(evID, false)).(protocols.MessageEvent).Message
+	if got.Body != "late secret-5d1e" || got.Notice != "" || got.Encryption != protocols.EncE2EE ||
+		got.Sender.ID != lk.bob || got.Chat.ID != room || got.Outgoing {
+		t.Fatalf("decrypted message %+v", got)
+	}
+	if proxy.Releases() == 0 {
+		t.Fatal("no sync carried the released keys")
+	}
+	// Later messages on the same session decrypt at once.
+	nio.MustDo(map[string]any{"op": "send", "room": room, "body": "and one more"})
+	a.waitMessage(20*time.Second, "and one more")
+	if n := a.count(isLate(evID, false)); n != 1 {
+		t.Fatalf("decrypted message emitted %d times", n)
+	}
+	assertOneRow(t, openInbox(t, a), evID, "late secret-5d1e", "and one more")
+}
+
+// TestLateRoomKeyAfterRestart: Polyglot is closed while a message waits for
+// its key; the key comes in the first sync of the next run, and the message
+// is still re-emitted decrypted (the waiting event is kept in the
+// connector's database, not in memory).
+func TestLateRoomKeyAfterRestart(t *testing.T) {
+	lk := startLateKey(t)
+	evID := lk.sendLocked("sent while locked secret-77ab")
+	sess := lk.a.c.Session()
+	lk.a.close()
+	lk.proxy.Release()
+
+	cfg2 := matrix.Config{UserID: lk.cfg.UserID, Homeserver: lk.proxy.URL(), AccessToken: sess.AccessToken,
+		DeviceID: sess.DeviceID, DBPath: lk.cfg.DBPath, PickleKey: lk.cfg.PickleKey}
+	a2 := connect(t, lk.d, cfg2)
+	got := a2.wait(20*time.Second, "decrypted message after restart", isLate(evID, false)).(protocols.MessageEvent).Message
+	if got.Body != "sent while locked secret-77ab" || got.Notice != "" || got.Sender.ID != lk.bob {
+		t.Fatalf("decrypted message %+v", got)
+	}
+	if lk.proxy.Releases() == 0 {
+		t.Fatal("no sync carried the released keys")
+	}
+	// Both runs' events, in order, through one inbox: one row with the text.
+	in := openInbox(t, lk.a)
+	for _, ev := range a2.events() {
+		if err := in.Ingest("mx", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertOneRow(t, in, evID, "sent while locked secret-77ab", "sent while locked secret-77ab")
+}
+
+// lateKey is alice (Polyglot, syncing through a SyncProxy) in an encrypted
+// DM with bob (matrix-nio) on a real Dendrite.
+type lateKey struct {
+	d     *testserver.Dendrite
+	a     *client
+	cfg   matrix.Config
+	nio   *testserver.NioPeer
+	proxy *testserver.SyncProxy
+	bob   string
+	room  string
+	t     *testing.T
+}
+
+func startLateKey(t *testing.T) *lateKey {
 	d := testserver.StartDendrite(t)
 	alice := d.CreateUser("alice", "password-alice")
 	bob := d.CreateUser("bob", "password-bob")
@@ -27,10 +99,8 @@ func TestLateRoomKeyReplacesUndecryptable(t *testing.T) {
 	cfg := cfgFor(t, alice, "password-alice")
 	cfg.Homeserver = proxy.URL()
 	a := connect(t, d, cfg)
-	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
-
-	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "l-1", To: bobAddr, Body: "hello bob", MinEncryption: protocols.EncE2EE})
+	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: "l-1", To: bobAddr, Body: "hello bob", MinEncryption: protocols.EncE2EE})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,68 +112,60 @@ func TestLateRoomKeyReplacesUndecryptable(t *testing.T) {
 	if _, err := nio.WaitEvent(30*time.Second, bodyIs("hello bob")); err != nil {
 		t.Fatal(err)
 	}
+	return &lateKey{d: d, a: a, cfg: cfg, nio: nio, proxy: proxy, bob: bob, room: room, t: t}
+}
 
-	// Bob's first message opens his Megolm session; its key travels to
-	// alice as a to-device event, which the proxy now holds back.
-	proxy.Hold()
-	sent := nio.MustDo(map[string]any{"op": "send", "room": room, "body": "late secret-5d1e"})
-	evID := sent["event_id"].(string)
-	isOurs := func(undecryptable bool) func(protocols.Event) bool {
-		return func(ev protocols.Event) bool {
-			m, ok := ev.(protocols.MessageEvent)
-			return ok && m.Message.NetworkID == evID && m.Message.Undecryptable == undecryptable
-		}
-	}
-	first := a.wait(20*time.Second, "undecryptable message", isOurs(true)).(protocols.MessageEvent).Message
-	if first.Body != "" || !strings.Contains(first.Notice, "Unable to decrypt") || first.Sender.ID != bob ||
-		first.Chat.ID != room || first.Encryption != protocols.EncE2EE {
+// sendLocked has bob send body while the proxy holds alice's to-device
+// events back, so his new Megolm session's key (index 0, the message's
+// index) does not reach her; it checks she shows the message as
+// undecryptable, and returns its event ID.
+func (lk *lateKey) sendLocked(body string) string {
+	t := lk.t
+	t.Helper()
+	lk.proxy.Hold()
+	evID := lk.nio.MustDo(map[string]any{"op": "send", "room": lk.room, "body": body})["event_id"].(string)
+	first := lk.a.wait(20*time.Second, "undecryptable message", isLate(evID, true)).(protocols.MessageEvent).Message
+	if first.Body != "" || !strings.Contains(first.Notice, "Unable to decrypt") || first.Sender.ID != lk.bob ||
+		first.Chat.ID != lk.room || first.Encryption != protocols.EncE2EE {
 		t.Fatalf("undecryptable message %+v", first)
 	}
-	if held := proxy.HeldTypes(); !slices.Contains(held, "m.room.encrypted") {
+	if held := lk.proxy.HeldTypes(); !slices.Contains(held, "m.room.encrypted") {
 		t.Fatalf("proxy held %v, want bob's olm-encrypted room key", held)
 	}
-	if n := a.count(isOurs(false)); n != 0 {
+	if n := lk.a.count(isLate(evID, false)); n != 0 {
 		t.Fatalf("message decrypted while its key was withheld")
 	}
+	return evID
+}
 
-	// The key arrives in a later sync; bob's typing makes that sync return
-	// at once instead of after the long-poll timeout.
-	proxy.Release()
-	nio.MustDo(map[string]any{"op": "typing", "room": room, "on": true})
-	got := a.wait(20*time.Second, "decrypted message", isOurs(false)).(protocols.MessageEvent).Message
-	if got.Body != "late secret-5d1e" || got.Notice != "" || got.Encryption != protocols.EncE2EE ||
-		got.Sender.ID != bob || got.Chat.ID != room || got.Outgoing {
-		t.Fatalf("decrypted message %+v", got)
+func isLate(evID string, undecryptable bool) func(protocols.Event) bool {
+	return func(ev protocols.Event) bool {
+		m, ok := ev.(protocols.MessageEvent)
+		return ok && m.Message.NetworkID == evID && m.Message.Undecryptable == undecryptable
 	}
-	if proxy.Releases() == 0 {
-		t.Fatal("no sync carried the released keys")
-	}
-	// Later messages on the same session decrypt at once.
-	nio.MustDo(map[string]any{"op": "send", "room": room, "body": "and one more"})
-	a.waitMessage(20*time.Second, "and one more")
+}
 
-	// What the user sees: one row with the text where the notice was.
-	in := openInbox(t, a)
+// assertOneRow: the conversation shows the message once, with its text, no
+// notice, not marked edited, and preview is the conversation's preview.
+func assertOneRow(t *testing.T, in *inbox.Inbox, evID, body, preview string) {
+	t.Helper()
 	ms := conversationOf(t, in, evID)
-	var rows []string
-	for _, m := range ms {
-		if m.NetworkID == evID {
-			rows = append(rows, m.Body+" ["+m.Notice+"]")
-			if m.Edited {
-				t.Errorf("late decryption shown as an edit by bob: %+v", m)
-			}
-		}
-	}
 	shown := lines(ms)
 	t.Logf("conversation:\n%s", strings.Join(shown, "\n"))
-	if len(rows) != 1 || rows[0] != "late secret-5d1e []" {
-		t.Fatalf("rows for the late message: %q\n%s", rows, strings.Join(shown, "\n"))
+	var rows []inbox.Message
+	for _, m := range ms {
+		if m.NetworkID == evID {
+			rows = append(rows, m)
+		}
+	}
+	if len(rows) != 1 || rows[0].Body != body || rows[0].Notice != "" || rows[0].Edited {
+		t.Fatalf("rows for the late message: %+v\n%s", rows, strings.Join(shown, "\n"))
 	}
 	c, err := in.Conversation(ms[0].Conversation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Preview != "and one more" {
-		t.Fatalf("preview %q", c.Preview)
+	if c.Preview != preview {
+		t.Fatalf("preview %q, want %q", c.Preview, preview)
 	}
 }

@@ -24,10 +24,12 @@ import (
 type SyncProxy struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	holding  bool
-	held     []json.RawMessage
-	releases int // responses that carried released events
+	mu        sync.Mutex
+	holding   bool
+	held      []json.RawMessage
+	releases  int    // responses that carried released events
+	dropUntil string // drop to-device events until a request path contains this
+	dropped   int
 }
 
 // StartSyncProxy proxies everything to upstream (a homeserver base URL) and
@@ -42,6 +44,7 @@ func StartSyncProxy(t testing.TB, upstream string) *SyncProxy {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	direct := rp.Director
 	rp.Director = func(r *http.Request) {
+		p.sawRequest(r.URL.Path)
 		direct(r)
 		r.Host = target.Host
 		r.Header.Del("Accept-Encoding") // keep bodies plain so they can be rewritten
@@ -74,6 +77,38 @@ func (p *SyncProxy) Release() {
 	p.mu.Lock()
 	p.holding = false
 	p.mu.Unlock()
+}
+
+// DropUntil makes the proxy lose to-device events (as a broken server or
+// network would) until the client sends a request whose path contains
+// marker, e.g. "/sendToDevice/m.room_key_request/": what arrives after that
+// request reaches the client again.
+func (p *SyncProxy) DropUntil(marker string) {
+	p.mu.Lock()
+	p.dropUntil = marker
+	p.mu.Unlock()
+}
+
+// Dropping says whether the proxy still loses to-device events.
+func (p *SyncProxy) Dropping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropUntil != ""
+}
+
+// Dropped counts the to-device events lost so far.
+func (p *SyncProxy) Dropped() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
+func (p *SyncProxy) sawRequest(path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dropUntil != "" && strings.Contains(path, p.dropUntil) {
+		p.dropUntil = ""
+	}
 }
 
 // Held is how many to-device events are withheld right now.
@@ -114,7 +149,7 @@ func (p *SyncProxy) rewrite(res *http.Response) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.holding && len(p.held) == 0 {
+	if !p.holding && len(p.held) == 0 && p.dropUntil == "" {
 		return nil
 	}
 	body, err := io.ReadAll(res.Body)
@@ -134,10 +169,14 @@ func (p *SyncProxy) rewrite(res *http.Response) error {
 			return err
 		}
 	}
-	if p.holding {
+	switch {
+	case p.dropUntil != "":
+		p.dropped += len(toDevice.Events)
+		toDevice.Events = nil
+	case p.holding:
 		p.held = append(p.held, toDevice.Events...)
 		toDevice.Events = nil
-	} else {
+	default:
 		toDevice.Events = append(p.held, toDevice.Events...)
 		p.held = nil
 		p.releases++

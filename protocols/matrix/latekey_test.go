@@ -169,3 +169,55 @@ func assertOneRow(t *testing.T, in *inbox.Inbox, evID, body, preview string) {
 		t.Fatalf("preview %q, want %q", c.Preview, preview)
 	}
 }
+
+// TestLostRoomKeyRecoveredByKeyRequest: bob (a second Polyglot) shares his
+// Megolm key with alice, but it never reaches her (the proxy loses her
+// to-device events). Alice shows the message as undecryptable and sends
+// m.room_key_request to bob; his connector, having shared that session with
+// her device, forwards it (mautrix's key sharing), and alice's connector
+// re-emits the message decrypted: the key request is what resolves it.
+func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	proxy := testserver.StartSyncProxy(t, d.URL())
+	cfg := cfgFor(t, alice, "password-alice")
+	cfg.Homeserver = proxy.URL()
+	a := connect(t, d, cfg)
+	b := connect(t, d, cfgFor(t, bob, "password-bob"))
+	ctx := context.Background()
+	aliceAddr := protocols.Address{Network: protocols.Matrix, ID: alice}
+
+	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "k-1", To: protocols.Address{Network: protocols.Matrix, ID: bob},
+		Body: "hello bob", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := b.wait(20*time.Second, "invite", func(ev protocols.Event) bool {
+		r, ok := ev.(protocols.RequestEvent)
+		return ok && r.Chat.ID == res.Chat
+	}).(protocols.RequestEvent)
+	if err := b.c.AnswerRequest(ctx, req.From, req.Chat.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage(30*time.Second, "hello bob")
+
+	proxy.DropUntil("/sendToDevice/m.room_key_request/")
+	sent, err := b.c.Send(ctx, protocols.OutgoingMessage{ClientID: "k-2", To: aliceAddr, Chat: res.Chat, Body: "lost key secret-0c4f", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := a.wait(20*time.Second, "undecryptable message", isLate(sent.NetworkID, true)).(protocols.MessageEvent).Message
+	if first.Body != "" || !strings.Contains(first.Notice, "Unable to decrypt") || first.Sender.ID != bob {
+		t.Fatalf("undecryptable message %+v", first)
+	}
+	waitFor(t, 10*time.Second, "alice's key request", func() bool { return !proxy.Dropping() })
+	if proxy.Dropped() == 0 {
+		t.Fatal("the proxy lost no to-device event: the room key was not withheld")
+	}
+	got := a.wait(20*time.Second, "message decrypted with the forwarded key", isLate(sent.NetworkID, false)).(protocols.MessageEvent).Message
+	if got.Body != "lost key secret-0c4f" || got.Notice != "" || got.Sender.ID != bob || got.Encryption != protocols.EncE2EE {
+		t.Fatalf("decrypted message %+v", got)
+	}
+	assertOneRow(t, openInbox(t, a), sent.NetworkID, "lost key secret-0c4f", "lost key secret-0c4f")
+}

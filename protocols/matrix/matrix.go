@@ -2,6 +2,9 @@
 // (password or token, .well-known discovery), a persisted sync loop, rooms as
 // chats (DMs via m.direct), end-to-end encryption with mautrix's pure-Go
 // Olm/Megolm (build with -tags goolm), cross-signing and SAS verification.
+// A message whose key is late is shown undecryptable and re-emitted decrypted
+// when the key comes (latekeys.go); a contact's new, changed or removed
+// device becomes a KeyChangeEvent (crypto.go afterSync).
 //
 // Everything a remote party sends is kept raw here (the TUI sanitizes at draw
 // time) but bounded: huge bodies are cut and deep or huge HTML is dropped,

@@ -283,13 +283,47 @@ func (c *Connector) afterSync(ctx context.Context, res *mautrix.RespSync, _ stri
 			}
 			c.emitKeyChange(ctx, u, did, d.SigningKey.Fingerprint(), kind, now)
 		}
+		var gone []id.DeviceID
 		for did := range old {
 			if _, still := devs[did]; !still {
+				gone = append(gone, did)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		// mautrix drops a device whose signing key changed (and stops
+		// encrypting to it) just as if it had been removed; the server's
+		// list tells the two apart.
+		listed := c.serverDeviceKeys(ctx, u)
+		for _, did := range gone {
+			if key, ok := listed[did]; ok && key != old[did] {
+				c.emitKeyChange(ctx, u, did, key.Fingerprint(), protocols.KeyChanged, now)
+			} else {
 				c.emitKeyChange(ctx, u, did, "", protocols.KeyRemoved, now)
 			}
 		}
 	}
 	c.refreshTrust(ctx, res.DeviceLists.Changed...)
+}
+
+// serverDeviceKeys is the signing key of each device the server lists for
+// u now (nil when the query fails: the caller then reports removals).
+func (c *Connector) serverDeviceKeys(ctx context.Context, u id.UserID) map[id.DeviceID]id.Ed25519 {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	resp, err := c.cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{u: {}}})
+	if err != nil {
+		c.log.Warn().Err(err).Msg("querying a contact's device keys")
+		return nil
+	}
+	out := map[id.DeviceID]id.Ed25519{}
+	for did, keys := range resp.DeviceKeys[u] {
+		if k := keys.Keys.GetEd25519(did); k != "" {
+			out[did] = k
+		}
+	}
+	return out
 }
 
 func (c *Connector) emitKeyChange(ctx context.Context, u id.UserID, did id.DeviceID, fp string, kind protocols.KeyChangeKind, at time.Time) {

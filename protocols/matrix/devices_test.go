@@ -183,3 +183,61 @@ func groupBy4(fp string) string {
 	}
 	return b.String()
 }
+
+// TestContactDeviceKeyChanged: bob's device comes back under the same device
+// ID with new identity keys (reinstalled, or someone else holding his
+// session). Alice's connector says the key changed, with the new
+// fingerprint, instead of calling it a removed device.
+func TestContactDeviceKeyChanged(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	phone := testserver.StartNioPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "c-1", To: bobAddr, Body: "before", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == res.Chat }); err != nil {
+		t.Fatal(err)
+	}
+	phone.MustDo(map[string]any{"op": "join", "room": res.Chat})
+	if _, err := phone.WaitEvent(30*time.Second, bodyIs("before")); err != nil {
+		t.Fatal(err)
+	}
+	phone.Stop()
+
+	again := testserver.StartNioPeerDevice(t, d, bob, "password-bob", phone.DeviceID)
+	if again.DeviceID != phone.DeviceID || again.Ed25519 == phone.Ed25519 {
+		t.Fatalf("want device %s with a new key, got %s %s", phone.DeviceID, again.DeviceID, again.Ed25519)
+	}
+	k := a.wait(20*time.Second, "changed-key notice", func(ev protocols.Event) bool {
+		k, ok := ev.(protocols.KeyChangeEvent)
+		return ok && k.DeviceID == phone.DeviceID
+	}).(protocols.KeyChangeEvent)
+	if k.Kind != protocols.KeyChanged || k.Fingerprint != id.Ed25519(again.Ed25519).Fingerprint() || k.Chat != res.Chat {
+		t.Fatalf("notice %+v, want changed key with fingerprint %s", k, id.Ed25519(again.Ed25519).Fingerprint())
+	}
+	// mautrix stops encrypting to a device whose key changed: the next
+	// message does not open on it (it stays safe, and the notice says why).
+	r2, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "c-2", To: bobAddr, Chat: res.Chat, Body: "after the change", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.WaitEvent(20*time.Second, func(ev map[string]any) bool {
+		return ev["ev"] == "undecryptable" && ev["event_id"] == r2.NetworkID
+	}); err != nil {
+		t.Fatalf("the changed device should get the message but not its key: %v\n%v", err, again.Events())
+	}
+	if again.Count(bodyIs("after the change")) != 0 {
+		t.Fatal("a device whose key changed got the room key without any check")
+	}
+
+	shown := lines(conversationOf(t, openInbox(t, a), res.NetworkID))
+	want := "bob: changed key " + phone.DeviceID + " (fingerprint " + groupBy4(k.Fingerprint) + ")"
+	if !slices.Contains(shown, want) {
+		t.Fatalf("conversation lacks %q:\n%s", want, strings.Join(shown, "\n"))
+	}
+}

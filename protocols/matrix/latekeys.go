@@ -35,8 +35,8 @@ func (s *store) putUndecrypted(ctx context.Context, evt *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO polyglot_matrix_undecrypted(event_id, room_id, session_id, event, at)
-		VALUES(?, ?, ?, ?, ?)`, evt.ID.String(), evt.RoomID.String(), content.SessionID.String(), raw, time.Now().UnixMilli()); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO polyglot_matrix_undecrypted(event_id, room_id, session_id, event)
+		VALUES(?, ?, ?, ?)`, evt.ID.String(), evt.RoomID.String(), content.SessionID.String(), raw); err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `DELETE FROM polyglot_matrix_undecrypted WHERE rowid NOT IN

@@ -68,8 +68,7 @@ CREATE TABLE IF NOT EXISTS polyglot_matrix_undecrypted (
 	event_id   TEXT PRIMARY KEY,
 	room_id    TEXT NOT NULL,
 	session_id TEXT NOT NULL,
-	event      BLOB NOT NULL,
-	at         INTEGER NOT NULL
+	event      BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS polyglot_matrix_undecrypted_session ON polyglot_matrix_undecrypted(room_id, session_id);
 CREATE TABLE IF NOT EXISTS polyglot_matrix_xsign (

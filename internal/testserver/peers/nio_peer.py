@@ -4,7 +4,10 @@ python3-matrix-nio (0.20) with python3-olm: E2EE that nobody here wrote.
 
 Run with /usr/bin/python3 (a pyenv shim on PATH cannot see Debian's packages):
 
-    nio_peer.py HOMESERVER USER_ID PASSWORD STORE_DIR
+    nio_peer.py HOMESERVER USER_ID PASSWORD STORE_DIR [DEVICE_ID]
+
+DEVICE_ID logs in as that existing device; with a fresh STORE_DIR it uploads
+new identity keys for it (a device whose key changed).
 
 It speaks a line protocol: one JSON command per line on stdin, one JSON event
 per line on stdout. Every command may carry "id"; its answer is
@@ -52,11 +55,11 @@ def emit(obj):
 
 
 class Peer:
-    def __init__(self, hs, user, password, store):
+    def __init__(self, hs, user, password, store, device_id=""):
         os.makedirs(store, exist_ok=True)
         cfg = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True,
                                 max_timeouts=None)
-        self.c = AsyncClient(hs, user, store_path=store, config=cfg)
+        self.c = AsyncClient(hs, user, device_id=device_id, store_path=store, config=cfg)
         self.password = password
         self.c.add_event_callback(self.on_message, (RoomMessage, RoomEncryptedMedia))
         self.c.add_event_callback(self.on_undecryptable, MegolmEvent)
@@ -236,7 +239,7 @@ class Peer:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6):
         sys.stderr.write(__doc__)
         sys.exit(2)
     asyncio.run(Peer(*sys.argv[1:]).run())

@@ -177,30 +177,10 @@ func assertOneRow(t *testing.T, in *inbox.Inbox, evID, body, preview string) {
 // her device, forwards it (mautrix's key sharing), and alice's connector
 // re-emits the message decrypted: the key request is what resolves it.
 func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	proxy := testserver.StartSyncProxy(t, d.URL())
-	cfg := cfgFor(t, alice, "password-alice")
-	cfg.Homeserver = proxy.URL()
-	a := connect(t, d, cfg)
-	b := connect(t, d, cfgFor(t, bob, "password-bob"))
+	a, b, proxy, res := startPolyglotPair(t)
 	ctx := context.Background()
-	aliceAddr := protocols.Address{Network: protocols.Matrix, ID: alice}
-
-	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "k-1", To: protocols.Address{Network: protocols.Matrix, ID: bob},
-		Body: "hello bob", MinEncryption: protocols.EncE2EE})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := b.wait(20*time.Second, "invite", func(ev protocols.Event) bool {
-		r, ok := ev.(protocols.RequestEvent)
-		return ok && r.Chat.ID == res.Chat
-	}).(protocols.RequestEvent)
-	if err := b.c.AnswerRequest(ctx, req.From, req.Chat.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	b.waitMessage(30*time.Second, "hello bob")
+	aliceAddr := protocols.Address{Network: protocols.Matrix, ID: a.c.Session().UserID}
+	bob := b.c.Session().UserID
 
 	proxy.DropUntil("/sendToDevice/m.room_key_request/")
 	sent, err := b.c.Send(ctx, protocols.OutgoingMessage{ClientID: "k-2", To: aliceAddr, Chat: res.Chat, Body: "lost key secret-0c4f", MinEncryption: protocols.EncE2EE})
@@ -220,4 +200,82 @@ func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
 		t.Fatalf("decrypted message %+v", got)
 	}
 	assertOneRow(t, openInbox(t, a), sent.NetworkID, "lost key secret-0c4f", "lost key secret-0c4f")
+}
+
+// TestLateKeyForReactionShowsNoLockRow: bob's reaction and a message come
+// without their key. The message gets the lock row; the reaction (its
+// cleartext m.relates_to says what it is) gets none, and once the key comes
+// it lands on alice's message and the lock row turns into the text.
+func TestLateKeyForReactionShowsNoLockRow(t *testing.T) {
+	a, b, proxy, res := startPolyglotPair(t)
+	ctx := context.Background()
+	aliceAddr := protocols.Address{Network: protocols.Matrix, ID: a.c.Session().UserID}
+	bob := b.c.Session().UserID
+
+	proxy.Hold()
+	if err := b.c.React(ctx, res.Chat, res.NetworkID, "👍", false); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := b.c.Send(ctx, protocols.OutgoingMessage{ClientID: "r-2", To: aliceAddr, Chat: res.Chat, Body: "after the reaction", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reaction came first, so its grace ended before the message's.
+	a.wait(20*time.Second, "undecryptable message", isLate(sent.NetworkID, true))
+	locked := a.count(func(ev protocols.Event) bool {
+		m, ok := ev.(protocols.MessageEvent)
+		return ok && m.Message.Undecryptable
+	})
+	if locked != 1 {
+		t.Fatalf("%d lock rows, want 1 (the message, not the reaction):\n%s", locked, dumpEvents(a.events()))
+	}
+
+	proxy.Release()
+	if err := b.c.SetTyping(ctx, res.Chat, true); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(20*time.Second, "bob's reaction", func(ev protocols.Event) bool {
+		r, ok := ev.(protocols.ReactionEvent)
+		return ok && r.TargetID == res.NetworkID && r.Key == "👍" && r.From.ID == bob && !r.Remove
+	})
+	a.wait(20*time.Second, "decrypted message", isLate(sent.NetworkID, false))
+
+	in := openInbox(t, a)
+	assertOneRow(t, in, sent.NetworkID, "after the reaction", "after the reaction")
+	for _, m := range conversationOf(t, in, res.NetworkID) {
+		if m.Notice != "" {
+			t.Fatalf("a lock row stayed: %+v", m)
+		}
+		if m.NetworkID == res.NetworkID && (len(m.Reactions) != 1 || m.Reactions[0].Key != "👍") {
+			t.Fatalf("reaction not on alice's message: %+v", m.Reactions)
+		}
+	}
+}
+
+// startPolyglotPair is alice (syncing through a SyncProxy) and bob, both
+// Polyglot, in an encrypted DM that alice opened with a first message.
+func startPolyglotPair(t *testing.T) (a, b *client, proxy *testserver.SyncProxy, first protocols.SendResult) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	proxy = testserver.StartSyncProxy(t, d.URL())
+	cfg := cfgFor(t, alice, "password-alice")
+	cfg.Homeserver = proxy.URL()
+	a = connect(t, d, cfg)
+	b = connect(t, d, cfgFor(t, bob, "password-bob"))
+	ctx := context.Background()
+	first, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "p-1", To: protocols.Address{Network: protocols.Matrix, ID: bob},
+		Body: "hello bob", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := b.wait(20*time.Second, "invite", func(ev protocols.Event) bool {
+		r, ok := ev.(protocols.RequestEvent)
+		return ok && r.Chat.ID == first.Chat
+	}).(protocols.RequestEvent)
+	if err := b.c.AnswerRequest(ctx, req.From, req.Chat.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage(30*time.Second, "hello bob")
+	return a, b, proxy, first
 }

@@ -97,7 +97,7 @@ func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event 
 		return dec
 	}
 	if !waitsForKey(err) {
-		c.emitUndecryptable(ctx, evt, "could not decrypt: "+err.Error())
+		c.emitLocked(ctx, evt, "could not decrypt: "+err.Error())
 		return nil
 	}
 	if err := c.st.putUndecrypted(ctx, evt); err != nil {
@@ -114,7 +114,7 @@ func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event 
 		if bg.Err() != nil || !c.st.isUndecrypted(bg, evt.ID) {
 			return
 		}
-		c.emitUndecryptable(bg, evt, "waiting for the sender's keys")
+		c.emitLocked(bg, evt, "waiting for the sender's keys")
 		c.cli.Crypto.RequestSession(bg, evt.RoomID, content.SenderKey, content.SessionID, evt.Sender, content.DeviceID)
 	}()
 	return nil
@@ -147,7 +147,7 @@ func (c *Connector) retryUndecrypted(ctx context.Context, room id.RoomID, sessio
 			// still waiting
 		default:
 			if c.st.dropUndecrypted(ctx, evt.ID) {
-				c.emitUndecryptable(ctx, evt, "could not decrypt: "+err.Error())
+				c.emitLocked(ctx, evt, "could not decrypt: "+err.Error())
 			}
 		}
 	}
@@ -156,4 +156,23 @@ func (c *Connector) retryUndecrypted(ctx context.Context, room id.RoomID, sessio
 // waitsForKey: the error goes away with a (better) key for the session.
 func waitsForKey(err error) bool {
 	return errors.Is(err, crypto.ErrNoSessionFound) || errors.Is(err, olm.ErrUnknownMessageIndex)
+}
+
+// emitLocked shows evt as an undecryptable message, unless its cleartext
+// m.relates_to says it is an edit or a reaction: those change another
+// message and get no row of their own, so a lock row would only be noise
+// that stays after the key comes.
+func (c *Connector) emitLocked(ctx context.Context, evt *event.Event, why string) {
+	if !standsAlone(evt) {
+		return
+	}
+	c.emitUndecryptable(ctx, evt, why)
+}
+
+func standsAlone(evt *event.Event) bool {
+	enc, ok := evt.Content.Parsed.(*event.EncryptedEventContent)
+	if !ok || enc.RelatesTo == nil {
+		return true
+	}
+	return enc.RelatesTo.Type != event.RelReplace && enc.RelatesTo.Type != event.RelAnnotation
 }

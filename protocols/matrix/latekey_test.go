@@ -202,53 +202,58 @@ func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
 	assertOneRow(t, openInbox(t, a), sent.NetworkID, "lost key secret-0c4f", "lost key secret-0c4f")
 }
 
-// TestLateKeyForReactionShowsNoLockRow: bob's reaction and a message come
-// without their key. The message gets the lock row; the reaction (its
-// cleartext m.relates_to says what it is) gets none, and once the key comes
-// it lands on alice's message and the lock row turns into the text.
-func TestLateKeyForReactionShowsNoLockRow(t *testing.T) {
+// TestLateKeyForEditShowsNoLockRow: bob's message and his edit of it come
+// without their key. The message gets the lock row; the edit (its cleartext
+// m.relates_to says what it is) gets none. Once the key comes the message
+// shows its text and then the edit applies: one row, edited.
+func TestLateKeyForEditShowsNoLockRow(t *testing.T) {
 	a, b, proxy, res := startPolyglotPair(t)
 	ctx := context.Background()
 	aliceAddr := protocols.Address{Network: protocols.Matrix, ID: a.c.Session().UserID}
-	bob := b.c.Session().UserID
 
 	proxy.Hold()
-	if err := b.c.React(ctx, res.Chat, res.NetworkID, "👍", false); err != nil {
-		t.Fatal(err)
-	}
-	sent, err := b.c.Send(ctx, protocols.OutgoingMessage{ClientID: "r-2", To: aliceAddr, Chat: res.Chat, Body: "after the reaction", MinEncryption: protocols.EncE2EE})
+	sent, err := b.c.Send(ctx, protocols.OutgoingMessage{ClientID: "e-1", To: aliceAddr, Chat: res.Chat, Body: "tpyo", MinEncryption: protocols.EncE2EE})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The reaction came first, so its grace ended before the message's.
+	edit, err := b.c.Edit(ctx, res.Chat, sent.NetworkID, "e-2", "typo fixed")
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.wait(20*time.Second, "undecryptable message", isLate(sent.NetworkID, true))
+	// Both graces are over once the edit's would have been shown.
+	time.Sleep(3 * time.Second)
 	locked := a.count(func(ev protocols.Event) bool {
 		m, ok := ev.(protocols.MessageEvent)
 		return ok && m.Message.Undecryptable
 	})
-	if locked != 1 {
-		t.Fatalf("%d lock rows, want 1 (the message, not the reaction):\n%s", locked, dumpEvents(a.events()))
+	if locked != 1 || a.count(isLate(edit.NetworkID, true)) != 0 {
+		t.Fatalf("%d lock rows, want 1 (the message, not the edit):\n%s", locked, dumpEvents(a.events()))
 	}
 
 	proxy.Release()
 	if err := b.c.SetTyping(ctx, res.Chat, true); err != nil {
 		t.Fatal(err)
 	}
-	a.wait(20*time.Second, "bob's reaction", func(ev protocols.Event) bool {
-		r, ok := ev.(protocols.ReactionEvent)
-		return ok && r.TargetID == res.NetworkID && r.Key == "👍" && r.From.ID == bob && !r.Remove
-	})
 	a.wait(20*time.Second, "decrypted message", isLate(sent.NetworkID, false))
+	a.wait(20*time.Second, "bob's edit", func(ev protocols.Event) bool {
+		e, ok := ev.(protocols.EditEvent)
+		return ok && e.TargetID == sent.NetworkID && e.Body == "typo fixed" && e.NetworkID == edit.NetworkID
+	})
 
-	in := openInbox(t, a)
-	assertOneRow(t, in, sent.NetworkID, "after the reaction", "after the reaction")
-	for _, m := range conversationOf(t, in, res.NetworkID) {
+	ms := conversationOf(t, openInbox(t, a), res.NetworkID)
+	t.Logf("conversation:\n%s", strings.Join(lines(ms), "\n"))
+	var rows []inbox.Message
+	for _, m := range ms {
 		if m.Notice != "" {
 			t.Fatalf("a lock row stayed: %+v", m)
 		}
-		if m.NetworkID == res.NetworkID && (len(m.Reactions) != 1 || m.Reactions[0].Key != "👍") {
-			t.Fatalf("reaction not on alice's message: %+v", m.Reactions)
+		if m.Sender.ID == b.c.Session().UserID {
+			rows = append(rows, m)
 		}
+	}
+	if len(rows) != 1 || rows[0].NetworkID != sent.NetworkID || rows[0].Body != "typo fixed" || !rows[0].Edited {
+		t.Fatalf("bob's rows: %+v", rows)
 	}
 }
 

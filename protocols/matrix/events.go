@@ -118,7 +118,11 @@ func (c *Connector) baseMessage(ctx context.Context, evt *event.Event) protocols
 	enc := protocols.EncNone
 	if evt.Mautrix.WasEncrypted || evt.Type == event.EventEncrypted {
 		enc = protocols.EncE2EE
-		if c.isVerified(evt.Sender) {
+		// A key forwarded by a device that is not the sender's, or one that
+		// does not match the sender's device keys, proves secrecy but not
+		// who wrote it: never shown as verified.
+		doubtful := evt.Mautrix.TrustState == id.TrustStateForwarded || evt.Mautrix.TrustState == id.TrustStateDeviceKeyMismatch
+		if c.isVerified(evt.Sender) && !doubtful {
 			enc = protocols.EncE2EEVerified
 		}
 	} else if c.cli.HomeserverURL.Scheme == "https" {

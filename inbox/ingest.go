@@ -1140,7 +1140,10 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	if r != nil && r.personNm != "" {
 		who = r.personNm
 	}
-	body := fmt.Sprintf("%s: %s %s", who, e.Kind, e.DeviceID)
+	body := fmt.Sprintf("%s: %s", who, e.Kind)
+	if e.DeviceID != "" {
+		body += " " + e.DeviceID
+	}
 	if e.Fingerprint != "" {
 		body += " (fingerprint " + groupFingerprint(e.Fingerprint) + ")"
 	}

@@ -230,7 +230,7 @@ func (e *configEdit) accounts(old, want []Account, files []fileAccount) error {
 		}
 	}
 	if len(blocks) != len(old) {
-		return fmt.Errorf("%w: accounts not all written as [[account]]", errUnsupported)
+		return fmt.Errorf("%w: accounts written inline (account = [...]) rather than as [[account]] blocks", errUnsupported)
 	}
 	wantIdx := map[string]int{}
 	for i, a := range want {

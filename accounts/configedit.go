@@ -138,34 +138,34 @@ func (e *configEdit) setTable(table []string, sets []kvSet) error {
 		return nil
 	}
 	d := e.doc
-	// After the table's last key, written relative to that line's block.
-	after, base := -1, []string(nil)
-	for _, l := range d.lines {
+	// After the table's last key, written relative to that line's block
+	// and spelt as that line spells the table (names ignore case).
+	after, anchor, spelt := -1, -1, []string(nil)
+	for i, l := range d.lines {
 		b := d.blocks[l.block]
 		if l.kind != lineKeyVal || b.array || !hasPrefix(table, b.path) {
 			continue
 		}
 		if full := concat(b.path, l.path); len(full) > len(table) && hasPrefix(full, table) {
-			after, base = l.last, b.path
+			after, anchor, spelt = l.last, i, full[len(b.path):len(table)]
 		}
 	}
 	if after < 0 {
 		// An existing header with no keys yet.
 		for _, b := range d.blocks[1:] {
-			if !b.array && slices.Equal(b.path, table) {
-				after, base = b.header, b.path
+			if !b.array && samePath(b.path, table) {
+				after, spelt = b.header, nil
 			}
 		}
 	}
-	indent := ""
 	if after >= 0 {
-		indent = leadingSpace(d.lines[after].text)
-		if d.lines[after].kind == lineHeader {
-			indent = ""
+		indent := ""
+		if anchor >= 0 {
+			indent = leadingSpace(d.lines[anchor].text)
 		}
 		var lines []string
 		for _, s := range pending {
-			lines = append(lines, indent+tomlPath(concat(table, []string{s.key})[len(base):])+" = "+s.value)
+			lines = append(lines, indent+tomlPath(concat(spelt, []string{s.key}))+" = "+s.value)
 		}
 		e.insert(after+1, lines...)
 		return nil
@@ -207,7 +207,7 @@ func (e *configEdit) findPlain(full []string) (int, error) {
 			continue
 		}
 		p := concat(b.path, l.path)
-		if slices.Equal(p, full) {
+		if samePath(p, full) {
 			return i, nil
 		}
 		if len(p) < len(full) && hasPrefix(full, p) {
@@ -223,9 +223,9 @@ func (e *configEdit) accounts(old, want []Account, files []fileAccount) error {
 	d := e.doc
 	var blocks []int
 	for i, b := range d.blocks {
-		if b.array && slices.Equal(b.path, []string{"account"}) {
+		if b.array && samePath(b.path, []string{"account"}) {
 			blocks = append(blocks, i)
-		} else if len(b.path) > 0 && b.path[0] == "account" {
+		} else if len(b.path) > 0 && strings.EqualFold(b.path[0], "account") {
 			return fmt.Errorf("%w: table %s", errUnsupported, tomlPath(b.path))
 		}
 	}
@@ -255,9 +255,11 @@ func (e *configEdit) accounts(old, want []Account, files []fileAccount) error {
 		return nil
 	}
 	// Only new accounts remain; they follow the last account block.
-	at, indent := len(d.lines), ""
+	at, indent, header := len(d.lines), "", "[[account]]"
 	if len(blocks) > 0 {
 		last := d.blocks[blocks[len(blocks)-1]]
+		// [[Account]] and [[account]] would be two different arrays.
+		header = "[[" + tomlPath(last.path) + "]]"
 		at = last.end
 		if last.end < len(d.lines) {
 			at = e.claimStart(last.end)
@@ -280,7 +282,7 @@ func (e *configEdit) accounts(old, want []Account, files []fileAccount) error {
 		if wi > next {
 			lines = append(lines, "")
 		}
-		lines = append(lines, "[[account]]")
+		lines = append(lines, header)
 		for _, s := range newAccountLines(want[wi], files[wi]) {
 			lines = append(lines, indent+s.key+" = "+s.value)
 		}
@@ -363,7 +365,7 @@ func (e *configEdit) setAccount(bi int, sets []kvSet) error {
 	for _, s := range sets {
 		found := -1
 		for i := b.header + 1; i < b.end; i++ {
-			if l := d.lines[i]; l.kind == lineKeyVal && slices.Equal(l.path, []string{s.key}) {
+			if l := d.lines[i]; l.kind == lineKeyVal && len(l.path) == 1 && strings.EqualFold(l.path[0], s.key) {
 				found = i
 			}
 		}
@@ -503,8 +505,26 @@ func (e *configEdit) render() []byte {
 	return []byte(b.String())
 }
 
+// The decoder matches config names to fields ignoring case ([Keys] is
+// [keys]); only the actions inside [keys] are map keys, compared exactly.
+func samePath(a, b []string) bool {
+	return len(a) == len(b) && hasPrefix(a, b)
+}
+
 func hasPrefix(path, prefix []string) bool {
-	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
+	if len(path) < len(prefix) {
+		return false
+	}
+	for i, k := range prefix {
+		if i == 1 && strings.EqualFold(prefix[0], "keys") {
+			if k != path[i] {
+				return false
+			}
+		} else if !strings.EqualFold(k, path[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func concat(a, b []string) []string {

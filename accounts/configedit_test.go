@@ -317,3 +317,65 @@ func TestManagerKeepsHandWrittenConfig(t *testing.T) {
 		t.Fatalf("after remove:\n%s", got)
 	}
 }
+
+// FuzzEditConfig: whenever the editor accepts a file, its output loads to
+// exactly the config asked for (the check in Save is a safety net, not the
+// plan). Run longer with: go test -tags goolm -fuzz FuzzEditConfig ./accounts/
+func FuzzEditConfig(f *testing.F) {
+	for _, s := range []string{annotated,
+		"[[account]]\r\nnetwork = \"xmpp\"\r\naddress = \"a@b.org\"",
+		"notifications.bell = true\n[keys]\n\"a b\" = 'x'\n[[account]]\nnetwork=\"xmpp\"\naddress=\"a@b.org\"\ndisplay_name='''\n[x]'''\n",
+		"# c\n\n# d\n[[account]]\nnetwork = \"matrix\"\naddress = \"@a:b.org\"\n# e\n[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b.org\"\n\n",
+	} {
+		for op := range 6 {
+			f.Add(s, byte(op))
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string, op byte) {
+		old, err := Parse("config.toml", []byte(text))
+		if err != nil {
+			return
+		}
+		cfg := cloneConfig(old)
+		switch op % 6 {
+		case 0:
+			cfg.Accounts = append(cfg.Accounts, newXMPP)
+		case 1:
+			if len(cfg.Accounts) > 0 {
+				cfg.Accounts = cfg.Accounts[1:]
+			}
+		case 2:
+			for i := range cfg.Accounts {
+				cfg.Accounts[i].Enabled = !cfg.Accounts[i].Enabled
+			}
+		case 3:
+			cfg.Notifications.Bell = !cfg.Notifications.Bell
+			cfg.Notifications.Desktop = "osc777"
+		case 4:
+			cfg.Theme += "x"
+			cfg.Keystore = "keyring"
+		case 5:
+			for k := range cfg.Keys {
+				delete(cfg.Keys, k)
+				break
+			}
+			cfg.Keys["fuzz"] = "ctrl+z"
+		}
+		fc := toFile(cfg)
+		full, err := render(fc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Parse("config.toml", full)
+		if err != nil {
+			return // e.g. the new account's ID already taken
+		}
+		edited, err := editConfig([]byte(text), old, want, fc)
+		if err != nil {
+			return
+		}
+		if err := checkLoadsAs("config.toml", edited, want); err != nil {
+			t.Fatalf("%v\nold:\n%q\nedited:\n%q", err, text, edited)
+		}
+	})
+}

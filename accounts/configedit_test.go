@@ -379,3 +379,17 @@ func FuzzEditConfig(f *testing.F) {
 		}
 	})
 }
+
+// A relative ca_file the user wrote stays relative when other things change
+// (a full render would write the resolved absolute path).
+func TestSaveKeepsRelativeCAFile(t *testing.T) {
+	orig := "[[account]]\nnetwork = \"xmpp\"\naddress = \"a@b.org\"\nserver = \"127.0.0.1:5222\"\nca_file = \"ca.pem\" # next to this file\n"
+	p := writeConfig(t, orig)
+	if err := os.WriteFile(strings.TrimSuffix(p, "config.toml")+"ca.pem", []byte("pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := change(t, p, func(c *Config) { c.Accounts[0].DisplayName = "Lab" })
+	if want := orig + "display_name = \"Lab\"\n"; got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -257,7 +257,7 @@ func (m *Manager) update(f func(*Config) error) error {
 		return err
 	}
 	if m.opts.ConfigFile != "" {
-		if err := Save(m.opts.ConfigFile, cfg); err != nil {
+		if err := save(m.opts.ConfigFile, cfg, m.log); err != nil {
 			return err
 		}
 	}

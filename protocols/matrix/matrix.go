@@ -452,14 +452,30 @@ func (c *Connector) teardown() {
 }
 
 // Logout removes this device from the account on the server (its keys go
-// with it) and stops the connector. The local database is left for the
-// caller to delete with the account.
+// with it) and stops the connector. Not connected, it logs out the stored
+// session (the access token in Config). The local database is left for the
+// caller to delete with the account. A token the server no longer knows
+// counts as logged out.
 func (c *Connector) Logout(ctx context.Context) error {
 	c.mu.RLock()
 	cli := c.cli
 	c.mu.RUnlock()
 	if cli == nil || cli.AccessToken == "" {
-		return protocols.ErrNotConnected
+		if c.cfg.AccessToken == "" {
+			return nil // never logged in: nothing on the server
+		}
+		hc, err := c.httpClient()
+		if err != nil {
+			return err
+		}
+		hs, err := c.homeserverURL(ctx, hc)
+		if err != nil {
+			return err
+		}
+		if cli, err = mautrix.NewClient(hs, id.UserID(c.cfg.UserID), c.cfg.AccessToken); err != nil {
+			return fmt.Errorf("matrix: logout: %w", err)
+		}
+		cli.Client = hc
 	}
 	_, err := cli.Logout(ctx)
 	_ = c.Close()
@@ -468,6 +484,8 @@ func (c *Connector) Logout(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ protocols.Logouter = (*Connector)(nil)
 
 // client returns the live client and machine or ErrNotConnected.
 func (c *Connector) client() (*mautrix.Client, *crypto.OlmMachine, *store, error) {

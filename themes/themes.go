@@ -127,6 +127,12 @@ type Theme struct {
 	Error     lipgloss.Style
 	Warning   lipgloss.Style
 
+	// Rich text (Matrix HTML). Without colour code is reverse video and
+	// links are underlined, so both still stand out from the text.
+	Code  lipgloss.Style // inline code and code blocks
+	Link  lipgloss.Style // link text
+	Quote lipgloss.Style // the "│ " gutter of a quotation
+
 	renderer   *lipgloss.Renderer
 	networks   map[protocols.Network]lipgloss.Style
 	accent     lipgloss.Style
@@ -288,6 +294,9 @@ func build(name string, p palette, o Options) *Theme {
 	t.Error = fg(style().Bold(true), "colors.error")
 	t.Warning = fg(style().Bold(nc), "colors.warning")
 	t.accent = fg(style().Bold(true), "colors.accent")
+	t.Code = bg(fg(style().Reverse(nc), "colors.code"), "colors.code_bg")
+	t.Link = fg(style().Underline(true), "colors.link")
+	t.Quote = fg(style().Faint(nc), "colors.quote")
 
 	t.networks = map[protocols.Network]lipgloss.Style{}
 	for _, n := range protocols.Networks {

@@ -41,6 +41,7 @@ func everything(t *Theme) []string {
 	for _, s := range []lipgloss.Style{
 		t.Text, t.Title, t.Border, t.StatusBar, t.Dim, t.Selected, t.Unread,
 		t.Request, t.System, t.Own, t.Their, t.Error, t.Warning,
+		t.Code, t.Link, t.Quote,
 	} {
 		out = append(out, s.Render("x"))
 	}
@@ -88,6 +89,11 @@ func TestNoColorHasNoColourButKeepsAttributes(t *testing.T) {
 		}
 		if th.Selected.Render("row") == th.Text.Render("row") {
 			t.Errorf("%s: selected row looks like plain text", name)
+		}
+		for role, st := range map[string]lipgloss.Style{"code": th.Code, "link": th.Link} {
+			if st.Render("x") == th.Text.Render("x") {
+				t.Errorf("%s: NO_COLOR %s looks like plain text", name, role)
+			}
 		}
 		if th.RenderDelivery(DeliveryRead) == th.RenderDelivery(DeliveryDelivered) {
 			t.Errorf("%s: read and delivered look the same without colour", name)

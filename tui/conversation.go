@@ -12,6 +12,7 @@ import (
 
 	"polyglot/inbox"
 	"polyglot/protocols"
+	"polyglot/tui/richtext"
 )
 
 type convFocus int
@@ -62,6 +63,13 @@ type conversationView struct {
 	// ask is a one-key question about askMsg (react, delete, which file).
 	ask    askKind
 	askMsg inbox.Message
+
+	// rich caches bodies drawn from Matrix HTML (richbody.go); richUsed
+	// collects the entries one rebuild uses, so the cache never outgrows
+	// the window.
+	rich     map[inbox.MessageID]richEntry
+	richUsed map[inbox.MessageID]richEntry
+	richSt   [2]*richtext.Styles
 
 	width, height int
 }
@@ -570,12 +578,14 @@ func (c *conversationView) rebuild() {
 	}
 	lines := make([]string, 0, len(c.msgs)*3)
 	counts := make([]int, len(c.msgs))
+	c.richUsed = map[inbox.MessageID]richEntry{}
 	for i := range c.msgs {
 		r := c.renderMessage(i)
 		counts[i] = len(r)
 		lines = append(lines, r...)
 	}
 	c.lines, c.msgLines = lines, counts
+	c.rich, c.richUsed = c.richUsed, nil
 }
 
 // renderMessage draws message i, with a day separator before it when the
@@ -661,8 +671,8 @@ func (c *conversationView) renderMessage(i int) []string {
 			if m.Outgoing {
 				style = st.own
 			}
-			for _, l := range wrapBlock(body, bw) {
-				out = append(out, indent+style.Render(l))
+			for _, l := range c.bodyLines(m, body, bw, style) {
+				out = append(out, indent+l)
 			}
 		}
 		for _, a := range m.Attachments {

@@ -142,7 +142,6 @@ func Parse(src string, markers bool) (*Doc, error) {
 	}
 }
 
-
 func (p *parser) flags() flags {
 	var f flags
 	for _, e := range p.stack {

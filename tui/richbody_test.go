@@ -76,7 +76,7 @@ func TestFormattedBodyStyledAndWithinWidth(t *testing.T) {
 	w.ingest(t, "mx", protocols.MessageEvent{Message: protocols.Message{
 		NetworkID: "f1", Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: adaMX, Body: "plain",
 		FormattedBody: "<b>strong words 👩🏽‍💻 " + strings.Repeat("again ", 10) + "</b><pre>" + strings.Repeat("x", 60) + "</pre>",
-		Sent: testNow, Received: testNow, Encryption: protocols.EncE2EEVerified}})
+		Sent:          testNow, Received: testNow, Encryption: protocols.EncE2EEVerified}})
 	m := newRoot(Options{Core: w.in, Theme: th, Now: func() time.Time { return testNow }, PageSize: 20})
 	t.Cleanup(m.close)
 	h := &harness{t: t, m: m}

@@ -76,6 +76,18 @@ func (s *Session) Screen() string {
 	return string(out)
 }
 
+// ScreenWithEscapes returns the visible pane with the SGR sequences of its
+// cells' attributes and colours (capture-pane -e), so a test can check
+// that text is drawn bold, underlined, reversed, ….
+func (s *Session) ScreenWithEscapes() string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", "-S", s.socket, "capture-pane", "-p", "-e", "-t", s.name).Output()
+	if err != nil {
+		s.t.Fatalf("tmux capture-pane -e: %v", err)
+	}
+	return string(out)
+}
+
 // WaitFor waits until the screen contains all of want, failing with the last
 // screen after timeout. It returns the screen and how long it took.
 func (s *Session) WaitFor(timeout time.Duration, want ...string) (string, time.Duration) {

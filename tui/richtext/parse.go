@@ -102,6 +102,7 @@ type parser struct {
 	skip, pre  int
 	preStart   bool // just after <pre>: its first newline is not content
 	runes      int
+	col        int  // cells on the current code block line (for tabs)
 	shown      bool // some text (not only markers) was added
 }
 
@@ -378,11 +379,7 @@ func (p *parser) addText(s string, f flags) {
 func (p *parser) addPre(s string, f flags) {
 	for i, part := range strings.Split(s, "\t") {
 		if i > 0 {
-			col := 0
-			for _, sp := range p.cur.spans {
-				col += sanitize.Width(sp.text)
-			}
-			p.addRaw(strings.Repeat(" ", 8-col%8), f)
+			p.addRaw(strings.Repeat(" ", 8-p.col%8), f)
 		}
 		if part != "" {
 			p.addRaw(part, f)
@@ -400,6 +397,9 @@ func (p *parser) addRaw(s string, f flags) {
 	p.prefix()
 	p.cur.spans = append(p.cur.spans, span{text: s, f: f})
 	p.lastSpace = strings.HasSuffix(s, " ")
+	if p.pre > 0 {
+		p.col += sanitize.Width(s)
+	}
 }
 
 // prefix fixes the current paragraph's gutters and list markers from the
@@ -457,6 +457,7 @@ func (p *parser) endPara() {
 	p.paras = append(p.paras, p.cur)
 	p.cur = para{}
 	p.lastSpace = true
+	p.col = 0
 }
 
 // collapseSpace turns every run of HTML white space into one space.

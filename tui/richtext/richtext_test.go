@@ -355,3 +355,33 @@ func TestWhitespaceCollapses(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// Inputs at the size limit shaped to hit every loop: each renders quickly.
+func TestWorstCaseInputsStayFast(t *testing.T) {
+	st := attrStyles(t)
+	fill := func(unit string) string { return strings.Repeat(unit, (MaxHTMLBytes-64)/len(unit)) }
+	for name, src := range map[string]string{
+		"tabs in pre":       "<pre>" + fill("\t"),
+		"tabs after text":   "<pre>" + fill("a\t"),
+		"alternating style": fill("<b>x</b><i>y</i>"),
+		"breaks":            fill("<br>"),
+		"list items":        fill("<li>x"),
+		"open links":        fill(`<a href="h">x`),
+		"closed links":      fill(`<a href="https://e.org/">x</a>`),
+		"end tags":          "<b>x" + fill("</i>"),
+		"one long word":     fill("x"),
+		"combining marks":   "x" + fill("\u0301"),
+		"emoji":             fill("👩🏽‍💻"),
+		"quotes":            fill("<blockquote>x</blockquote>"),
+		"rules":             fill("<hr>"),
+		"entities":          fill("&#x1b;"),
+		"comments":          fill("<!-- x -->") + "shown",
+	} {
+		start := time.Now()
+		lines, err := Render(src, 40, st)
+		t.Logf("%s: %v, %d lines, err %v", name, time.Since(start), len(lines), err)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: %v (err %v, %d lines)", name, d, err, len(lines))
+		}
+	}
+}

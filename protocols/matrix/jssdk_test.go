@@ -132,3 +132,141 @@ func checkSameSAS(t *testing.T, pg protocols.VerificationEvent, js map[string]an
 		t.Fatalf("SAS decimals differ: Polyglot %v js-sdk %v", pg.Decimals, jsDecimals(js))
 	}
 }
+
+func verifyEv(txn string, stage protocols.VerifyStage) func(protocols.Event) bool {
+	return func(ev protocols.Event) bool {
+		v, ok := ev.(protocols.VerificationEvent)
+		return ok && v.Txn == txn && v.Stage == stage
+	}
+}
+
+func jsEv(kind, txn string) func(map[string]any) bool {
+	return func(ev map[string]any) bool { return ev["ev"] == kind && ev["txn"] == txn }
+}
+
+// TestSASVerificationPolyglotStartsWithJSSDK: Polyglot asks to verify the
+// js-sdk user; js-sdk accepts; both show the same emoji; the js-sdk user
+// confirms first (its MAC reaches Polyglot before Polyglot's user decided),
+// then Polyglot's user. Both finish, and the peer is E2EE-verified on both
+// sides (cross-signing), which new messages then carry.
+func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	room := jsDM(t, a, js, "v-1", "let's verify")
+	if a.c.PeerEncryption(bobAddr) != protocols.EncE2EE {
+		t.Fatalf("bob is %v before any verification", a.c.PeerEncryption(bobAddr))
+	}
+
+	txn, err := a.c.StartVerification(ctx, bobAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := js.WaitEvent(20*time.Second, jsEv("verify_request", txn))
+	if err != nil {
+		t.Fatalf("js-sdk saw no request %s: %v\n%v", txn, err, js.Events())
+	}
+	if req["user"] != alice || req["initiated_by_me"] != false {
+		t.Fatalf("js-sdk request %v", req)
+	}
+	js.MustDo(map[string]any{"op": "accept", "txn": txn})
+	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
+	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
+	if err != nil {
+		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
+	}
+	checkSameSAS(t, pg, jsSAS)
+
+	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
+	// Polyglot's user compares at their own pace.
+	time.Sleep(time.Second)
+	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
+	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
+		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
+	}
+	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
+	waitJSTrust(t, js, alice)
+
+	r, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "v-2", To: bobAddr, Chat: room, Body: "now verified", MinEncryption: protocols.EncE2EEVerified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Encryption != protocols.EncE2EEVerified {
+		t.Fatalf("send class %v", r.Encryption)
+	}
+	if _, err := js.WaitEvent(20*time.Second, bodyIs("now verified")); err != nil {
+		t.Fatal(err)
+	}
+	js.MustDo(map[string]any{"op": "send", "room": room, "body": "verified reply"})
+	if got := a.waitMessage(20*time.Second, "verified reply"); got.Encryption != protocols.EncE2EEVerified {
+		t.Fatalf("received class %v", got.Encryption)
+	}
+}
+
+// TestSASVerificationJSSDKStartsWithPolyglot: the reverse. js-sdk asks to
+// verify Polyglot's device; Polyglot reports the request, accepts, shows the
+// same emoji; Polyglot's user confirms first this time.
+func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	jsDM(t, a, js, "v-1", "please verify me")
+
+	out := js.MustDo(map[string]any{"op": "verify_user", "user": alice})
+	txn, _ := out["txn"].(string)
+	if txn == "" || out["device"] != a.c.Session().DeviceID {
+		t.Fatalf("verify_user answered %v (Polyglot device %s)", out, a.c.Session().DeviceID)
+	}
+	in := a.wait(20*time.Second, "verification request", verifyEv(txn, protocols.VerifyRequested)).(protocols.VerificationEvent)
+	if in.Peer.ID != bob || in.DeviceID != js.DeviceID {
+		t.Fatalf("incoming request %+v, want from %s/%s", in, bob, js.DeviceID)
+	}
+	if err := a.c.AcceptVerification(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
+	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
+	if err != nil {
+		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
+	}
+	checkSameSAS(t, pg, jsSAS)
+
+	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
+	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
+	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
+		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
+	}
+	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
+	waitJSTrust(t, js, alice)
+}
+
+// waitJSTrust waits until the js-sdk peer holds user as cross-signing
+// verified.
+func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if js.MustDo(map[string]any{"op": "trust", "user": user})["verified"] == true {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("js-sdk never saw %s as verified\n%v", user, js.Events())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -255,6 +255,66 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 	waitJSTrust(t, js, alice)
 }
 
+// TestSASMismatchWithJSSDK: emoji that differ end the verification on both
+// sides, whoever says so, and nobody becomes verified.
+func TestSASMismatchWithJSSDK(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	jsDM(t, a, js, "x-1", "hello")
+
+	// Polyglot asks; the js-sdk user says the emoji differ.
+	txn, err := a.c.StartVerification(ctx, bobAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.WaitEvent(20*time.Second, jsEv("verify_request", txn)); err != nil {
+		t.Fatal(err)
+	}
+	js.MustDo(map[string]any{"op": "accept", "txn": txn})
+	a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS))
+	if _, err := js.WaitEvent(30*time.Second, jsEv("sas", txn)); err != nil {
+		t.Fatal(err)
+	}
+	js.MustDo(map[string]any{"op": "mismatch", "txn": txn})
+	c := a.wait(20*time.Second, "cancel", verifyEv(txn, protocols.VerifyCancelled)).(protocols.VerificationEvent)
+	if !strings.Contains(c.Reason, "m.mismatched_sas") {
+		t.Fatalf("cancel reason %q", c.Reason)
+	}
+	if _, err := js.WaitEvent(20*time.Second, jsEv("verify_cancel", txn)); err != nil {
+		t.Fatal(err)
+	}
+
+	// js-sdk asks; Polyglot's user says the emoji differ.
+	txn2, _ := js.MustDo(map[string]any{"op": "verify_user", "user": alice})["txn"].(string)
+	a.wait(20*time.Second, "request", verifyEv(txn2, protocols.VerifyRequested))
+	if err := a.c.AcceptVerification(ctx, txn2); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(30*time.Second, "SAS emoji", verifyEv(txn2, protocols.VerifyShowSAS))
+	if err := a.c.CancelVerification(ctx, txn2, "emoji do not match"); err != nil {
+		t.Fatal(err)
+	}
+	jc, err := js.WaitEvent(20*time.Second, jsEv("verify_cancel", txn2))
+	if err != nil {
+		t.Fatalf("js-sdk saw no cancel: %v\n%v", err, js.Events())
+	}
+	if jc["code"] != "m.user" || jc["by"] != alice {
+		t.Fatalf("js-sdk cancel %v", jc)
+	}
+
+	if a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified {
+		t.Fatal("a failed verification made bob verified")
+	}
+	if js.MustDo(map[string]any{"op": "trust", "user": alice})["verified"] == true {
+		t.Fatal("a failed verification made alice verified for js-sdk")
+	}
+}
+
 // waitJSTrust waits until the js-sdk peer holds user as cross-signing
 // verified.
 func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
@@ -268,5 +328,40 @@ func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
 			t.Fatalf("js-sdk never saw %s as verified\n%v", user, js.Events())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestMeasureEncryptedLatencyJSSDK sends 200 encrypted messages each way
+// between Polyglot and matrix-js-sdk on the same Dendrite and logs the
+// median send→receive time of each (run with -v to see them), beside
+// TestMeasureEncryptedLatency's numbers for nio.
+func TestMeasureEncryptedLatencyJSSDK(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	room := jsDM(t, a, js, "m-0", "warm-up")
+
+	pgToJS := measure(t, func(i int) {
+		body := fmt.Sprintf("pg→js %d", i)
+		if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: fmt.Sprintf("m-%d", i+1), To: bobAddr, Chat: room, Body: body, MinEncryption: protocols.EncE2EE}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.WaitEvent(20*time.Second, bodyIs(body)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	jsToPG := measure(t, func(i int) {
+		body := fmt.Sprintf("js→pg %d", i)
+		js.MustDo(map[string]any{"op": "send", "room": room, "body": body})
+		a.waitMessage(20*time.Second, body)
+	})
+	t.Logf("encrypted send→receive, median of %d: Polyglot→js-sdk %v, js-sdk→Polyglot %v",
+		latencyMessages, pgToJS, jsToPG)
+	if pgToJS > 2*time.Second || jsToPG > 2*time.Second {
+		t.Fatalf("median latency too high: %v / %v", pgToJS, jsToPG)
 	}
 }

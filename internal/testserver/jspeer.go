@@ -174,7 +174,7 @@ func (p *JSPeer) WaitEvent(timeout time.Duration, match func(map[string]any) boo
 			}
 			return nil, fmt.Errorf("js-sdk peer exited:\n%s", dendriteLastLines(p.stderr.String(), 20))
 		case <-deadline:
-			return nil, fmt.Errorf("js-sdk peer: no matching event within %s", timeout)
+			return nil, fmt.Errorf("js-sdk peer: no matching event within %s; its log ends:\n%s", timeout, dendriteLastLines(p.stderr.String(), 20))
 		}
 	}
 }

@@ -46,7 +46,8 @@ const modules = process.env.POLYGLOT_JSSDK_MODULES || path.join(here, "node_modu
 const lib = (file) => import(pathToFileURL(path.join(modules, "matrix-js-sdk", "lib", file)).href);
 const sdk = await lib("index.js");
 const { logger } = await lib("logger.js");
-logger.setLevel(process.env.POLYGLOT_JSSDK_DEBUG ? "debug" : "warn");
+// Info on stderr: the harness shows its tail when a test fails.
+logger.setLevel(process.env.POLYGLOT_JSSDK_DEBUG ? "debug" : "info");
 const { ClientEvent, RoomEvent, RoomMemberEvent, MatrixEventEvent } = sdk;
 const { CryptoEvent, VerificationPhase, VerificationRequestEvent, VerifierEvent } = await lib("crypto-api/index.js");
 
@@ -92,7 +93,9 @@ class Peer {
       };
       this.c.on(ClientEvent.Sync, onSync);
     });
-    await this.c.startClient({ initialSyncLimit: 20, lazyLoadMembers: false });
+    // Short long-polls, as nio_peer.py uses: a sync that Dendrite fails to
+    // wake for a new to-device event then costs 5 s, not 30.
+    await this.c.startClient({ initialSyncLimit: 20, lazyLoadMembers: false, pollTimeout: 5000 });
     await prepared;
     // A user verification signs the other user's master key: both sides
     // need cross-signing, as every current Element client has it.

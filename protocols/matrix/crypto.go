@@ -276,7 +276,7 @@ func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event 
 			c.emitUndecryptable(bg, evt, "could not decrypt: "+err.Error())
 			return
 		}
-		c.dispatch(bg, dec, false)
+		c.dispatchDecrypted(bg, dec)
 	}()
 	return nil
 }

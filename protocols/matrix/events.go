@@ -51,7 +51,19 @@ func (c *Connector) handleEvent(ctx context.Context, evt *event.Event) {
 		if dec == nil {
 			return
 		}
-		evt = dec
+		c.dispatchDecrypted(ctx, dec)
+		return
+	}
+	c.dispatch(ctx, evt, false)
+}
+
+// dispatchDecrypted handles a live event that arrived encrypted. A step of
+// an in-room verification goes to the verification helper, which listens
+// on the syncer and saw only m.room.encrypted.
+func (c *Connector) dispatchDecrypted(ctx context.Context, evt *event.Event) {
+	if s, ok := c.cli.Syncer.(*syncer); ok && isVerificationEvent(evt) {
+		s.Dispatch(ctx, evt)
+		return
 	}
 	c.dispatch(ctx, evt, false)
 }

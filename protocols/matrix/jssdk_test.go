@@ -255,6 +255,55 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 	waitJSTrust(t, js, alice)
 }
 
+// TestSASVerificationInRoomFromJSSDK: what Element's "Verify user" does —
+// js-sdk sends the request into the encrypted DM (in-room verification, its
+// follow-up events unencrypted, relating to the request); Polyglot answers
+// in the room, both show the same emoji and finish verified.
+func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	ctx := context.Background()
+	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
+	room := jsDM(t, a, js, "v-1", "verify me in our chat")
+
+	txn, _ := js.MustDo(map[string]any{"op": "verify_dm", "user": alice, "room": room})["txn"].(string)
+	if !strings.HasPrefix(txn, "$") {
+		t.Fatalf("in-room request has no event ID: %q", txn)
+	}
+	in := a.wait(20*time.Second, "in-room verification request", verifyEv(txn, protocols.VerifyRequested)).(protocols.VerificationEvent)
+	if in.Peer.ID != bob || in.DeviceID != js.DeviceID {
+		t.Fatalf("incoming request %+v, want from %s/%s", in, bob, js.DeviceID)
+	}
+	if err := a.c.AcceptVerification(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
+	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
+	if err != nil {
+		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
+	}
+	checkSameSAS(t, pg, jsSAS)
+	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
+	time.Sleep(time.Second) // the peer's MAC arrives before Polyglot's user decided
+	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
+	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
+		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
+	}
+	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
+	waitJSTrust(t, js, alice)
+	for _, ev := range a.events() {
+		if m, ok := ev.(protocols.MessageEvent); ok && m.Message.Body != "verify me in our chat" {
+			t.Fatalf("verification events surfaced as a message: %+v", m.Message)
+		}
+	}
+}
+
 // TestSASMismatchWithJSSDK: emoji that differ end the verification on both
 // sides, whoever says so, and nobody becomes verified.
 func TestSASMismatchWithJSSDK(t *testing.T) {

@@ -25,6 +25,8 @@
 //     devices     user                             -> devices [ids]
 //     verify_user user, device? (default: the user's only device) -> txn
 //                 to-device request; SAS is started once the other side is ready
+//     verify_dm   user, room -> txn (the request's event ID)
+//                 in-room request in a DM, as Element's "Verify user" sends it
 //     accept      txn   (answers an incoming request with ready)
 //     confirm     txn   (the emoji match: sends our MAC)
 //     mismatch    txn   (the emoji differ: cancels)
@@ -276,6 +278,13 @@ class Peer {
         const req = await this.crypto.requestDeviceVerification(cmd.user, device);
         this.track(req);
         return { txn: req.transactionId, device };
+      }
+      case "verify_dm": {
+        // What Element does for "Verify user": an in-room request in the DM.
+        await this.readyRoom(cmd.room);
+        const req = await this.crypto.requestVerificationDM(cmd.user, cmd.room);
+        this.track(req);
+        return { txn: req.transactionId };
       }
       case "accept": {
         await this.request(cmd.txn).accept();

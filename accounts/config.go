@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/rs/zerolog"
 
 	"polyglot/keystore"
 	"polyglot/protocols"
@@ -458,21 +460,51 @@ func parseHint(pe toml.ParseError) string {
 }
 
 // Save writes cfg to path atomically with mode 0600. It refuses to replace
-// a file that does not load, so a hand edit with a typo is never lost.
-func Save(path string, cfg *Config) error {
-	if old, err := os.ReadFile(path); err == nil {
-		if _, perr := Parse(path, old); perr != nil {
-			return fmt.Errorf("refusing to overwrite %s because it does not load; fix it or move it aside first: %w", path, perr)
+// a file that does not load, so a hand edit with a typo is never lost. An
+// existing file is edited in place (configedit.go) so the user's comments
+// and layout survive.
+func Save(path string, cfg *Config) error { return save(path, cfg, zerolog.Nop()) }
+
+// save is Save with a logger for the rare full rewrite.
+func save(path string, cfg *Config, log zerolog.Logger) error {
+	old, err := os.ReadFile(path)
+	exists := err == nil
+	var oldCfg *Config
+	if exists {
+		if oldCfg, err = Parse(path, old); err != nil {
+			return fmt.Errorf("refusing to overwrite %s because it does not load; fix it or move it aside first: %w", path, err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading config: %w", err)
 	}
-	data, err := Encode(cfg)
+	fc := toFile(cfg)
+	data, err := render(fc)
 	if err != nil {
 		return err
 	}
-	if _, err := Parse(path, data); err != nil {
+	// want is what the file must load to, whichever way it is written.
+	want, err := Parse(path, data)
+	if err != nil {
 		return fmt.Errorf("not saving an invalid config: %w", err)
+	}
+	if exists {
+		edited, err := editConfig(old, oldCfg, want, fc)
+		if err == nil {
+			err = checkLoadsAs(path, edited, want)
+		}
+		if err == nil {
+			if bytes.Equal(edited, old) {
+				return nil
+			}
+			data = edited
+		} else {
+			// Rewriting loses the user's layout: keep their file beside it.
+			if berr := keystore.WriteFileAtomic(path+".bak", old); berr != nil {
+				return fmt.Errorf("config not changed: cannot edit it in place (%v) nor back it up: %w", err, berr)
+			}
+			log.Warn().Err(err).Str("file", path).Str("backup", path+".bak").
+				Msg("config could not be edited in place; rewrote it in full, the old text is in the backup")
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -480,8 +512,24 @@ func Save(path string, cfg *Config) error {
 	return keystore.WriteFileAtomic(path, data)
 }
 
-// Encode renders cfg as TOML (comments in a hand-written file are not kept).
-func Encode(cfg *Config) ([]byte, error) {
+// checkLoadsAs verifies that edited text loads to exactly want.
+func checkLoadsAs(path string, edited []byte, want *Config) error {
+	got, err := Parse(path, edited)
+	if err != nil {
+		return fmt.Errorf("edited text does not load: %w", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		return errors.New("edited text loads to a different config")
+	}
+	return nil
+}
+
+// Encode renders cfg as a fresh TOML file (Save keeps an existing file's
+// comments by editing it instead).
+func Encode(cfg *Config) ([]byte, error) { return render(toFile(cfg)) }
+
+// toFile is cfg as it is written: defaults left out.
+func toFile(cfg *Config) fileConfig {
 	fc := fileConfig{Theme: cfg.Theme, Keys: cfg.Keys}
 	if cfg.Keystore != "" && cfg.Keystore != "auto" {
 		fc.Keystore = cfg.Keystore
@@ -508,6 +556,10 @@ func Encode(cfg *Config) ([]byte, error) {
 		}
 		fc.Accounts = append(fc.Accounts, fa)
 	}
+	return fc
+}
+
+func render(fc fileConfig) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("# Polyglot configuration. Written by polyglot; edits by hand are welcome.\n\n")
 	if err := toml.NewEncoder(&buf).Encode(fc); err != nil {

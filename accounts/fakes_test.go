@@ -72,6 +72,11 @@ type script struct {
 	secrets  []SecretSource
 	onLogin  func(SecretSource) error // e.g. check password, store a token
 	closeAll int
+	// logoutErr is what Logout answers; logouts counts calls and
+	// loggedOutWith the token each saw.
+	logoutErr     error
+	logouts       int
+	loggedOutWith []string
 }
 
 func (s *script) factory(acc Account, sec SecretSource) (protocols.Connector, error) {
@@ -148,6 +153,15 @@ func (c *fakeConn) Close() error {
 	})
 	return nil
 }
+func (c *fakeConn) Logout(context.Context) error {
+	tok, _ := c.sec.Get(SecretToken)
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.s.logouts++
+	c.s.loggedOutWith = append(c.s.loggedOutWith, string(tok))
+	return c.s.logoutErr
+}
+
 func (c *fakeConn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

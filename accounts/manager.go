@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"polyglot/keystore"
+	"polyglot/protocols"
 )
 
 // Options are the Manager's injected dependencies.
@@ -257,7 +258,7 @@ func (m *Manager) update(f func(*Config) error) error {
 		return err
 	}
 	if m.opts.ConfigFile != "" {
-		if err := Save(m.opts.ConfigFile, cfg); err != nil {
+		if err := save(m.opts.ConfigFile, cfg, m.log); err != nil {
 			return err
 		}
 	}
@@ -319,6 +320,8 @@ func (m *Manager) Remove(id string) error {
 		return fmt.Errorf("%w: %q", ErrUnknownAccount, id)
 	}
 	m.stopOne(id)
+	acc, _ := m.Account(id)
+	logoutErr := m.logout(acc)
 	err := m.update(func(c *Config) error {
 		if i := indexOf(c, id); i >= 0 {
 			c.Accounts = append(c.Accounts[:i], c.Accounts[i+1:]...)
@@ -344,7 +347,56 @@ func (m *Manager) Remove(id string) error {
 	m.mu.Lock()
 	delete(m.status, id)
 	m.mu.Unlock()
-	return errors.Join(errs...)
+	if len(errs) == 0 && logoutErr != nil {
+		return &LogoutError{Account: id, Err: logoutErr}
+	}
+	return errors.Join(append(errs, logoutErr)...)
+}
+
+// LogoutError reports an account that was removed here while its session
+// stays on the server (the server was unreachable): the device remains in
+// the user's device list there until removed from another client.
+type LogoutError struct {
+	Account string
+	Err     error
+}
+
+func (e *LogoutError) Error() string {
+	return fmt.Sprintf("%s removed here, but the server still lists this device (log it out from another client): %v", e.Account, e.Err)
+}
+
+func (e *LogoutError) Unwrap() error { return e.Err }
+
+// Partial says the removal itself succeeded.
+func (e *LogoutError) Partial() bool { return true }
+
+// logoutTimeout bounds Remove's attempt to end the session on the server.
+const logoutTimeout = 15 * time.Second
+
+// logout ends the account's server-side session (a Matrix device) with the
+// secrets still in the keystore; connectors without one are left alone.
+func (m *Manager) logout(acc Account) error {
+	f := m.opts.Registry[acc.Network]
+	if f == nil {
+		return nil
+	}
+	conn, err := f(acc, Secrets(m.opts.Keystore, acc.ID))
+	if err != nil {
+		return nil // no usable secrets: nothing to log out with
+	}
+	defer conn.Close()
+	lo, ok := conn.(protocols.Logouter)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), logoutTimeout)
+	defer cancel()
+	if err := lo.Logout(ctx); err != nil {
+		m.log.Warn().Str("account", acc.ID).Err(err).Msg("logout on removal failed")
+		return err
+	}
+	m.log.Info().Str("account", acc.ID).Msg("logged out on removal")
+	return nil
 }
 
 // Relogin stores a new password (dropping the stored token, which is what

@@ -262,3 +262,39 @@ func TestUnknownNetworkShownNotFatal(t *testing.T) {
 		t.Fatalf("add without connector: %v", err)
 	}
 }
+
+// TestRemoveLogsOut: removing an account ends its server session with the
+// stored token before the secrets go; a server that cannot be reached does
+// not stop the removal, and says what stays behind.
+func TestRemoveLogsOut(t *testing.T) {
+	sc := &script{}
+	m, cfgFile, ks, paths := realManager(t, sc)
+	id := "xmpp:me@example.org"
+	sc.onLogin = loginNeeds(func() string { return paths.AccountDir(id) })
+	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	if sc.logouts != 1 || sc.loggedOutWith[0] == "" {
+		t.Fatalf("logouts %d with tokens %q, want one with the stored token", sc.logouts, sc.loggedOutWith)
+	}
+
+	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
+		t.Fatal(err)
+	}
+	sc.logoutErr = errors.New("dial tcp: connection refused")
+	err := m.Remove(id)
+	var le *LogoutError
+	if !errors.As(err, &le) || le.Account != id || !le.Partial() {
+		t.Fatalf("remove with the server down: %v, want a LogoutError", err)
+	}
+	cfg, _ := Load(cfgFile)
+	if len(cfg.Accounts) != 0 {
+		t.Fatalf("account kept after a failed logout: %+v", cfg.Accounts)
+	}
+	if names, _ := ks.(keystore.Lister).Names("account/"); len(names) != 0 {
+		t.Fatalf("secrets kept after a failed logout: %v", names)
+	}
+}

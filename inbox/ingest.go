@@ -650,15 +650,18 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		atts = string(b)
 	}
 	res, err := g.exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, network_id, chat_id, grp,
-		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later)
-		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
+		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later, undecryptable)
+		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
 		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), m.Chat.ID, boolInt(m.Chat.Group),
 		m.Sender.ID, addrServer(m.Sender), senderName(ident, m), boolInt(m.Outgoing), m.Body, m.FormattedBody,
-		toNanos(at), int(m.Encryption), int(state), m.ReplyTo, m.Notice, atts)
+		toNanos(at), int(m.Encryption), int(state), m.ReplyTo, m.Notice, atts, boolInt(m.Undecryptable))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if done, err := g.decrypted(m, net); err != nil || done {
+			return err
+		}
 		return g.echo(m, net)
 	}
 	msgID, _ := res.LastInsertId()
@@ -1137,7 +1140,10 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	if r != nil && r.personNm != "" {
 		who = r.personNm
 	}
-	body := fmt.Sprintf("%s: %s %s", who, e.Kind, e.DeviceID)
+	body := fmt.Sprintf("%s: %s", who, e.Kind)
+	if e.DeviceID != "" {
+		body += " " + e.DeviceID
+	}
 	if e.Fingerprint != "" {
 		body += " (fingerprint " + groupFingerprint(e.Fingerprint) + ")"
 	}

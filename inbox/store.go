@@ -178,6 +178,12 @@ CREATE TABLE downloads (
 	PRIMARY KEY(message_id, idx)
 ) WITHOUT ROWID;
 `,
+	// A message stored while its key was missing is marked, so the copy
+	// that arrives decrypted later fills in that row instead of being
+	// dropped as a duplicate.
+	`
+ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.

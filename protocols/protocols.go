@@ -256,6 +256,13 @@ type Reactor interface {
 	React(ctx context.Context, chat, targetID, key string, remove bool) error
 }
 
+// Logouter is implemented by connectors whose login leaves state on the
+// server (a Matrix device with its keys): Logout ends that session for
+// good. Removing the account calls it, connected or not.
+type Logouter interface {
+	Logout(ctx context.Context) error
+}
+
 // Retractor is implemented by connectors that can delete a sent message.
 type Retractor interface {
 	Retract(ctx context.Context, chat, targetID string) error

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -339,6 +340,11 @@ type accountsTickMsg struct{}
 func accountOp(f func(string) error, id, done, doing string) tea.Cmd {
 	return func() tea.Msg {
 		if err := f(id); err != nil {
+			var p interface{ Partial() bool }
+			if errors.As(err, &p) && p.Partial() {
+				// Done, with something left undone that the user should know.
+				return accountOpMsg{Text: err.Error(), Err: err}
+			}
 			return accountOpMsg{Text: doing + " failed: " + err.Error(), Err: err}
 		}
 		return accountOpMsg{Text: done}

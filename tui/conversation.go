@@ -807,15 +807,20 @@ func (c *conversationView) routeBar() string {
 // (6 cells). A line wider on the terminal than we think wraps and scrolls
 // the whole frame, so lines are cut until they fit under both counts.
 func truncateStyled(s string, w int) string {
-	for cut := w; cut > 0; {
-		if lipgloss.Width(s) <= w && codepointWidth(s) <= w {
-			return s
-		}
-		excess := max(lipgloss.Width(s), codepointWidth(s)) - w
-		cut -= max(excess, 1)
-		s = ansiTruncate(s, max(cut, 0))
+	fits := func(t string) bool { return lipgloss.Width(t) <= w && codepointWidth(t) <= w }
+	if fits(s) {
+		return s
 	}
-	return s
+	// Cut to w, then, while a per-code-point terminal would still see it
+	// wider, cut the original shorter in proportion.
+	for cut := w; cut > 0; {
+		t := ansiTruncate(s, cut)
+		if fits(t) {
+			return t
+		}
+		cut = min(cut-1, cut*w/max(lipgloss.Width(t), codepointWidth(t)))
+	}
+	return ""
 }
 
 // codepointWidth is the width a per-code-point terminal (tmux, xterm)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"polyglot/inbox"
 )
@@ -229,6 +230,7 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status, m.statusErr = "verification: "+msg.Err.Error(), true
 			return m, nil
 		}
+		m.status = ""
 		m.verify.txn = msg.V.Txn
 		m.push(screenVerify)
 		return m, loadVerifications(m.env.verify)
@@ -500,7 +502,7 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 // state only.
 func (m *rootModel) View() string {
 	var b strings.Builder
-	b.WriteString(m.header())
+	b.WriteString(clearFirst(m.header()))
 	b.WriteByte('\n')
 	var body string
 	switch {
@@ -523,7 +525,7 @@ func (m *rootModel) View() string {
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
-	b.WriteString(m.statusBar())
+	b.WriteString(clearFirst(m.statusBar()))
 	return b.String()
 }
 
@@ -535,12 +537,29 @@ func fitHeight(s string, h, w int) string {
 		lines = lines[:h]
 	}
 	for i, l := range lines {
-		lines[i] = truncateStyled(l, w)
+		lines[i] = clearFirst(truncateStyled(l, w))
 	}
 	for len(lines) < h {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// clearFirst starts a line whose width terminals dispute with "erase the
+// line". An emoji like 🌶️ is two cells to us and one in tmux, so the drawn
+// line ends a cell early; Bubble Tea erases the rest only for lines it
+// measures as short, and the previous frame's last character would stay.
+func clearFirst(line string) string {
+	if !strings.ContainsFunc(line, disputedWidth) {
+		return line
+	}
+	return ansi.EraseEntireLine + line
+}
+
+// disputedWidth: variation selector 16, zero-width joiner, skin tones and
+// regional indicators — where grapheme and per-code-point widths differ.
+func disputedWidth(r rune) bool {
+	return r == 0xFE0F || r == 0x200D || (r >= 0x1F3FB && r <= 0x1F3FF) || (r >= 0x1F1E6 && r <= 0x1F1FF)
 }
 
 func (m *rootModel) header() string {
@@ -604,10 +623,19 @@ func (m *rootModel) statusBar() string {
 		if m.statusErr {
 			style = st.errStyle
 		}
-		if s != "" {
-			s += "  "
+		switch {
+		case m.statusErr:
+			// An error answers what the user just did: first, where a
+			// narrow terminal cannot cut it off.
+			if s != "" {
+				s = st.dim.Render(" │ ") + s
+			}
+			s = style.Render(inline(m.status, m.width)) + s
+		case s != "":
+			s += "  " + style.Render(inline(m.status, m.width))
+		default:
+			s = style.Render(inline(m.status, m.width))
 		}
-		s += style.Render(inline(m.status, m.width))
 	}
 	return truncateStyled(s, m.width)
 }

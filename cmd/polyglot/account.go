@@ -241,7 +241,15 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := m.Remove(id); err != nil {
+			err = m.Remove(id)
+			var lo *accounts.LogoutError
+			if errors.As(err, &lo) && err == error(lo) {
+				// Removed; only the server-side session remains.
+				fmt.Fprintf(io.out, "removed %s and its secrets\n", id)
+				fmt.Fprintf(io.err, "warning: %v\n", lo)
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(io.out, "removed %s and its secrets\n", id)

@@ -65,3 +65,45 @@ func TestMatrixFromTheCommandLineAndTerminal(t *testing.T) {
 	}
 	p.assertNoSecret("alice-pw-3d9")
 }
+
+// TestMatrixAccountRemoveLogsOutTheDevice: `account remove` ends the
+// Matrix session on the real Dendrite, so the device (and its keys) leaves
+// the user's device list; with the server down the account is still
+// removed here and the warning says what stays on the server.
+func TestMatrixAccountRemoveLogsOutTheDevice(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	d.CreateUser("dana", "dana-pw-8c2")
+	p := newProfile(t)
+	pw := filepath.Join(p.root, "pw")
+	os.WriteFile(pw, []byte("dana-pw-8c2\n"), 0o600)
+	add := func() {
+		if _, stderr, code := p.run("", "account", "add", "matrix", "@dana:localhost", "--server", d.URL(), "--password-file", pw); code != 0 {
+			t.Fatalf("account add: %d %s", code, stderr)
+		}
+	}
+	add()
+	if devs := d.Devices(t, "@dana:localhost", "dana-pw-8c2"); len(devs) != 1 {
+		t.Fatalf("after account add the server lists %v, want Polyglot's one device", devs)
+	}
+	out, stderr, code := p.run("", "account", "remove", "@dana:localhost")
+	if code != 0 || !strings.Contains(out, "removed") || stderr != "" {
+		t.Fatalf("account remove: exit %d: %s%s", code, out, stderr)
+	}
+	if devs := d.Devices(t, "@dana:localhost", "dana-pw-8c2"); len(devs) != 0 {
+		t.Fatalf("after account remove the server still lists %v", devs)
+	}
+
+	add()
+	d.Stop()
+	t0 := time.Now()
+	out, stderr, code = p.run("", "account", "remove", "@dana:localhost")
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("remove with the server down took %v; the logout attempt must give up sooner", took)
+	}
+	if code != 0 || !strings.Contains(out, "removed") || !strings.Contains(stderr, "server still lists this device") {
+		t.Fatalf("account remove with the server down: exit %d: %s%s", code, out, stderr)
+	}
+	if out, _, _ := p.run("", "account", "list"); strings.Contains(out, "dana") {
+		t.Fatalf("account still listed: %s", out)
+	}
+}

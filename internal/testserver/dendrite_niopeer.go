@@ -21,6 +21,9 @@ type NioPeer struct {
 	t        testing.TB
 	UserID   string
 	DeviceID string
+	// Ed25519 is the device's signing key (unpadded base64), the one other
+	// clients show as its fingerprint.
+	Ed25519 string
 
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -37,13 +40,25 @@ type NioPeer struct {
 // device keys are uploaded. It is stopped when the test ends.
 func StartNioPeer(t testing.TB, d *Dendrite, userID, pass string) *NioPeer {
 	t.Helper()
+	return StartNioPeerDevice(t, d, userID, pass, "")
+}
+
+// StartNioPeerDevice is StartNioPeer logging in as deviceID (a new device if
+// empty). The store is always fresh, so an existing device ID gets new
+// identity keys: a contact's device whose key changed.
+func StartNioPeerDevice(t testing.TB, d *Dendrite, userID, pass, deviceID string) *NioPeer {
+	t.Helper()
 	py := "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import nio, olm").CombinedOutput(); err != nil {
 		t.Fatalf("testserver: matrix-nio with olm not importable by %s (run scripts/test-deps.sh): %v\n%s", py, err, out)
 	}
 	script := filepath.Join(dendriteRepoRoot(), "internal", "testserver", "peers", "nio_peer.py")
 	p := &NioPeer{t: t, UserID: userID, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	p.cmd = exec.Command(py, script, d.URL(), userID, pass, t.TempDir())
+	args := []string{script, d.URL(), userID, pass, t.TempDir()}
+	if deviceID != "" {
+		args = append(args, deviceID)
+	}
+	p.cmd = exec.Command(py, args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.stderr = &dendriteSyncWriter{buf: &bytes.Buffer{}}
 	p.cmd.Stderr = p.stderr
@@ -67,6 +82,7 @@ func StartNioPeer(t testing.TB, d *Dendrite, userID, pass string) *NioPeer {
 		t.Fatalf("testserver: nio peer %s did not start: %v %v\n%s", userID, err, ready, p.stderr.String())
 	}
 	p.DeviceID, _ = ready["device_id"].(string)
+	p.Ed25519, _ = ready["ed25519"].(string)
 	return p
 }
 

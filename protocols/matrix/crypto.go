@@ -237,50 +237,6 @@ func (c *Connector) roomEncryption(ctx context.Context, room id.RoomID) protocol
 	return c.PeerEncryption(protocols.Address{Network: protocols.Matrix, ID: room.String()})
 }
 
-// decrypt tries to decrypt evt. If the key is missing it reports the message
-// as undecryptable (after a short grace period for keys in flight), asks our
-// other devices and the sender for the key, and re-emits the message under
-// the same event ID once the key arrives.
-func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event {
-	mach := c.mach
-	dec, err := mach.DecryptMegolmEvent(ctx, evt)
-	if err == nil {
-		return dec
-	}
-	if !errors.Is(err, crypto.ErrNoSessionFound) {
-		c.emitUndecryptable(ctx, evt, "could not decrypt: "+err.Error())
-		return nil
-	}
-	content := evt.Content.AsEncrypted()
-	c.mu.Lock()
-	c.pending[evt.ID] = true
-	c.mu.Unlock()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			c.mu.Lock()
-			delete(c.pending, evt.ID)
-			c.mu.Unlock()
-		}()
-		bg := c.backgroundCtx()
-		if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 2*time.Second) {
-			c.emitUndecryptable(bg, evt, "waiting for the sender's keys")
-			c.cli.Crypto.RequestSession(bg, evt.RoomID, content.SenderKey, content.SessionID, evt.Sender, content.DeviceID)
-			if !mach.WaitForSession(bg, evt.RoomID, content.SenderKey, content.SessionID, 10*time.Minute) {
-				return
-			}
-		}
-		dec, err := mach.DecryptMegolmEvent(bg, evt)
-		if err != nil {
-			c.emitUndecryptable(bg, evt, "could not decrypt: "+err.Error())
-			return
-		}
-		c.dispatchDecrypted(bg, dec)
-	}()
-	return nil
-}
-
 func (c *Connector) backgroundCtx() context.Context {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -327,13 +283,47 @@ func (c *Connector) afterSync(ctx context.Context, res *mautrix.RespSync, _ stri
 			}
 			c.emitKeyChange(ctx, u, did, d.SigningKey.Fingerprint(), kind, now)
 		}
+		var gone []id.DeviceID
 		for did := range old {
 			if _, still := devs[did]; !still {
+				gone = append(gone, did)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		// mautrix drops a device whose signing key changed (and stops
+		// encrypting to it) just as if it had been removed; the server's
+		// list tells the two apart.
+		listed := c.serverDeviceKeys(ctx, u)
+		for _, did := range gone {
+			if key, ok := listed[did]; ok && key != old[did] {
+				c.emitKeyChange(ctx, u, did, key.Fingerprint(), protocols.KeyChanged, now)
+			} else {
 				c.emitKeyChange(ctx, u, did, "", protocols.KeyRemoved, now)
 			}
 		}
 	}
 	c.refreshTrust(ctx, res.DeviceLists.Changed...)
+}
+
+// serverDeviceKeys is the signing key of each device the server lists for
+// u now (nil when the query fails: the caller then reports removals).
+func (c *Connector) serverDeviceKeys(ctx context.Context, u id.UserID) map[id.DeviceID]id.Ed25519 {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	resp, err := c.cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{u: {}}})
+	if err != nil {
+		c.log.Warn().Err(err).Msg("querying a contact's device keys")
+		return nil
+	}
+	out := map[id.DeviceID]id.Ed25519{}
+	for did, keys := range resp.DeviceKeys[u] {
+		if k := keys.Keys.GetEd25519(did); k != "" {
+			out[did] = k
+		}
+	}
+	return out
 }
 
 func (c *Connector) emitKeyChange(ctx context.Context, u id.UserID, did id.DeviceID, fp string, kind protocols.KeyChangeKind, at time.Time) {

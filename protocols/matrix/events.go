@@ -59,10 +59,13 @@ func (c *Connector) handleEvent(ctx context.Context, evt *event.Event) {
 
 // dispatchDecrypted handles a live event that arrived encrypted. A step of
 // an in-room verification goes to the verification helper, which listens
-// on the syncer and saw only m.room.encrypted.
+// on the syncer and saw only m.room.encrypted; one decrypted too late
+// (verifications time out after 10 minutes) is dropped.
 func (c *Connector) dispatchDecrypted(ctx context.Context, evt *event.Event) {
-	if s, ok := c.cli.Syncer.(*syncer); ok && isVerificationEvent(evt) {
-		s.Dispatch(ctx, evt)
+	if isVerificationEvent(evt) {
+		if s, ok := c.cli.Syncer.(*syncer); ok && time.Since(time.UnixMilli(evt.Timestamp)) < 10*time.Minute {
+			s.Dispatch(ctx, evt)
+		}
 		return
 	}
 	c.dispatch(ctx, evt, false)
@@ -130,7 +133,11 @@ func (c *Connector) baseMessage(ctx context.Context, evt *event.Event) protocols
 	enc := protocols.EncNone
 	if evt.Mautrix.WasEncrypted || evt.Type == event.EventEncrypted {
 		enc = protocols.EncE2EE
-		if c.isVerified(evt.Sender) {
+		// A key forwarded by a device that is not the sender's, or one that
+		// does not match the sender's device keys, proves secrecy but not
+		// who wrote it: never shown as verified.
+		doubtful := evt.Mautrix.TrustState == id.TrustStateForwarded || evt.Mautrix.TrustState == id.TrustStateDeviceKeyMismatch
+		if c.isVerified(evt.Sender) && !doubtful {
 			enc = protocols.EncE2EEVerified
 		}
 	} else if c.cli.HomeserverURL.Scheme == "https" {

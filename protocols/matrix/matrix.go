@@ -2,6 +2,9 @@
 // (password or token, .well-known discovery), a persisted sync loop, rooms as
 // chats (DMs via m.direct), end-to-end encryption with mautrix's pure-Go
 // Olm/Megolm (build with -tags goolm), cross-signing and SAS verification.
+// A message whose key is late is shown undecryptable and re-emitted decrypted
+// when the key comes (latekeys.go); a contact's new, changed or removed
+// device becomes a KeyChangeEvent (crypto.go afterSync).
 //
 // Everything a remote party sends is kept raw here (the TUI sanitizes at draw
 // time) but bounded: huge bodies are cut and deep or huge HTML is dropped,
@@ -89,9 +92,8 @@ type Connector struct {
 	verifyMu  sync.Mutex
 	confirmed map[string]bool
 	heldMAC   map[string][]func()
-	pending   map[id.EventID]bool // undecryptable events waiting for keys
-	dirty     map[id.RoomID]bool  // rooms whose ChatEvent is due after this sync
-	invites   map[id.RoomID]bool  // invites whose RequestEvent is due
+	dirty     map[id.RoomID]bool // rooms whose ChatEvent is due after this sync
+	invites   map[id.RoomID]bool // invites whose RequestEvent is due
 }
 
 var (
@@ -130,7 +132,6 @@ func New(cfg Config) (*Connector, error) {
 		verifyTxn: map[string]verifyInfo{},
 		confirmed: map[string]bool{},
 		heldMAC:   map[string][]func(){},
-		pending:   map[id.EventID]bool{},
 	}, nil
 }
 
@@ -295,6 +296,7 @@ func (c *Connector) connect(ctx context.Context) error {
 	if err := mach.Load(ctx); err != nil {
 		return fmt.Errorf("matrix: loading Olm account: %w", err)
 	}
+	mach.SessionReceived = c.onSession
 	cli.Crypto = &cryptoGlue{c: c, mach: mach}
 	c.mu.Lock()
 	c.st, c.mach = st, mach
@@ -324,6 +326,9 @@ func (c *Connector) connect(ctx context.Context) error {
 	c.cancel, c.runCtx = cancel, runCtx
 	c.mu.Unlock()
 	mach.SetBackgroundCtx(runCtx)
+	// Keys stored by an earlier run just before it stopped may already open
+	// messages still waiting.
+	c.retryUndecrypted(ctx, "", "")
 	c.wg.Add(1)
 	go c.syncLoop(runCtx)
 
@@ -447,14 +452,30 @@ func (c *Connector) teardown() {
 }
 
 // Logout removes this device from the account on the server (its keys go
-// with it) and stops the connector. The local database is left for the
-// caller to delete with the account.
+// with it) and stops the connector. Not connected, it logs out the stored
+// session (the access token in Config). The local database is left for the
+// caller to delete with the account. A token the server no longer knows
+// counts as logged out.
 func (c *Connector) Logout(ctx context.Context) error {
 	c.mu.RLock()
 	cli := c.cli
 	c.mu.RUnlock()
 	if cli == nil || cli.AccessToken == "" {
-		return protocols.ErrNotConnected
+		if c.cfg.AccessToken == "" {
+			return nil // never logged in: nothing on the server
+		}
+		hc, err := c.httpClient()
+		if err != nil {
+			return err
+		}
+		hs, err := c.homeserverURL(ctx, hc)
+		if err != nil {
+			return err
+		}
+		if cli, err = mautrix.NewClient(hs, id.UserID(c.cfg.UserID), c.cfg.AccessToken); err != nil {
+			return fmt.Errorf("matrix: logout: %w", err)
+		}
+		cli.Client = hc
 	}
 	_, err := cli.Logout(ctx)
 	_ = c.Close()
@@ -463,6 +484,8 @@ func (c *Connector) Logout(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ protocols.Logouter = (*Connector)(nil)
 
 // client returns the live client and machine or ErrNotConnected.
 func (c *Connector) client() (*mautrix.Client, *crypto.OlmMachine, *store, error) {

@@ -313,6 +313,12 @@ func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit
 		if evt.Type == event.EventEncrypted {
 			dec, err := mach.DecryptMegolmEvent(ctx, evt)
 			if err != nil {
+				if waitsForKey(err) {
+					_ = c.st.putUndecrypted(ctx, evt) // a key forwarded later still opens it
+				}
+				if !standsAlone(evt) {
+					continue // a locked edit or reaction: nothing to show
+				}
 				msg := c.baseMessage(ctx, evt)
 				msg.Undecryptable = true
 				msg.Notice = "🔒 Unable to decrypt this message (no key for this older message)"

@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS polyglot_matrix_reactions (
 	sender   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS polyglot_matrix_reactions_target ON polyglot_matrix_reactions(room_id, target, sender, key);
+CREATE TABLE IF NOT EXISTS polyglot_matrix_undecrypted (
+	event_id   TEXT PRIMARY KEY,
+	room_id    TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	event      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS polyglot_matrix_undecrypted_session ON polyglot_matrix_undecrypted(room_id, session_id);
 CREATE TABLE IF NOT EXISTS polyglot_matrix_xsign (
 	user_id TEXT PRIMARY KEY,
 	sealed  BLOB NOT NULL

@@ -4,13 +4,16 @@ python3-matrix-nio (0.20) with python3-olm: E2EE that nobody here wrote.
 
 Run with /usr/bin/python3 (a pyenv shim on PATH cannot see Debian's packages):
 
-    nio_peer.py HOMESERVER USER_ID PASSWORD STORE_DIR
+    nio_peer.py HOMESERVER USER_ID PASSWORD STORE_DIR [DEVICE_ID]
+
+DEVICE_ID logs in as that existing device; with a fresh STORE_DIR it uploads
+new identity keys for it (a device whose key changed).
 
 It speaks a line protocol: one JSON command per line on stdin, one JSON event
 per line on stdout. Every command may carry "id"; its answer is
 {"ev":"ok","id":..., ...} or {"ev":"error","id":...,"error":...}.
 
-Events: ready{user_id,device_id}, message{room,event_id,sender,body,formatted,
+Events: ready{user_id,device_id,ed25519}, message{room,event_id,sender,body,formatted,
 msgtype,relates_to,encrypted}, undecryptable{room,event_id,sender},
 redaction{room,event_id,redacts,sender}, reaction{room,event_id,sender,target,key},
 receipt{room,event_id,user}, typing{room,users}, invite{room,sender,name},
@@ -32,6 +35,7 @@ Commands (field "op"):
     set_name   room, name
     displayname name
     devices    user  -> {"devices": [device ids]}  (after a keys query)
+    logout     (this device leaves the account; its keys go with it)
     quit
 """
 import asyncio
@@ -56,11 +60,11 @@ def emit(obj):
 
 
 class Peer:
-    def __init__(self, hs, user, password, store):
+    def __init__(self, hs, user, password, store, device_id=""):
         os.makedirs(store, exist_ok=True)
         cfg = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True,
                                 max_timeouts=None)
-        self.c = AsyncClient(hs, user, store_path=store, config=cfg)
+        self.c = AsyncClient(hs, user, device_id=device_id, store_path=store, config=cfg)
         self.password = password
         self.c.add_event_callback(self.on_message, (RoomMessage, RoomEncryptedMedia))
         self.c.add_event_callback(self.on_undecryptable, MegolmEvent)
@@ -134,7 +138,8 @@ class Peer:
         if self.c.should_upload_keys:
             await self.c.keys_upload()
         await self.c.sync(timeout=0, full_state=True)
-        emit({"ev": "ready", "user_id": self.c.user_id, "device_id": self.c.device_id})
+        emit({"ev": "ready", "user_id": self.c.user_id, "device_id": self.c.device_id,
+              "ed25519": self.c.olm.account.identity_keys["ed25519"]})
         syncer = asyncio.create_task(self.c.sync_forever(timeout=5000, full_state=True))
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=16 << 20)
@@ -245,6 +250,11 @@ class Peer:
         if op == "devices":
             await c.keys_query()
             return {"devices": sorted(c.device_store[cmd["user"]].keys()) if cmd["user"] in c.device_store.users else []}
+        if op == "logout":
+            r = await c.logout()
+            if type(r).__name__ != "LogoutResponse":
+                raise RuntimeError(str(r))
+            return {}
         raise ValueError("unknown op %r" % op)
 
     async def wait_room(self, room):
@@ -255,7 +265,7 @@ class Peer:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6):
         sys.stderr.write(__doc__)
         sys.exit(2)
     asyncio.run(Peer(*sys.argv[1:]).run())

@@ -16,7 +16,7 @@
 // body,formatted,msgtype,relates_to,encrypted}, undecryptable{room,event_id,
 // sender}, invite{room,sender}, verify_request{txn,user,device,initiated_by_me},
 // verify_phase{txn,phase}, sas{txn,emoji:[[emoji,name]...],decimals},
-// verify_done{txn,user}, verify_cancel{txn,code,reason}.
+// verify_done{txn,user}, verify_cancel{txn,code,by}.
 //
 // Commands (field "op"):
 //     create_dm   invite, encrypted? (default true)  -> room

@@ -51,7 +51,22 @@ func (c *Connector) handleEvent(ctx context.Context, evt *event.Event) {
 		if dec == nil {
 			return
 		}
-		evt = dec
+		c.dispatchDecrypted(ctx, dec)
+		return
+	}
+	c.dispatch(ctx, evt, false)
+}
+
+// dispatchDecrypted handles a live event that arrived encrypted. A step of
+// an in-room verification goes to the verification helper, which listens
+// on the syncer and saw only m.room.encrypted; one decrypted too late
+// (verifications time out after 10 minutes) is dropped.
+func (c *Connector) dispatchDecrypted(ctx context.Context, evt *event.Event) {
+	if isVerificationEvent(evt) {
+		if s, ok := c.cli.Syncer.(*syncer); ok && time.Since(time.UnixMilli(evt.Timestamp)) < 10*time.Minute {
+			s.Dispatch(ctx, evt)
+		}
+		return
 	}
 	c.dispatch(ctx, evt, false)
 }

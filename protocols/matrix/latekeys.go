@@ -141,7 +141,7 @@ func (c *Connector) retryUndecrypted(ctx context.Context, room id.RoomID, sessio
 		switch {
 		case err == nil:
 			if c.st.dropUndecrypted(ctx, evt.ID) {
-				c.dispatch(ctx, dec, false)
+				c.dispatchDecrypted(ctx, dec)
 			}
 		case waitsForKey(err):
 			// still waiting

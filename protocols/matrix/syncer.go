@@ -50,7 +50,12 @@ var syncFilter = &mautrix.Filter{
 			Limit: 50,
 			Types: []event.Type{event.EventMessage, event.EventEncrypted, event.EventReaction,
 				event.EventRedaction, event.EventSticker, event.StateMember, event.StateRoomName,
-				event.StateEncryption, event.StateCreate, event.StateHistoryVisibility},
+				event.StateEncryption, event.StateCreate, event.StateHistoryVisibility,
+				// In-room verification (Element's "Verify user" in a DM):
+				// matrix-js-sdk sends these unencrypted even in encrypted rooms.
+				event.InRoomVerificationReady, event.InRoomVerificationStart, event.InRoomVerificationAccept,
+				event.InRoomVerificationKey, event.InRoomVerificationMAC, event.InRoomVerificationDone,
+				event.InRoomVerificationCancel},
 		},
 		Ephemeral:   &mautrix.FilterPart{Types: []event.Type{event.EphemeralEventReceipt, event.EphemeralEventTyping}},
 		AccountData: &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}},
@@ -75,7 +80,7 @@ func (s *syncer) register(mach *crypto.OlmMachine, _ *verificationhelper.Verific
 }
 
 // OnEventType wraps the verification helper's handlers (mautrix v0.28.1)
-// for two of its races:
+// for its races and its in-room gap:
 //   - it reads a transaction before taking its own lock, so an incoming
 //     event and the user's answer must not interleave: both run under
 //     verifyMu;
@@ -83,7 +88,11 @@ func (s *syncer) register(mach *crypto.OlmMachine, _ *verificationhelper.Verific
 //     ConfirmSAS check the peer's master key against our own and fail
 //     ("master keys do not match") — i.e. whoever confirms second always
 //     failed. So a peer's MAC waits until the user confirmed (or is dropped
-//     if they cancel), and then meets the order mautrix handles correctly.
+//     if they cancel), and then meets the order mautrix handles correctly;
+//   - for an in-room event it takes the event's own ID as the transaction,
+//     but the transaction is the request the event relates to: every answer
+//     to an in-room request was "unknown transaction". The handler gets a
+//     copy carrying the request's ID, and our own echoes are not fed back.
 func (s *syncer) OnEventType(t event.Type, cb mautrix.EventHandler) {
 	if !strings.HasPrefix(t.Type, "m.key.verification.") {
 		s.DefaultSyncer.OnEventType(t, cb)
@@ -92,9 +101,18 @@ func (s *syncer) OnEventType(t event.Type, cb mautrix.EventHandler) {
 	isMAC := t.Type == event.ToDeviceVerificationMAC.Type
 	s.DefaultSyncer.OnEventType(t, func(ctx context.Context, evt *event.Event) {
 		c := s.c
+		txn := verificationTxn(evt)
+		if evt.RoomID != "" {
+			if txn == "" || evt.Sender == c.cli.UserID {
+				return
+			}
+			cp := *evt
+			cp.ID = id.EventID(txn)
+			evt = &cp
+		}
 		c.verifyMu.Lock()
 		defer c.verifyMu.Unlock()
-		if txn := verificationTxn(evt); isMAC && txn != "" && !c.confirmed[txn] {
+		if isMAC && txn != "" && !c.confirmed[txn] {
 			c.heldMAC[txn] = append(c.heldMAC[txn], func() { cb(ctx, evt) })
 			return
 		}
@@ -102,13 +120,33 @@ func (s *syncer) OnEventType(t event.Type, cb mautrix.EventHandler) {
 	})
 }
 
-// verificationTxn is the transaction a to-device verification event
-// belongs to ("" when it has none).
+// verificationTxn is the transaction a verification event belongs to: the
+// to-device transaction ID, or for an in-room event the request it
+// references ("" when it has none).
 func verificationTxn(evt *event.Event) string {
-	if t, ok := evt.Content.Parsed.(event.VerificationTransactionable); ok {
+	if t, ok := evt.Content.Parsed.(event.VerificationTransactionable); ok && t.GetTransactionID() != "" {
 		return t.GetTransactionID().String()
 	}
+	if r, ok := evt.Content.Parsed.(event.Relatable); ok {
+		if rel := r.OptionalGetRelatesTo(); rel != nil && rel.Type == event.RelReference && rel.EventID != "" {
+			return rel.EventID.String()
+		}
+	}
 	return ""
+}
+
+// isVerificationEvent says whether a decrypted room event is a step of an
+// in-room verification, which belongs to the verification helper.
+func isVerificationEvent(evt *event.Event) bool {
+	if strings.HasPrefix(evt.Type.Type, "m.key.verification.") {
+		return true
+	}
+	if evt.Type == event.EventMessage {
+		if m, ok := evt.Content.Parsed.(*event.MessageEventContent); ok {
+			return m.MsgType == event.MsgVerificationRequest
+		}
+	}
+	return false
 }
 
 // ensureFilter drops a stored filter ID made from a different filter.

@@ -29,7 +29,7 @@ func TestMatrixFromTheCommandLineAndTerminal(t *testing.T) {
 		t.Fatalf("account add: %d %s", code, stderr)
 	}
 
-	out, stderr, code := p.run("", "send", "--to", bob, "hello bob, encrypted from a script")
+	out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "hello bob, encrypted from a script")
 	if code != 0 || !strings.Contains(out, "Matrix") || !strings.Contains(out, "E2EE") {
 		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
 	}

@@ -32,7 +32,7 @@ func TestMessageActionsAgainstMatrix(t *testing.T) {
 		"--server", d.URL(), "--password-file", pw); code != 0 {
 		t.Fatalf("account add: %d %s", code, stderr)
 	}
-	if out, stderr, code := p.run("", "send", "--to", bob, "hi bob, send me the file"); code != 0 {
+	if out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "hi bob, send me the file"); code != 0 {
 		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
 	}
 	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })

@@ -59,7 +59,7 @@ func TestVerifyByEmojiInTwoTerminals(t *testing.T) {
 			t.Fatalf("account add %s: %d %s", u.id, code, stderr)
 		}
 	}
-	if out, stderr, code := alice.run("", "send", "--to", "@carol:localhost", "hi carol, shall we verify?"); code != 0 {
+	if out, stderr, code := alice.run("", "send", "--timeout", "60s", "--to", "@carol:localhost", "hi carol, shall we verify?"); code != 0 {
 		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
 	}
 

@@ -35,6 +35,10 @@ func jsDM(t *testing.T, a *client, js *testserver.JSPeer, clientID, body string)
 	if got["encrypted"] != true || got["event_id"] != res.NetworkID || got["sender"] != a.c.Session().UserID {
 		t.Fatalf("js-sdk saw %v (sent %+v)", got, res)
 	}
+	// Rust crypto ignores a verification request from a device whose keys
+	// it has not downloaded yet; its /keys/query may still be in flight
+	// after the first decrypt, so wait for it like a settled client.
+	js.MustDo(map[string]any{"op": "devices", "user": a.c.Session().UserID})
 	return res.Chat
 }
 

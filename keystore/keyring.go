@@ -86,7 +86,8 @@ func withTimeout(call func() error, timeout time.Duration) error {
 
 // explainKeyringError turns go-keyring's wording for a locked collection
 // (its unlock prompt was dismissed, or no prompter exists on a headless
-// session) into advice.
+// session) into advice. The wording is go-keyring v0.2.6's own;
+// TestRealKeyringLocked notices if an upgrade changes it.
 func explainKeyringError(err error) error {
 	if strings.Contains(err.Error(), "failed to unlock correct collection") {
 		return fmt.Errorf("the keyring collection is locked and no unlock prompt succeeded (unlock it in your desktop session): %w", err)

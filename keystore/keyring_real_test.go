@@ -138,6 +138,12 @@ func TestRealKeyringRoundTrip(t *testing.T) {
 	if v, err := s2.Get(tok); err != nil || !bytes.Equal(v, bin) {
 		t.Fatalf("binary round trip = %x, %v", v, err)
 	}
+	if err := s.Set("empty", nil); err != nil {
+		t.Fatalf("empty value: %v", err)
+	}
+	if v, err := s2.Get("empty"); err != nil || len(v) != 0 {
+		t.Fatalf("empty value round trip = %q, %v", v, err)
+	}
 	if err := s.Delete(tok); err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,10 @@ type Options struct {
 	// KeyringProbeTimeout bounds the keyring probe (default 2 s); a locked
 	// or absent Secret Service must not hang the start-up.
 	KeyringProbeTimeout time.Duration
+	// KeyringCallTimeout bounds each later keyring call (default 30 s: long
+	// enough to answer a desktop unlock prompt, short enough that a frozen
+	// service gives an error instead of a hung client).
+	KeyringCallTimeout time.Duration
 	// Logger receives non-secret diagnostics only.
 	Logger *zerolog.Logger
 }
@@ -92,20 +96,27 @@ func Open(opts Options) (Store, error) {
 	if opts.KeyringProbeTimeout <= 0 {
 		opts.KeyringProbeTimeout = 2 * time.Second
 	}
+	if opts.KeyringCallTimeout <= 0 {
+		opts.KeyringCallTimeout = 30 * time.Second
+	}
+	ring := &keyringStore{service: opts.KeyringService, timeout: opts.KeyringCallTimeout}
 	switch strings.ToLower(strings.TrimSpace(opts.Backend)) {
 	case "", BackendAuto:
+		// Info, not debug: a user who expects the keyring learns from the
+		// log why a passphrase is asked for instead.
 		if err := probeKeyring(opts.KeyringService, opts.KeyringProbeTimeout); err == nil {
-			log.Debug().Msg("keystore: using OS keyring")
-			return &keyringStore{service: opts.KeyringService}, nil
+			log.Info().Str("service", opts.KeyringService).Msg("keystore: using the OS keyring (Secret Service)")
+			return ring, nil
 		} else {
-			log.Debug().Err(err).Msg("keystore: OS keyring unavailable, using encrypted file")
+			log.Info().Err(err).Msg("keystore: no OS keyring answered; using the encrypted secrets file")
 		}
 		return openFile(opts, log)
 	case BackendKeyring:
 		if err := probeKeyring(opts.KeyringService, opts.KeyringProbeTimeout); err != nil {
 			return nil, fmt.Errorf("%w: %v (set keystore = \"file\" or \"auto\" in config.toml to use an encrypted file instead)", ErrKeyringUnavailable, err)
 		}
-		return &keyringStore{service: opts.KeyringService}, nil
+		log.Info().Str("service", opts.KeyringService).Msg("keystore: using the OS keyring (Secret Service)")
+		return ring, nil
 	case BackendFile:
 		return openFile(opts, log)
 	default:

@@ -2,12 +2,17 @@
 # Installs what the test suite needs on a fresh Debian machine: real servers
 # (Prosody), foreign clients (slixmpp, matrix-nio with olm, Node.js for the
 # matrix-js-sdk peer), tmux for the end-to-end tests, openssl for per-run
-# certificates. Idempotent and quiet.
+# certificates, a Secret Service (gnome-keyring on a private D-Bus,
+# secret-tool to look from outside) for the OS-keyring tests. Idempotent and
+# quiet.
 set -euo pipefail
 need=()
 command -v prosody  >/dev/null 2>&1 || need+=(prosody lua-unbound)
 command -v tmux     >/dev/null 2>&1 || need+=(tmux)
 command -v openssl  >/dev/null 2>&1 || need+=(openssl)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
+command -v secret-tool >/dev/null 2>&1 || need+=(libsecret-tools)
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || need+=(python3-slixmpp)
 /usr/bin/python3 -c 'import nio, olm' 2>/dev/null || need+=(python3-matrix-nio python3-olm)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)

@@ -63,6 +63,10 @@ func (p *profile) env() []string {
 		"POLYGLOT_PASSPHRASE_FILE=" + p.passFile,
 		"PATH=" + os.Getenv("PATH"),
 		"TERM=xterm-256color",
+		// No session bus: the tests must never reach a developer's own
+		// keyring (the keyring test brings a private one in extraEnv).
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(p.root, "no-bus"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(p.root, "run"),
 	}, p.extraEnv...)
 }
 

@@ -94,6 +94,8 @@ type Connector struct {
 	heldMAC   map[string][]func()
 	dirty     map[id.RoomID]bool // rooms whose ChatEvent is due after this sync
 	invites   map[id.RoomID]bool // invites whose RequestEvent is due
+	// batch is held while a sync response is handled (see ProcessResponse).
+	batch chan struct{}
 }
 
 var (
@@ -132,6 +134,7 @@ func New(cfg Config) (*Connector, error) {
 		verifyTxn: map[string]verifyInfo{},
 		confirmed: map[string]bool{},
 		heldMAC:   map[string][]func(){},
+		batch:     make(chan struct{}, 1),
 	}, nil
 }
 
@@ -433,13 +436,24 @@ func (c *Connector) Close() error {
 	return nil
 }
 
+// closeGrace bounds how long Close waits for a sync batch in progress.
+const closeGrace = 3 * time.Second
+
 func (c *Connector) teardown() {
 	c.mu.Lock()
 	cancel := c.cancel
 	c.cancel = nil
 	c.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		// Let a sync batch being handled finish first; bounded, since its
+		// handlers may wait on a consumer that has stopped reading.
+		select {
+		case c.batch <- struct{}{}:
+			cancel()
+			<-c.batch
+		case <-time.After(closeGrace):
+			cancel()
+		}
 	}
 	c.wg.Wait()
 	c.mu.Lock()

@@ -163,6 +163,14 @@ func (s *syncer) ensureFilter(ctx context.Context) error {
 }
 
 func (s *syncer) ProcessResponse(ctx context.Context, res *mautrix.RespSync, since string) error {
+	// A batch is handled whole or not at all: Close waits for one in
+	// progress (so its token is saved and a restart does not replay it),
+	// and a batch that arrives while closing is left for the next run.
+	s.c.batch <- struct{}{}
+	defer func() { <-s.c.batch }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	before := s.snapshotDevices(ctx, res.DeviceLists.Changed)
 	err := s.DefaultSyncer.ProcessResponse(ctx, res, since)
 	if err != nil {

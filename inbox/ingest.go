@@ -24,7 +24,7 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 		return nil
 	}
 	g := &ingester{in: in, account: account, now: in.now(),
-		idents: map[string]*identRow{}, chats: map[string]ConversationID{},
+		idents: map[identKey]*identRow{}, chats: map[string]ConversationID{},
 		deltas: map[ConversationID]*convDelta{}, changes: map[Change]bool{},
 		stmts: map[string]*sql.Stmt{}}
 	// Connection events touch only memory; handle them outside the
@@ -87,7 +87,7 @@ type ingester struct {
 	reach       Reachability
 	ownServer   string
 
-	idents  map[string]*identRow // network:addr
+	idents  map[identKey]*identRow
 	chats   map[string]ConversationID
 	deltas  map[ConversationID]*convDelta
 	changes map[Change]bool
@@ -105,6 +105,11 @@ type ingester struct {
 type directRow struct {
 	conv    ConversationID
 	request bool
+}
+
+type identKey struct {
+	net  protocols.Network
+	addr string
 }
 
 type identRow struct {
@@ -134,10 +139,11 @@ func (g *ingester) stmt(q string) (*sql.Stmt, error) {
 	if s, ok := g.stmts[q]; ok {
 		return s, nil
 	}
-	s, err := g.tx.Prepare(q)
+	shared, err := g.in.stmts.get(g.in.db, q)
 	if err != nil {
 		return nil, err
 	}
+	s := g.tx.Stmt(shared)
 	g.stmts[q] = s
 	return s, nil
 }
@@ -325,7 +331,7 @@ func (g *ingester) reachable(from protocols.Address, id *identRow) (bool, error)
 // ident finds the identity of addr; with create it makes one (and a new
 // person) when missing.
 func (g *ingester) ident(net protocols.Network, a protocols.Address, create bool, name string) (*identRow, error) {
-	key := string(net) + ":" + a.ID
+	key := identKey{net, a.ID}
 	if r, ok := g.idents[key]; ok {
 		return r, nil
 	}
@@ -405,8 +411,10 @@ func (g *ingester) mapChat(net protocols.Network, chat string, conv Conversation
 	if chat == "" {
 		return nil
 	}
-	if c, ok := g.chats[chat]; ok && c == conv {
-		return nil
+	// Most messages arrive in a chat already mapped: a read is cheaper than
+	// an upsert that rewrites the same row.
+	if c, err := g.chatConv(chat); err != nil || c == conv {
+		return err
 	}
 	if _, err := g.exec(`INSERT INTO chats(account, chat_id, network, conversation_id, grp) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(account, chat_id) DO UPDATE SET conversation_id = excluded.conversation_id`,
@@ -649,12 +657,15 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		b, _ := json.Marshal(m.Attachments)
 		atts = string(b)
 	}
+	// Optional text goes in as NULL when empty (coalesce stores ''): the
+	// driver copies every text argument into C memory, a NULL costs nothing.
 	res, err := g.exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, network_id, chat_id, grp,
 		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later, undecryptable)
-		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
-		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), m.Chat.ID, boolInt(m.Chat.Group),
-		m.Sender.ID, addrServer(m.Sender), senderName(ident, m), boolInt(m.Outgoing), m.Body, m.FormattedBody,
-		toNanos(at), int(m.Encryption), int(state), m.ReplyTo, m.Notice, atts, boolInt(m.Undecryptable))
+		VALUES (?, 0, ?, ?, ?, ?, coalesce(?, ''), ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, coalesce(?, ''), ?, ?, ?,
+		coalesce(?, ''), coalesce(?, ''), coalesce(?, ''), 1, ?) ON CONFLICT DO NOTHING`,
+		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), nullStr(m.Chat.ID), boolInt(m.Chat.Group),
+		m.Sender.ID, nullStr(addrServer(m.Sender)), nullStr(senderName(ident, m)), boolInt(m.Outgoing), m.Body, nullStr(m.FormattedBody),
+		toNanos(at), int(m.Encryption), int(state), nullStr(m.ReplyTo), nullStr(m.Notice), nullStr(atts), boolInt(m.Undecryptable))
 	if err != nil {
 		return err
 	}

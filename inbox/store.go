@@ -184,16 +184,13 @@ CREATE TABLE downloads (
 	`
 ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0;
 `,
-	// Ingest speed (issue 3). Any INSERT trigger on messages, even one
+	// Ingest speed (issue 3): any INSERT trigger on messages, even one
 	// whose WHEN is false, makes every insert open a statement journal, so
 	// the trigger goes: each path that stores a text message indexes it
 	// itself (ingest per batch, Send per message; search_index_test.go
-	// checks them). FTS5 merges index segments 8 at a time instead of 4:
-	// fewer merge passes over the same postings at commit, a few more
-	// segments for a query to read until OptimizeSearch.
+	// checks them).
 	`
 DROP TRIGGER messages_fts_ins;
-INSERT INTO messages_fts(messages_fts, rank) VALUES ('automerge', 8);
 `,
 }
 

@@ -54,6 +54,7 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 			}
 			return g.flush()
 		})
+		g.in.stmts.prepareWanted(in.db)
 		if err != nil {
 			return fmt.Errorf("inbox: ingest: %w", err)
 		}
@@ -139,11 +140,15 @@ func (g *ingester) stmt(q string) (*sql.Stmt, error) {
 	if s, ok := g.stmts[q]; ok {
 		return s, nil
 	}
-	shared, err := g.in.stmts.get(g.in.db, q)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if shared, ok := g.in.stmts.get(q); ok {
+		s = g.tx.Stmt(shared)
+	} else {
+		var err error
+		if s, err = g.tx.Prepare(q); err != nil {
+			return nil, err
+		}
 	}
-	s := g.tx.Stmt(shared)
 	g.stmts[q] = s
 	return s, nil
 }

@@ -47,6 +47,9 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 		err := in.write(func(tx *sql.Tx) error {
 			g.tx = tx
 			defer g.closeStmts()
+			if err := g.prefetch(rest); err != nil {
+				return err
+			}
 			for _, ev := range rest {
 				if err := g.event(ev); err != nil {
 					return err
@@ -337,20 +340,30 @@ func (g *ingester) reachable(from protocols.Address, id *identRow) (bool, error)
 // person) when missing.
 func (g *ingester) ident(net protocols.Network, a protocols.Address, create bool, name string) (*identRow, error) {
 	key := identKey{net, a.ID}
-	if r, ok := g.idents[key]; ok {
+	// A nil entry: looked up in this batch, no such identity.
+	r, known := g.idents[key]
+	if known && (r != nil || !create) {
 		return r, nil
 	}
-	r := &identRow{}
-	var consent, enc, contact int
-	var lastNet string
-	err := g.row(`SELECT i.id, i.person_id, i.consent, i.contact, i.encryption, i.name, p.last_network, p.name
-		FROM identities i JOIN people p ON p.id = i.person_id WHERE i.network = ? AND i.addr_id = ?`,
-		string(net), a.ID).Scan(&r.id, &r.person, &consent, &contact, &enc, &r.name, &lastNet, &r.personNm)
+	var err error
+	if known {
+		err = sql.ErrNoRows
+	} else {
+		r = &identRow{}
+		var consent, enc, contact int
+		var lastNet string
+		err = g.row(`SELECT i.id, i.person_id, i.consent, i.contact, i.encryption, i.name, p.last_network, p.name
+			FROM identities i JOIN people p ON p.id = i.person_id WHERE i.network = ? AND i.addr_id = ?`,
+			string(net), a.ID).Scan(&r.id, &r.person, &consent, &contact, &enc, &r.name, &lastNet, &r.personNm)
+		if err == nil {
+			r.consent, r.contact, r.enc, r.lastNet = Consent(consent), contact == 1, protocols.Encryption(enc), protocols.Network(lastNet)
+		}
+	}
 	switch {
 	case err == nil:
-		r.consent, r.contact, r.enc, r.lastNet = Consent(consent), contact == 1, protocols.Encryption(enc), protocols.Network(lastNet)
 	case errors.Is(err, sql.ErrNoRows):
 		if !create {
+			g.idents[key] = nil
 			return nil, nil
 		}
 		pname := name
@@ -379,47 +392,6 @@ func (g *ingester) ident(net protocols.Network, a protocols.Address, create bool
 	}
 	g.idents[key] = r
 	return r, nil
-}
-
-// prefetchDirect loads in one query what a direct message needs and the
-// batch has not cached yet: the sender's identity, their direct
-// conversation and the conversation the chat maps to. Three lookups per
-// sender were a tenth of ingest time (and most of a single live message's).
-// A sender without identity is left to ident, which creates it.
-func (g *ingester) prefetchDirect(net protocols.Network, addr, chat string) error {
-	key := identKey{net, addr}
-	if _, ok := g.idents[key]; ok {
-		return nil
-	}
-	r := &identRow{}
-	var consent, enc, contact int
-	var lastNet string
-	var conv, request, chatConv sql.NullInt64
-	err := g.row(`SELECT i.id, i.person_id, i.consent, i.contact, i.encryption, i.name, p.last_network, p.name,
-			c.id, c.request, (SELECT conversation_id FROM chats WHERE account = ? AND chat_id = ?)
-		FROM identities i JOIN people p ON p.id = i.person_id
-		LEFT JOIN conversations c ON c.kind = 1 AND c.person_id = i.person_id
-		WHERE i.network = ? AND i.addr_id = ?`,
-		g.account, chat, string(net), addr).Scan(&r.id, &r.person, &consent, &contact, &enc, &r.name, &lastNet, &r.personNm,
-		&conv, &request, &chatConv)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	r.consent, r.contact, r.enc, r.lastNet = Consent(consent), contact == 1, protocols.Encryption(enc), protocols.Network(lastNet)
-	g.idents[key] = r
-	if _, ok := g.direct[r.person]; !ok && conv.Valid {
-		if g.direct == nil {
-			g.direct = map[PersonID]directRow{}
-		}
-		g.direct[r.person] = directRow{ConversationID(conv.Int64), request.Int64 == 1}
-	}
-	if _, ok := g.chats[chat]; !ok && chat != "" && chatConv.Valid {
-		g.chats[chat] = ConversationID(chatConv.Int64)
-	}
-	return nil
 }
 
 func (g *ingester) setConsent(r *identRow, c Consent) error {
@@ -641,18 +613,9 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		}
 		request = req == 1
 	} else {
-		peer := m.Sender
-		switch {
-		case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
-			peer = m.Chat.Peer
-		case m.Outgoing || peer.IsZero():
-			peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
-		}
+		peer := g.directPeer(m, net)
 		if peer.ID == "" {
 			return fmt.Errorf("direct message on %q without peer or chat", g.account)
-		}
-		if err := g.prefetchDirect(net, peer.ID, m.Chat.ID); err != nil {
-			return err
 		}
 		r, err := g.ident(net, peer, false, "")
 		if err != nil {
@@ -772,6 +735,19 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		g.changed(ChangeIncoming, conv)
 	}
 	return nil
+}
+
+// directPeer is the other party of a direct message: the sender, or for
+// the user's own messages the chat's peer (else the chat itself).
+func (g *ingester) directPeer(m protocols.Message, net protocols.Network) protocols.Address {
+	peer := m.Sender
+	switch {
+	case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
+		peer = m.Chat.Peer
+	case m.Outgoing || peer.IsZero():
+		peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
+	}
+	return peer
 }
 
 func senderName(r *identRow, m protocols.Message) string {
@@ -1015,8 +991,11 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 	if err != nil || r == nil {
 		return err
 	}
+	// The batch's cached row follows every change, so later messages of
+	// the batch see it (e.g. carry the roster name).
 	if e.Removed {
 		_, err := g.exec(`UPDATE identities SET contact = 0 WHERE id = ?`, r.id)
+		r.contact = false
 		g.changed(ChangePeople, 0)
 		return err
 	}
@@ -1024,6 +1003,9 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 		return err
 	}
 	r.contact = true
+	if e.Name != "" {
+		r.name = e.Name
+	}
 	if e.Name != "" && r.personNm == e.Contact.ID {
 		// The person still carries its address as name: the roster name is better.
 		if _, err := g.exec(`UPDATE people SET name = ?, norm_name = ? WHERE id = ?`, e.Name, normName(e.Name), r.person); err != nil {

@@ -21,6 +21,8 @@ type Inbox struct {
 	// wmu serializes write transactions: SQLite has one writer anyway and
 	// queuing here avoids SQLITE_BUSY churn.
 	wmu sync.Mutex
+	// stmts are the ingest statements, prepared once per connection.
+	stmts stmtCache
 
 	mu       sync.Mutex
 	conns    map[string]protocols.Connector
@@ -90,6 +92,7 @@ func (in *Inbox) Close() error {
 	for s := range subs {
 		s.close()
 	}
+	in.stmts.close()
 	return in.db.Close()
 }
 

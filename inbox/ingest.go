@@ -24,7 +24,7 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 		return nil
 	}
 	g := &ingester{in: in, account: account, now: in.now(),
-		idents: map[string]*identRow{}, chats: map[string]ConversationID{},
+		idents: map[identKey]*identRow{}, chats: map[string]ConversationID{},
 		deltas: map[ConversationID]*convDelta{}, changes: map[Change]bool{},
 		stmts: map[string]*sql.Stmt{}}
 	// Connection events touch only memory; handle them outside the
@@ -47,6 +47,9 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 		err := in.write(func(tx *sql.Tx) error {
 			g.tx = tx
 			defer g.closeStmts()
+			if err := g.prefetch(rest); err != nil {
+				return err
+			}
 			for _, ev := range rest {
 				if err := g.event(ev); err != nil {
 					return err
@@ -54,6 +57,7 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 			}
 			return g.flush()
 		})
+		g.in.stmts.prepareWanted(in.db)
 		if err != nil {
 			return fmt.Errorf("inbox: ingest: %w", err)
 		}
@@ -87,7 +91,7 @@ type ingester struct {
 	reach       Reachability
 	ownServer   string
 
-	idents  map[string]*identRow // network:addr
+	idents  map[identKey]*identRow
 	chats   map[string]ConversationID
 	deltas  map[ConversationID]*convDelta
 	changes map[Change]bool
@@ -105,6 +109,11 @@ type ingester struct {
 type directRow struct {
 	conv    ConversationID
 	request bool
+}
+
+type identKey struct {
+	net  protocols.Network
+	addr string
 }
 
 type identRow struct {
@@ -134,9 +143,14 @@ func (g *ingester) stmt(q string) (*sql.Stmt, error) {
 	if s, ok := g.stmts[q]; ok {
 		return s, nil
 	}
-	s, err := g.tx.Prepare(q)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if shared, ok := g.in.stmts.get(q); ok {
+		s = g.tx.Stmt(shared)
+	} else {
+		var err error
+		if s, err = g.tx.Prepare(q); err != nil {
+			return nil, err
+		}
 	}
 	g.stmts[q] = s
 	return s, nil
@@ -325,21 +339,31 @@ func (g *ingester) reachable(from protocols.Address, id *identRow) (bool, error)
 // ident finds the identity of addr; with create it makes one (and a new
 // person) when missing.
 func (g *ingester) ident(net protocols.Network, a protocols.Address, create bool, name string) (*identRow, error) {
-	key := string(net) + ":" + a.ID
-	if r, ok := g.idents[key]; ok {
+	key := identKey{net, a.ID}
+	// A nil entry: looked up in this batch, no such identity.
+	r, known := g.idents[key]
+	if known && (r != nil || !create) {
 		return r, nil
 	}
-	r := &identRow{}
-	var consent, enc, contact int
-	var lastNet string
-	err := g.row(`SELECT i.id, i.person_id, i.consent, i.contact, i.encryption, i.name, p.last_network, p.name
-		FROM identities i JOIN people p ON p.id = i.person_id WHERE i.network = ? AND i.addr_id = ?`,
-		string(net), a.ID).Scan(&r.id, &r.person, &consent, &contact, &enc, &r.name, &lastNet, &r.personNm)
+	var err error
+	if known {
+		err = sql.ErrNoRows
+	} else {
+		r = &identRow{}
+		var consent, enc, contact int
+		var lastNet string
+		err = g.row(`SELECT i.id, i.person_id, i.consent, i.contact, i.encryption, i.name, p.last_network, p.name
+			FROM identities i JOIN people p ON p.id = i.person_id WHERE i.network = ? AND i.addr_id = ?`,
+			string(net), a.ID).Scan(&r.id, &r.person, &consent, &contact, &enc, &r.name, &lastNet, &r.personNm)
+		if err == nil {
+			r.consent, r.contact, r.enc, r.lastNet = Consent(consent), contact == 1, protocols.Encryption(enc), protocols.Network(lastNet)
+		}
+	}
 	switch {
 	case err == nil:
-		r.consent, r.contact, r.enc, r.lastNet = Consent(consent), contact == 1, protocols.Encryption(enc), protocols.Network(lastNet)
 	case errors.Is(err, sql.ErrNoRows):
 		if !create {
+			g.idents[key] = nil
 			return nil, nil
 		}
 		pname := name
@@ -405,8 +429,10 @@ func (g *ingester) mapChat(net protocols.Network, chat string, conv Conversation
 	if chat == "" {
 		return nil
 	}
-	if c, ok := g.chats[chat]; ok && c == conv {
-		return nil
+	// Most messages arrive in a chat already mapped: a read is cheaper than
+	// an upsert that rewrites the same row.
+	if c, err := g.chatConv(chat); err != nil || c == conv {
+		return err
 	}
 	if _, err := g.exec(`INSERT INTO chats(account, chat_id, network, conversation_id, grp) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(account, chat_id) DO UPDATE SET conversation_id = excluded.conversation_id`,
@@ -587,13 +613,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		}
 		request = req == 1
 	} else {
-		peer := m.Sender
-		switch {
-		case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
-			peer = m.Chat.Peer
-		case m.Outgoing || peer.IsZero():
-			peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
-		}
+		peer := g.directPeer(m, net)
 		if peer.ID == "" {
 			return fmt.Errorf("direct message on %q without peer or chat", g.account)
 		}
@@ -649,12 +669,15 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		b, _ := json.Marshal(m.Attachments)
 		atts = string(b)
 	}
+	// Optional text goes in as NULL when empty (coalesce stores ''): the
+	// driver copies every text argument into C memory, a NULL costs nothing.
 	res, err := g.exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, network_id, chat_id, grp,
 		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later, undecryptable)
-		VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
-		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), m.Chat.ID, boolInt(m.Chat.Group),
-		m.Sender.ID, addrServer(m.Sender), senderName(ident, m), boolInt(m.Outgoing), m.Body, m.FormattedBody,
-		toNanos(at), int(m.Encryption), int(state), m.ReplyTo, m.Notice, atts, boolInt(m.Undecryptable))
+		VALUES (?, 0, ?, ?, ?, ?, coalesce(?, ''), ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, coalesce(?, ''), ?, ?, ?,
+		coalesce(?, ''), coalesce(?, ''), coalesce(?, ''), 1, ?) ON CONFLICT DO NOTHING`,
+		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), nullStr(m.Chat.ID), boolInt(m.Chat.Group),
+		m.Sender.ID, nullStr(addrServer(m.Sender)), nullStr(senderName(ident, m)), boolInt(m.Outgoing), m.Body, nullStr(m.FormattedBody),
+		toNanos(at), int(m.Encryption), int(state), nullStr(m.ReplyTo), nullStr(m.Notice), nullStr(atts), boolInt(m.Undecryptable))
 	if err != nil {
 		return err
 	}
@@ -712,6 +735,19 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		g.changed(ChangeIncoming, conv)
 	}
 	return nil
+}
+
+// directPeer is the other party of a direct message: the sender, or for
+// the user's own messages the chat's peer (else the chat itself).
+func (g *ingester) directPeer(m protocols.Message, net protocols.Network) protocols.Address {
+	peer := m.Sender
+	switch {
+	case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
+		peer = m.Chat.Peer
+	case m.Outgoing || peer.IsZero():
+		peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
+	}
+	return peer
 }
 
 func senderName(r *identRow, m protocols.Message) string {
@@ -955,8 +991,11 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 	if err != nil || r == nil {
 		return err
 	}
+	// The batch's cached row follows every change, so later messages of
+	// the batch see it (e.g. carry the roster name).
 	if e.Removed {
 		_, err := g.exec(`UPDATE identities SET contact = 0 WHERE id = ?`, r.id)
+		r.contact = false
 		g.changed(ChangePeople, 0)
 		return err
 	}
@@ -964,6 +1003,9 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 		return err
 	}
 	r.contact = true
+	if e.Name != "" {
+		r.name = e.Name
+	}
 	if e.Name != "" && r.personNm == e.Contact.ID {
 		// The person still carries its address as name: the roster name is better.
 		if _, err := g.exec(`UPDATE people SET name = ?, norm_name = ? WHERE id = ?`, e.Name, normName(e.Name), r.person); err != nil {

@@ -58,6 +58,10 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		}
 		n, _ := res.LastInsertId()
 		id = MessageID(n)
+		// Searchable from the start (no insert trigger does it: migration 6).
+		if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, body) VALUES (?, ?)`, id, req.Body); err != nil {
+			return err
+		}
 		if !ch.queued {
 			// Claim the message before it is committed, so a background
 			// outbox run cannot take it and leave this call saying "queued".

@@ -27,9 +27,17 @@ func openConversation(t *testing.T, s *tmuxtest.Session, who string) {
 			s.Keys("j")
 		}
 		s.Keys("Enter")
-		time.Sleep(150 * time.Millisecond)
-		lines := strings.Split(s.Screen(), "\n")
-		if len(lines) > 1 && strings.HasPrefix(lines[1], who) { // the conversation's title row
+		// Wait for the conversation to be drawn (its title row replaces
+		// the list's indented rows); a loaded machine may take a while.
+		var title string
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
+			if lines := strings.Split(s.Screen(), "\n"); len(lines) > 1 && lines[1] != "" &&
+				!strings.HasPrefix(lines[1], "  ") && !strings.HasPrefix(lines[1], "▌") {
+				title = lines[1]
+				break
+			}
+		}
+		if strings.HasPrefix(title, who) {
 			return
 		}
 	}

@@ -50,7 +50,7 @@ func TestXMPPInTheTerminal(t *testing.T) {
 	bob.Message(15*time.Second, "hello bob, from the terminal")
 
 	bob.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": "got it, live"})
-	screen, _ := s.WaitFor(10*time.Second, "got it, live")
+	screen, _ := s.WaitFor(20*time.Second, "got it, live")
 	if strings.Contains(screen, "\x1b") {
 		t.Fatal("raw escape on screen")
 	}

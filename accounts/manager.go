@@ -434,6 +434,16 @@ func (m *Manager) Relogin(id string, secret []byte) error {
 // secrets the login produced. On failure nothing is saved and the error is
 // a *LoginError saying whether the credentials, the network or TLS failed.
 func (m *Manager) Add(ctx context.Context, acc Account, secret []byte) (Account, error) {
+	initial := map[string][]byte{}
+	if secret != nil {
+		initial[SecretPassword] = secret
+	}
+	return m.AddWithSecrets(ctx, acc, initial)
+}
+
+// AddWithSecrets is Add with the login's secrets by kind, e.g. a Matrix
+// access token (SecretToken) instead of a password.
+func (m *Manager) AddWithSecrets(ctx context.Context, acc Account, initial map[string][]byte) (Account, error) {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	acc.Enabled = true
@@ -460,10 +470,6 @@ func (m *Manager) Add(ctx context.Context, acc Account, secret []byte) (Account,
 		if createdDir {
 			os.RemoveAll(acc.DataDir)
 		}
-	}
-	initial := map[string][]byte{}
-	if secret != nil {
-		initial[SecretPassword] = secret
 	}
 	pending := newPending(initial)
 	if err := m.verify(ctx, f, acc, pending); err != nil {

@@ -589,7 +589,25 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 	var ident *identRow
 	request := false
 	newRequest := false // this message opened the request
-	if m.Chat.Group {
+	// Our own message in a 1:1 chat whose peer the network did not name
+	// (e.g. a Matrix DM before its m.direct entry is seen) belongs to the
+	// conversation the chat is already mapped to — not to a "person" made
+	// of the chat ID.
+	var mapped ConversationID
+	if !m.Chat.Group && m.Outgoing && m.Chat.Peer.IsZero() {
+		var err error
+		if mapped, err = g.chatConv(m.Chat.ID); err != nil {
+			return err
+		}
+	}
+	if mapped != 0 {
+		conv = mapped
+		var req int
+		if err := g.row(`SELECT request FROM conversations WHERE id = ?`, conv).Scan(&req); err != nil {
+			return err
+		}
+		request = req == 1
+	} else if m.Chat.Group {
 		if !m.Outgoing && !m.Sender.IsZero() {
 			r, err := g.ident(net, m.Sender, false, "")
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"polyglot/accounts"
 	"polyglot/protocols"
+	"polyglot/protocols/matrix"
 )
 
 func newAccountCmd(io streams) *cobra.Command {
@@ -33,6 +35,7 @@ type addOptions struct {
 	server       string
 	caFile       string
 	passwordFile string
+	tokenFile    string
 	insecureTLS  bool
 	displayName  string
 }
@@ -47,8 +50,12 @@ Run bare in a terminal to be asked for everything. For scripts:
 
   polyglot account add xmpp alice@example.org --server HOST:PORT --ca-file PEM --password-file FILE
   polyglot account add matrix @alice:example.org --server https://matrix.example.org --password-file FILE
+  polyglot account add matrix @alice:example.org --token-file FILE
 
 The password comes from --password-file or standard input, never from a flag.
+A Matrix access token (--token-file) keeps its device; without a password
+Polyglot cannot set up cross-signing for it, so verifying contacts needs a
+password login (or cross-signing set up by your other client).
 It is kept in the keystore (OS keyring, or a passphrase-encrypted file), never
 in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -78,6 +85,7 @@ in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.
 	f.StringVar(&o.server, "server", "", "server override: HOST:PORT for XMPP, a URL for Matrix (default: discovery)")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA or self-signed certificate to trust")
 	f.StringVar(&o.passwordFile, "password-file", "", "read the password from FILE (else standard input)")
+	f.StringVar(&o.tokenFile, "token-file", "", "Matrix: log in with the access token in FILE instead of a password (e.g. from an SSO login in another client)")
 	f.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
 	f.StringVar(&o.displayName, "name", "", "display name for this account")
 	return cmd
@@ -94,7 +102,7 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 			o.server = promptLine(a.io, "Server override (empty: discover): ")
 		}
 	}
-	secret, err := readSecret(a.io, o.passwordFile)
+	secrets, err := a.loginSecrets(o)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -112,7 +120,7 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	}
 	acc := o.account()
 	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
-	added, err := m.Add(ctx, acc, secret)
+	added, err := m.AddWithSecrets(ctx, acc, secrets)
 	var le *accounts.LoginError
 	switch {
 	case errors.As(err, &le) && le.Reason == accounts.ReasonAuth:
@@ -265,6 +273,37 @@ func findAccountID(cfg *accounts.Config, s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// loginSecrets reads what the login needs: a password, or for Matrix an
+// access token kept as the session the connector resumes.
+func (a *app) loginSecrets(o *addOptions) (map[string][]byte, error) {
+	if o.tokenFile == "" {
+		pw, err := readSecret(a.io, o.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{accounts.SecretPassword: pw}, nil
+	}
+	if o.network != protocols.Matrix {
+		return nil, errors.New("--token-file is for Matrix accounts")
+	}
+	if o.passwordFile != "" {
+		return nil, errors.New("give --password-file or --token-file, not both")
+	}
+	raw, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("--token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if token == "" {
+		return nil, errors.New("--token-file: the file is empty")
+	}
+	session, err := json.Marshal(matrix.Session{UserID: strings.TrimSpace(o.address), AccessToken: token})
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{accounts.SecretToken: session}, nil
 }
 
 // readSecret takes the password from a file or standard input (prompting

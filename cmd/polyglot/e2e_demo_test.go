@@ -20,6 +20,18 @@ func demoSession(t *testing.T, speed string) (*tmuxtest.Session, *profile) {
 // who, trying rows from the top; it fails if none does.
 func openConversation(t *testing.T, s *tmuxtest.Session, who string) {
 	t.Helper()
+	// A name may arrive late (a display name after the first sync): try
+	// every row again until the deadline.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if openRow(s, who) {
+			return
+		}
+	}
+	t.Fatalf("no inbox row opens %q:\n%s", who, s.Screen())
+}
+
+// openRow opens each of the first rows in turn until one is who's.
+func openRow(s *tmuxtest.Session, who string) bool {
 	for row := 0; row < 16; row++ {
 		pressEscape(s, 2)
 		s.Keys("g")
@@ -38,10 +50,10 @@ func openConversation(t *testing.T, s *tmuxtest.Session, who string) {
 			}
 		}
 		if strings.HasPrefix(title, who) {
-			return
+			return true
 		}
 	}
-	t.Fatalf("no inbox row opens %q:\n%s", who, s.Screen())
+	return false
 }
 
 // ravi is the stranger whose first WhatsApp message is a request.

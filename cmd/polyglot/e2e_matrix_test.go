@@ -107,3 +107,52 @@ func TestMatrixAccountRemoveLogsOutTheDevice(t *testing.T) {
 		t.Fatalf("account still listed: %s", out)
 	}
 }
+
+// TestMatrixTokenLogin: `account add matrix --token-file` logs in with an
+// access token made for Polyglot (no password anywhere): the account uses
+// that token's device (no new one appears on the server), sends end-to-end
+// encrypted to matrix-nio, and the token is in no file in plaintext.
+func TestMatrixTokenLogin(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	d.CreateUser("erin", "erin-pw-41d")
+	bob := d.CreateUser("bob", "bob-pw-0e9")
+	nio := testserver.StartNioPeer(t, d, bob, "bob-pw-0e9")
+	token, device := d.Login(t, "@erin:localhost", "erin-pw-41d")
+
+	p := newProfile(t)
+	tf := filepath.Join(p.root, "token")
+	os.WriteFile(tf, []byte(token+"\n"), 0o600)
+	if _, stderr, code := p.run("", "account", "add", "matrix", "@erin:localhost", "--server", d.URL(), "--token-file", tf, "--password-file", tf); code != exitUsage {
+		t.Fatalf("token and password together: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := p.run("", "account", "add", "matrix", "@erin:localhost", "--server", d.URL(), "--token-file", tf); code != 0 {
+		t.Fatalf("account add --token-file: %d %s", code, stderr)
+	}
+	os.Remove(tf)
+	if devs := d.Devices(t, "@erin:localhost", "erin-pw-41d"); len(devs) != 1 || devs[0] != device {
+		t.Fatalf("the server lists %v; want only the token's device %s", devs, device)
+	}
+	out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "from a token login")
+	if code != 0 || !strings.Contains(out, "E2EE") {
+		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
+	}
+	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })
+	if err != nil {
+		t.Fatalf("nio got no invite: %v", err)
+	}
+	nio.MustDo(map[string]any{"op": "join", "room": inv["room"]})
+	got, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool {
+		return ev["ev"] == "message" && ev["body"] == "from a token login"
+	})
+	if err != nil || got["encrypted"] != true {
+		t.Fatalf("nio: %v %v", got, err)
+	}
+	p.assertNoSecret(token)
+
+	bad := filepath.Join(p.root, "bad")
+	os.WriteFile(bad, []byte("not-a-token"), 0o600)
+	q := newProfile(t)
+	if _, stderr, code := q.run("", "account", "add", "matrix", "@erin:localhost", "--server", d.URL(), "--token-file", bad); code != exitAuth {
+		t.Fatalf("a bad token: exit %d %s (want %d)", code, stderr, exitAuth)
+	}
+}

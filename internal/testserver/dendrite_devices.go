@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// Devices logs in as user (a fresh "checker" device, logged out again) and
-// lists the IDs of the user's other devices as the server knows them.
-func (d *Dendrite) Devices(t testing.TB, user, pass string) []string {
+// Login logs user in with a password as a new device and returns its
+// access token and device ID (as a token for another client would be made).
+func (d *Dendrite) Login(t testing.TB, user, pass string) (token, device string) {
 	t.Helper()
 	localpart := strings.SplitN(strings.TrimPrefix(user, "@"), ":", 2)[0]
 	body, _ := json.Marshal(map[string]any{"type": "m.login.password",
@@ -22,20 +22,28 @@ func (d *Dendrite) Devices(t testing.TB, user, pass string) []string {
 		DeviceID    string `json:"device_id"`
 	}
 	if err := d.call(http.MethodPost, "/_matrix/client/v3/login", "", body, &login); err != nil {
-		t.Fatalf("checker login: %v", err)
+		t.Fatalf("login %s: %v", user, err)
 	}
-	defer d.call(http.MethodPost, "/_matrix/client/v3/logout", login.AccessToken, []byte("{}"), nil)
+	return login.AccessToken, login.DeviceID
+}
+
+// Devices logs in as user (a fresh "checker" device, logged out again) and
+// lists the IDs of the user's other devices as the server knows them.
+func (d *Dendrite) Devices(t testing.TB, user, pass string) []string {
+	t.Helper()
+	token, checker := d.Login(t, user, pass)
+	defer d.call(http.MethodPost, "/_matrix/client/v3/logout", token, []byte("{}"), nil)
 	var list struct {
 		Devices []struct {
 			DeviceID string `json:"device_id"`
 		} `json:"devices"`
 	}
-	if err := d.call(http.MethodGet, "/_matrix/client/v3/devices", login.AccessToken, nil, &list); err != nil {
+	if err := d.call(http.MethodGet, "/_matrix/client/v3/devices", token, nil, &list); err != nil {
 		t.Fatalf("listing devices: %v", err)
 	}
 	var out []string
 	for _, dev := range list.Devices {
-		if dev.DeviceID != login.DeviceID {
+		if dev.DeviceID != checker {
 			out = append(out, dev.DeviceID)
 		}
 	}

@@ -112,8 +112,8 @@ func New(cfg Config) (*Connector, error) {
 	if _, _, err := id.UserID(cfg.UserID).Parse(); err != nil || !strings.HasPrefix(cfg.UserID, "@") {
 		return nil, fmt.Errorf("matrix: %q is not a Matrix user ID (want @name:server)", cfg.UserID)
 	}
-	if cfg.Password == "" && (cfg.AccessToken == "" || cfg.DeviceID == "") {
-		return nil, errors.New("matrix: need a password, or an access token with its device ID")
+	if cfg.Password == "" && cfg.AccessToken == "" {
+		return nil, errors.New("matrix: need a password or an access token")
 	}
 	if len(cfg.PickleKey) < 16 {
 		return nil, errors.New("matrix: pickle key missing or shorter than 16 bytes")
@@ -348,11 +348,25 @@ func (c *Connector) connect(ctx context.Context) error {
 
 // login authenticates with a token (checked by whoami) or a password.
 func (c *Connector) login(ctx context.Context, cli *mautrix.Client, storedDevice id.DeviceID) error {
-	if c.cfg.AccessToken != "" && c.cfg.DeviceID != "" {
+	if c.cfg.AccessToken != "" {
+		// A token alone (from another client or an SSO login) names its
+		// device through whoami; a stored session also brings its own.
 		cli.AccessToken, cli.DeviceID = c.cfg.AccessToken, id.DeviceID(c.cfg.DeviceID)
 		who, err := cli.Whoami(ctx)
 		if err == nil && who.UserID == cli.UserID {
+			if who.DeviceID != "" {
+				if c.cfg.DeviceID != "" && who.DeviceID != cli.DeviceID {
+					return fmt.Errorf("%w: the access token belongs to device %s, not %s", protocols.ErrAuthFailed, who.DeviceID, cli.DeviceID)
+				}
+				cli.DeviceID = who.DeviceID
+			}
+			if cli.DeviceID == "" {
+				return errors.New("matrix: the server did not name the access token's device; log in with a password")
+			}
 			return nil
+		}
+		if err == nil {
+			return fmt.Errorf("%w: the access token belongs to %s, not %s", protocols.ErrAuthFailed, who.UserID, cli.UserID)
 		}
 		if err != nil && !isAuthError(err) {
 			return fmt.Errorf("matrix: checking token: %w", err)

@@ -107,7 +107,7 @@ var keys = keyMap{
 	Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
 	Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
 
-	Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, enable, re-login")),
+	Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, add, enable, remove, re-login")),
 	ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
 	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
 	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),

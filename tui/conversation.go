@@ -33,10 +33,13 @@ type conversationView struct {
 	msgs         []inbox.Message // loaded window, oldest first
 	exhausted    bool            // no older messages in the store
 	loadingOlder bool
-	loaded       bool
-	lines        []string // msgs rendered at width (cache; rebuilt in Update)
-	msgLines     []int    // how many of lines each message takes
-	offset       int      // lines scrolled up from the newest
+	// refreshSeq numbers reads of the newest messages; appliedSeq is the
+	// newest one applied (older answers are dropped).
+	refreshSeq, appliedSeq int
+	loaded                 bool
+	lines                  []string // msgs rendered at width (cache; rebuilt in Update)
+	msgLines               []int    // how many of lines each message takes
+	offset                 int      // lines scrolled up from the newest
 
 	routes []inbox.Route
 	pick   int // -1: the router chooses; otherwise an index into routes
@@ -96,7 +99,7 @@ func (c *conversationView) open() tea.Cmd {
 	e := c.env
 	return tea.Batch(
 		loadConvHeader(e.core, c.id),
-		loadMessages(e.core, c.id, inbox.Cursor{}, e.page, false),
+		c.loadNewest(e.page),
 		loadRoutes(e.core, c.id),
 		markRead(e.ctx, e.core, c.id),
 		c.composer.focus(),
@@ -113,8 +116,14 @@ func (c *conversationView) refresh() tea.Cmd {
 	}
 	return tea.Batch(
 		loadConvHeader(e.core, c.id),
-		loadMessages(e.core, c.id, inbox.Cursor{}, n, false),
+		c.loadNewest(n),
 	)
+}
+
+// loadNewest asks for the newest n messages as the next refresh.
+func (c *conversationView) loadNewest(n int) tea.Cmd {
+	c.refreshSeq++
+	return loadNewest(c.env.core, c.id, n, c.refreshSeq)
 }
 
 // visibleMessageCount is how many of the newest loaded messages reach into
@@ -137,7 +146,7 @@ func (c *conversationView) loadOlder() tea.Cmd {
 	}
 	c.loadingOlder = true
 	first := c.msgs[0]
-	return loadMessages(c.env.core, c.id, inbox.Cursor{At: first.At, ID: int64(first.ID)}, c.env.page, true)
+	return loadOlderPage(c.env.core, c.id, inbox.Cursor{At: first.At, ID: int64(first.ID)}, c.env.page)
 }
 
 func (c *conversationView) setSize(w, h int) {
@@ -176,6 +185,11 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	}
 	if m.Older {
 		c.loadingOlder = false
+	} else {
+		if m.Seq < c.appliedSeq {
+			return nil // a newer read already answered
+		}
+		c.appliedSeq = m.Seq
 	}
 	if m.Err != nil {
 		return nil

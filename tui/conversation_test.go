@@ -192,3 +192,21 @@ func TestNoReadReceiptWhileAway(t *testing.T) {
 		t.Fatal("marked read twice")
 	}
 }
+
+// TestStaleReadDoesNotUndoANewerOne: reads run concurrently; when an
+// older read of the newest messages answers after a newer one, the message
+// the newer read brought stays on screen.
+func TestStaleReadDoesNotUndoANewerOne(t *testing.T) {
+	f := chatWorld(10)
+	h := newHarness(t, f, 80, 24)
+	h.keys("enter")
+	old := append([]inbox.Message(nil), f.msgs[1]...)
+	first := h.m.conv.refreshSeq + 1
+	h.m.conv.loadNewest(50) // read 1: it will see the store as it was
+	second := h.m.conv.loadNewest(50)
+	f.msgs[1] = append(f.msgs[1], inbox.Message{ID: 101, Conversation: 1, Network: protocols.Matrix, SenderName: "Ada", Body: "got it, live", At: testNow})
+	h.send(second()) // read 2 answers first, with the new message
+	h.mustShow("got it, live")
+	h.send(messagesMsg{Conv: 1, Items: old, Want: 50, Seq: first}) // then read 1, stale
+	h.mustShow("got it, live")
+}

@@ -37,7 +37,10 @@ type (
 		Items []inbox.Message
 		Older bool // a page before the loaded window, not a refresh
 		Want  int
-		Err   error
+		// Seq orders refreshes: commands run concurrently, so an older read
+		// can answer after a newer one and must not undo it.
+		Seq int
+		Err error
 	}
 	routesMsg struct {
 		Conv   inbox.ConversationID
@@ -100,10 +103,19 @@ func loadConvHeader(c Core, id inbox.ConversationID) tea.Cmd {
 	}
 }
 
-func loadMessages(c Core, id inbox.ConversationID, before inbox.Cursor, limit int, older bool) tea.Cmd {
+// loadOlderPage reads the limit messages before the loaded window.
+func loadOlderPage(c Core, id inbox.ConversationID, before inbox.Cursor, limit int) tea.Cmd {
 	return func() tea.Msg {
 		items, err := c.Messages(id, before, limit)
-		return messagesMsg{Conv: id, Items: items, Older: older, Want: limit, Err: err}
+		return messagesMsg{Conv: id, Items: items, Older: true, Want: limit, Err: err}
+	}
+}
+
+// loadNewest reads the newest limit messages as refresh number seq.
+func loadNewest(c Core, id inbox.ConversationID, limit, seq int) tea.Cmd {
+	return func() tea.Msg {
+		items, err := c.Messages(id, inbox.Cursor{}, limit)
+		return messagesMsg{Conv: id, Items: items, Want: limit, Seq: seq, Err: err}
 	}
 }
 

@@ -33,13 +33,11 @@ type conversationView struct {
 	msgs         []inbox.Message // loaded window, oldest first
 	exhausted    bool            // no older messages in the store
 	loadingOlder bool
-	// refreshSeq numbers reads of the newest messages; appliedSeq is the
-	// newest one applied (older answers are dropped).
-	refreshSeq, appliedSeq int
-	loaded                 bool
-	lines                  []string // msgs rendered at width (cache; rebuilt in Update)
-	msgLines               []int    // how many of lines each message takes
-	offset                 int      // lines scrolled up from the newest
+	reads        readSeq // reads of the newest messages
+	loaded       bool
+	lines        []string // msgs rendered at width (cache; rebuilt in Update)
+	msgLines     []int    // how many of lines each message takes
+	offset       int      // lines scrolled up from the newest
 
 	routes []inbox.Route
 	pick   int // -1: the router chooses; otherwise an index into routes
@@ -122,8 +120,7 @@ func (c *conversationView) refresh() tea.Cmd {
 
 // loadNewest asks for the newest n messages as the next refresh.
 func (c *conversationView) loadNewest(n int) tea.Cmd {
-	c.refreshSeq++
-	return loadNewest(c.env.core, c.id, n, c.refreshSeq)
+	return loadNewest(c.env.core, c.id, n, c.reads.next())
 }
 
 // visibleMessageCount is how many of the newest loaded messages reach into
@@ -185,11 +182,8 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	}
 	if m.Older {
 		c.loadingOlder = false
-	} else {
-		if m.Seq < c.appliedSeq {
-			return nil // a newer read already answered
-		}
-		c.appliedSeq = m.Seq
+	} else if !c.reads.fresh(m.Seq) {
+		return nil // a newer read already answered
 	}
 	if m.Err != nil {
 		return nil

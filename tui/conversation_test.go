@@ -201,7 +201,7 @@ func TestStaleReadDoesNotUndoANewerOne(t *testing.T) {
 	h := newHarness(t, f, 80, 24)
 	h.keys("enter")
 	old := append([]inbox.Message(nil), f.msgs[1]...)
-	first := h.m.conv.refreshSeq + 1
+	first := h.m.conv.reads.issued + 1
 	h.m.conv.loadNewest(50) // read 1: it will see the store as it was
 	second := h.m.conv.loadNewest(50)
 	f.msgs[1] = append(f.msgs[1], inbox.Message{ID: 101, Conversation: 1, Network: protocols.Matrix, SenderName: "Ada", Body: "got it, live", At: testNow})

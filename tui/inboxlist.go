@@ -19,6 +19,7 @@ const rowHeight = 2
 // the end.
 type inboxList struct {
 	env      *env
+	reads    readSeq
 	items    []inbox.Conversation
 	cursor   int
 	top      int // first visible item
@@ -38,7 +39,7 @@ func (l *inboxList) refresh() tea.Cmd {
 	if n < l.env.page {
 		n = l.env.page
 	}
-	return loadConversations(l.env.core, inbox.Cursor{}, n, false)
+	return loadConversations(l.env.core, inbox.Cursor{}, n, false, l.reads.next())
 }
 
 func (l *inboxList) loadMore() tea.Cmd {
@@ -47,7 +48,7 @@ func (l *inboxList) loadMore() tea.Cmd {
 	}
 	l.loading = true
 	last := l.items[len(l.items)-1]
-	return loadConversations(l.env.core, inbox.Cursor{At: last.LastAt, ID: int64(last.ID)}, l.env.page, true)
+	return loadConversations(l.env.core, inbox.Cursor{At: last.LastAt, ID: int64(last.ID)}, l.env.page, true, 0)
 }
 
 func (l *inboxList) setSize(w, h int) {
@@ -90,7 +91,11 @@ func (l *inboxList) selected() (inbox.Conversation, bool) {
 }
 
 func (l *inboxList) onConversations(m conversationsMsg) {
-	l.loading = false
+	if m.Append {
+		l.loading = false
+	} else if !l.reads.fresh(m.Seq) {
+		return
+	}
 	if m.Err != nil {
 		return
 	}

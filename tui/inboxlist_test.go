@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"polyglot/inbox"
 )
 
 func TestInboxListPagesAsCursorNearsEnd(t *testing.T) {
@@ -103,4 +105,20 @@ func TestInboxListShowsUnreadTypingAndRequestCount(t *testing.T) {
 	f.reqs = sampleRequests()
 	h := newHarness(t, f, 80, 24)
 	h.mustShow("(3)", "Contact 2 is typing…", "Requests (2)", "MX")
+}
+
+// TestStaleListReadIsDropped: an older read of the list answering after a
+// newer one does not bring back the old order or previews.
+func TestStaleListReadIsDropped(t *testing.T) {
+	f := world(3)
+	h := newHarness(t, f, 80, 24)
+	old := append([]inbox.Conversation(nil), f.convs...)
+	first := h.m.list.reads.issued + 1
+	h.m.list.refresh()
+	second := h.m.list.refresh()
+	f.convs[0].Preview = "the newest preview"
+	h.send(second())
+	h.mustShow("the newest preview")
+	h.send(conversationsMsg{Items: old, Want: 50, Seq: first})
+	h.mustShow("the newest preview")
 }

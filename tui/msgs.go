@@ -26,6 +26,7 @@ type (
 		Items  []inbox.Conversation
 		Append bool // a "load more" page, not a refresh
 		Want   int  // how many were asked for
+		Seq    int  // a refresh's number (see readSeq)
 		Err    error
 	}
 	convHeaderMsg struct {
@@ -49,6 +50,7 @@ type (
 	}
 	requestsMsg struct {
 		Items []inbox.Request
+		Seq   int
 		Err   error
 	}
 	personMsg struct {
@@ -89,10 +91,10 @@ type (
 
 // Commands: closures that do the I/O and return one message.
 
-func loadConversations(c Core, after inbox.Cursor, limit int, appendPage bool) tea.Cmd {
+func loadConversations(c Core, after inbox.Cursor, limit int, appendPage bool, seq int) tea.Cmd {
 	return func() tea.Msg {
 		items, err := c.Conversations(after, limit)
-		return conversationsMsg{Items: items, Append: appendPage, Want: limit, Err: err}
+		return conversationsMsg{Items: items, Append: appendPage, Want: limit, Seq: seq, Err: err}
 	}
 }
 
@@ -126,11 +128,28 @@ func loadRoutes(c Core, id inbox.ConversationID) tea.Cmd {
 	}
 }
 
-func loadRequests(c Core) tea.Cmd {
+func loadRequests(c Core, seq int) tea.Cmd {
 	return func() tea.Msg {
 		r, err := c.Requests()
-		return requestsMsg{Items: r, Err: err}
+		return requestsMsg{Items: r, Seq: seq, Err: err}
 	}
+}
+
+// readSeq orders a view's refreshes: commands run concurrently, so an
+// older read can answer after a newer one, and applying it would undo
+// what the newer one showed until the next change.
+type readSeq struct{ issued, applied int }
+
+// next numbers a new read.
+func (s *readSeq) next() int { s.issued++; return s.issued }
+
+// fresh says whether the answer to read seq is not older than one applied.
+func (s *readSeq) fresh(seq int) bool {
+	if seq < s.applied {
+		return false
+	}
+	s.applied = seq
+	return true
 }
 
 func loadPerson(c Core, id inbox.PersonID) tea.Cmd {

@@ -15,6 +15,7 @@ import (
 // same width and style, so none is nudged.
 type requestsView struct {
 	env     *env
+	reads   readSeq
 	items   []inbox.Request
 	cursor  int
 	top     int
@@ -31,7 +32,7 @@ func newRequests(e *env) *requestsView {
 	return &requestsView{env: e, pending: map[inbox.ConversationID]inbox.Decision{}}
 }
 
-func (r *requestsView) refresh() tea.Cmd { return loadRequests(r.env.core) }
+func (r *requestsView) refresh() tea.Cmd { return loadRequests(r.env.core, r.reads.next()) }
 
 func (r *requestsView) setSize(w, h int) { r.width, r.height = w, h; r.clamp() }
 
@@ -59,7 +60,7 @@ func (r *requestsView) clamp() {
 }
 
 func (r *requestsView) onRequests(m requestsMsg) {
-	if m.Err != nil {
+	if !r.reads.fresh(m.Seq) || m.Err != nil {
 		return
 	}
 	r.loaded = true

@@ -16,38 +16,8 @@ import (
 // end-to-end encrypted, then the TUI showing the DM live with the peer's
 // encrypted reply.
 func TestMatrixFromTheCommandLineAndTerminal(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	d.CreateUser("alice", "alice-pw-3d9")
-	bob := d.CreateUser("bob", "bob-pw-71c")
-	nio := testserver.StartNioPeer(t, d, bob, "bob-pw-71c")
-
-	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	os.WriteFile(pw, []byte("alice-pw-3d9\n"), 0o600)
-	if _, stderr, code := p.run("", "account", "add", "matrix", "@alice:localhost",
-		"--server", d.URL(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %d %s", code, stderr)
-	}
-
-	out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "hello bob, encrypted from a script")
-	if code != 0 || !strings.Contains(out, "Matrix") || !strings.Contains(out, "E2EE") {
-		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
-	}
-	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })
-	if err != nil {
-		t.Fatalf("nio got no invite: %v", err)
-	}
-	room := inv["room"]
-	nio.MustDo(map[string]any{"op": "join", "room": room})
-	got, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "message" && ev["body"] == "hello bob, encrypted from a script"
-	})
-	if err != nil {
-		t.Fatalf("nio did not get the message: %v\n%v", err, nio.Events())
-	}
-	if got["encrypted"] != true {
-		t.Fatalf("the message reached the peer unencrypted: %v", got)
-	}
+	x := startNioDM(t, "hello bob, encrypted from a script")
+	p, nio, room := x.p, x.nio, x.room
 
 	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
 	s.WaitFor(30*time.Second, "@alice:localhost online")
@@ -74,13 +44,7 @@ func TestMatrixAccountRemoveLogsOutTheDevice(t *testing.T) {
 	d := testserver.StartDendrite(t)
 	d.CreateUser("dana", "dana-pw-8c2")
 	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	os.WriteFile(pw, []byte("dana-pw-8c2\n"), 0o600)
-	add := func() {
-		if _, stderr, code := p.run("", "account", "add", "matrix", "@dana:localhost", "--server", d.URL(), "--password-file", pw); code != 0 {
-			t.Fatalf("account add: %d %s", code, stderr)
-		}
-	}
+	add := func() { addMatrixAccount(t, p, d, "@dana:localhost", "dana-pw-8c2") }
 	add()
 	if devs := d.Devices(t, "@dana:localhost", "dana-pw-8c2"); len(devs) != 1 {
 		t.Fatalf("after account add the server lists %v, want Polyglot's one device", devs)

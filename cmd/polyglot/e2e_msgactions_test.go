@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"polyglot/internal/testserver"
 	"polyglot/internal/tmuxtest"
 )
 
@@ -20,32 +19,8 @@ import (
 // called with the path. Then reply, edit, react and delete from the TUI,
 // each checked on nio's side as the Matrix relation it must be.
 func TestMessageActionsAgainstMatrix(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	d.CreateUser("alice", "alice-pw-5e1")
-	bob := d.CreateUser("bob", "bob-pw-0c4")
-	nio := testserver.StartNioPeer(t, d, bob, "bob-pw-0c4")
-
-	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	os.WriteFile(pw, []byte("alice-pw-5e1\n"), 0o600)
-	if _, stderr, code := p.run("", "account", "add", "matrix", "@alice:localhost",
-		"--server", d.URL(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %d %s", code, stderr)
-	}
-	if out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "hi bob, send me the file"); code != 0 {
-		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
-	}
-	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })
-	if err != nil {
-		t.Fatalf("nio got no invite: %v", err)
-	}
-	room := inv["room"]
-	nio.MustDo(map[string]any{"op": "join", "room": room})
-	if _, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "message" && ev["body"] == "hi bob, send me the file" && ev["encrypted"] == true
-	}); err != nil {
-		t.Fatalf("nio did not get the first message encrypted: %v", err)
-	}
+	x := startNioDM(t, "hi bob, send me the file")
+	p, nio, room := x.p, x.nio, x.room
 
 	// The opener: a script that records the path it was asked to open.
 	opened := filepath.Join(p.root, "opened")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"polyglot/internal/testserver"
 	"polyglot/internal/tmuxtest"
 )
 
@@ -22,32 +19,8 @@ import (
 // code is drawn differently from the text around it — and no raw tag and
 // no escape sequence from the HTML reaches the screen.
 func TestMatrixFormattedMessageShownStyled(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	d.CreateUser("alice", "alice-pw-8f2")
-	bob := d.CreateUser("bob", "bob-pw-3a7")
-	nio := testserver.StartNioPeer(t, d, bob, "bob-pw-3a7")
-
-	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	os.WriteFile(pw, []byte("alice-pw-8f2\n"), 0o600)
-	if _, stderr, code := p.run("", "account", "add", "matrix", "@alice:localhost",
-		"--server", d.URL(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %d %s", code, stderr)
-	}
-	if out, stderr, code := p.run("", "send", "--timeout", "60s", "--to", bob, "hi bob"); code != 0 {
-		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
-	}
-	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })
-	if err != nil {
-		t.Fatalf("nio got no invite: %v", err)
-	}
-	room := inv["room"]
-	nio.MustDo(map[string]any{"op": "join", "room": room})
-	if _, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "message" && ev["body"] == "hi bob"
-	}); err != nil {
-		t.Fatalf("nio did not get the first message: %v", err)
-	}
+	x := startNioDM(t, "hi bob")
+	p, nio, room := x.p, x.nio, x.room
 
 	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
 	s.WaitFor(30*time.Second, "@alice:localhost online")

@@ -46,11 +46,8 @@ func jsDM(t *testing.T, a *client, js *testserver.JSPeer, clientID, body string)
 // through a real Dendrite, encrypted both ways, and the server keeps only
 // ciphertext.
 func TestEncryptedDMWithJSSDK(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	d, a, js := startJSWorld(t)
+	bob := js.UserID
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 
@@ -154,11 +151,8 @@ func jsEv(kind, txn string) func(map[string]any) bool {
 // then Polyglot's user. Both finish, and the peer is E2EE-verified on both
 // sides (cross-signing), which new messages then carry.
 func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	_, a, js := startJSWorld(t)
+	alice, bob := a.c.Session().UserID, js.UserID
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 	room := jsDM(t, a, js, "v-1", "let's verify")
@@ -191,12 +185,7 @@ func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
 	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
 		t.Fatal(err)
 	}
-	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
-	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
-		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
-	}
-	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
-	waitJSTrust(t, js, alice)
+	verifiedBothWays(t, a, js, txn)
 
 	r, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "v-2", To: bobAddr, Chat: room, Body: "now verified", MinEncryption: protocols.EncE2EEVerified})
 	if err != nil {
@@ -218,13 +207,9 @@ func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
 // verify Polyglot's device; Polyglot reports the request, accepts, shows the
 // same emoji; Polyglot's user confirms first this time.
 func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	_, a, js := startJSWorld(t)
+	alice, bob := a.c.Session().UserID, js.UserID
 	ctx := context.Background()
-	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 	jsDM(t, a, js, "v-1", "please verify me")
 
 	out := js.MustDo(map[string]any{"op": "verify_user", "user": alice})
@@ -251,12 +236,7 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
-	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
-	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
-		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
-	}
-	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
-	waitJSTrust(t, js, alice)
+	verifiedBothWays(t, a, js, txn)
 }
 
 // TestSASVerificationInRoomFromJSSDK: what Element's "Verify user" does —
@@ -264,13 +244,9 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 // follow-up events unencrypted, relating to the request); Polyglot answers
 // in the room, both show the same emoji and finish verified.
 func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	_, a, js := startJSWorld(t)
+	alice, bob := a.c.Session().UserID, js.UserID
 	ctx := context.Background()
-	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 	room := jsDM(t, a, js, "v-1", "verify me in our chat")
 
 	txn, _ := js.MustDo(map[string]any{"op": "verify_dm", "user": alice, "room": room})["txn"].(string)
@@ -295,12 +271,7 @@ func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
 	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
 		t.Fatal(err)
 	}
-	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
-	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
-		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
-	}
-	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bobAddr) == protocols.EncE2EEVerified })
-	waitJSTrust(t, js, alice)
+	verifiedBothWays(t, a, js, txn)
 	for _, ev := range a.events() {
 		if m, ok := ev.(protocols.MessageEvent); ok && m.Message.Body != "verify me in our chat" {
 			t.Fatalf("verification events surfaced as a message: %+v", m.Message)
@@ -311,11 +282,8 @@ func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
 // TestSASMismatchWithJSSDK: emoji that differ end the verification on both
 // sides, whoever says so, and nobody becomes verified.
 func TestSASMismatchWithJSSDK(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	_, a, js := startJSWorld(t)
+	alice, bob := a.c.Session().UserID, js.UserID
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 	jsDM(t, a, js, "x-1", "hello")
@@ -370,6 +338,30 @@ func TestSASMismatchWithJSSDK(t *testing.T) {
 
 // waitJSTrust waits until the js-sdk peer holds user as cross-signing
 // verified.
+// startJSWorld is a Dendrite with alice on Polyglot (connected) and bob on
+// matrix-js-sdk.
+func startJSWorld(t *testing.T) (*testserver.Dendrite, *client, *testserver.JSPeer) {
+	t.Helper()
+	d := testserver.StartDendrite(t)
+	alice := d.CreateUser("alice", "password-alice")
+	bob := d.CreateUser("bob", "password-bob")
+	js := testserver.StartJSPeer(t, d, bob, "password-bob")
+	return d, connect(t, d, cfgFor(t, alice, "password-alice")), js
+}
+
+// verifiedBothWays waits until txn is done on both sides and each side
+// trusts the other (Polyglot ranks bob E2EE verified, js-sdk alice).
+func verifiedBothWays(t *testing.T, a *client, js *testserver.JSPeer, txn string) {
+	t.Helper()
+	a.wait(30*time.Second, "verification done", verifyEv(txn, protocols.VerifyDone))
+	if _, err := js.WaitEvent(30*time.Second, jsEv("verify_done", txn)); err != nil {
+		t.Fatalf("js-sdk did not finish: %v\n%v", err, js.Events())
+	}
+	bob := protocols.Address{Network: protocols.Matrix, ID: js.UserID}
+	waitFor(t, 20*time.Second, "alice sees bob verified", func() bool { return a.c.PeerEncryption(bob) == protocols.EncE2EEVerified })
+	waitJSTrust(t, js, a.c.Session().UserID)
+}
+
 func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -389,11 +381,8 @@ func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
 // median send→receive time of each (run with -v to see them), beside
 // TestMeasureEncryptedLatency's numbers for nio.
 func TestMeasureEncryptedLatencyJSSDK(t *testing.T) {
-	d := testserver.StartDendrite(t)
-	alice := d.CreateUser("alice", "password-alice")
-	bob := d.CreateUser("bob", "password-bob")
-	js := testserver.StartJSPeer(t, d, bob, "password-bob")
-	a := connect(t, d, cfgFor(t, alice, "password-alice"))
+	_, a, js := startJSWorld(t)
+	bob := js.UserID
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 	room := jsDM(t, a, js, "m-0", "warm-up")

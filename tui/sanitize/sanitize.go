@@ -129,7 +129,9 @@ func clean(s string, m mode) string {
 				continue
 			}
 			c.flushPending()
-			if c.prev == 0 || c.prev == ' ' || c.prev == '\n' {
+			// A mark needs a base; a space of any width is none (and the
+			// wrapper breaks there, which would split it from the mark).
+			if c.prev == 0 || c.prev == '\n' || unicode.Is(unicode.Zs, c.prev) {
 				c.write(DottedCircle)
 			}
 			c.markRun++

@@ -30,6 +30,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"golang.org/x/term"
 
 	"polyglot/protocols"
 )
@@ -92,11 +93,16 @@ func ForProfile(p termenv.Profile) *lipgloss.Renderer {
 // would treat NO_COLOR as "no attributes either", hiding the selection;
 // here the terminal's own profile is kept for attributes and the theme
 // simply sets no colours.
+//
+// Whether stdout is a terminal is decided by the terminal alone: termenv
+// on its own also calls every process with CI set "not a terminal" and
+// would draw a real terminal without any attribute.
 func EnvOptions() Options {
 	o := Options{NoColor: os.Getenv("NO_COLOR") != ""}
-	r := lipgloss.NewRenderer(os.Stdout)
+	tty := termenv.WithTTY(term.IsTerminal(int(os.Stdout.Fd())))
+	r := lipgloss.NewRenderer(os.Stdout, tty)
 	if o.NoColor {
-		p := termenv.NewOutput(os.Stdout).ColorProfile() // ignores NO_COLOR
+		p := termenv.NewOutput(os.Stdout, tty).ColorProfile() // ignores NO_COLOR
 		if p != termenv.Ascii {
 			p = termenv.ANSI
 		}

@@ -22,7 +22,8 @@ func TestMatrixFormattedMessageShownStyled(t *testing.T) {
 	x := startNioDM(t, "hi bob")
 	p, nio, room := x.p, x.nio, x.room
 
-	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
+	// CI set (as CI runners do) must not make a real terminal colourless.
+	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8", "CI=true"), binPath)
 	s.WaitFor(30*time.Second, "@alice:localhost online")
 	s.WaitFor(10*time.Second, "bob")
 	openConversation(t, s, "bob")

@@ -31,7 +31,7 @@ func TestMatrixFromTheCommandLineAndTerminal(t *testing.T) {
 	if _, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool {
 		return ev["ev"] == "message" && ev["body"] == "and back from the terminal" && ev["encrypted"] == true
 	}); err != nil {
-		t.Fatalf("nio did not get the TUI's message encrypted: %v", err)
+		t.Fatalf("nio did not get the TUI's message encrypted: %v\nscreen:\n%s\nnio's events: %v", err, s.Screen(), nio.Events())
 	}
 	p.assertNoSecret("alice-pw-3d9")
 }

@@ -51,6 +51,21 @@ func newProfile(t *testing.T) *profile {
 	if err := os.WriteFile(p.passFile, []byte(p.passphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A failed test shows what the client logged (set POLYGLOT_LOG_LEVEL
+	// for more).
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		t.Logf("the end of %s's polyglot.log:\n%s", t.Name(), p.logTail(100))
+		if dir := os.Getenv("POLYGLOT_TEST_LOG_DIR"); dir != "" {
+			b, _ := os.ReadFile(filepath.Join(p.state, "polyglot", "polyglot.log"))
+			keep := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+filepath.Base(root)+".log")
+			if err := os.WriteFile(keep, b, 0o600); err == nil {
+				t.Logf("whole log kept in %s", keep)
+			}
+		}
+	})
 	return p
 }
 
@@ -67,6 +82,7 @@ func (p *profile) env() []string {
 		// keyring (the keyring test brings a private one in extraEnv).
 		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(p.root, "no-bus"),
 		"XDG_RUNTIME_DIR=" + filepath.Join(p.root, "run"),
+		"POLYGLOT_LOG_LEVEL=" + os.Getenv("POLYGLOT_LOG_LEVEL"),
 	}, p.extraEnv...)
 }
 

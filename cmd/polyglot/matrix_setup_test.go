@@ -48,7 +48,7 @@ func startNioDM(t *testing.T, first string) nioDM {
 	// A loaded CI machine may need more than send's 20 s default.
 	out, stderr, code := x.p.run("", "send", "--timeout", "60s", "--to", x.bob, first)
 	if code != 0 || !strings.Contains(out, "Matrix") || !strings.Contains(out, "E2EE") {
-		t.Fatalf("send: exit %d: %s%s\nlog tail:\n%s", code, out, stderr, x.p.logTail(80))
+		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
 	}
 	x.sent = out
 	inv, err := x.nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })

@@ -216,7 +216,11 @@ func (in *Inbox) setTyping(conv ConversationID, typing bool) {
 		delete(in.typing, conv)
 	}
 	if typing {
+		// until is taken before the timer starts, so when it fires the
+		// entry is due (else a timer firing promptly found it "not yet"
+		// and typing never ended).
 		exp := in.opts.TypingExpiry
+		until := in.opts.Now().Add(exp)
 		t := time.AfterFunc(exp, func() {
 			in.mu.Lock()
 			cur, ok := in.typing[conv]
@@ -229,7 +233,7 @@ func (in *Inbox) setTyping(conv ConversationID, typing bool) {
 				in.publish(Change{Kind: ChangeTyping, Conversation: conv})
 			}
 		})
-		in.typing[conv] = typingEntry{until: in.opts.Now().Add(exp), timer: t}
+		in.typing[conv] = typingEntry{until: until, timer: t}
 	}
 	in.mu.Unlock()
 	if had || typing {

@@ -71,6 +71,8 @@ type conversationView struct {
 	rich     map[inbox.MessageID]richEntry
 	richUsed map[inbox.MessageID]richEntry
 	richSt   [2]*richtext.Styles
+	// revealed are the messages whose spoilers the user chose to see.
+	revealed map[inbox.MessageID]bool
 
 	width, height int
 }
@@ -558,6 +560,8 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		return c.startReact()
 	case key.Matches(k, keys.DeleteMessage):
 		return c.startDelete()
+	case key.Matches(k, keys.RevealSpoiler):
+		return c.toggleSpoilers()
 	case key.Matches(k, keys.Compose):
 		return c.enterComposer()
 	case key.Matches(k, keys.Person):

@@ -37,6 +37,7 @@ type keyMap struct {
 	EditMessage    key.Binding
 	React          key.Binding
 	DeleteMessage  key.Binding
+	RevealSpoiler  key.Binding
 
 	// requests
 	Accept key.Binding
@@ -97,6 +98,7 @@ var keys = keyMap{
 	EditMessage:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit your selected message")),
 	React:          key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "react: 1–6 or type an emoji; the same again takes it back")),
 	DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
+	RevealSpoiler:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "show / hide the spoilers in the selected message")),
 
 	Accept: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
 	Block:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender")),
@@ -135,7 +137,7 @@ func helpSections() []helpSection {
 		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.Compose, k.Person, k.Retry, k.Back}},
+			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Compose, k.Person, k.Retry, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},

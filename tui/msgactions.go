@@ -242,6 +242,26 @@ func (c *conversationView) openAttachment() tea.Cmd {
 	return nil
 }
 
+// toggleSpoilers shows or hides again what the selected message's spoilers
+// hide. Only this view remembers it: reopening the conversation hides them.
+func (c *conversationView) toggleSpoilers() tea.Cmd {
+	m, cmd := c.actionable()
+	if cmd != nil {
+		return cmd
+	}
+	if !strings.Contains(m.Formatted, "data-mx-spoiler") {
+		return cmdOf(statusMsg{Text: "this message has no spoiler"})
+	}
+	if c.revealed == nil {
+		c.revealed = map[inbox.MessageID]bool{}
+	}
+	if c.revealed[m.ID] = !c.revealed[m.ID]; !c.revealed[m.ID] {
+		delete(c.revealed, m.ID)
+	}
+	c.rerender(c.selected())
+	return nil
+}
+
 func (c *conversationView) download(m inbox.Message, i int) tea.Cmd {
 	a := m.Attachments[i]
 	what := "downloading " + inline(a.Name, c.width/2)

@@ -8,12 +8,14 @@ import (
 )
 
 // richEntry is a message body drawn from its HTML at one width. It is
-// reused only while the HTML, the width and the side are unchanged, so an
-// edit (which replaces Formatted) draws afresh.
+// reused only while the HTML, the width, the side and whether spoilers are
+// revealed are unchanged, so an edit (which replaces Formatted) draws
+// afresh.
 type richEntry struct {
 	formatted string
 	width     int
 	own       bool
+	reveal    bool
 	lines     []string // nil: the HTML was refused; the plain body is drawn
 }
 
@@ -23,10 +25,11 @@ type richEntry struct {
 // entries it used.
 func (c *conversationView) bodyLines(m inbox.Message, body string, bw int, style lipgloss.Style) []string {
 	if m.Formatted != "" {
+		reveal := c.revealed[m.ID]
 		e, ok := c.rich[m.ID]
-		if !ok || e.formatted != m.Formatted || e.width != bw || e.own != m.Outgoing {
-			e = richEntry{formatted: m.Formatted, width: bw, own: m.Outgoing}
-			if lines, err := richtext.Render(m.Formatted, bw, c.richStyles(m.Outgoing)); err == nil {
+		if !ok || e.formatted != m.Formatted || e.width != bw || e.own != m.Outgoing || e.reveal != reveal {
+			e = richEntry{formatted: m.Formatted, width: bw, own: m.Outgoing, reveal: reveal}
+			if lines, err := richtext.Render(m.Formatted, bw, c.richStyles(m.Outgoing), reveal); err == nil {
 				e.lines = lines
 			}
 			if c.rich == nil {

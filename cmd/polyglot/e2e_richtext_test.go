@@ -53,6 +53,27 @@ func TestMatrixFormattedMessageShownStyled(t *testing.T) {
 	if code, plain := sgrAt(line, "codepart"), sgrAt(line, "plain"); equalAttrs(code, plain) {
 		t.Fatalf("inline code looks like plain text (%v): %q", code, line)
 	}
+
+	// A spoiler stays hidden — on screen, in the inbox preview — until the
+	// user selects the message and presses s; s again hides it.
+	nio.MustDo(map[string]any{"op": "send", "room": room,
+		"body": "the ending: Rosebud is the sled",
+		"html": `the ending: <span data-mx-spoiler="film plot">Rosebud is the sled</span>`})
+	s.WaitFor(20*time.Second, "the ending: [spoiler: film plot]")
+	if screen := s.Screen(); strings.Contains(screen, "Rosebud") {
+		t.Fatalf("the spoiler shows before it was asked for:\n%s", screen)
+	}
+	s.Keys("Escape") // leave the composer: the newest message is selected
+	s.Keys("s")
+	s.WaitFor(10*time.Second, "[spoiler: film plot] Rosebud is the sled")
+	s.Keys("s")
+	s.WaitGone(10*time.Second, "Rosebud")
+	s.Keys("Escape")
+	s.WaitGone(10*time.Second, "Write a message")
+	screen, _ = s.WaitFor(10*time.Second, "the ending: [spoiler: film plot]")
+	if strings.Contains(screen, "Rosebud") {
+		t.Fatalf("the inbox preview gives the spoiler away:\n%s", screen)
+	}
 }
 
 func lineWith(screen, text string) string {

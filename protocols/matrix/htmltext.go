@@ -12,11 +12,14 @@ const (
 	maxBodyBytes     = 64 << 10 // longer bodies are cut with a notice
 	maxFormattedHTML = 64 << 10 // longer HTML is dropped (plain body used)
 	maxHTMLDepth     = 64       // deeper nesting is flattened to text
+	maxSpoilerReason = 80       // runes of a spoiler's reason kept in the text
 )
 
 // htmlToText renders Matrix HTML (formatted_body) as plain terminal text:
 // block tags become line breaks, list items get bullets, links keep their
-// target, and script/style/head content and reply fallbacks are dropped.
+// target, script/style/head content and reply fallbacks are dropped, and a
+// spoiler becomes "[spoiler]" (with its reason) so previews and
+// notifications never give it away.
 // ok is false when the HTML is too big or too deep to trust; callers then
 // fall back to the plain body. Control characters are left for the TUI's
 // sanitizer: the core stores raw text.
@@ -61,6 +64,12 @@ func htmlToText(src string) (text string, ok bool) {
 				}
 				continue
 			}
+			a := attrs(z, hasAttr)
+			if reason, ok := a["data-mx-spoiler"]; ok && !void {
+				b.WriteString(spoilerLabel(reason))
+				skip = 1
+				continue
+			}
 			switch tag {
 			case "script", "style", "head", "mx-reply", "title", "template", "noscript", "iframe", "object":
 				if !void {
@@ -79,13 +88,13 @@ func htmlToText(src string) (text string, ok bool) {
 			case "td", "th":
 				b.WriteByte(' ')
 			case "img":
-				alt := attr(z, hasAttr, "alt")
+				alt := a["alt"]
 				if alt == "" {
 					alt = "image"
 				}
 				b.WriteString("[" + alt + "]")
 			case "a":
-				links = append(links, attr(z, hasAttr, "href"))
+				links = append(links, a["href"])
 				linkText = append(linkText, b.Len())
 			}
 		case html.EndTagToken:
@@ -121,15 +130,33 @@ func htmlToText(src string) (text string, ok bool) {
 	}
 }
 
-func attr(z *html.Tokenizer, more bool, want string) string {
-	for more {
+// spoilerLabel stands in for a spoiler's text.
+func spoilerLabel(reason string) string {
+	reason = strings.Join(strings.Fields(reason), " ")
+	if reason == "" {
+		return "[spoiler]"
+	}
+	if r := []rune(reason); len(r) > maxSpoilerReason {
+		reason = string(r[:maxSpoilerReason]) + "…"
+	}
+	return "[spoiler: " + reason + "]"
+}
+
+// attrs reads a tag's attributes (at most 16; a repeated name keeps its
+// first value).
+func attrs(z *html.Tokenizer, more bool) map[string]string {
+	if !more {
+		return nil
+	}
+	a := map[string]string{}
+	for n := 0; more && n < 16; n++ {
 		var k, v []byte
 		k, v, more = z.TagAttr()
-		if string(k) == want {
-			return string(v)
+		if _, seen := a[string(k)]; !seen {
+			a[string(k)] = string(v)
 		}
 	}
-	return ""
+	return a
 }
 
 func isVoid(tag string) bool {

@@ -20,6 +20,9 @@ func TestHTMLToText(t *testing.T) {
 		{"<mx-reply><blockquote>quoted</blockquote></mx-reply>answer", "answer"},
 		{`<img alt="cat">`, "[cat]"},
 		{"&lt;b&gt; &amp;", "<b> &"},
+		{`it was <span data-mx-spoiler>the <b>butler</b></span>!`, "it was [spoiler]!"},
+		{`<span data-mx-spoiler="  plot
+ twist ">Rosebud</span> <a href="https://x" data-mx-spoiler>t</a>`, "[spoiler: plot twist] [spoiler]"},
 	}
 	for _, c := range cases {
 		got, ok := htmlToText(c.in)

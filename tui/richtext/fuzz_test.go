@@ -30,7 +30,7 @@ func FuzzRender(f *testing.F) {
 	st := NewStyles(th, th.Their)
 	f.Fuzz(func(t *testing.T, src string, w int) {
 		w = 1 + (w&0xff)%120
-		lines, err := Render(src, w, st)
+		lines, err := Render(src, w, st, false)
 		if err != nil {
 			return
 		}
@@ -56,7 +56,7 @@ func BenchmarkRenderTypicalMessage(b *testing.B) {
 		"<ul><li>gears</li><li>cards</li></ul><pre><code>for i in 1..3:\n    print(i)\n</code></pre>"
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Render(src, 76, st); err != nil {
+		if _, err := Render(src, 76, st, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func BenchmarkRefuse1MiB(b *testing.B) {
 	st := NewStyles(mustTheme(b), lipgloss.NewStyle())
 	src := strings.Repeat("<b>x</b>", 1<<17)
 	for b.Loop() {
-		if _, err := Render(src, 76, st); err != ErrTooLarge {
+		if _, err := Render(src, 76, st, false); err != ErrTooLarge {
 			b.Fatal(err)
 		}
 	}

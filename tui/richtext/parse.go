@@ -18,7 +18,9 @@ const (
 	MaxDepth     = 64       // deeper element nesting is refused
 	MaxTextRunes = 16000    // more visible text is refused (the plain body is clamped instead)
 
-	maxHrefRunes = 256 // a shown link target longer than this is cut
+	maxHrefRunes   = 256 // a shown link target longer than this is cut
+	maxReasonRunes = 80  // a spoiler's shown reason longer than this is cut
+	maxAttrs       = 16  // attributes read per tag; the rest are ignored
 )
 
 // Errors Parse returns; each means "draw the plain body".
@@ -92,6 +94,7 @@ type link struct {
 
 type parser struct {
 	markers    bool
+	reveal     bool
 	paras      []para
 	cur        para
 	lastSpace  bool // cur ends in a space (or is empty): collapse the next
@@ -106,15 +109,24 @@ type parser struct {
 	shown      bool // some text (not only markers) was added
 }
 
-// Parse reads Matrix HTML. markers selects visible markers for code and
-// strike-through (for renderers without attributes); see the package doc.
-func Parse(src string, markers bool) (*Doc, error) {
+// Options change how Parse reads.
+type Options struct {
+	// Markers shows code and strike-through with visible markers (for
+	// renderers without attributes); see the package doc.
+	Markers bool
+	// RevealSpoilers shows what data-mx-spoiler hides; by default only
+	// "[spoiler]" (with the sender's reason) stands in its place.
+	RevealSpoilers bool
+}
+
+// Parse reads Matrix HTML.
+func Parse(src string, o Options) (*Doc, error) {
 	if len(src) > MaxHTMLBytes {
 		return nil, ErrTooLarge
 	}
 	z := html.NewTokenizer(strings.NewReader(src))
 	z.SetMaxBuf(MaxHTMLBytes * 2)
-	p := &parser{markers: markers, lastSpace: true}
+	p := &parser{markers: o.Markers, reveal: o.RevealSpoilers, lastSpace: true}
 	for {
 		tt := z.Next()
 		switch tt {
@@ -160,6 +172,10 @@ func (p *parser) start(z *html.Tokenizer, tag string, hasAttr, selfClosing bool)
 		return nil
 	}
 	e := element{tag: tag}
+	a := attrs(z, hasAttr)
+	if reason, ok := a["data-mx-spoiler"]; ok && !void && p.spoiler(reason) {
+		return p.push(element{tag: tag, skip: true})
+	}
 	switch tag {
 	case "script", "style", "head", "mx-reply", "title", "template", "noscript", "iframe", "object", "svg", "math", "textarea", "select":
 		e.skip = true
@@ -185,7 +201,7 @@ func (p *parser) start(z *html.Tokenizer, tag string, hasAttr, selfClosing bool)
 		p.breakPara()
 		e.f = fBold
 	case "a":
-		href := attr(z, hasAttr, "href")
+		href := a["href"]
 		e.f, e.link = fLink, true
 		p.links = append(p.links, &link{href: href})
 	case "br":
@@ -194,7 +210,7 @@ func (p *parser) start(z *html.Tokenizer, tag string, hasAttr, selfClosing bool)
 		p.breakPara()
 		p.paras = append(p.paras, para{rule: true})
 	case "img":
-		alt := attr(z, hasAttr, "alt")
+		alt := a["alt"]
 		if strings.TrimSpace(alt) == "" {
 			alt = "image"
 		}
@@ -217,7 +233,7 @@ func (p *parser) start(z *html.Tokenizer, tag string, hasAttr, selfClosing bool)
 		p.breakPara()
 		e.list = true
 		l := list{ordered: tag == "ol", next: 1}
-		if n, err := strconv.Atoi(attr(z, hasAttr, "start")); err == nil && n >= 0 && n < 1e6 {
+		if n, err := strconv.Atoi(a["start"]); err == nil && n >= 0 && n < 1e6 {
 			l.next = n
 		}
 		p.lists = append(p.lists, l)
@@ -482,15 +498,38 @@ func collapseSpace(s string) string {
 	return b.String()
 }
 
-func attr(z *html.Tokenizer, more bool, want string) string {
-	for more {
+// spoiler handles a tag with data-mx-spoiler: hidden (the result is true)
+// it stands as "[spoiler]" or "[spoiler: reason]" and its content is
+// dropped; revealed, the same label (dimmed) leads the content.
+func (p *parser) spoiler(reason string) (hidden bool) {
+	label := "[spoiler]"
+	if r := strings.TrimSpace(collapseSpace(reason)); r != "" {
+		label = "[spoiler: " + sanitize.Clamp(r, maxReasonRunes) + "]"
+	}
+	p.shown = true
+	if p.reveal {
+		p.addText(label+" ", fDim)
+		return false
+	}
+	p.addText(label, p.flags()|fDim)
+	return true
+}
+
+// attrs reads a tag's attributes (the first maxAttrs; a repeated name
+// keeps its first value, as browsers do).
+func attrs(z *html.Tokenizer, more bool) map[string]string {
+	if !more {
+		return nil
+	}
+	a := map[string]string{}
+	for n := 0; more && n < maxAttrs; n++ {
 		var k, v []byte
 		k, v, more = z.TagAttr()
-		if string(k) == want {
-			return string(v)
+		if _, seen := a[string(k)]; !seen {
+			a[string(k)] = string(v)
 		}
 	}
-	return ""
+	return a
 }
 
 func isVoid(tag string) bool {

@@ -8,9 +8,10 @@ import (
 )
 
 // Render parses src and draws it at width cells; see Parse and
-// (*Doc).Lines. A non-nil error means: draw the plain body instead.
-func Render(src string, width int, st *Styles) ([]string, error) {
-	d, err := Parse(src, st.markers)
+// (*Doc).Lines. reveal shows spoilers. A non-nil error means: draw the
+// plain body instead.
+func Render(src string, width int, st *Styles, reveal bool) ([]string, error) {
+	d, err := Parse(src, Options{Markers: st.markers, RevealSpoilers: reveal})
 	if err != nil {
 		return nil, err
 	}

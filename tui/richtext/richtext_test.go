@@ -38,7 +38,7 @@ func attrStyles(t *testing.T) *Styles {
 
 func render(t *testing.T, src string, w int, st *Styles) []string {
 	t.Helper()
-	lines, err := Render(src, w, st)
+	lines, err := Render(src, w, st, false)
 	if err != nil {
 		t.Fatalf("Render(%q): %v", src, err)
 	}
@@ -334,7 +334,7 @@ func TestHostileLimitsFallBackFast(t *testing.T) {
 		{"only markup", "<p> </p><br><ul><li></li></ul>", ErrEmpty},
 	} {
 		start := time.Now()
-		_, err := Render(c.src, 40, st)
+		_, err := Render(c.src, 40, st, false)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
@@ -343,7 +343,7 @@ func TestHostileLimitsFallBackFast(t *testing.T) {
 		}
 	}
 	// Just under the limits still renders.
-	if _, err := Render(strings.Repeat("<i>", MaxDepth)+"deep", 40, st); err != nil {
+	if _, err := Render(strings.Repeat("<i>", MaxDepth)+"deep", 40, st, false); err != nil {
 		t.Errorf("depth %d: %v", MaxDepth, err)
 	}
 }
@@ -378,10 +378,46 @@ func TestWorstCaseInputsStayFast(t *testing.T) {
 		"comments":          fill("<!-- x -->") + "shown",
 	} {
 		start := time.Now()
-		lines, err := Render(src, 40, st)
+		lines, err := Render(src, 40, st, false)
 		t.Logf("%s: %v, %d lines, err %v", name, time.Since(start), len(lines), err)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("%s: %v (err %v, %d lines)", name, d, err, len(lines))
 		}
+	}
+}
+
+// A spoiler's text stays off the screen until revealed; its reason (remote
+// text) is shown sanitized and clamped, and hiding survives nesting and
+// tags that would otherwise push containers or links.
+func TestSpoilerHiddenUntilRevealed(t *testing.T) {
+	st := plainStyles(t)
+	src := "<p>the killer is <span data-mx-spoiler=\"film \x1b]0;x\x07 plot\">" +
+		`the <a href="https://x.example/butler">butler</a> <b>himself</b></span>!</p>` +
+		`<p><span data-mx-spoiler>plain secret</span></p>`
+	hidden := strings.Join(render(t, src, 80, st), "\n")
+	for _, leak := range []string{"butler", "himself", "plain secret", "\x1b"} {
+		if strings.Contains(hidden, leak) {
+			t.Fatalf("hidden spoiler shows %q:\n%s", leak, hidden)
+		}
+	}
+	if !strings.Contains(hidden, "the killer is [spoiler: film ␛]0;x␇ plot]!") || !strings.Contains(hidden, "[spoiler]") {
+		t.Fatalf("spoiler labels missing:\n%s", hidden)
+	}
+	shown, err := Render(src, 120, st, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(shown, "\n")
+	if !strings.Contains(all, "[spoiler: film ␛]0;x␇ plot] the butler (https://x.example/butler) himself!") ||
+		!strings.Contains(all, "[spoiler] plain secret") {
+		t.Fatalf("revealed spoiler:\n%s", all)
+	}
+	long := `<span data-mx-spoiler="` + strings.Repeat("q", 500) + `">x</span>`
+	if l := render(t, long, 200, st); len(l) != 1 || strings.Count(l[0], "q") > maxReasonRunes {
+		t.Fatalf("a long reason is not clamped: %q", l)
+	}
+	// A message that is only a hidden spoiler still draws (not ErrEmpty).
+	if l := render(t, `<span data-mx-spoiler>x</span>`, 40, st); len(l) != 1 || ansi.Strip(l[0]) != "[spoiler]" {
+		t.Fatalf("spoiler-only message: %q", l)
 	}
 }

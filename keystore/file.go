@@ -30,6 +30,7 @@ type fileStore struct {
 	maxFactor  int
 	entries    map[string][]byte
 	seen       fileStamp // the on-disk version entries came from
+	foreign    fileStamp // a version under another passphrase (see ChangePassphrase)
 	log        zerolog.Logger
 }
 
@@ -107,7 +108,7 @@ func (s *fileStore) String() string { return "keystore file " + s.path }
 func (s *fileStore) Get(name string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.refresh(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	v, ok := s.entries[name]
@@ -144,7 +145,7 @@ func (s *fileStore) Delete(name string) error {
 func (s *fileStore) Names(prefix string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.refresh(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -185,6 +186,43 @@ func (s *fileStore) mutate(f func(map[string][]byte) bool) error {
 	return nil
 }
 
+// ChangePassphrase implements PassphraseChanger.
+func (s *fileStore) ChangePassphrase(newPass []byte) error {
+	if len(newPass) == 0 {
+		return errors.New("keystore: empty passphrase refused")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	unlock, err := lockFile(s.lockPath)
+	if err != nil {
+		return fmt.Errorf("keystore: locking %s: %w", s.lockPath, err)
+	}
+	defer unlock()
+	if err := s.refresh(); err != nil {
+		return err
+	}
+	old := s.passphrase
+	s.passphrase = bytes.Clone(newPass)
+	if err := s.save(); err != nil {
+		s.passphrase = old
+		return err
+	}
+	clear(old)
+	return nil
+}
+
+// readable refreshes for a read. When another process changed the
+// passphrase, the secrets this run unlocked stay readable (they were
+// valid; a running client must not lose its accounts over it).
+func (s *fileStore) readable() error {
+	err := s.refresh()
+	if errors.Is(err, ErrPassphraseChanged) {
+		s.log.Warn().Msg("keystore: " + err.Error())
+		return nil
+	}
+	return err
+}
+
 // refresh reloads when another process replaced the file.
 func (s *fileStore) refresh() error {
 	st, err := os.Stat(s.path)
@@ -195,10 +233,21 @@ func (s *fileStore) refresh() error {
 		}
 		return fmt.Errorf("keystore: %w", err)
 	}
-	if (fileStamp{st.Size(), st.ModTime()}) == s.seen {
+	stamp := fileStamp{st.Size(), st.ModTime()}
+	switch stamp {
+	case s.seen:
 		return nil
+	case s.foreign:
+		return ErrPassphraseChanged // known; no second scrypt run
 	}
-	return s.load()
+	if err := s.load(); err != nil {
+		if errors.Is(err, ErrWrongPassphrase) && s.entries != nil {
+			s.foreign = stamp
+			return ErrPassphraseChanged
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *fileStore) load() error {

@@ -27,7 +27,20 @@ type Store interface {
 	Backend() string
 }
 
+// PassphraseChanger is a Store whose secrets sit under a passphrase (the
+// encrypted file; the OS keyring has none of ours).
+type PassphraseChanger interface {
+	Store
+	// ChangePassphrase re-encrypts every secret under newPass in one
+	// atomic replace: a failure leaves the file as it was.
+	ChangePassphrase(newPass []byte) error
+}
+
 var (
+	// ErrPassphraseChanged is returned when another process changed the
+	// secrets file's passphrase: this run keeps reading the secrets it
+	// unlocked, but cannot write without overwriting the change.
+	ErrPassphraseChanged = errors.New("the secrets file was re-encrypted under a new passphrase by another polyglot; restart this one to unlock it")
 	// ErrNotFound is returned by Get for an unknown name.
 	ErrNotFound = errors.New("secret not found")
 	// ErrWrongPassphrase is returned by Open when the passphrase does not

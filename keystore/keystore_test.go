@@ -308,3 +308,53 @@ func TestKeyringStore(t *testing.T) {
 		t.Fatalf("failing keyring: %v", err)
 	}
 }
+
+// Changing the passphrase re-encrypts every secret: the old passphrase no
+// longer opens the file, the new one does; another process that unlocked
+// it before keeps reading what it has but refuses to write (a write would
+// undo the change), with an error that says so.
+func TestChangePassphrase(t *testing.T) {
+	dir := t.TempDir()
+	a := openFileStore(t, dir, "old pass")
+	other := openFileStore(t, dir, "old pass") // a client still running
+	if err := a.Set("xmpp/alice/password", []byte("hunter2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Get("xmpp/alice/password"); err != nil {
+		t.Fatal(err)
+	}
+	pc, ok := a.(PassphraseChanger)
+	if !ok {
+		t.Fatal("the file store cannot change its passphrase")
+	}
+	if err := pc.ChangePassphrase(nil); err == nil {
+		t.Fatal("empty new passphrase accepted")
+	}
+	if err := pc.ChangePassphrase([]byte("new pass")); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if bytes.Contains(raw, []byte("hunter2")) {
+		t.Fatal("plaintext secret in the re-encrypted file")
+	}
+	var calls []bool
+	if _, err := Open(Options{Dir: dir, Backend: BackendFile, Passphrase: prompt("old pass", &calls), ScryptWorkFactor: fastWF}); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("old passphrase after the change: %v", err)
+	}
+	if v, err := openFileStore(t, dir, "new pass").Get("xmpp/alice/password"); err != nil || string(v) != "hunter2" {
+		t.Fatalf("new passphrase: %q, %v", v, err)
+	}
+	if err := a.Set("later", []byte("x")); err != nil {
+		t.Fatalf("the changing process cannot write afterwards: %v", err)
+	}
+
+	if v, err := other.Get("xmpp/alice/password"); err != nil || string(v) != "hunter2" {
+		t.Fatalf("a running client lost its secret: %q, %v", v, err)
+	}
+	if err := other.Set("stale", []byte("y")); !errors.Is(err, ErrPassphraseChanged) {
+		t.Fatalf("a stale process wrote (or failed unclearly): %v", err)
+	}
+	if v, err := openFileStore(t, dir, "new pass").Get("later"); err != nil || string(v) != "x" {
+		t.Fatalf("after the stale write attempt: %q, %v", v, err)
+	}
+}

@@ -55,9 +55,25 @@ func (a *app) openKeystore(cfg *accounts.Config) (keystore.Store, error) {
 
 // promptPassphrase asks on the controlling terminal, without echo.
 func promptPassphrase(confirm bool) ([]byte, error) {
+	intro := ""
+	if confirm {
+		intro = "Polyglot keeps your passwords and tokens in a file encrypted with a passphrase.\n"
+	}
+	p, err := askTTY(intro, "Keystore passphrase: ", confirm)
+	if errors.Is(err, errNoTTY) {
+		return nil, fmt.Errorf("%w to ask for the keystore passphrase: set POLYGLOT_PASSPHRASE_FILE", err)
+	}
+	return p, err
+}
+
+var errNoTTY = errors.New("no terminal")
+
+// askTTY prints intro and asks for a secret on the controlling terminal
+// without echo; twice asks again and refuses a mismatch or an empty one.
+func askTTY(intro, prompt string, twice bool) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return nil, errors.New("no terminal to ask for the keystore passphrase: set POLYGLOT_PASSPHRASE_FILE")
+		return nil, errNoTTY
 	}
 	defer tty.Close()
 	ask := func(prompt string) ([]byte, error) {
@@ -66,12 +82,13 @@ func promptPassphrase(confirm bool) ([]byte, error) {
 		fmt.Fprintln(tty)
 		return b, err
 	}
-	if confirm {
-		fmt.Fprintln(tty, "Polyglot keeps your passwords and tokens in a file encrypted with a passphrase.")
-	}
-	p, err := ask("Keystore passphrase: ")
-	if err != nil || !confirm {
+	fmt.Fprint(tty, intro)
+	p, err := ask(prompt)
+	if err != nil || !twice {
 		return p, err
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase refused")
 	}
 	again, err := ask("Repeat passphrase: ")
 	if err != nil {

@@ -163,10 +163,15 @@ func (s *store) room(ctx context.Context, roomID id.RoomID) (roomInfo, bool) {
 	return r, err == nil
 }
 
+// An empty DirectUser, InvitedBy or Membership keeps the stored one: the
+// sync loop and a send creating the DM both read-modify-write the row, and
+// the sync's copy read before the DM was recorded must not erase it.
 func (s *store) putRoom(ctx context.Context, r roomInfo) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO polyglot_matrix_rooms(room_id, name, direct_user, invited_by, membership)
-		VALUES(?, ?, ?, ?, ?) ON CONFLICT(room_id) DO UPDATE SET name=excluded.name, direct_user=excluded.direct_user,
-		invited_by=excluded.invited_by, membership=excluded.membership`,
+		VALUES(?, ?, ?, ?, ?) ON CONFLICT(room_id) DO UPDATE SET name=excluded.name,
+		direct_user=coalesce(nullif(excluded.direct_user, ''), direct_user),
+		invited_by=coalesce(nullif(excluded.invited_by, ''), invited_by),
+		membership=coalesce(nullif(excluded.membership, ''), membership)`,
 		r.ID.String(), r.Name, r.DirectUser.String(), r.InvitedBy.String(), r.Membership)
 	return err
 }

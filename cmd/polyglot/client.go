@@ -190,9 +190,15 @@ func (r *runtime) waitSettled(ctx context.Context) {
 	}
 }
 
+// settled: every account is online, refused, disabled, or has failed to
+// connect twice. One failure is given its retry (due within a few seconds)
+// so a blip does not queue a script's message.
 func (r *runtime) settled() bool {
 	for _, st := range r.accounts.Statuses() {
-		if st.State == accounts.StateConnecting || st.State == accounts.StateStopped {
+		switch {
+		case st.State == accounts.StateConnecting, st.State == accounts.StateStopped:
+			return false
+		case st.State == accounts.StateBackingOff && st.Attempt < 2 && time.Until(st.NextRetry) < 5*time.Second:
 			return false
 		}
 	}

@@ -102,9 +102,15 @@ func TestXMPPAccountAddListSend(t *testing.T) {
 	})
 	t.Run("all accounts offline is reported as queued, then goes out once", func(t *testing.T) {
 		srv.Stop()
+		downs := func() int { return strings.Count(p.logTail(1<<20), `"connection down"`) }
+		before := downs()
 		_, stderr, code := p.run("", "send", "--timeout", "5s", "--to", "bob@localhost", "while the server was down")
 		if code != exitQueued || !strings.Contains(stderr, "queued") {
 			t.Fatalf("exit %d (want %d): %s", code, exitQueued, stderr)
+		}
+		// A failed connect gets its quick retry before the message is queued.
+		if n := downs() - before; n != 2 {
+			t.Fatalf("send tried to connect %d times before queueing, want 2 (one retry)", n)
 		}
 		srv.Start()
 		bob2 := srv.StartPeer("bob@localhost", "bob-pass")

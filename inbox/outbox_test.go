@@ -604,3 +604,44 @@ func TestTransientClassification(t *testing.T) {
 		}
 	}
 }
+
+// The account comes online between the router's look (offline: queue) and
+// the commit of the queued message; the "online" kick finds nothing yet.
+// The message must still go out at once, not wait for the next event.
+func TestQueuedWhileAccountComesOnlineGoesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	conv, _ := obSeed(t, path)
+	var in *Inbox
+	armed := false
+	in, err := Open(path, Options{NewID: func() string {
+		// NewID runs after the route was chosen, before the store.
+		if armed {
+			armed = false
+			if err := in.Ingest("mx", protocols.ConnectionEvent{State: protocols.ConnOnline}); err != nil {
+				t.Error(err)
+			}
+		}
+		return "cid-race"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	mx := newObConn(protocols.Matrix, protocols.EncE2EE)
+	in.Attach("mx", mx)
+	armed = true
+	m, err := in.Send(context.Background(), SendRequest{Conversation: conv, Body: "just in time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != StateQueued {
+		t.Fatalf("the route was offline when chosen; want queued, got %v", m.State)
+	}
+	waitFor(t, "the queued message sent", func() bool {
+		got, err := in.Message(m.ID)
+		return err == nil && got.State == StateSent
+	})
+	if sent := mx.sends(); len(sent) != 1 || sent[0].ClientID != "cid-race" {
+		t.Fatalf("want one send, got %+v", sent)
+	}
+}

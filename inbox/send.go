@@ -91,7 +91,10 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	switch {
 	case claimed:
 		sendErr = in.sendOne(ctx, id, true)
-	case !ch.queued:
+	default:
+		// Also when queued for an offline route: the account may have come
+		// online since the router looked, its "online" kick finding
+		// nothing yet. A run for an offline account just ends.
 		in.kickOutbox(r.Account)
 	}
 	m, err := in.Message(id)

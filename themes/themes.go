@@ -101,6 +101,10 @@ func EnvOptions() Options {
 	o := Options{NoColor: os.Getenv("NO_COLOR") != ""}
 	tty := termenv.WithTTY(term.IsTerminal(int(os.Stdout.Fd())))
 	r := lipgloss.NewRenderer(os.Stdout, tty)
+	// Never ask the terminal for its background: the themes choose their
+	// colours by name, and a query answered late (load, SSH) lands in
+	// Bubble Tea's input as typed text.
+	r.SetHasDarkBackground(true)
 	if o.NoColor {
 		p := termenv.NewOutput(os.Stdout, tty).ColorProfile() // ignores NO_COLOR
 		if p != termenv.Ascii {

@@ -28,15 +28,29 @@ const (
 	composerCycleRoute
 )
 
-func newComposer() *composer {
+func newComposer(st *styles) *composer {
 	ta := textarea.New()
+	// The theme's looks, not the widget's defaults: those follow neither
+	// the theme nor NO_COLOR, and their adaptive colours would make
+	// lipgloss query the terminal while Bubble Tea reads its input.
+	for _, s := range []*textarea.Style{&ta.FocusedStyle, &ta.BlurredStyle} {
+		s.Base = st.t.Text
+		s.Text = st.t.Text
+		s.CursorLine = st.t.Text
+		s.Placeholder = st.dim
+		s.Prompt = st.t.Border
+		s.EndOfBuffer = st.dim
+		s.LineNumber = st.dim
+		s.CursorLineNumber = st.dim
+	}
+	ta.Cursor.Style = st.t.Text.Reverse(true)
+	ta.Cursor.TextStyle = st.t.Text
 	ta.Placeholder = "Write a message… (enter sends, alt+enter new line, esc leaves)"
 	ta.ShowLineNumbers = false
 	ta.Prompt = "┃ "
 	ta.CharLimit = 0
 	ta.SetHeight(composerHeight)
 	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter"))
-	ta.FocusedStyle.CursorLine = ta.FocusedStyle.Text
 	// A steady cursor: no blink ticks redrawing the screen twice a second.
 	ta.Cursor.SetMode(cursor.CursorStatic)
 	return &composer{ta: ta}

@@ -78,7 +78,7 @@ type conversationView struct {
 }
 
 func newConversation(e *env, id inbox.ConversationID) *conversationView {
-	c := &conversationView{env: e, id: id, pick: -1, composer: newComposer()}
+	c := &conversationView{env: e, id: id, pick: -1, composer: newComposer(e.st)}
 	c.composer.focus()
 	return c
 }

@@ -32,6 +32,7 @@ type searchView struct {
 func newSearch(e *env) *searchView {
 	in := textinput.New()
 	in.Placeholder = "search all conversations"
+	in.PlaceholderStyle = e.st.dim // the widget's own grey ignores NO_COLOR
 	in.Prompt = "/ "
 	in.CharLimit = 256
 	in.Cursor.SetMode(cursor.CursorStatic)

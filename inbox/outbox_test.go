@@ -314,6 +314,9 @@ func TestSendAllOfflineQueuesThenSendsOnceWhenOnline(t *testing.T) {
 	if got.NetworkID != "net-"+m.ClientID || got.Encryption != protocols.EncE2EE {
 		t.Fatalf("stored %+v", got)
 	}
+	if got.Notice != "" {
+		t.Fatalf("a sent message still says %q", got.Notice)
+	}
 	// Going offline and online again must not resend a sent message.
 	w.online(t, "mx", false)
 	w.online(t, "mx", true)

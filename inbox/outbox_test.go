@@ -637,8 +637,8 @@ func TestQueuedWhileAccountComesOnlineGoesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.State != StateQueued {
-		t.Fatalf("the route was offline when chosen; want queued, got %v", m.State)
+	if m.State != StateQueued && m.State != StateSent { // sent: the kick was quick
+		t.Fatalf("the route was offline when chosen; want queued (or already sent), got %v", m.State)
 	}
 	waitFor(t, "the queued message sent", func() bool {
 		got, err := in.Message(m.ID)

@@ -215,12 +215,10 @@ func (s *fileStore) ChangePassphrase(newPass []byte) error {
 // passphrase, the secrets this run unlocked stay readable (they were
 // valid; a running client must not lose its accounts over it).
 func (s *fileStore) readable() error {
-	err := s.refresh()
-	if errors.Is(err, ErrPassphraseChanged) {
-		s.log.Warn().Msg("keystore: " + err.Error())
-		return nil
+	if err := s.refresh(); !errors.Is(err, ErrPassphraseChanged) {
+		return err
 	}
-	return err
+	return nil
 }
 
 // refresh reloads when another process replaced the file.
@@ -243,6 +241,7 @@ func (s *fileStore) refresh() error {
 	if err := s.load(); err != nil {
 		if errors.Is(err, ErrWrongPassphrase) && s.entries != nil {
 			s.foreign = stamp
+			s.log.Warn().Msg("keystore: " + ErrPassphraseChanged.Error())
 			return ErrPassphraseChanged
 		}
 		return err

@@ -140,15 +140,7 @@ func Open(opts Options) (Store, error) {
 // passphrase obtains the passphrase from the file or the prompt.
 func (o Options) passphrase(confirm bool) ([]byte, error) {
 	if o.PassphraseFile != "" {
-		b, err := os.ReadFile(o.PassphraseFile)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: reading passphrase file: %w", err)
-		}
-		b = []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-		if len(b) == 0 {
-			return nil, fmt.Errorf("keystore: passphrase file %s is empty", o.PassphraseFile)
-		}
-		return b, nil
+		return ReadPassphraseFile(o.PassphraseFile)
 	}
 	if o.Passphrase == nil {
 		return nil, errors.New("keystore: a passphrase is needed but there is no way to ask for one (set POLYGLOT_PASSPHRASE_FILE or run in a terminal)")
@@ -159,6 +151,20 @@ func (o Options) passphrase(confirm bool) ([]byte, error) {
 	}
 	if len(b) == 0 {
 		return nil, errors.New("keystore: empty passphrase refused")
+	}
+	return b, nil
+}
+
+// ReadPassphraseFile reads a passphrase kept in a file for scripts: one
+// trailing newline is stripped and an empty one refused.
+func ReadPassphraseFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: reading passphrase file: %w", err)
+	}
+	b = []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
+	if len(b) == 0 {
+		return nil, fmt.Errorf("keystore: passphrase file %s is empty", path)
 	}
 	return b, nil
 }

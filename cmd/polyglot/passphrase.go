@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,15 +73,7 @@ func (a *app) changePassphrase(newFile string) error {
 // terminal.
 func newPassphrase(file string) ([]byte, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading the new passphrase: %w", err)
-		}
-		b = []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-		if len(b) == 0 {
-			return nil, fmt.Errorf("%s is empty: refusing an empty passphrase", file)
-		}
-		return b, nil
+		return keystore.ReadPassphraseFile(file)
 	}
 	p, err := askTTY("", "New keystore passphrase: ", true)
 	if errors.Is(err, errNoTTY) {

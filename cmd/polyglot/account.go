@@ -38,6 +38,7 @@ type addOptions struct {
 	tokenFile    string
 	insecureTLS  bool
 	displayName  string
+	reach        string
 }
 
 func newAccountAddCmd(io streams) *cobra.Command {
@@ -88,6 +89,7 @@ in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.
 	f.StringVar(&o.tokenFile, "token-file", "", "Matrix: log in with the access token in FILE instead of a password (e.g. from an SSO login in another client)")
 	f.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
 	f.StringVar(&o.displayName, "name", "", "display name for this account")
+	f.StringVar(&o.reach, "reach", "", "who may start a conversation: everyone (default; strangers land in Requests), contacts or own-server")
 	return cmd
 }
 
@@ -101,6 +103,11 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 		if o.server == "" {
 			o.server = promptLine(a.io, "Server override (empty: discover): ")
 		}
+	}
+	// A typo is refused before any secret is asked for.
+	check := o.account()
+	if err := check.Validate(); err != nil {
+		return withCode(exitUsage, fmt.Errorf("invalid account: %w", err))
 	}
 	secrets, err := a.loginSecrets(o)
 	if err != nil {
@@ -141,13 +148,14 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 // (Validate refuses it unless the server is on loopback).
 func (o *addOptions) account() accounts.Account {
 	return accounts.Account{
-		ID:          accounts.DefaultID(o.network, o.address),
-		Network:     o.network,
-		Address:     strings.TrimSpace(o.address),
-		Server:      strings.TrimSpace(o.server),
-		CAFile:      absPath(strings.TrimSpace(o.caFile)),
-		InsecureTLS: o.insecureTLS,
-		DisplayName: o.displayName,
+		ID:           accounts.DefaultID(o.network, o.address),
+		Network:      o.network,
+		Address:      strings.TrimSpace(o.address),
+		Server:       strings.TrimSpace(o.server),
+		CAFile:       absPath(strings.TrimSpace(o.caFile)),
+		InsecureTLS:  o.insecureTLS,
+		DisplayName:  o.displayName,
+		Reachability: accounts.Reachability(o.reach),
 	}
 }
 
@@ -155,7 +163,7 @@ func newAccountListCmd(io streams) *cobra.Command {
 	var online bool
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List accounts: network, address, state",
+		Short: "List accounts: network, address, state, server, name",
 		Long: `Lists the configured accounts. Without --online the state is what the
 config says (enabled or disabled); with --online each account connects and the
 live state is shown (online, retrying, login needed…).`,
@@ -196,7 +204,7 @@ func (a *app) accountList(ctx context.Context, online bool) error {
 		}
 	}
 	w := tabwriter.NewWriter(a.io.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NETWORK\tADDRESS\tSTATE\tSERVER")
+	fmt.Fprintln(w, "NETWORK\tADDRESS\tSTATE\tSERVER\tNAME") // NAME last: scripts reading the first columns keep working
 	for _, acc := range cfg.Accounts {
 		st := "enabled"
 		if !acc.Enabled {
@@ -212,7 +220,7 @@ func (a *app) accountList(ctx context.Context, online bool) error {
 		if server == "" {
 			server = "(discover)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", acc.Network, acc.Address, st, server)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", acc.Network, acc.Address, st, server, acc.DisplayName)
 	}
 	return w.Flush()
 }

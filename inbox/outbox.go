@@ -141,18 +141,17 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 	}
 	err = in.write(func(tx *sql.Tx) error {
 		// An echo may have filled network_id first; a receipt may already
-		// have moved the state past sent. A "… offline — queued" notice is
-		// no longer true once it went out.
+		// have moved the state past sent. A queued notice is no longer true.
 		q := `UPDATE messages SET state = CASE WHEN state = 1 THEN 2 ELSE state END, fail_reason = '',
-			notice = CASE WHEN notice LIKE '% offline — queued%' THEN '' ELSE notice END,
+			notice = CASE WHEN instr(notice, ?) > 0 THEN '' ELSE notice END,
 			network_id = coalesce(network_id, ?), encryption = ?, chat_id = CASE WHEN ? <> '' THEN ? ELSE chat_id END WHERE id = ?`
-		if _, err := tx.Exec(q, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
+		if _, err := tx.Exec(q, queuedNotice, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
 			// The network ID is already held by a copy without our client ID
 			// (echo raced ahead): drop the copy, keep ours.
 			if _, err2 := tx.Exec(`DELETE FROM messages WHERE network = ? AND network_id = ? AND id <> ? AND client_id IS NULL`, net, res.NetworkID, id); err2 != nil {
 				return err
 			}
-			if _, err := tx.Exec(q, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
+			if _, err := tx.Exec(q, queuedNotice, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
 				return err
 			}
 		}

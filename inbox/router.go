@@ -192,6 +192,10 @@ func rankRoutes(rs []Route, preferred, lastUsed protocols.Network) []Route {
 }
 
 // choice is the router's decision for one message.
+// queuedNotice ends a message's notice while it waits for an offline
+// route; the outbox drops such a notice once the message went out.
+const queuedNotice = " offline — queued"
+
 type choice struct {
 	route  Route
 	notice string // shown under the message when it did not take the plain best route
@@ -246,7 +250,7 @@ func choose(rs []Route, explicit *Route, allow, allowByRule, queue bool, who str
 		}
 		c := choice{route: *pick, queued: !pick.Online}
 		if c.queued {
-			c.notice = fmt.Sprintf("%s offline — queued", NetworkName(pick.Network))
+			c.notice = NetworkName(pick.Network) + queuedNotice
 		}
 		return c, nil
 	}
@@ -257,7 +261,7 @@ func choose(rs []Route, explicit *Route, allow, allowByRule, queue bool, who str
 	if bestOnline == nil {
 		// Nothing is online: nothing weaker is on offer either, so the
 		// message simply waits for the best route.
-		return choice{route: best, queued: true, notice: fmt.Sprintf("%s offline — queued", NetworkName(best.Network))}, nil
+		return choice{route: best, queued: true, notice: NetworkName(best.Network) + queuedNotice}, nil
 	}
 	if bestOnline.Encryption >= best.Encryption {
 		still := "still " + bestOnline.Encryption.Label()
@@ -272,8 +276,8 @@ func choose(rs []Route, explicit *Route, allow, allowByRule, queue bool, who str
 			NetworkName(best.Network), NetworkName(bestOnline.Network), bestOnline.Encryption.Label(), best.Encryption.Label(), why)}, nil
 	}
 	if queue {
-		return choice{route: best, queued: true, notice: fmt.Sprintf("%s offline — queued to keep %s",
-			NetworkName(best.Network), best.Encryption.Label())}, nil
+		return choice{route: best, queued: true, notice: fmt.Sprintf("%s%s to keep %s",
+			NetworkName(best.Network), queuedNotice, best.Encryption.Label())}, nil
 	}
 	return choice{}, &DowngradeError{Best: best, Offered: *bestOnline}
 }

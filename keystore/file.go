@@ -163,27 +163,19 @@ func (s *fileStore) Names(prefix string) ([]string, error) {
 // in-memory map is restored from disk so memory never claims more than
 // the file holds.
 func (s *fileStore) mutate(f func(map[string][]byte) bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	unlock, err := lockFile(s.lockPath)
-	if err != nil {
-		return fmt.Errorf("keystore: locking %s: %w", s.lockPath, err)
-	}
-	defer unlock()
-	if err := s.refresh(); err != nil {
-		return err
-	}
-	if !f(s.entries) {
-		return nil
-	}
-	if err := s.save(); err != nil {
-		s.seen = fileStamp{} // force a reload next time
-		if lerr := s.load(); lerr != nil {
-			s.log.Warn().Err(lerr).Msg("keystore: reload after failed write")
+	return s.fresh(func() error {
+		if !f(s.entries) {
+			return nil
 		}
-		return err
-	}
-	return nil
+		if err := s.save(); err != nil {
+			s.seen = fileStamp{} // force a reload next time
+			if lerr := s.load(); lerr != nil {
+				s.log.Warn().Err(lerr).Msg("keystore: reload after failed write")
+			}
+			return err
+		}
+		return nil
+	})
 }
 
 // ChangePassphrase implements PassphraseChanger.
@@ -191,6 +183,21 @@ func (s *fileStore) ChangePassphrase(newPass []byte) error {
 	if len(newPass) == 0 {
 		return errors.New("keystore: empty passphrase refused")
 	}
+	return s.fresh(func() error {
+		old := s.passphrase
+		s.passphrase = bytes.Clone(newPass)
+		if err := s.save(); err != nil {
+			s.passphrase = old
+			return err
+		}
+		clear(old)
+		return nil
+	})
+}
+
+// fresh runs f under both locks (this process's and the cross-process
+// file lock) on the freshest on-disk state.
+func (s *fileStore) fresh(f func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := lockFile(s.lockPath)
@@ -201,14 +208,7 @@ func (s *fileStore) ChangePassphrase(newPass []byte) error {
 	if err := s.refresh(); err != nil {
 		return err
 	}
-	old := s.passphrase
-	s.passphrase = bytes.Clone(newPass)
-	if err := s.save(); err != nil {
-		s.passphrase = old
-		return err
-	}
-	clear(old)
-	return nil
+	return f()
 }
 
 // readable refreshes for a read. When another process changed the

@@ -95,6 +95,7 @@ func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
 		in.Prompt = ""
 		in.CharLimit = 512
 		in.Cursor.SetMode(cursor.CursorStatic)
+		in.PlaceholderStyle = e.st.dim // the widget's own grey ignores NO_COLOR
 		f.inputs[i] = in
 	}
 	pw := &f.inputs[fieldPassword]

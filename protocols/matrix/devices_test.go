@@ -30,18 +30,8 @@ func TestContactNewDeviceAndRemoval(t *testing.T) {
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
 
-	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "d-1", To: bobAddr, Body: "before", MinEncryption: protocols.EncE2EE})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := openDM(t, a, phone, bob, "d-1", "before")
 	room := res.Chat
-	if _, err := phone.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == room }); err != nil {
-		t.Fatal(err)
-	}
-	phone.MustDo(map[string]any{"op": "join", "room": room})
-	if _, err := phone.WaitEvent(30*time.Second, bodyIs("before")); err != nil {
-		t.Fatalf("bob's first device did not decrypt: %v", err)
-	}
 	// Bob answers, so alice also holds his first device's session.
 	phone.MustDo(map[string]any{"op": "send", "room": room, "body": "hi from the phone"})
 	a.waitMessage(20*time.Second, "hi from the phone")
@@ -196,17 +186,7 @@ func TestContactDeviceKeyChanged(t *testing.T) {
 	a := connect(t, d, cfgFor(t, alice, "password-alice"))
 	ctx := context.Background()
 	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
-	res, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "c-1", To: bobAddr, Body: "before", MinEncryption: protocols.EncE2EE})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phone.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == res.Chat }); err != nil {
-		t.Fatal(err)
-	}
-	phone.MustDo(map[string]any{"op": "join", "room": res.Chat})
-	if _, err := phone.WaitEvent(30*time.Second, bodyIs("before")); err != nil {
-		t.Fatal(err)
-	}
+	res := openDM(t, a, phone, bob, "c-1", "before")
 	phone.Stop()
 
 	again := testserver.StartNioPeerDevice(t, d, bob, "password-bob", phone.DeviceID)

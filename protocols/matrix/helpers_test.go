@@ -133,3 +133,37 @@ func cfgFor(t testing.TB, user, pass string) matrix.Config {
 func bodyIs(body string) func(map[string]any) bool {
 	return func(ev map[string]any) bool { return ev["ev"] == "message" && ev["body"] == body }
 }
+
+// peer is a foreign client driven over JSON lines (matrix-nio, js-sdk).
+type peer interface {
+	WaitEvent(time.Duration, func(map[string]any) bool) (map[string]any, error)
+	MustDo(map[string]any) map[string]any
+	Events() []map[string]any
+	Stderr() string
+}
+
+// openDM has a send body end-to-end encrypted to user (who runs p), which
+// creates the DM; p joins and must decrypt it. It returns the send result.
+func openDM(t testing.TB, a *client, p peer, user, clientID, body string) protocols.SendResult {
+	t.Helper()
+	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: clientID,
+		To: protocols.Address{Network: protocols.Matrix, ID: user}, Body: body, MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if res.Encryption != protocols.EncE2EE {
+		t.Fatalf("send result %+v", res)
+	}
+	if _, err := p.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == res.Chat }); err != nil {
+		t.Fatalf("the peer got no invite: %v", err)
+	}
+	p.MustDo(map[string]any{"op": "join", "room": res.Chat})
+	got, err := p.WaitEvent(30*time.Second, bodyIs(body))
+	if err != nil {
+		t.Fatalf("the peer did not decrypt Polyglot's message: %v\n%v\n%s", err, p.Events(), p.Stderr())
+	}
+	if got["encrypted"] != true || got["event_id"] != res.NetworkID || got["sender"] != a.c.Session().UserID {
+		t.Fatalf("the peer saw %v (sent %+v)", got, res)
+	}
+	return res
+}

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"polyglot/internal/mxhtml"
 )
 
 // Limits on what a peer can make us render. Matrix events are capped at
@@ -12,7 +14,6 @@ const (
 	maxBodyBytes     = 64 << 10 // longer bodies are cut with a notice
 	maxFormattedHTML = 64 << 10 // longer HTML is dropped (plain body used)
 	maxHTMLDepth     = 64       // deeper nesting is flattened to text
-	maxSpoilerReason = 80       // runes of a spoiler's reason kept in the text
 )
 
 // htmlToText renders Matrix HTML (formatted_body) as plain terminal text:
@@ -64,9 +65,9 @@ func htmlToText(src string) (text string, ok bool) {
 				}
 				continue
 			}
-			a := attrs(z, hasAttr)
+			a := mxhtml.Attrs(z, hasAttr)
 			if reason, ok := a["data-mx-spoiler"]; ok && !void {
-				b.WriteString(spoilerLabel(reason))
+				b.WriteString(mxhtml.SpoilerLabel(reason))
 				skip = 1
 				continue
 			}
@@ -128,35 +129,6 @@ func htmlToText(src string) (text string, ok bool) {
 			return "", false
 		}
 	}
-}
-
-// spoilerLabel stands in for a spoiler's text.
-func spoilerLabel(reason string) string {
-	reason = strings.Join(strings.Fields(reason), " ")
-	if reason == "" {
-		return "[spoiler]"
-	}
-	if r := []rune(reason); len(r) > maxSpoilerReason {
-		reason = string(r[:maxSpoilerReason]) + "…"
-	}
-	return "[spoiler: " + reason + "]"
-}
-
-// attrs reads a tag's attributes (at most 16; a repeated name keeps its
-// first value).
-func attrs(z *html.Tokenizer, more bool) map[string]string {
-	if !more {
-		return nil
-	}
-	a := map[string]string{}
-	for n := 0; more && n < 16; n++ {
-		var k, v []byte
-		k, v, more = z.TagAttr()
-		if _, seen := a[string(k)]; !seen {
-			a[string(k)] = string(v)
-		}
-	}
-	return a
 }
 
 func isVoid(tag string) bool {

@@ -16,25 +16,7 @@ import (
 // message.
 func jsDM(t *testing.T, a *client, js *testserver.JSPeer, clientID, body string) string {
 	t.Helper()
-	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: clientID,
-		To: protocols.Address{Network: protocols.Matrix, ID: js.UserID}, Body: body, MinEncryption: protocols.EncE2EE})
-	if err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	if res.Encryption != protocols.EncE2EE {
-		t.Fatalf("send result %+v", res)
-	}
-	if _, err := js.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == res.Chat }); err != nil {
-		t.Fatalf("js-sdk got no invite: %v", err)
-	}
-	js.MustDo(map[string]any{"op": "join", "room": res.Chat})
-	got, err := js.WaitEvent(30*time.Second, bodyIs(body))
-	if err != nil {
-		t.Fatalf("js-sdk did not decrypt Polyglot's message: %v\n%v\n%s", err, js.Events(), js.Stderr())
-	}
-	if got["encrypted"] != true || got["event_id"] != res.NetworkID || got["sender"] != a.c.Session().UserID {
-		t.Fatalf("js-sdk saw %v (sent %+v)", got, res)
-	}
+	res := openDM(t, a, js, js.UserID, clientID, body)
 	// Rust crypto ignores a verification request from a device whose keys
 	// it has not downloaded yet; its /keys/query may still be in flight
 	// after the first decrypt, so wait for it like a settled client.
@@ -114,11 +96,30 @@ func jsDecimals(ev map[string]any) []int {
 	return out
 }
 
-// checkSameSAS fails unless Polyglot and js-sdk show the same 7 emoji (by
-// name and character) and the same 3 decimals.
-func checkSameSAS(t *testing.T, pg protocols.VerificationEvent, js map[string]any) {
+// acceptJSRequest waits for js-sdk's verification request txn to reach
+// Polyglot, from the js-sdk user and device, and accepts it.
+func acceptJSRequest(t *testing.T, a *client, js *testserver.JSPeer, txn string) {
 	t.Helper()
-	emoji, names := jsSASNames(js)
+	in := a.wait(20*time.Second, "verification request", verifyEv(txn, protocols.VerifyRequested)).(protocols.VerificationEvent)
+	if in.Peer.ID != js.UserID || in.DeviceID != js.DeviceID {
+		t.Fatalf("incoming request %+v, want from %s/%s", in, js.UserID, js.DeviceID)
+	}
+	if err := a.c.AcceptVerification(context.Background(), txn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameSASBothSides waits until both sides show the emoji of txn and fails
+// unless they are the same 7 (by name and character) with the same 3
+// decimals.
+func sameSASBothSides(t *testing.T, a *client, js *testserver.JSPeer, txn string) {
+	t.Helper()
+	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
+	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
+	if err != nil {
+		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
+	}
+	emoji, names := jsSASNames(jsSAS)
 	want := sasNames(pg)
 	if len(want) != 7 || strings.Join(want, ",") != strings.Join(names, ",") {
 		t.Fatalf("SAS emoji names differ:\nPolyglot %v\njs-sdk   %v", want, names)
@@ -129,8 +130,8 @@ func checkSameSAS(t *testing.T, pg protocols.VerificationEvent, js map[string]an
 			t.Fatalf("SAS emoji %d differ: Polyglot %q js-sdk %q", i, e.Emoji, emoji[i])
 		}
 	}
-	if fmt.Sprint(pg.Decimals) != fmt.Sprint(jsDecimals(js)) {
-		t.Fatalf("SAS decimals differ: Polyglot %v js-sdk %v", pg.Decimals, jsDecimals(js))
+	if fmt.Sprint(pg.Decimals) != fmt.Sprint(jsDecimals(jsSAS)) {
+		t.Fatalf("SAS decimals differ: Polyglot %v js-sdk %v", pg.Decimals, jsDecimals(jsSAS))
 	}
 }
 
@@ -172,12 +173,7 @@ func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
 		t.Fatalf("js-sdk request %v", req)
 	}
 	js.MustDo(map[string]any{"op": "accept", "txn": txn})
-	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
-	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
-	if err != nil {
-		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
-	}
-	checkSameSAS(t, pg, jsSAS)
+	sameSASBothSides(t, a, js, txn)
 
 	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
 	// Polyglot's user compares at their own pace.
@@ -208,7 +204,7 @@ func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
 // same emoji; Polyglot's user confirms first this time.
 func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 	_, a, js := startJSWorld(t)
-	alice, bob := a.c.Session().UserID, js.UserID
+	alice := a.c.Session().UserID
 	ctx := context.Background()
 	jsDM(t, a, js, "v-1", "please verify me")
 
@@ -217,19 +213,8 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 	if txn == "" || out["device"] != a.c.Session().DeviceID {
 		t.Fatalf("verify_user answered %v (Polyglot device %s)", out, a.c.Session().DeviceID)
 	}
-	in := a.wait(20*time.Second, "verification request", verifyEv(txn, protocols.VerifyRequested)).(protocols.VerificationEvent)
-	if in.Peer.ID != bob || in.DeviceID != js.DeviceID {
-		t.Fatalf("incoming request %+v, want from %s/%s", in, bob, js.DeviceID)
-	}
-	if err := a.c.AcceptVerification(ctx, txn); err != nil {
-		t.Fatal(err)
-	}
-	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
-	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
-	if err != nil {
-		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
-	}
-	checkSameSAS(t, pg, jsSAS)
+	acceptJSRequest(t, a, js, txn)
+	sameSASBothSides(t, a, js, txn)
 
 	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
 		t.Fatal(err)
@@ -245,7 +230,7 @@ func TestSASVerificationJSSDKStartsWithPolyglot(t *testing.T) {
 // in the room, both show the same emoji and finish verified.
 func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
 	_, a, js := startJSWorld(t)
-	alice, bob := a.c.Session().UserID, js.UserID
+	alice := a.c.Session().UserID
 	ctx := context.Background()
 	room := jsDM(t, a, js, "v-1", "verify me in our chat")
 
@@ -253,19 +238,8 @@ func TestSASVerificationInRoomFromJSSDK(t *testing.T) {
 	if !strings.HasPrefix(txn, "$") {
 		t.Fatalf("in-room request has no event ID: %q", txn)
 	}
-	in := a.wait(20*time.Second, "in-room verification request", verifyEv(txn, protocols.VerifyRequested)).(protocols.VerificationEvent)
-	if in.Peer.ID != bob || in.DeviceID != js.DeviceID {
-		t.Fatalf("incoming request %+v, want from %s/%s", in, bob, js.DeviceID)
-	}
-	if err := a.c.AcceptVerification(ctx, txn); err != nil {
-		t.Fatal(err)
-	}
-	pg := a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS)).(protocols.VerificationEvent)
-	jsSAS, err := js.WaitEvent(30*time.Second, jsEv("sas", txn))
-	if err != nil {
-		t.Fatalf("js-sdk showed no emoji: %v\n%v", err, js.Events())
-	}
-	checkSameSAS(t, pg, jsSAS)
+	acceptJSRequest(t, a, js, txn)
+	sameSASBothSides(t, a, js, txn)
 	js.MustDo(map[string]any{"op": "confirm", "txn": txn})
 	time.Sleep(time.Second) // the peer's MAC arrives before Polyglot's user decided
 	if err := a.c.ConfirmVerification(ctx, txn); err != nil {
@@ -297,10 +271,7 @@ func TestSASMismatchWithJSSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	js.MustDo(map[string]any{"op": "accept", "txn": txn})
-	a.wait(30*time.Second, "SAS emoji", verifyEv(txn, protocols.VerifyShowSAS))
-	if _, err := js.WaitEvent(30*time.Second, jsEv("sas", txn)); err != nil {
-		t.Fatal(err)
-	}
+	sameSASBothSides(t, a, js, txn)
 	js.MustDo(map[string]any{"op": "mismatch", "txn": txn})
 	c := a.wait(20*time.Second, "cancel", verifyEv(txn, protocols.VerifyCancelled)).(protocols.VerificationEvent)
 	if !strings.Contains(c.Reason, "m.mismatched_sas") {

@@ -99,19 +99,7 @@ func startLateKey(t *testing.T) *lateKey {
 	cfg := cfgFor(t, alice, "password-alice")
 	cfg.Homeserver = proxy.URL()
 	a := connect(t, d, cfg)
-	bobAddr := protocols.Address{Network: protocols.Matrix, ID: bob}
-	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: "l-1", To: bobAddr, Body: "hello bob", MinEncryption: protocols.EncE2EE})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := res.Chat
-	if _, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == room }); err != nil {
-		t.Fatal(err)
-	}
-	nio.MustDo(map[string]any{"op": "join", "room": room})
-	if _, err := nio.WaitEvent(30*time.Second, bodyIs("hello bob")); err != nil {
-		t.Fatal(err)
-	}
+	room := openDM(t, a, nio, bob, "l-1", "hello bob").Chat
 	return &lateKey{d: d, a: a, cfg: cfg, nio: nio, proxy: proxy, bob: bob, room: room, t: t}
 }
 

@@ -233,21 +233,31 @@ func (c *Connector) Connect(ctx context.Context) error {
 	return err
 }
 
-func (c *Connector) connect(ctx context.Context) error {
+// newClient is a mautrix client for the configured homeserver (found by
+// discovery unless overridden) over our HTTP client, logging to our log.
+func (c *Connector) newClient(ctx context.Context, accessToken string) (*mautrix.Client, error) {
 	hc, err := c.httpClient()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hs, err := c.homeserverURL(ctx, hc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cli, err := mautrix.NewClient(hs, id.UserID(c.cfg.UserID), "")
+	cli, err := mautrix.NewClient(hs, id.UserID(c.cfg.UserID), accessToken)
 	if err != nil {
-		return fmt.Errorf("matrix: homeserver URL %q: %w", hs, err)
+		return nil, fmt.Errorf("matrix: homeserver URL %q: %w", hs, err)
 	}
 	cli.Client = hc
 	cli.Log = c.log.With().Str("component", "mautrix").Logger()
+	return cli, nil
+}
+
+func (c *Connector) connect(ctx context.Context) error {
+	cli, err := c.newClient(ctx, "")
+	if err != nil {
+		return err
+	}
 	cli.DefaultHTTPRetries = 0 // the outbox retries with the same txnId
 	cli.SyncPresence = "offline"
 
@@ -492,18 +502,10 @@ func (c *Connector) Logout(ctx context.Context) error {
 		if c.cfg.AccessToken == "" {
 			return nil // never logged in: nothing on the server
 		}
-		hc, err := c.httpClient()
-		if err != nil {
-			return err
-		}
-		hs, err := c.homeserverURL(ctx, hc)
-		if err != nil {
-			return err
-		}
-		if cli, err = mautrix.NewClient(hs, id.UserID(c.cfg.UserID), c.cfg.AccessToken); err != nil {
+		var err error
+		if cli, err = c.newClient(ctx, c.cfg.AccessToken); err != nil {
 			return fmt.Errorf("matrix: logout: %w", err)
 		}
-		cli.Client = hc
 	}
 	_, err := cli.Logout(ctx)
 	_ = c.Close()

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"polyglot/internal/mxhtml"
 	"polyglot/tui/sanitize"
 )
 
@@ -18,9 +19,7 @@ const (
 	MaxDepth     = 64       // deeper element nesting is refused
 	MaxTextRunes = 16000    // more visible text is refused (the plain body is clamped instead)
 
-	maxHrefRunes   = 256 // a shown link target longer than this is cut
-	maxReasonRunes = 80  // a spoiler's shown reason longer than this is cut
-	maxAttrs       = 16  // attributes read per tag; the rest are ignored
+	maxHrefRunes = 256 // a shown link target longer than this is cut
 )
 
 // Errors Parse returns; each means "draw the plain body".
@@ -172,7 +171,7 @@ func (p *parser) start(z *html.Tokenizer, tag string, hasAttr, selfClosing bool)
 		return nil
 	}
 	e := element{tag: tag}
-	a := attrs(z, hasAttr)
+	a := mxhtml.Attrs(z, hasAttr)
 	if reason, ok := a["data-mx-spoiler"]; ok && !void && p.spoiler(reason) {
 		return p.push(element{tag: tag, skip: true})
 	}
@@ -502,10 +501,7 @@ func collapseSpace(s string) string {
 // it stands as "[spoiler]" or "[spoiler: reason]" and its content is
 // dropped; revealed, the same label (dimmed) leads the content.
 func (p *parser) spoiler(reason string) (hidden bool) {
-	label := "[spoiler]"
-	if r := strings.TrimSpace(collapseSpace(reason)); r != "" {
-		label = "[spoiler: " + sanitize.Clamp(r, maxReasonRunes) + "]"
-	}
+	label := mxhtml.SpoilerLabel(reason) // addText sanitizes it
 	p.shown = true
 	if p.reveal {
 		p.addText(label+" ", fDim)
@@ -513,23 +509,6 @@ func (p *parser) spoiler(reason string) (hidden bool) {
 	}
 	p.addText(label, p.flags()|fDim)
 	return true
-}
-
-// attrs reads a tag's attributes (the first maxAttrs; a repeated name
-// keeps its first value, as browsers do).
-func attrs(z *html.Tokenizer, more bool) map[string]string {
-	if !more {
-		return nil
-	}
-	a := map[string]string{}
-	for n := 0; more && n < maxAttrs; n++ {
-		var k, v []byte
-		k, v, more = z.TagAttr()
-		if _, seen := a[string(k)]; !seen {
-			a[string(k)] = string(v)
-		}
-	}
-	return a
 }
 
 func isVoid(tag string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-runewidth"
 	"github.com/muesli/termenv"
 
+	"polyglot/internal/mxhtml"
 	"polyglot/themes"
 )
 
@@ -413,7 +414,7 @@ func TestSpoilerHiddenUntilRevealed(t *testing.T) {
 		t.Fatalf("revealed spoiler:\n%s", all)
 	}
 	long := `<span data-mx-spoiler="` + strings.Repeat("q", 500) + `">x</span>`
-	if l := render(t, long, 200, st); len(l) != 1 || strings.Count(l[0], "q") > maxReasonRunes {
+	if l := render(t, long, 200, st); len(l) != 1 || strings.Count(l[0], "q") > mxhtml.MaxSpoilerReason {
 		t.Fatalf("a long reason is not clamped: %q", l)
 	}
 	// A message that is only a hidden spoiler still draws (not ErrEmpty).

@@ -34,6 +34,10 @@ type Inbox struct {
 	// (and messages queue) while an account has no live connector.
 	known  map[string]knownAccount
 	verifs verifications
+	// lost marks accounts where an event failed to be stored since the
+	// connector's last (re)connect: their checkpoints are not committed,
+	// so the connector fetches that range again.
+	lost   map[string]bool
 	subs   map[*subscriber]struct{}
 	closed bool
 
@@ -63,6 +67,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 		states:   map[string]AccountState{},
 		typing:   map[ConversationID]typingEntry{},
 		inflight: map[MessageID]bool{},
+		lost:     map[string]bool{},
 		outbox:   map[string]*outboxRun{},
 		known:    map[string]knownAccount{},
 		verifs:   verifications{},

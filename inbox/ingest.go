@@ -16,6 +16,30 @@ func (in *Inbox) Ingest(account string, ev protocols.Event) error {
 	return in.IngestBatch(account, []protocols.Event{ev})
 }
 
+// errUnstorable marks an event no retry could store (it lacks what a
+// message needs): dropping it must not hold the account's position back.
+var errUnstorable = errors.New("event cannot be stored")
+
+// commit confirms checkpoints to the connector, unless an event of this
+// account failed to be stored since it last connected.
+func (in *Inbox) commit(account string, checkpoints []protocols.CheckpointEvent) {
+	if len(checkpoints) == 0 {
+		return
+	}
+	in.mu.Lock()
+	lost := in.lost[account]
+	in.mu.Unlock()
+	if lost {
+		in.log.Warn().Str("account", account).Msg("an event was not stored: its catch-up position stays put until the next connect")
+		return
+	}
+	for _, cp := range checkpoints {
+		if cp.Commit != nil {
+			cp.Commit()
+		}
+	}
+}
+
 // IngestBatch applies many events of one account in a single transaction:
 // the path for history sync and catch-up. Either all events are stored or,
 // on error, none (the caller may retry the batch; duplicates are dropped).
@@ -30,12 +54,15 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 	// Connection events touch only memory; handle them outside the
 	// transaction so an empty batch costs nothing on disk.
 	var rest []protocols.Event
+	var checkpoints []protocols.CheckpointEvent
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case protocols.ConnectionEvent:
 			g.connection(e)
 		case *protocols.ConnectionEvent:
 			g.connection(*e)
+		case protocols.CheckpointEvent:
+			checkpoints = append(checkpoints, e)
 		case protocols.VerificationEvent:
 			in.onVerification(account, e)
 		case nil:
@@ -59,9 +86,18 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 		})
 		g.in.stmts.prepareWanted(in.db)
 		if err != nil {
+			// A lone event that can never be stored is dropped for good;
+			// anything else may store on a second try, so the account's
+			// position must not pass it.
+			if !errors.Is(err, errUnstorable) || len(rest) > 1 {
+				in.mu.Lock()
+				in.lost[account] = true
+				in.mu.Unlock()
+			}
 			return fmt.Errorf("inbox: ingest: %w", err)
 		}
 	}
+	in.commit(account, checkpoints)
 	for conv, typing := range g.typing {
 		in.setTyping(conv, typing)
 	}
@@ -210,6 +246,13 @@ func (g *ingester) event(ev protocols.Event) error {
 }
 
 func (g *ingester) connection(e protocols.ConnectionEvent) {
+	if e.State == protocols.ConnConnecting {
+		// A new session catches up from the last committed position,
+		// which is before anything that failed to be stored.
+		g.in.mu.Lock()
+		delete(g.in.lost, g.account)
+		g.in.mu.Unlock()
+	}
 	if g.in.setState(g.account, e, "") {
 		g.kick = append(g.kick, g.account)
 	}
@@ -572,7 +615,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		net = g.in.accountNetwork(g.account)
 	}
 	if net == "" {
-		return fmt.Errorf("message on account %q: unknown network", g.account)
+		return fmt.Errorf("%w: message on account %q: unknown network", errUnstorable, g.account)
 	}
 	if m.EditOf != "" {
 		return g.edit(m.Sender, m.EditOf, m.Body, m.FormattedBody, m.Chat.ID)
@@ -633,7 +676,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 	} else {
 		peer := g.directPeer(m, net)
 		if peer.ID == "" {
-			return fmt.Errorf("direct message on %q without peer or chat", g.account)
+			return fmt.Errorf("%w: direct message on %q without peer or chat", errUnstorable, g.account)
 		}
 		r, err := g.ident(net, peer, false, "")
 		if err != nil {

@@ -152,6 +152,15 @@ type ConnectionEvent struct {
 	Detail string
 }
 
+// CheckpointEvent follows the events it covers. The consumer calls Commit
+// once every event before it is stored; only then may the connector count
+// them as received (advance a catch-up position, keep a sync token). A
+// consumer that failed to store one of them does not call it, so the
+// connector fetches them again after its next reconnect.
+type CheckpointEvent struct {
+	Commit func()
+}
+
 // ContactEvent is a roster/contact-list entry added, changed or removed.
 type ContactEvent struct {
 	Contact      Address
@@ -195,6 +204,7 @@ func (DeleteEvent) isEvent()     {}
 func (ReactionEvent) isEvent()   {}
 func (KeyChangeEvent) isEvent()  {}
 func (ConnectionEvent) isEvent() {}
+func (CheckpointEvent) isEvent() {}
 func (ContactEvent) isEvent()    {}
 func (RequestEvent) isEvent()    {}
 func (ChatEvent) isEvent()       {}

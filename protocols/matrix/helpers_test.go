@@ -59,6 +59,9 @@ func (cl *client) close() {
 func (cl *client) record() {
 	defer close(cl.dn)
 	for ev := range cl.c.Events() {
+		if cp, ok := ev.(protocols.CheckpointEvent); ok {
+			cp.Commit() // recorded counts as stored, as under the inbox
+		}
 		cl.mu.Lock()
 		cl.ev = append(cl.ev, ev)
 		cl.mu.Unlock()

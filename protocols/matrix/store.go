@@ -92,7 +92,7 @@ func newStore(ctx context.Context, db *sql.DB, userID id.UserID) (*store, error)
 
 // syncStore implements mautrix.SyncStore. SaveNextBatch is a no-op: mautrix
 // calls it before processing a response, and a crash then would lose those
-// events. commitNextBatch is called after a response is fully processed.
+// events. commitNextBatch is called once a response's events are stored.
 type syncStore struct{ s *store }
 
 func (ss syncStore) SaveFilterID(ctx context.Context, _ id.UserID, filterID string) error {

@@ -16,10 +16,12 @@ import (
 	"maunium.net/go/mautrix/crypto/verificationhelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"polyglot/protocols"
 )
 
 // syncer wraps mautrix's DefaultSyncer to (1) persist next_batch only after
-// a response is fully processed, so a crash replays nothing it had not
+// a response is fully processed and its events stored, so a crash replays nothing it had not
 // handled and a restart never replays what it had, (2) retry quickly with
 // backoff and report the link state, (3) diff device lists for key-change
 // notices.
@@ -177,9 +179,15 @@ func (s *syncer) ProcessResponse(ctx context.Context, res *mautrix.RespSync, sin
 		return err
 	}
 	s.c.afterSync(ctx, res, since, before)
-	if err := s.st.commitNextBatch(ctx, res.NextBatch); err != nil {
-		return fmt.Errorf("matrix: saving sync token: %w", err)
-	}
+	// The token is saved only once the consumer has stored this batch's
+	// events (it commits the checkpoint that follows them): a crash before
+	// then replays the batch, and the store drops what it already has.
+	nb := res.NextBatch
+	s.c.emit(protocols.CheckpointEvent{Commit: func() {
+		if err := s.st.commitNextBatch(context.Background(), nb); err != nil {
+			s.c.log.Warn().Err(err).Msg("sync token not saved; the next start replays from the last one")
+		}
+	}})
 	s.failures = 0
 	s.c.setOnline(true, nil)
 	s.firstOnce.Do(func() { close(s.firstSync) })

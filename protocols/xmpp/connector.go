@@ -48,9 +48,17 @@ type Connector struct {
 	bound    jid.JID // full JID of the current session
 	gen      int
 	verified bool
-	mamPos   string
-	roomLast map[string]string // saved room positions (room → last stanza-id)
-	rooms    map[string]*room  // bare room JID
+	// mamPos is our archive's catch-up position and roomPos each room's
+	// (room → stanza-id): every message up to there is in the consumer's
+	// store. They move only when the consumer commits a CheckpointEvent,
+	// and are kept in DataDir.
+	mamPos  string
+	roomPos map[string]string
+	// caughtUp: this session's catch-up reached the end of our archive, so
+	// live messages (which follow it in stream order) may move mamPos.
+	caughtUp bool
+	carbons  bool             // carbons on: every message of the account is seen live
+	rooms    map[string]*room // bare room JID
 	queries  map[string]*mamCollect
 	// msgID maps a NetworkID (stanza-id) and an origin-id to the sender's id
 	// attribute, which markers, receipts, corrections and replies reference.
@@ -68,9 +76,10 @@ type room struct {
 	nick   string
 	joined chan error // closed (or sent an error) when self-presence arrives
 	done   bool
-	// last is the newest room stanza-id seen; a rejoin catches up from it
-	// through the room's MAM instead of the last-20 join history.
-	last string
+	// caughtUp: this join caught up with the room's archive (or had
+	// nothing to catch up from), so live room messages may move its
+	// position.
+	caughtUp bool
 }
 
 // New validates cfg and returns an unconnected Connector.
@@ -93,11 +102,11 @@ func New(cfg Config) (*Connector, error) {
 		outArch: newLRU[bool](8192),
 		react:   newLRU[[]string](4096),
 	}
-	c.mamPos, c.roomLast = c.loadPos()
+	c.mamPos, c.roomPos = c.loadPos()
 	for _, r := range cfg.Rooms {
 		if rj, err := jid.Parse(r); err == nil {
 			k := rj.Bare().String()
-			c.rooms[k] = &room{jid: rj.Bare(), nick: cfg.Nick, last: c.roomLast[k]}
+			c.rooms[k] = &room{jid: rj.Bare(), nick: cfg.Nick}
 		}
 	}
 	return c, nil
@@ -205,8 +214,9 @@ func (c *Connector) Connect(ctx context.Context) error {
 	c.sessCtx, c.sessEnd = sctx, send
 	c.gen++
 	gen := c.gen
+	c.caughtUp, c.carbons = false, false
 	for _, r := range c.rooms {
-		r.done = false
+		r.done, r.caughtUp = false, false
 	}
 	c.mu.Unlock()
 	go c.serve(sess, gen)
@@ -314,14 +324,23 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 		XMLName xml.Name `xml:"urn:xmpp:carbons:2 enable"`
 	}{}, nil); err != nil {
 		c.log.Warn().Err(err).Msg("carbons not enabled")
+	} else {
+		c.mu.Lock()
+		c.carbons = true
+		c.mu.Unlock()
 	}
 	if err := c.fetchRoster(ctx, sess); err != nil {
 		return fmt.Errorf("xmpp: roster: %w", err)
 	}
 	// Catch up before announcing presence (XEP-0313 §8.1): the server then
 	// flushes offline messages live, and those are deduplicated by stanza-id.
+	// A catch-up cut short fails the login: the supervisor connects again
+	// and the next catch-up starts from the same stored position.
 	if err := c.catchUp(ctx, sess); err != nil {
-		c.log.Warn().Err(err).Msg("MAM catch-up failed")
+		if !noArchive(err) {
+			return fmt.Errorf("xmpp: catch-up: %w", err)
+		}
+		c.log.Warn().Err(err).Msg("server keeps no message archive: no catch-up")
 	}
 	if err := sess.Encode(ctx, outPresence{}); err != nil {
 		return err
@@ -351,8 +370,9 @@ func (c *Connector) drop(gen int, err error) {
 	sess := c.sess
 	c.sess = nil
 	c.sessEnd()
+	c.caughtUp = false
 	for _, r := range c.rooms {
-		r.done = false
+		r.done, r.caughtUp = false, false
 	}
 	for q, col := range c.queries {
 		col.fail()
@@ -360,7 +380,6 @@ func (c *Connector) drop(gen int, err error) {
 	}
 	c.mu.Unlock()
 	_ = sess.Conn().Close()
-	c.savePos()
 	select {
 	case <-c.closed:
 		return
@@ -427,7 +446,6 @@ func (c *Connector) Close() error {
 			_ = sess.Close()
 			_ = sess.Conn().Close()
 		}
-		c.savePos()
 	})
 	return nil
 }

@@ -33,12 +33,33 @@
 //     outbox retries with the same ClientID (id = origin-id).
 //   - A ClientID the server already acknowledged, or that MAM catch-up found
 //     in our archive, is not put on the wire again: a retry is seen once.
-//   - Reconnect runs MAM catch-up (XEP-0313) from the last archive ID seen
-//     (kept in Config.DataDir) before presence goes out, then the server's
-//     offline flush is deduplicated by stanza-id.
+//   - Reconnect runs MAM catch-up (XEP-0313) before presence goes out; the
+//     server's offline flush is then deduplicated by stanza-id.
 //   - Rooms: a first join replays the last 20 messages; a rejoin (after a
 //     reconnect, or a restart with the position in DataDir) asks for none
-//     and pages the room's own archive from the last room stanza-id seen.
+//     and pages the room's own archive from the room's position.
+//
+// # Catch-up positions: nothing is passed over
+//
+// Our archive and each room have a position (an archive ID, kept in
+// Config.DataDir). The rule: every message up to the position is in the
+// consumer's store. So:
+//   - A position moves only when the consumer commits a
+//     protocols.CheckpointEvent, which follows the events it covers; the
+//     inbox commits it after they are stored, and not at all once an event
+//     of the account failed to store (the next connect fetches it again).
+//   - Catch-up emits a checkpoint after each archive page. A catch-up that
+//     fails (the server went away mid-page) fails the connect: the
+//     supervisor reconnects and catch-up resumes from the last stored page.
+//     A server without MAM has nothing to catch up from and is let through.
+//   - A live 1:1 message (or carbon) moves our position only after this
+//     session's catch-up reached the archive's end, and only with carbons
+//     on (otherwise messages to our other devices would be passed over). A
+//     live room message moves the room's position only after that room's
+//     catch-up reached its end. Before that, a live stanza-id lies beyond a
+//     range not fetched yet, and moving to it would skip the range.
+//   - An archive position the server no longer knows (item-not-found)
+//     restarts from now: nothing older can be fetched anyway.
 //
 // # Messages
 //

@@ -39,6 +39,7 @@ func waitEvent[T protocols.Event](t *testing.T, c *Connector, timeout time.Durat
 	for {
 		select {
 		case ev := <-c.Events():
+			stored(ev)
 			if e, ok := ev.(T); ok && (pred == nil || pred(e)) {
 				return e
 			}
@@ -50,12 +51,22 @@ func waitEvent[T protocols.Event](t *testing.T, c *Connector, timeout time.Durat
 	}
 }
 
+// stored plays the inbox's part for a test reading events straight from
+// the connector: what the test has read counts as stored, so checkpoints
+// are committed and positions persist as they would under the inbox.
+func stored(ev protocols.Event) {
+	if cp, ok := ev.(protocols.CheckpointEvent); ok {
+		cp.Commit()
+	}
+}
+
 // drain empties the event channel without blocking.
 func drain(c *Connector) []protocols.Event {
 	var out []protocols.Event
 	for {
 		select {
 		case ev := <-c.Events():
+			stored(ev)
 			out = append(out, ev)
 		default:
 			return out

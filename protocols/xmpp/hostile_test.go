@@ -77,6 +77,7 @@ nickLoop:
 	for {
 		select {
 		case ev := <-alice.Events():
+			stored(ev)
 			if me, ok := ev.(protocols.MessageEvent); ok && me.Message.Body == "hi from a tricky nick" {
 				if me.Message.Sender.ID != room+"/"+nick {
 					t.Fatalf("nick sender %q", me.Message.Sender.ID)

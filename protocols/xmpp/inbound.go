@@ -284,7 +284,7 @@ func (c *Connector) onInvite(m *inMessage) {
 
 // convert maps one message (live, carbon-unwrapped or archived) to events.
 // out: sent by us (sent carbon or archive copy); archiveID: the MAM result ID.
-func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string, stamp time.Time) []protocols.Event {
+func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string, stamp time.Time) (evs []protocols.Event) {
 	from, err := jid.Parse(m.From)
 	if err != nil && m.From != "" {
 		return nil
@@ -346,14 +346,10 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	netID := m.stanzaID(by)
 	if netID == "" {
 		netID = archiveID
-	} else if !group && !historical {
-		c.mu.Lock()
-		c.mamPos = netID // live 1:1 messages advance the catch-up position
-		c.mu.Unlock()
-	} else if group && r != nil && archiveID == "" {
-		c.mu.Lock()
-		r.last = netID // live and join-history room messages, in order
-		c.mu.Unlock()
+	} else if cp, ok := c.liveCheckpoint(r, group, historical, archiveID, netID); ok {
+		// Last, after the message's own events: the position moves only
+		// once they are stored.
+		defer func() { evs = append(evs, cp) }()
 	}
 	if netID == "" {
 		netID = clientID
@@ -372,7 +368,6 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		}
 		return id
 	}
-	var evs []protocols.Event
 	if !out {
 		switch {
 		case m.Receipt != nil:

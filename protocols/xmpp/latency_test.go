@@ -22,7 +22,8 @@ func TestLatencyAgainstSlixmpp(t *testing.T) {
 	p.Register("carol", "pw")
 	alice := newClient(t, p, "alice", "pw", nil)
 	go func() { // keep alice's event channel drained
-		for range alice.Events() {
+		for ev := range alice.Events() {
+			stored(ev)
 		}
 	}()
 	bob := p.StartPeer("bob@localhost", "pw", "--no-auto-receipts")

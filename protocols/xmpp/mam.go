@@ -3,14 +3,12 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 
 	"polyglot/protocols"
 )
@@ -124,71 +122,6 @@ func (c *Connector) mamPage(ctx context.Context, sess *mxmpp.Session, archive ji
 }
 
 func strp(s string) *string { return &s }
-
-// posStart is the catch-up position "from the beginning of the archive".
-const posStart = "^"
-
-// catchUp fetches everything our archive got since the last position, so a
-// reconnect loses nothing; a first run only records where "now" is.
-func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
-	c.mu.Lock()
-	pos := c.mamPos
-	c.mu.Unlock()
-	if pos == "" {
-		_, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 1, Before: strp("")})
-		if err != nil {
-			return err
-		}
-		if fin.Last == "" {
-			fin.Last = posStart // empty archive: next time, read it from the start
-		}
-		c.setPos(fin.Last)
-		return nil
-	}
-	for pages := 0; pages < 200; pages++ { // at most 20 000 messages per catch-up
-		set := rsmSet{Max: 100}
-		if pos != posStart {
-			set.After = strp(pos)
-		}
-		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", set)
-		if err != nil {
-			var se stanza.Error
-			if errors.As(err, &se) && se.Condition == stanza.ItemNotFound && pages == 0 {
-				// item-not-found: the position expired from the archive.
-				c.log.Warn().Err(err).Msg("MAM position unknown to server; restarting from now")
-				c.setPos("")
-				return c.catchUp(ctx, sess)
-			}
-			return err
-		}
-		for _, it := range items {
-			for _, ev := range c.convert(it.fwd.Message, false, true, it.id, it.fwd.Delay.time()) {
-				c.emit(ev)
-			}
-		}
-		if fin.Last != "" {
-			pos = fin.Last
-			c.setPos(pos)
-		}
-		if fin.Complete || len(items) == 0 {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (c *Connector) setPos(pos string) {
-	if pos == "" {
-		return
-	}
-	c.mu.Lock()
-	changed := c.mamPos != pos
-	c.mamPos = pos
-	c.mu.Unlock()
-	if changed {
-		c.savePos()
-	}
-}
 
 // FetchHistory pages backwards through the archive of one chat (our MAM
 // filtered by the peer, or the room's own MAM). Messages are returned oldest

@@ -38,7 +38,7 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	c.mu.Lock()
 	r := c.rooms[rj.String()]
 	if r == nil {
-		r = &room{jid: rj, nick: c.cfg.Nick, last: c.roomLast[rj.String()]}
+		r = &room{jid: rj, nick: c.cfg.Nick}
 		c.rooms[rj.String()] = r
 	}
 	if r.done {
@@ -47,7 +47,10 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	}
 	ch := make(chan error, 1)
 	r.joined = ch
-	nick, since := r.nick, r.last
+	nick, since := r.nick, c.roomPos[rj.String()]
+	// Without a position the join history is where the room starts for
+	// us, so its messages may move the position at once.
+	r.caughtUp = since == ""
 	c.mu.Unlock()
 
 	full, err := rj.WithResource(nick)
@@ -74,40 +77,9 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: rj.String(), Group: true, Name: rj.Localpart()}, Encryption: c.PeerEncryption(protocols.Address{})})
 	if since != "" {
 		if err := c.roomCatchUp(ctx, sess, r, since); err != nil {
-			// The conversation stays usable; FetchHistory can still page it.
+			// The conversation stays usable; the position stays put, so the
+			// next rejoin fetches the range again.
 			c.log.Warn().Err(err).Str("room", rj.String()).Msg("room MAM catch-up failed")
-		}
-	}
-	return nil
-}
-
-// roomCatchUp pages the room's archive after since, oldest first.
-func (c *Connector) roomCatchUp(ctx context.Context, sess *mxmpp.Session, r *room, since string) error {
-	ctx, cancel := c.linked(ctx)
-	defer cancel()
-	pos := since
-	for pages := 0; pages < 50; pages++ { // at most 5 000 messages per room
-		items, fin, err := c.mamPage(ctx, sess, r.jid, "", rsmSet{Max: 100, After: strp(pos)})
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			m := it.fwd.Message
-			if m.Type == "" {
-				m.Type = "groupchat"
-			}
-			for _, ev := range c.convert(m, false, true, it.id, it.fwd.Delay.time()) {
-				c.emit(ev)
-			}
-		}
-		if fin.Last != "" {
-			pos = fin.Last
-			c.mu.Lock()
-			r.last = pos
-			c.mu.Unlock()
-		}
-		if fin.Complete || len(items) == 0 {
-			return nil
 		}
 	}
 	return nil
@@ -145,7 +117,7 @@ func (c *Connector) autojoin(ctx context.Context, sess *mxmpp.Session) {
 					if nick == "" {
 						nick = c.cfg.Nick
 					}
-					c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: nick, last: c.roomLast[rj.Bare().String()]}
+					c.rooms[rj.Bare().String()] = &room{jid: rj.Bare(), nick: nick}
 				}
 				c.mu.Unlock()
 			}

@@ -19,6 +19,7 @@ func collectMessages(c *Connector, d time.Duration) []protocols.MessageEvent {
 	for {
 		select {
 		case ev := <-c.Events():
+			stored(ev)
 			if me, ok := ev.(protocols.MessageEvent); ok {
 				out = append(out, me)
 			}
@@ -41,6 +42,7 @@ func TestMAMCatchUpAfterOffline(t *testing.T) {
 	bob := p.StartPeer("bob@localhost", "pw")
 	bob.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": "while online"})
 	waitEvent(t, first, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "while online" })
+	waitEvent[protocols.CheckpointEvent](t, first, 10*time.Second, nil) // a live message moves the position once stored
 	first.Close()
 
 	for _, b := range []string{"offline 1", "offline 2", "offline 3"} {
@@ -254,6 +256,7 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "live again" }); me.Historical {
 		t.Fatalf("live message after rejoin marked historical")
 	}
+	waitEvent[protocols.CheckpointEvent](t, alice, 10*time.Second, nil)
 
 	// A restart of Polyglot itself: the room position was saved in DataDir,
 	// so the next process catches up the room the same way.

@@ -4,9 +4,6 @@ import (
 	"container/list"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 )
 
@@ -79,64 +76,4 @@ func randomID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// The MAM catch-up positions are not secrets; they are kept in DataDir so a
-// restart resumes where the last run stopped. First line: our archive's last
-// ID; then one "room<TAB>last room stanza-id" line per room. Room positions
-// are written when the link drops or the connector closes (a crash falls
-// back to the join's last-20 history for rooms).
-func (c *Connector) posFile() string {
-	if c.cfg.DataDir == "" {
-		return ""
-	}
-	name := strings.NewReplacer("/", "_", "@", "_at_").Replace(c.me.String())
-	return filepath.Join(c.cfg.DataDir, "xmpp-mam-"+name)
-}
-
-func (c *Connector) loadPos() (string, map[string]string) {
-	rooms := map[string]string{}
-	f := c.posFile()
-	if f == "" {
-		return "", rooms
-	}
-	b, err := os.ReadFile(f)
-	if err != nil {
-		return "", rooms
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	for _, l := range lines[1:] {
-		if room, last, ok := strings.Cut(l, "\t"); ok && room != "" && last != "" {
-			rooms[room] = last
-		}
-	}
-	return strings.TrimSpace(lines[0]), rooms
-}
-
-func (c *Connector) savePos() {
-	f := c.posFile()
-	c.mu.Lock()
-	pos := c.mamPos
-	for k, r := range c.rooms {
-		if r.last != "" {
-			c.roomLast[k] = r.last
-		}
-	}
-	var b strings.Builder
-	b.WriteString(pos + "\n")
-	for k, last := range c.roomLast {
-		b.WriteString(k + "\t" + last + "\n")
-	}
-	c.mu.Unlock()
-	if f == "" || pos == "" {
-		return
-	}
-	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
-		c.log.Warn().Err(err).Msg("MAM position not saved")
-		return
-	}
-	tmp := f + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
-		_ = os.Rename(tmp, f)
-	}
 }

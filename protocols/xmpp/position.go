@@ -1,0 +1,231 @@
+package xmpp
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"polyglot/protocols"
+)
+
+// Catch-up positions. The rule (see doc.go): a position only ever names an
+// archive ID up to which every message is in the consumer's store. So it
+// moves only through a CheckpointEvent emitted after the events it covers
+// and committed by the consumer once they are stored; and live messages
+// move it only after this session's catch-up reached the archive's end —
+// before that, a live stanza-id lies past a range not fetched yet.
+
+// posStart is the catch-up position "from the beginning of the archive".
+const posStart = "^"
+
+// catchUp fetches everything our archive got since the stored position. A
+// first run only records where "now" is. It returns an error if the
+// archive's end was not reached; the position then stays where the last
+// stored page left it.
+func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
+	c.mu.Lock()
+	pos := c.mamPos
+	c.mu.Unlock()
+	if pos == "" {
+		_, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 1, Before: strp("")})
+		if err != nil {
+			return err
+		}
+		if fin.Last == "" {
+			fin.Last = posStart // empty archive: next time, read it from the start
+		}
+		c.emit(c.checkpoint("", fin.Last))
+		c.setCaughtUp(nil)
+		return nil
+	}
+	for pages := 0; pages < 200; pages++ { // at most 20 000 messages per catch-up
+		set := rsmSet{Max: 100}
+		if pos != posStart {
+			set.After = strp(pos)
+		}
+		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", set)
+		if err != nil {
+			var se stanza.Error
+			if errors.As(err, &se) && se.Condition == stanza.ItemNotFound && pages == 0 {
+				// The position expired from the archive: nothing older
+				// can be fetched, so start again from now.
+				c.log.Warn().Err(err).Msg("MAM position unknown to server; restarting from now")
+				c.mu.Lock()
+				c.mamPos = ""
+				c.mu.Unlock()
+				return c.catchUp(ctx, sess)
+			}
+			return err
+		}
+		for _, it := range items {
+			for _, ev := range c.convert(it.fwd.Message, false, true, it.id, it.fwd.Delay.time()) {
+				c.emit(ev)
+			}
+		}
+		if fin.Last != "" {
+			pos = fin.Last
+			c.emit(c.checkpoint("", pos))
+		}
+		if fin.Complete || len(items) == 0 {
+			c.setCaughtUp(nil)
+			return nil
+		}
+	}
+	// Still not at the end: live messages leave the position alone and
+	// the next connect goes on from the last stored page.
+	c.log.Warn().Msg("MAM catch-up stopped after 20 000 messages; the rest follows on the next connect")
+	return nil
+}
+
+// roomCatchUp pages the room's archive after since, oldest first. Until it
+// reaches the end, live room messages do not move the room's position.
+func (c *Connector) roomCatchUp(ctx context.Context, sess *mxmpp.Session, r *room, since string) error {
+	ctx, cancel := c.linked(ctx)
+	defer cancel()
+	pos := since
+	key := r.jid.String()
+	for pages := 0; pages < 50; pages++ { // at most 5 000 messages per room
+		items, fin, err := c.mamPage(ctx, sess, r.jid, "", rsmSet{Max: 100, After: strp(pos)})
+		if err != nil {
+			var se stanza.Error
+			if errors.As(err, &se) {
+				// The room keeps no archive, or not back to our position:
+				// what comes live is all there is.
+				c.setCaughtUp(r)
+			}
+			return err
+		}
+		for _, it := range items {
+			m := it.fwd.Message
+			if m.Type == "" {
+				m.Type = "groupchat"
+			}
+			for _, ev := range c.convert(m, false, true, it.id, it.fwd.Delay.time()) {
+				c.emit(ev)
+			}
+		}
+		if fin.Last != "" {
+			pos = fin.Last
+			c.emit(c.checkpoint(key, pos))
+		}
+		if fin.Complete || len(items) == 0 {
+			c.setCaughtUp(r)
+			return nil
+		}
+	}
+	return nil
+}
+
+// noArchive tells a server without MAM (nothing to catch up from) from a
+// catch-up that was cut short.
+func noArchive(err error) bool {
+	var se stanza.Error
+	return errors.As(err, &se) && (se.Condition == stanza.ServiceUnavailable || se.Condition == stanza.FeatureNotImplemented)
+}
+
+// setCaughtUp marks our archive (r nil) or room r as caught up for this
+// session.
+func (c *Connector) setCaughtUp(r *room) {
+	c.mu.Lock()
+	if r == nil {
+		c.caughtUp = true
+	} else {
+		r.caughtUp = true
+	}
+	c.mu.Unlock()
+}
+
+// liveCheckpoint returns the checkpoint a live message with stanza-id netID
+// carries, if it may move a position: a 1:1 message (or carbon) once our
+// archive is caught up and carbons show us every message; a room message
+// (live or join history) once that room is caught up. Archive results
+// (archiveID set) are covered by their page's checkpoint.
+func (c *Connector) liveCheckpoint(r *room, group, historical bool, archiveID, netID string) (protocols.CheckpointEvent, bool) {
+	if archiveID != "" {
+		return protocols.CheckpointEvent{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !group && !historical && c.caughtUp && c.carbons:
+		return c.checkpoint("", netID), true
+	case group && r != nil && r.caughtUp:
+		return c.checkpoint(r.jid.String(), netID), true
+	}
+	return protocols.CheckpointEvent{}, false
+}
+
+// checkpoint makes the event that, once committed, stores pos as the
+// position of our archive (room "") or of room.
+func (c *Connector) checkpoint(room, pos string) protocols.CheckpointEvent {
+	return protocols.CheckpointEvent{Commit: func() {
+		c.mu.Lock()
+		if room == "" {
+			c.mamPos = pos
+		} else {
+			c.roomPos[room] = pos
+		}
+		c.mu.Unlock()
+		c.savePos()
+	}}
+}
+
+// The positions are not secrets; they are kept in DataDir so a restart
+// resumes where the last run's store ends. First line: our archive's
+// position; then one "room<TAB>room stanza-id" line per room.
+func (c *Connector) posFile() string {
+	if c.cfg.DataDir == "" {
+		return ""
+	}
+	name := strings.NewReplacer("/", "_", "@", "_at_").Replace(c.me.String())
+	return filepath.Join(c.cfg.DataDir, "xmpp-mam-"+name)
+}
+
+func (c *Connector) loadPos() (string, map[string]string) {
+	rooms := map[string]string{}
+	f := c.posFile()
+	if f == "" {
+		return "", rooms
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", rooms
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	for _, l := range lines[1:] {
+		if room, last, ok := strings.Cut(l, "\t"); ok && room != "" && last != "" {
+			rooms[room] = last
+		}
+	}
+	return strings.TrimSpace(lines[0]), rooms
+}
+
+// savePos writes the stored positions (atomically: a crash leaves the old
+// file or the new one, both true).
+func (c *Connector) savePos() {
+	f := c.posFile()
+	if f == "" {
+		return
+	}
+	c.mu.Lock()
+	var b strings.Builder
+	b.WriteString(c.mamPos + "\n")
+	for k, pos := range c.roomPos {
+		b.WriteString(k + "\t" + pos + "\n")
+	}
+	c.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		c.log.Warn().Err(err).Msg("MAM position not saved")
+		return
+	}
+	tmp := f + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
+		_ = os.Rename(tmp, f)
+	}
+}

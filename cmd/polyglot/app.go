@@ -23,6 +23,9 @@ type app struct {
 	paths   accounts.Paths
 	log     zerolog.Logger
 	logFile io.Closer
+	// backoff overrides the supervisors' reconnect backoff (zero fields
+	// take accounts.DefaultBackoff's); fault-injection tests shorten it.
+	backoff accounts.Backoff
 }
 
 func newApp(s streams) (*app, error) {

@@ -107,6 +107,7 @@ func (a *app) newManager(cfg *accounts.Config, ks keystore.Store, in *inbox.Inbo
 		Paths:      a.paths,
 		ConfigFile: a.paths.ConfigFile(),
 		Keystore:   ks,
+		Backoff:    a.backoff,
 		Logger:     &a.log,
 		Registry:   registry(a.log, func(protocols.Address) bool { return false }),
 	}

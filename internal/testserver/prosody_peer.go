@@ -3,6 +3,7 @@ package testserver
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -74,12 +75,23 @@ func peerScript() string {
 // online. flags: "--carbons", "--no-auto-receipts".
 func (p *Prosody) StartPeer(jid, pass string, flags ...string) *Peer {
 	p.t.Helper()
+	pr, err := p.TryStartPeer(jid, pass, flags...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return pr
+}
+
+// TryStartPeer is StartPeer for a caller that expects the server may be
+// down (fault injection): a failed login is an error, not a failed test.
+// Safe to call from any goroutine.
+func (p *Prosody) TryStartPeer(jid, pass string, flags ...string) (*Peer, error) {
 	const py = "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
-		p.t.Fatalf("testserver: %s missing: run scripts/test-deps.sh", py)
+		return nil, fmt.Errorf("testserver: %s missing: run scripts/test-deps.sh", py)
 	}
 	if err := exec.Command(py, "-c", "import slixmpp").Run(); err != nil {
-		p.t.Fatalf("testserver: python3-slixmpp missing: run scripts/test-deps.sh")
+		return nil, fmt.Errorf("testserver: python3-slixmpp missing: run scripts/test-deps.sh")
 	}
 	args := append([]string{peerScript(), jid, pass, "127.0.0.1", strings.TrimPrefix(p.Addr(), "127.0.0.1:"), p.CAFile()}, flags...)
 	cmd := exec.Command(py, args...)
@@ -87,16 +99,16 @@ func (p *Prosody) StartPeer(jid, pass string, flags ...string) *Peer {
 	pr.cond = sync.NewCond(&pr.mu)
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		p.t.Fatal(err)
+		return nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		p.t.Fatal(err)
+		return nil, err
 	}
 	cmd.Stderr = &lockedWriter{mu: &pr.mu, w: &pr.stderr}
 	pr.in = in
 	if err := cmd.Start(); err != nil {
-		p.t.Fatalf("testserver: start slixmpp peer: %v", err)
+		return nil, fmt.Errorf("testserver: start slixmpp peer: %w", err)
 	}
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -117,13 +129,27 @@ func (p *Prosody) StartPeer(jid, pass string, flags ...string) *Peer {
 		pr.cond.Broadcast()
 		pr.mu.Unlock()
 	}()
-	p.t.Cleanup(pr.Close)
 	ready := pr.Next(20*time.Second, func(e PeerEvent) bool { return e.Ev == "ready" || e.Ev == "error" })
 	if ready.Ev != "ready" {
-		p.t.Fatalf("testserver: slixmpp peer %s did not log in: %+v", jid, ready)
+		pr.Close()
+		return nil, fmt.Errorf("testserver: slixmpp peer %s did not log in: %+v", jid, ready)
 	}
+	p.t.Cleanup(pr.Close)
 	pr.JID = ready.JID
-	return pr
+	return pr, nil
+}
+
+// SendConfirmed sends a message and reports whether the server confirmed
+// it (a ping after it on the same stream was answered). No test failure:
+// under fault injection a send may fail.
+func (pr *Peer) SendConfirmed(cmd map[string]any) bool {
+	cmd["op"], cmd["confirm"] = "send", true
+	b, _ := json.Marshal(cmd)
+	if _, err := pr.in.Write(append(b, '\n')); err != nil {
+		return false
+	}
+	ev := pr.Next(15*time.Second, func(e PeerEvent) bool { return e.Ev == "sent" || e.Ev == "error" || e.Ev == "closed" })
+	return ev.Ev == "sent"
 }
 
 type lockedWriter struct {

@@ -11,7 +11,8 @@ error. Commands (field "op"):
 
     send      to, body?, id?, type?, origin_id?, receipt?, markable?,
               chat_state?, replace?, retract?, reactions?{id,keys},
-              reply?{to,id}, payload? (raw XML child to add)
+              reply?{to,id}, payload? (raw XML child to add),
+              confirm? ("sent" only once a ping after it was answered)
     mark      to, id, kind ("receipt" | "received" | "displayed"), type?
     raw       xml (sent verbatim on the stream)
     subscribe to                 presence subscription request
@@ -143,6 +144,14 @@ class Peer(ClientXMPP):
             if c.get("payload"):
                 msg.append(ET.fromstring(c["payload"]))
             msg.send()
+            if c.get("confirm"):
+                # The stream is ordered: the server's answer to a ping sent
+                # after the message proves it took the message.
+                try:
+                    await self.plugin["xep_0199"].ping(jid=self.boundjid.domain, timeout=5)
+                except Exception as e:
+                    emit({"ev": "error", "error": "unconfirmed: " + repr(e)})
+                    return
             emit({"ev": "sent", "id": msg["id"], "t": time.time()})
         elif op == "mark":
             msg = self.make_message(mto=c["to"], mtype=c.get("type", "chat"))

@@ -256,6 +256,9 @@ func (p *RoutePlan) follow(r Route, allowed bool) {
 		}
 	}
 	p.Downgrade, p.NeedsOK = true, !allowed
+	// A pick may give way to waiting for the best route; a reply or an
+	// edit cannot travel elsewhere.
+	p.CanQueue = p.NeedsOK && !p.Best.Online && p.Kind == PlanNew
 }
 
 // choose applies the iMessage rule for a message the router routes: the
@@ -296,7 +299,7 @@ func (p *RoutePlan) binding() string {
 	case p.Kind == PlanEdit:
 		return "an edit goes where the message went"
 	case p.replyTo != "":
-		return "a reply goes where the message came from"
+		return "a reply goes the way the message came"
 	case p.Picked:
 		return "your pick"
 	}
@@ -329,11 +332,11 @@ func (p *RoutePlan) line() string {
 	case p.NeedsOK && bind == "":
 		return fmt.Sprintf("%s offline — sending via %s (%s) needs your OK", bn, rn, enc)
 	case p.NeedsOK:
-		return fmt.Sprintf("%s — via %s (%s) needs your OK; %s offers %s", bind, rn, enc, bn, benc)
+		return fmt.Sprintf("%s: %s (%s) needs your OK — %s offers %s", bind, rn, enc, bn, benc)
 	case p.Downgrade && bind == "":
-		return fmt.Sprintf("%s offline — %s goes via %s, %s (was %s): your rule for this contact allows it", bn, p.Kind.noun(), rn, enc, benc)
+		return fmt.Sprintf("%s offline — %s goes via %s, %s (was %s): your rule allows it", bn, p.Kind.noun(), rn, enc, benc)
 	case p.Downgrade:
-		return fmt.Sprintf("%s — via %s, %s, although %s offers %s: your rule for this contact allows it", bind, rn, enc, bn, benc)
+		return fmt.Sprintf("%s: %s, %s (%s offers %s) — your rule allows it", bind, rn, enc, bn, benc)
 	case p.waitsForBest():
 		return fmt.Sprintf("%s offline — %s waits for it to keep %s", rn, p.Kind.noun(), enc)
 	case !r.Online:
@@ -341,7 +344,7 @@ func (p *RoutePlan) line() string {
 	case routeKey(r) == routeKey(top) || p.Picked:
 		return ""
 	case bind != "":
-		return bind + " — via " + rn
+		return bind + ": " + rn
 	}
 	return fmt.Sprintf("%s offline — %s goes via %s, %s", NetworkName(top.Network), p.Kind.noun(), rn, stillOrNow(r, top))
 }

@@ -76,7 +76,7 @@ func TestPlanReplyAndEdit(t *testing.T) {
 	// says it needs the user's OK, and Send refuses until it has it.
 	p := plan(RouteOptions{ReplyTo: x1})
 	if p.Kind != PlanReply || p.Route.Network != protocols.XMPP || !p.NeedsOK || p.CanQueue || p.Best.Network != protocols.Matrix ||
-		p.Line != "a reply goes where the message came from — via XMPP (TLS only) needs your OK; Matrix offers E2EE" {
+		p.Line != "a reply goes the way the message came: XMPP (TLS only) needs your OK — Matrix offers E2EE" {
 		t.Fatalf("reply on xmpp: %+v", p)
 	}
 	_, err := w.in.Send(ctx, SendRequest{Conversation: w.conv, Body: "answer", ReplyTo: x1})
@@ -96,7 +96,7 @@ func TestPlanReplyAndEdit(t *testing.T) {
 	if err := w.in.SetAllowDowngrade(w.bob, true); err != nil {
 		t.Fatal(err)
 	}
-	if p := plan(RouteOptions{ReplyTo: x1}); p.NeedsOK || !p.ByRule || !strings.Contains(p.Line, "your rule for this contact allows it") {
+	if p := plan(RouteOptions{ReplyTo: x1}); p.NeedsOK || !p.ByRule || p.Line != "a reply goes the way the message came: XMPP, TLS only (Matrix offers E2EE) — your rule allows it" {
 		t.Fatalf("reply by rule: %+v", p)
 	}
 	// Picking Matrix for the reply makes it a plain message, and says so.
@@ -112,7 +112,7 @@ func TestPlanReplyAndEdit(t *testing.T) {
 	}
 	p = plan(RouteOptions{EditOf: m.ID})
 	if p.Kind != PlanEdit || p.Route.Network != protocols.XMPP || !p.NeedsOK || p.CanQueue ||
-		p.Line != "an edit goes where the message went — via XMPP (TLS only) needs your OK; Matrix offers E2EE" {
+		p.Line != "an edit goes where the message went: XMPP (TLS only) needs your OK — Matrix offers E2EE" {
 		t.Fatalf("edit on xmpp: %+v", p)
 	}
 	if err := w.in.Edit(ctx, m.ID, "answer, corrected"); !errors.As(err, &de) || de.Plan.Kind != PlanEdit || len(xm.edits) != 0 {
@@ -167,7 +167,7 @@ func TestPlanTexts(t *testing.T) {
 		{[]string{"mx", "xm", "wa"}, false, "", ""},
 		{[]string{"xm", "wa"}, false, "Matrix offline — the message goes via WhatsApp, still E2EE", "Matrix offline — sent via WhatsApp, still E2EE"},
 		{[]string{"xm"}, false, "Matrix offline — sending via XMPP (TLS only) needs your OK", ""},
-		{[]string{"xm"}, true, "Matrix offline — the message goes via XMPP, TLS only (was E2EE): your rule for this contact allows it",
+		{[]string{"xm"}, true, "Matrix offline — the message goes via XMPP, TLS only (was E2EE): your rule allows it",
 			"Matrix offline — sent via XMPP, TLS only (was E2EE) — your rule for this contact allows it"},
 		{nil, false, "Matrix offline — the message waits for it", "Matrix offline — queued"},
 	}

@@ -251,7 +251,6 @@ func readRoute(t testing.TB, h *harness) shownRoute {
 	lines := strings.Split(h.view(), "\n")
 	for i, l := range lines {
 		l = strings.TrimRight(l, " ")
-		_ = i
 		if !strings.HasPrefix(l, "→ ") {
 			continue
 		}
@@ -493,7 +492,9 @@ func TestRouteLineFallbackNotices(t *testing.T) {
 	w.setOnline(t, protocols.XMPP, true)
 	h := newHarness(t, w.in, 120, 30)
 	h.send(openConversationMsg{ID: w.ada})
-	changed := func() { h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeAccounts}, {Kind: inbox.ChangePeople}}}) }
+	changed := func() {
+		h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeAccounts}, {Kind: inbox.ChangePeople}}})
+	}
 	h.mustShow("→ Ada Lovelace via Matrix · E2EE", "[ctrl+r] 2 routes")
 	h.mustNotShow("needs your OK")
 	h.keys("ctrl+r")

@@ -216,9 +216,9 @@ func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOp
 	}
 	allowed := opts.AllowDowngrade || rc.allowDowngrade
 	if bound != nil {
-		p.follow(*bound, allowed)
+		p.bind(*bound, allowed)
 	} else {
-		p.choose(allowed, opts.Queue)
+		p.automatic(allowed, opts.Queue)
 	}
 	p.Fallback = routeKey(p.Route) != routeKey(rs[0])
 	p.ByRule = p.Downgrade && !p.NeedsOK && !opts.AllowDowngrade
@@ -240,11 +240,11 @@ func joinLine(a, b string) string {
 	return a + "; " + b
 }
 
-// follow plans a message bound to route r (a pick, a reply, an edit): it
+// bind plans a message bound to route r (a pick, a reply, an edit): it
 // never goes weaker than the best route without allowed, even while the
 // best route is offline — cycling routes with a key must not downgrade by
 // accident.
-func (p *RoutePlan) follow(r Route, allowed bool) {
+func (p *RoutePlan) bind(r Route, allowed bool) {
 	p.Route, p.Best = r, p.Routes[0]
 	if r.Encryption >= p.Best.Encryption {
 		return
@@ -261,11 +261,11 @@ func (p *RoutePlan) follow(r Route, allowed bool) {
 	p.CanQueue = p.NeedsOK && !p.Best.Online && p.Kind == PlanNew
 }
 
-// choose applies the iMessage rule for a message the router routes: the
+// automatic applies the iMessage rule for a message the router routes: the
 // best route if online; else the best online route that keeps the class;
 // a weaker one only when allowed; with queue, or when nothing is online,
 // wait for the best route.
-func (p *RoutePlan) choose(allowed, queue bool) {
+func (p *RoutePlan) automatic(allowed, queue bool) {
 	best := p.Routes[0]
 	p.Route, p.Best = best, best
 	if best.Online {

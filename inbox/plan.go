@@ -136,7 +136,7 @@ func (in *Inbox) planTarget(conv ConversationID, id MessageID) (planTarget, erro
 
 // routeOn is the route through account, preferring the one to peer.
 func routeOn(rs []Route, account, peer string) *Route {
-	var any *Route
+	var first *Route
 	for i := range rs {
 		if rs[i].Account != account {
 			continue
@@ -144,11 +144,11 @@ func routeOn(rs []Route, account, peer string) *Route {
 		if rs[i].To.ID == peer {
 			return &rs[i]
 		}
-		if any == nil {
-			any = &rs[i]
+		if first == nil {
+			first = &rs[i]
 		}
 	}
-	return any
+	return first
 }
 
 func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOptions) (RoutePlan, error) {
@@ -199,6 +199,7 @@ func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOp
 		// the account the answered message travelled through. A pick of
 		// another route wins, and the reply goes as a plain message.
 		on := routeOn(rs, t.account, t.peer)
+		why := "no route on"
 		switch {
 		case t.networkID == "" || on == nil:
 			p.Unlinked = true
@@ -208,10 +209,10 @@ func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOp
 		case bound.Account == t.account:
 			p.replyTo = t.networkID
 		default:
-			p.Unlinked = true
+			p.Unlinked, why = true, "your pick is not on"
 		}
 		if p.Unlinked {
-			p.Line = fmt.Sprintf("no route on %s, where that message came from: the reply goes as a plain message", NetworkName(t.network))
+			p.Line = fmt.Sprintf("%s %s, where that message came from: the reply goes as a plain message", why, NetworkName(t.network))
 		}
 	}
 	allowed := opts.AllowDowngrade || rc.allowDowngrade

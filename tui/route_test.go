@@ -400,6 +400,10 @@ func routeCase(t *testing.T, w *routeWorld, h *harness, i int, c routeCell) {
 		if c.rule {
 			fail("the person's rule allows downgrades, yet the user was asked")
 		}
+		q := conv.prompt.question()
+		if want := map[string]string{"reply": "This reply goes the way the message came: ", "edit": "This edit goes where the message went: "}[c.kind]; !strings.HasPrefix(q, want) {
+			fail("the prompt asks %q", q)
+		}
 		h.keys("y")
 	}
 	if strings.Contains(h.view(), "only only") {

@@ -104,25 +104,49 @@ func unsupported(m Message, what string) error {
 }
 
 // Edit sends a correction of one of the user's own messages through the
-// account it went out on, and shows it at once.
+// account it went out on, and shows it at once: Send with EditOf, so the
+// route plan's downgrade rule holds for edits too.
 func (in *Inbox) Edit(ctx context.Context, id MessageID, body string) error {
-	if strings.TrimSpace(body) == "" {
-		return errors.New("inbox: an edit cannot be empty (delete the message instead)")
-	}
-	t, err := in.actionTarget(id, true)
+	m, err := in.Message(id)
 	if err != nil {
 		return err
 	}
+	_, err = in.Send(ctx, SendRequest{Conversation: m.Conversation, Body: body, EditOf: id})
+	return err
+}
+
+// sendEdit carries out an edit's plan and records the encryption the
+// correction actually travelled with: the text shown is the edit's.
+func (in *Inbox) sendEdit(ctx context.Context, id MessageID, body string, p RoutePlan) (Message, error) {
+	t, err := in.actionTarget(id, true)
+	if err != nil {
+		return Message{}, err
+	}
 	ed, ok := t.conn.(protocols.Editor)
 	if !ok || !t.conn.Capabilities().Edits {
-		return unsupported(t.msg, "editing")
+		return Message{}, unsupported(t.msg, "editing")
 	}
 	res, err := ed.Edit(ctx, t.chat, t.msg.NetworkID, in.opts.NewID(), body)
 	if err != nil {
-		return fmt.Errorf("inbox: edit: %w", err)
+		return Message{}, fmt.Errorf("inbox: edit: %w", err)
 	}
-	return in.Ingest(t.msg.Account, protocols.EditEvent{Chat: t.chat, TargetID: t.msg.NetworkID,
-		NetworkID: res.NetworkID, Body: body, At: in.now()})
+	if err := in.Ingest(t.msg.Account, protocols.EditEvent{Chat: t.chat, TargetID: t.msg.NetworkID,
+		NetworkID: res.NetworkID, Body: body, At: in.now()}); err != nil {
+		return Message{}, err
+	}
+	if res.Encryption < p.Route.Encryption {
+		in.log.Error().Int64("message", int64(id)).Str("account", t.msg.Account).Msg("connector edited weaker than planned")
+	}
+	err = in.write(func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE messages SET encryption = ?, notice = CASE WHEN ? <> '' THEN ? ELSE notice END WHERE id = ?`,
+			int(res.Encryption), p.Notice, p.Notice, id)
+		return err
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("inbox: record edit: %w", err)
+	}
+	in.publish(Change{Kind: ChangeMessages, Conversation: t.msg.Conversation})
+	return in.Message(id)
 }
 
 // React sets (or, with remove, takes back) the user's reaction key on a

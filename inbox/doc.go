@@ -16,7 +16,8 @@
 //	(*Inbox).Messages(id ConversationID, before Cursor, limit int) ([]Message, error) // older than before, returned oldest first
 //	(*Inbox).Person(id PersonID) (Person, error)
 //	(*Inbox).Routes(id ConversationID) ([]Route, error) // ranked, best first
-//	(*Inbox).Send(ctx, SendRequest) (Message, error)    // *DowngradeError when a downgrade needs a yes
+//	(*Inbox).PlanRoute(ctx, id ConversationID, RouteOptions) (RoutePlan, error) // how the next message, reply or edit goes
+//	(*Inbox).Send(ctx, SendRequest) (Message, error)    // follows the plan; *DowngradeError when it needs a yes
 //	(*Inbox).Retry(ctx, id MessageID) error
 //	(*Inbox).Requests() ([]Request, error)
 //	(*Inbox).Decide(ctx, id ConversationID, d Decision) error
@@ -36,7 +37,7 @@
 //	(*Inbox).Reachability(account string) (Reachability, error)
 //	(*Inbox).SetAccountServer(account, server string) error // what OwnServerOnly compares with
 //	(*Inbox).OptimizeSearch() error                    // merge the FTS index (after big syncs)
-//	(*Inbox).Edit(ctx, id MessageID, body string) error // own message, via its account; shown at once
+//	(*Inbox).Edit(ctx, id MessageID, body string) error // Send with EditOf: own message, via its account; shown at once
 //	(*Inbox).React(ctx, id MessageID, key string, remove bool) error
 //	(*Inbox).Retract(ctx, id MessageID) error          // own message, deleted for everyone
 //	(*Inbox).Download(ctx, id MessageID, index int) (string, error) // into Options.DownloadDir; reused once saved

@@ -54,11 +54,18 @@ func randomID() string {
 	return "pg" + hex.EncodeToString(b[:])
 }
 
-// SendRequest is one message the user wants to send.
+// SendRequest is one message the user wants to send: a new message, a
+// reply (ReplyTo) or a correction (EditOf). Send follows the route plan
+// PlanRoute gives for the same options.
 type SendRequest struct {
 	Conversation ConversationID
 	Body         string
-	ReplyTo      string // network ID of the message replied to
+	// ReplyTo is the local ID of the message answered (0: none). The reply
+	// travels on that message's account and points at it there; when the
+	// plan cannot link it, it goes as a plain message.
+	ReplyTo MessageID
+	// EditOf is the local ID of the user's own message this corrects.
+	EditOf MessageID
 	// Route is an explicit pick from Routes; nil lets the router choose.
 	Route *Route
 	// AllowDowngrade is the user's yes, for THIS message, to a weaker
@@ -67,6 +74,11 @@ type SendRequest struct {
 	// Queue waits for the best route to come online instead of sending
 	// weaker now.
 	Queue bool
+}
+
+// Options is the route part of the request.
+func (r SendRequest) Options() RouteOptions {
+	return RouteOptions{ReplyTo: r.ReplyTo, EditOf: r.EditOf, Route: r.Route, AllowDowngrade: r.AllowDowngrade, Queue: r.Queue}
 }
 
 // ErrNoRoute is returned (wrapped) when no attached account can reach the
@@ -83,6 +95,9 @@ var ErrNotFound = errors.New("not found")
 type DowngradeError struct {
 	Best    Route // the best route (offline, or stronger than the pick)
 	Offered Route // what would be used if the user agrees
+	// Plan is the route plan that needs the yes (Plan.CanQueue: waiting
+	// for Best is a choice too).
+	Plan RoutePlan
 }
 
 func (e *DowngradeError) Error() string {

@@ -173,8 +173,8 @@ func routerCase(t *testing.T, w *obWorld, ctx context.Context, mxEnc, xmEnc prot
 		if !strings.Contains(m.Notice, NetworkName(best.net)+" offline") || !strings.Contains(m.Notice, NetworkName(other.net)) {
 			t.Fatalf("fallback notice %q", m.Notice)
 		}
-		if other.enc < best.enc && !strings.Contains(m.Notice, "only") {
-			t.Fatalf("downgrade notice must say the weaker class: %q", m.Notice)
+		if other.enc < best.enc && !strings.Contains(m.Notice, ", "+other.enc.Label()+" (was "+best.enc.Label()+")") {
+			t.Fatalf("downgrade notice must say the weaker class and the one given up: %q", m.Notice)
 		}
 	}
 }

@@ -12,17 +12,22 @@ import (
 // the user's consent decision (replying must not leak before Accept).
 var ErrRequestPending = errors.New("message request not accepted yet")
 
-// Send routes, persists and sends one message. The message is committed
-// (state queued, fresh client ID) before any connector sees it. It returns
-// the stored message: sent, queued (every route is offline, the network
-// timed out, or older messages of the account still wait and go first; the
-// outbox resumes it with the same client ID) or failed, with the error. A
-// *DowngradeError means nothing was stored: the best route is offline (or
-// req.Route is weaker) and the user must allow the weaker route or queue.
+// Send follows the route plan (PlanRoute with req.Options()), persists and
+// sends one message. The message is committed (state queued, fresh client
+// ID) before any connector sees it. It returns the stored message: sent,
+// queued (every route is offline, the network timed out, or older messages
+// of the account still wait and go first; the outbox resumes it with the
+// same client ID) or failed, with the error. An edit (req.EditOf) goes
+// through the account the message went out on and returns the corrected
+// message. A *DowngradeError means nothing was stored or sent: the plan
+// needs the user's OK (SendRequest.AllowDowngrade) or a wait (Queue).
 // ErrNoRoute: no attached account reaches the conversation at all.
 // ErrRequestPending: the conversation is a request not yet accepted.
 func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	if strings.TrimSpace(req.Body) == "" {
+		if req.EditOf != 0 {
+			return Message{}, errors.New("inbox: an edit cannot be empty (delete the message instead)")
+		}
 		return Message{}, errors.New("inbox: empty message")
 	}
 	rs, rc, err := in.routes(req.Conversation)
@@ -32,11 +37,17 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	if rc.request {
 		return Message{}, fmt.Errorf("inbox: %s: %w", rc.title, ErrRequestPending)
 	}
-	ch, err := choose(rs, req.Route, req.AllowDowngrade, rc.allowDowngrade, req.Queue, rc.title)
+	p, err := in.plan(req.Conversation, rs, rc, req.Options())
 	if err != nil {
 		return Message{}, err
 	}
-	r := ch.route
+	if err := p.err(); err != nil {
+		return Message{}, err
+	}
+	if p.Kind == PlanEdit {
+		return in.sendEdit(ctx, req.EditOf, req.Body, p)
+	}
+	r := p.Route
 	chat := r.To.ID
 	if rc.kind == Direct {
 		chat = in.directChat(req.Conversation, rc, r)
@@ -52,7 +63,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 			outgoing, body, at, encryption, min_encryption, state, reply_to, notice)
 			VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
 			req.Conversation, clientID, string(r.Network), r.Account, chat, r.To.ID, r.To.Server, boolInt(rc.kind == Group),
-			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), req.ReplyTo, ch.notice)
+			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), p.replyTo, p.Notice)
 		if err != nil {
 			return err
 		}
@@ -62,7 +73,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, body) VALUES (?, ?)`, id, req.Body); err != nil {
 			return err
 		}
-		if !ch.queued {
+		if !p.Queued {
 			// Claim the message before it is committed, so a background
 			// outbox run cannot take it and leave this call saying "queued".
 			// If older messages of the account still wait, keep the order
@@ -85,7 +96,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		return Message{}, fmt.Errorf("inbox: store message: %w", err)
 	}
 	in.log.Info().Int64("message", int64(id)).Str("account", r.Account).Str("encryption", r.Encryption.String()).
-		Bool("queued", ch.queued).Msg("message stored")
+		Bool("queued", p.Queued).Msg("message stored")
 	in.publish(Change{Kind: ChangeMessages, Conversation: req.Conversation}, Change{Kind: ChangeConversations})
 	var sendErr error
 	switch {

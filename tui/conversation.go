@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -39,11 +40,17 @@ type conversationView struct {
 	msgLines     []int    // how many of lines each message takes
 	offset       int      // lines scrolled up from the newest
 
-	routes []inbox.Route
-	pick   int // -1: the router chooses; otherwise an index into routes
-	// notice is the fallback line ("Matrix offline — next message goes via …").
-	notice   string
-	autoPrev *inbox.Route
+	// plan is how the next message goes (the core's route plan for the
+	// draft as it is: new, reply or edit, and the pick); the route line
+	// shows it and Send follows it. planErr: there is none.
+	plan    inbox.RoutePlan
+	planErr error
+	planned bool
+	plans   readSeq
+	// pick is the route chosen with ctrl+r (nil: the router chooses);
+	// auto is the key of the route the router chooses without one.
+	pick *inbox.Route
+	auto string
 
 	composer *composer
 	focus    convFocus
@@ -78,7 +85,7 @@ type conversationView struct {
 }
 
 func newConversation(e *env, id inbox.ConversationID) *conversationView {
-	c := &conversationView{env: e, id: id, pick: -1, composer: newComposer(e.st)}
+	c := &conversationView{env: e, id: id, composer: newComposer(e.st)}
 	c.composer.focus()
 	return c
 }
@@ -100,7 +107,7 @@ func (c *conversationView) open() tea.Cmd {
 	return tea.Batch(
 		loadConvHeader(e.core, c.id),
 		c.loadNewest(e.page),
-		loadRoutes(e.core, c.id),
+		c.loadPlan(),
 		markRead(e.ctx, e.core, c.id),
 		c.composer.focus(),
 	)
@@ -157,7 +164,7 @@ func (c *conversationView) setSize(w, h int) {
 // layout: header, history, typing line, [notice], route bar, composer.
 func (c *conversationView) historyHeight() int {
 	h := c.height - 1 - 1 - 1 - composerHeight
-	if c.notice != "" {
+	if c.planLine() != "" {
 		h--
 	}
 	if c.actionLine() != "" {
@@ -291,114 +298,90 @@ func (c *conversationView) linesAfter(id inbox.MessageID) int {
 	return n
 }
 
-func (c *conversationView) onRoutes(m routesMsg) {
-	if m.Conv != c.id || m.Err != nil {
-		return
+// routeOptions describe the draft to the router: a reply, an edit, a pick.
+func (c *conversationView) routeOptions() inbox.RouteOptions {
+	var o inbox.RouteOptions
+	if c.replyTo != nil {
+		o.ReplyTo = c.replyTo.ID
 	}
-	var pickedKey string
-	if c.pick >= 0 && c.pick < len(c.routes) {
-		pickedKey = routeKey(c.routes[c.pick])
+	if c.editing != nil {
+		o.EditOf = c.editing.ID
 	}
-	c.routes = m.Routes
-	c.pick = -1
-	for i, r := range c.routes {
-		if pickedKey != "" && routeKey(r) == pickedKey {
-			c.pick = i
-		}
+	if c.pick != nil {
+		r := *c.pick
+		o.Route = &r
 	}
-	auto, ok := c.autoRoute()
-	if ok && c.autoPrev != nil && routeKey(*c.autoPrev) != routeKey(auto) {
-		c.notice = fallbackNotice(*c.autoPrev, auto, c.routes)
+	return o
+}
+
+// loadPlan asks the core how the draft as it is now would go.
+func (c *conversationView) loadPlan() tea.Cmd {
+	return loadPlan(c.env.ctx, c.env.core, c.id, c.routeOptions(), c.plans.next())
+}
+
+func (c *conversationView) onPlan(m planMsg) tea.Cmd {
+	if m.Conv != c.id || !c.plans.fresh(m.Seq) {
+		return nil
 	}
-	if ok {
-		a := auto
-		c.autoPrev = &a
+	if m.Err != nil && c.pick != nil && errors.Is(m.Err, inbox.ErrNoRoute) {
+		c.pick = nil // the picked route is gone: back to the router's choice
+		return c.loadPlan()
+	}
+	c.plan, c.planErr, c.planned = m.Plan, m.Err, true
+	if m.Err == nil && !m.Plan.Picked {
+		c.auto = routeKey(m.Plan.Route)
 	}
 	c.clampOffset()
+	return nil
+}
+
+// planLine is the plan's explanation shown above the route bar.
+func (c *conversationView) planLine() string {
+	if c.planErr != nil || !c.planned {
+		return ""
+	}
+	return c.plan.Line
 }
 
 func routeKey(r inbox.Route) string { return r.Account + "\x00" + r.To.Key() }
 
-// autoRoute is what the router will most likely use: the best online route,
-// or the best one (queued) when none is online.
-func (c *conversationView) autoRoute() (inbox.Route, bool) {
-	for _, r := range c.routes {
-		if r.Online {
-			return r, true
+// cycleRoute picks the next route by hand (ctrl+r), skipping the one the
+// router would choose anyway; after the last it gives the choice back.
+func (c *conversationView) cycleRoute() tea.Cmd {
+	if c.editing != nil {
+		return cmdOf(statusMsg{Text: "an edit goes where the message went: no other route"})
+	}
+	rs := c.plan.Routes
+	if len(rs) == 0 {
+		return nil
+	}
+	i := -1
+	for k, r := range rs {
+		if c.pick != nil && routeKey(r) == routeKey(*c.pick) {
+			i = k
 		}
 	}
-	if len(c.routes) > 0 {
-		return c.routes[0], true
-	}
-	return inbox.Route{}, false
-}
-
-// fallbackNotice explains why the next message changes route.
-func fallbackNotice(prev, next inbox.Route, routes []inbox.Route) string {
-	prevOnline := false
-	best := next.Encryption
-	for _, r := range routes {
-		if routeKey(r) == routeKey(prev) {
-			prevOnline = r.Online
-		}
-		best = max(best, r.Encryption)
-	}
-	switch {
-	case !prevOnline && next.Encryption < best:
-		return fmt.Sprintf("%s offline — the next message needs your OK to go via %s (%s)",
-			networkName(prev.Network), networkName(next.Network), next.Encryption.Label())
-	case !prevOnline:
-		return fmt.Sprintf("%s offline — next message goes via %s (%s)",
-			networkName(prev.Network), networkName(next.Network), next.Encryption.Label())
-	default:
-		return fmt.Sprintf("%s back — next message goes via %s (%s)",
-			networkName(next.Network), networkName(next.Network), next.Encryption.Label())
-	}
-}
-
-// nextRoute is the route shown above the composer and whether the user
-// picked it.
-func (c *conversationView) nextRoute() (inbox.Route, bool, bool) {
-	if c.pick >= 0 && c.pick < len(c.routes) {
-		return c.routes[c.pick], true, true
-	}
-	r, ok := c.autoRoute()
-	return r, false, ok
-}
-
-func (c *conversationView) cycleRoute() {
-	if len(c.routes) == 0 {
-		return
-	}
-	auto, _ := c.autoRoute()
-	for {
-		c.pick++
-		if c.pick >= len(c.routes) {
-			c.pick = -1
-			return
-		}
-		// Picking what the router would choose anyway is no choice.
-		if routeKey(c.routes[c.pick]) != routeKey(auto) {
-			return
+	for i++; i < len(rs); i++ {
+		if routeKey(rs[i]) != c.auto {
+			r := rs[i]
+			c.pick = &r
+			return c.loadPlan()
 		}
 	}
+	c.pick = nil
+	return c.loadPlan()
 }
 
+// sendDraft sends the composer's text as the plan on screen says: a new
+// message, a reply or the correction of c.editing.
 func (c *conversationView) sendDraft() tea.Cmd {
 	if c.composer.empty() || c.sending {
 		return nil
 	}
-	req := inbox.SendRequest{Conversation: c.id, Body: c.composer.value()}
-	if c.pick >= 0 && c.pick < len(c.routes) {
-		r := c.routes[c.pick]
-		req.Route = &r
-	}
-	var warn tea.Cmd
-	if c.replyTo != nil && !c.replyRoute(&req) {
-		warn = cmdOf(statusMsg{Text: "no route on the network of the message you answer: sent as a plain message"})
-	}
+	o := c.routeOptions()
+	req := inbox.SendRequest{Conversation: c.id, Body: c.composer.value(), ReplyTo: o.ReplyTo, EditOf: o.EditOf, Route: o.Route}
 	c.sending = true
-	return tea.Batch(warn, sendCmd(c.env.ctx, c.env.core, req))
+	return sendCmd(c.env.ctx, c.env.core, req)
 }
 
 func (c *conversationView) onSent(m sentMsg) tea.Cmd {
@@ -415,8 +398,17 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 		c.prompt = newDowngradePrompt(c.env, m.Downgrade, m.Req, person)
 		c.clampOffset()
 		return nil
+	case m.Err != nil && m.Req.EditOf != 0:
+		return cmdOf(statusMsg{Text: actionError(actEdit, m.Err) + " — your correction is kept", Err: true})
 	case m.Err != nil:
 		return cmdOf(statusMsg{Text: "not sent: " + m.Err.Error() + " — your draft is kept", Err: true})
+	case m.Req.EditOf != 0:
+		if c.editing != nil && c.editing.ID == m.Req.EditOf {
+			c.editing = nil
+			c.composer.set(c.savedDraft)
+			c.savedDraft = ""
+		}
+		return tea.Batch(cmdOf(statusMsg{Text: "edited"}), c.refresh(), c.loadPlan())
 	}
 	// Sent (or queued): the draft is now a message in the store.
 	if c.composer.value() == m.Req.Body {
@@ -424,7 +416,7 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 		c.replyTo = nil
 	}
 	c.offset = 0
-	cmds := []tea.Cmd{c.refresh(), loadRoutes(c.env.core, c.id)}
+	cmds := []tea.Cmd{c.refresh(), c.loadPlan()}
 	if c.typing {
 		c.typing = false
 		cmds = append(cmds, setTyping(c.env.ctx, c.env.core, c.id, false))
@@ -499,14 +491,11 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		ev, cmd := c.composer.Update(msg)
 		switch ev {
 		case composerSend:
-			if c.editing != nil {
-				return c.sendEdit()
-			}
 			return c.sendDraft()
 		case composerLeave:
 			if c.replyTo != nil || c.editing != nil {
 				c.dropDraftContext()
-				return nil
+				return c.loadPlan()
 			}
 			c.composer.blur()
 			c.enterHistory()
@@ -516,8 +505,7 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		case composerCycleRoute:
-			c.cycleRoute()
-			return nil
+			return c.cycleRoute()
 		}
 		// Tell the core about typing on the empty↔text edges only.
 		if after := c.composer.empty(); before != after {
@@ -549,7 +537,7 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		c.offset = 0
 		c.selectNewest()
 	case key.Matches(k, keys.Route):
-		c.cycleRoute()
+		return c.cycleRoute()
 	case key.Matches(k, keys.OpenAttachment):
 		return c.openAttachment()
 	case key.Matches(k, keys.Reply):
@@ -780,8 +768,8 @@ func (c *conversationView) View() string {
 	default:
 		b.WriteString("\n")
 	}
-	if c.notice != "" {
-		b.WriteString(st.warn.Render(inline(c.notice, w)) + "\n")
+	if l := c.planLine(); l != "" {
+		b.WriteString(st.warn.Render(inline(l, w)) + "\n")
 	}
 	if c.prompt != nil {
 		b.WriteString(c.prompt.View(w))
@@ -795,29 +783,43 @@ func (c *conversationView) View() string {
 	return b.String()
 }
 
-// routeBar is "→ Ada via Matrix · E2EE verified".
+// routeBar is the plan in one line: "→ Ada via Matrix · E2EE✓ E2EE verified",
+// then what stands between the draft and that route (the user's OK, the
+// account coming back) and how it was chosen.
 func (c *conversationView) routeBar() string {
 	st := c.env.st
-	r, picked, ok := c.nextRoute()
-	if !ok {
-		if len(c.routes) == 0 && c.loaded {
-			return st.errStyle.Render("→ no route: none of your accounts can reach this conversation")
-		}
+	switch {
+	case c.planErr != nil && errors.Is(c.planErr, inbox.ErrNoRoute) && c.loaded && c.editing == nil:
+		return st.errStyle.Render("→ no route: none of your accounts can reach this conversation")
+	case c.planErr != nil:
+		return truncateStyled(st.errStyle.Render("→ "+inline(c.planErr.Error(), c.width-2)), c.width)
+	case !c.planned:
 		return st.dim.Render("→ …")
 	}
+	p := c.plan
+	r := p.Route
 	name := c.conv.Title
 	if name == "" {
 		name = r.To.ID
 	}
 	s := "→ " + inline(name, c.width/3) + " via " + st.netAccent(r.Network).Render(networkName(r.Network)) + " · " + encWithLabel(st, r.Encryption)
-	if !r.Online {
+	if p.NeedsOK {
+		s += " " + st.warn.Render("· needs your OK")
+	}
+	switch {
+	case p.Unavailable:
+		s += " " + st.errStyle.Render("(offline — cannot go now)")
+	case !r.Online:
 		s += " " + st.warn.Render("(offline — will wait)")
 	}
-	if picked {
+	if p.ByRule {
+		s += " " + st.warn.Render("· allowed by your rule")
+	}
+	if p.Picked {
 		s += st.dim.Render(" · picked")
 	}
-	if len(c.routes) > 1 {
-		s += st.dim.Render(fmt.Sprintf("  [ctrl+r] %d routes", len(c.routes)))
+	if len(p.Routes) > 1 && c.editing == nil {
+		s += st.dim.Render(fmt.Sprintf("  [ctrl+r] %d routes", len(p.Routes)))
 	}
 	return truncateStyled(s, c.width)
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // downgradePrompt is the modal shown when Send refused to go out weaker than
-// the best route. It never touches the draft: the composer keeps it until a
+// the best route: the route plan needed the user's OK (the route line
+// already said so). It never touches the draft: the composer keeps it until a
 // send succeeds.
 type downgradePrompt struct {
 	env    *env
@@ -50,6 +51,14 @@ func exposure(e protocols.Encryption) string {
 func (p *downgradePrompt) question() string {
 	best, off := p.err.Best, p.err.Offered
 	bestName := networkName(best.Network) + " (" + best.Encryption.Label() + ")"
+	how := map[inbox.PlanKind]string{inbox.PlanReply: "This reply goes the way the message came: ", inbox.PlanEdit: "This edit goes where the message went: "}
+	if h, ok := how[p.err.Plan.Kind]; ok {
+		q := h + networkName(off.Network) + " — " + exposure(off.Encryption) + ". " + bestName + " is " + availability(best) + "."
+		if !off.Online {
+			q += " It waits until " + networkName(off.Network) + " is back."
+		}
+		return q + " Send it that way?"
+	}
 	if !best.Online {
 		return bestName + " is offline. Send via " + networkName(off.Network) + " — " + exposure(off.Encryption) + "?"
 	}
@@ -57,13 +66,21 @@ func (p *downgradePrompt) question() string {
 		" — " + exposure(off.Encryption) + ". Send it that way?"
 }
 
-// choices lists the keys; "wait" only makes sense while the best is offline.
+func availability(r inbox.Route) string {
+	if r.Online {
+		return "available"
+	}
+	return "offline"
+}
+
+// choices lists the keys; "wait" only when the plan allows waiting for
+// the best route (a new message while it is offline).
 func (p *downgradePrompt) choices() []string {
 	c := []string{"[y] send this one"}
 	if p.person != 0 {
 		c = append(c, "[a] always allow for this person")
 	}
-	if !p.err.Best.Online {
+	if p.err.Plan.CanQueue {
 		c = append(c, "[w] wait for "+networkName(p.err.Best.Network)+" (queue)")
 	}
 	return append(c, "[n] cancel")
@@ -83,10 +100,9 @@ func (p *downgradePrompt) Update(msg tea.Msg) (promptOutcome, tea.Cmd) {
 		req.Route = &off
 		return promptSent, sendCmd(e.ctx, e.core, req)
 	case key.Matches(k, keys.AlwaysAllow) && p.person != 0:
-		req := p.req
-		req.AllowDowngrade = true
-		return promptSent, allowAndSend(e.ctx, e.core, p.person, req)
-	case key.Matches(k, keys.Wait) && !p.err.Best.Online:
+		// The rule, now set, is the yes (and the message says so).
+		return promptSent, allowAndSend(e.ctx, e.core, p.person, p.req)
+	case key.Matches(k, keys.Wait) && p.err.Plan.CanQueue:
 		req := p.req
 		req.Queue = true
 		best := p.err.Best

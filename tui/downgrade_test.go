@@ -18,7 +18,7 @@ func downgradeWorld() *fakeCore {
 		if r.AllowDowngrade || r.Queue || f.allow[1] {
 			return nil
 		}
-		return &inbox.DowngradeError{Best: mx, Offered: xm}
+		return &inbox.DowngradeError{Best: mx, Offered: xm, Plan: inbox.RoutePlan{Route: xm, Best: mx, NeedsOK: true, CanQueue: true}}
 	}
 	return f
 }

@@ -174,6 +174,7 @@ type fakeCore struct {
 
 	sendErr   func(inbox.SendRequest) error
 	sent      []inbox.SendRequest
+	planned   []inbox.RouteOptions // every PlanRoute asked
 	decided   map[inbox.ConversationID]inbox.Decision
 	marked    []inbox.ConversationID
 	typing    []bool
@@ -251,13 +252,65 @@ func (f *fakeCore) Person(id inbox.PersonID) (inbox.Person, error) {
 	return p, nil
 }
 
-func (f *fakeCore) Routes(id inbox.ConversationID) ([]inbox.Route, error) {
+// PlanRoute is a small stand-in for the core's plan (the real one is
+// tested in inbox and, through the TUI, in route_test.go): the pick, the
+// answered message's account, else the best online route, else the best;
+// weaker than the best needs an OK unless the person's rule allows it.
+func (f *fakeCore) PlanRoute(_ context.Context, id inbox.ConversationID, o inbox.RouteOptions) (inbox.RoutePlan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]inbox.Route(nil), f.routes[id]...), nil
+	f.planned = append(f.planned, o)
+	rs := append([]inbox.Route(nil), f.routes[id]...)
+	if len(rs) == 0 {
+		return inbox.RoutePlan{}, inbox.ErrNoRoute
+	}
+	p := inbox.RoutePlan{Conversation: id, Routes: rs, Best: rs[0], Route: rs[0]}
+	switch {
+	case o.Route != nil:
+		p.Route, p.Picked = *o.Route, true
+	case o.ReplyTo != 0 && f.msgAccount(id, o.ReplyTo) != "":
+		for _, r := range rs {
+			if r.Account == f.msgAccount(id, o.ReplyTo) {
+				p.Route, p.Kind = r, inbox.PlanReply
+				break
+			}
+		}
+	default:
+		for _, r := range rs {
+			if r.Online {
+				p.Route = r
+				break
+			}
+		}
+	}
+	p.Downgrade = p.Route.Encryption < rs[0].Encryption
+	p.NeedsOK = p.Downgrade && !f.allow[f.personOf(id)]
+	p.Queued = !p.Route.Online && !p.NeedsOK
+	return p, nil
 }
 
-func (f *fakeCore) Send(_ context.Context, req inbox.SendRequest) (inbox.Message, error) {
+func (f *fakeCore) msgAccount(conv inbox.ConversationID, id inbox.MessageID) string {
+	for _, m := range f.msgs[conv] {
+		if m.ID == id {
+			return m.Account
+		}
+	}
+	return ""
+}
+
+func (f *fakeCore) personOf(conv inbox.ConversationID) inbox.PersonID {
+	for _, c := range f.convs {
+		if c.ID == conv {
+			return c.Person
+		}
+	}
+	return 0
+}
+
+func (f *fakeCore) Send(ctx context.Context, req inbox.SendRequest) (inbox.Message, error) {
+	if req.EditOf != 0 {
+		return inbox.Message{ID: req.EditOf, Conversation: req.Conversation, Body: req.Body}, f.Edit(ctx, req.EditOf, req.Body)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.sendErr != nil {

@@ -57,13 +57,6 @@ func downloadCmd(e *env, conv inbox.ConversationID, id inbox.MessageID, index in
 	}
 }
 
-func editCmd(e *env, conv inbox.ConversationID, id inbox.MessageID, body string) tea.Cmd {
-	return func() tea.Msg {
-		err := e.core.Edit(e.ctx, id, body)
-		return actionDoneMsg{Conv: conv, Kind: actEdit, Msg: id, Text: "edited", Err: err}
-	}
-}
-
 func reactCmd(e *env, conv inbox.ConversationID, id inbox.MessageID, key string, remove bool) tea.Cmd {
 	return func() tea.Msg {
 		err := e.core.React(e.ctx, id, key, remove)
@@ -283,7 +276,7 @@ func (c *conversationView) startReply() tea.Cmd {
 		c.dropDraftContext()
 	}
 	c.replyTo = &m
-	return c.enterComposer()
+	return tea.Batch(c.enterComposer(), c.loadPlan())
 }
 
 func (c *conversationView) startEdit() tea.Cmd {
@@ -303,7 +296,7 @@ func (c *conversationView) startEdit() tea.Cmd {
 	c.replyTo = nil
 	c.editing = &m
 	c.composer.set(m.Body)
-	return c.enterComposer()
+	return tea.Batch(c.enterComposer(), c.loadPlan())
 }
 
 func (c *conversationView) startReact() tea.Cmd {
@@ -370,42 +363,10 @@ func (c *conversationView) answer(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// replyRoute makes a reply travel where the answered message did: its
-// network ID means nothing elsewhere. It reports false when no route is on
-// that account: the reply then goes unlinked.
-func (c *conversationView) replyRoute(req *inbox.SendRequest) bool {
-	m := c.replyTo
-	if next, _, ok := c.nextRoute(); ok && next.Account == m.Account {
-		req.ReplyTo = m.NetworkID
-		return true
-	}
-	for _, r := range c.routes {
-		if r.Account == m.Account {
-			req.Route = &r
-			req.ReplyTo = m.NetworkID
-			return true
-		}
-	}
-	return false
-}
-
-// sendEdit sends the composer's text as the correction of c.editing.
-func (c *conversationView) sendEdit() tea.Cmd {
-	if c.composer.empty() || c.sending {
-		return nil
-	}
-	return editCmd(c.env, c.id, c.editing.ID, c.composer.value())
-}
-
 // onAction shows an intent's outcome and re-reads the history.
 func (c *conversationView) onAction(m actionDoneMsg) tea.Cmd {
 	if m.Err != nil {
 		return cmdOf(statusMsg{Text: actionError(m.Kind, m.Err), Err: true})
-	}
-	if m.Kind == actEdit && c.editing != nil && c.editing.ID == m.Msg {
-		c.editing = nil
-		c.composer.set(c.savedDraft)
-		c.savedDraft = ""
 	}
 	cmds := []tea.Cmd{cmdOf(statusMsg{Text: m.Text})}
 	if m.Conv == c.id && m.Kind != actDownload {

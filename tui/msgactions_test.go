@@ -191,8 +191,8 @@ func TestReplyEditReactDeleteIntents(t *testing.T) {
 	h.mustShow("↪ replying to Ada: message number 8")
 	h.typeText("sure")
 	h.keys("enter")
-	if len(f.sent) != 1 || f.sent[0].ReplyTo != "$8" || f.sent[0].Body != "sure" {
-		t.Fatalf("reply sent %+v, want ReplyTo $8", f.sent)
+	if len(f.sent) != 1 || f.sent[0].ReplyTo != 8 || f.sent[0].Body != "sure" {
+		t.Fatalf("reply sent %+v, want ReplyTo 8", f.sent)
 	}
 	h.mustNotShow("replying to")
 	// esc drops a reply before it is sent.
@@ -261,8 +261,9 @@ func TestActionErrorsAreSaid(t *testing.T) {
 	h.mustShow("accept the request first")
 }
 
-// A reply shows what it answers, and a reply goes out on the account the
-// answered message came by (its ID means nothing on another network).
+// A reply shows what it answers; the route line asks the core for the
+// reply's plan (the reply travels on the account the answered message
+// came by: its ID means nothing on another network) and shows it.
 func TestReplyQuoteAndRoute(t *testing.T) {
 	f := actWorld(6)
 	f.msgs[1][3].ReplyTo = "$3"
@@ -272,12 +273,16 @@ func TestReplyQuoteAndRoute(t *testing.T) {
 	h.keys("enter")
 	h.mustShow("↪ Ada: message number 3", "answer")
 	h.keys("esc", "k", "r")
-	h.mustShow("↪ replying to Ada: over xmpp␛[31m")
+	h.mustShow("↪ replying to Ada: over xmpp␛[31m", "→ Ada via XMPP · TLS TLS only · needs your OK")
+	if o := f.planned[len(f.planned)-1]; o.ReplyTo != 5 || o.Route != nil {
+		t.Fatalf("planned %+v, want the reply to message 5", o)
+	}
 	h.typeText("ok")
 	h.keys("enter")
-	if len(f.sent) != 1 || f.sent[0].Route == nil || f.sent[0].Route.Account != "xm" || f.sent[0].ReplyTo != "$5" {
-		t.Fatalf("reply %+v, want via xm with ReplyTo $5", f.sent)
+	if len(f.sent) != 1 || f.sent[0].Route != nil || f.sent[0].ReplyTo != 5 {
+		t.Fatalf("reply %+v, want ReplyTo 5 and the core's plan", f.sent)
 	}
+	h.mustShow("→ Ada via Matrix")
 }
 
 // Several attachments: o asks which; a digit picks; other keys keep asking.

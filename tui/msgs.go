@@ -43,10 +43,12 @@ type (
 		Seq int
 		Err error
 	}
-	routesMsg struct {
-		Conv   inbox.ConversationID
-		Routes []inbox.Route
-		Err    error
+	// planMsg is the route plan for the next message, read number Seq.
+	planMsg struct {
+		Conv inbox.ConversationID
+		Seq  int
+		Plan inbox.RoutePlan
+		Err  error
 	}
 	requestsMsg struct {
 		Items []inbox.Request
@@ -121,10 +123,10 @@ func loadNewest(c Core, id inbox.ConversationID, limit, seq int) tea.Cmd {
 	}
 }
 
-func loadRoutes(c Core, id inbox.ConversationID) tea.Cmd {
+func loadPlan(ctx context.Context, c Core, id inbox.ConversationID, opts inbox.RouteOptions, seq int) tea.Cmd {
 	return func() tea.Msg {
-		r, err := c.Routes(id)
-		return routesMsg{Conv: id, Routes: r, Err: err}
+		p, err := c.PlanRoute(ctx, id, opts)
+		return planMsg{Conv: id, Seq: seq, Plan: p, Err: err}
 	}
 }
 

@@ -147,7 +147,7 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 		return m.reqs.refresh()
 	case screenConversation:
 		if m.conv != nil {
-			return tea.Batch(m.conv.refresh(), loadRoutes(m.env.core, m.conv.id))
+			return tea.Batch(m.conv.refresh(), m.conv.loadPlan())
 		}
 	case screenPerson:
 		if m.person != nil {
@@ -186,11 +186,12 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmd = m.conv.onMessages(msg)
 		}
 		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
-	case routesMsg:
+	case planMsg:
+		var cmd tea.Cmd
 		if m.conv != nil {
-			m.conv.onRoutes(msg)
+			cmd = m.conv.onPlan(msg)
 		}
-		return m, m.errStatus("loading routes", msg.Err)
+		return m, cmd
 	case personMsg:
 		if m.person != nil {
 			m.person.onPerson(msg)
@@ -453,7 +454,8 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		case inbox.ChangeMessages:
 			list = true
 			if m.conv != nil && (c.Conversation == m.conv.id || c.Conversation == 0) {
-				msgs = true
+				// A sent message can change the route (the network last used).
+				msgs, routes = true, true
 			}
 		case inbox.ChangeRequests:
 			reqs, list = true, true
@@ -488,7 +490,7 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 			cmds = append(cmds, m.conv.refresh())
 		}
 		if routes {
-			cmds = append(cmds, loadRoutes(e.core, m.conv.id))
+			cmds = append(cmds, m.conv.loadPlan())
 		}
 	case screenPerson:
 		if people {

@@ -27,7 +27,9 @@ type Core interface {
 	Conversation(id inbox.ConversationID) (inbox.Conversation, error)
 	Messages(id inbox.ConversationID, before inbox.Cursor, limit int) ([]inbox.Message, error)
 	Person(id inbox.PersonID) (inbox.Person, error)
-	Routes(id inbox.ConversationID) ([]inbox.Route, error)
+	// PlanRoute is how the next message (new, reply or edit) goes: the
+	// route line shows it and Send follows it.
+	PlanRoute(ctx context.Context, id inbox.ConversationID, opts inbox.RouteOptions) (inbox.RoutePlan, error)
 	Send(ctx context.Context, req inbox.SendRequest) (inbox.Message, error)
 	Retry(ctx context.Context, id inbox.MessageID) error
 	Requests() ([]inbox.Request, error)

@@ -97,8 +97,9 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 	return a.deliver(ctx, rt.inbox, cfg, o, via)
 }
 
-// deliver is the send itself, once the accounts are up: the same router,
-// downgrade rule and outbox as the TUI.
+// deliver is the send itself, once the accounts are up: inbox.Send follows
+// the same route plan (inbox.PlanRoute) the TUI's route line shows, with
+// --allow-downgrade and --queue as the prompt's "send this one" and "wait".
 func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *accounts.Config, o *sendOptions, via protocols.Network) error {
 	conv, err := resolveRecipient(in, cfg, o.to)
 	if err != nil {
@@ -116,7 +117,11 @@ func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *accounts.Config
 	var de *inbox.DowngradeError
 	switch {
 	case errors.As(err, &de):
-		return withCode(exitCannot, fmt.Errorf("downgrade not allowed: %v (pass --allow-downgrade to send anyway, or --queue to wait)", de))
+		hint := "pass --allow-downgrade to send anyway"
+		if de.Plan.CanQueue {
+			hint += ", or --queue to wait"
+		}
+		return withCode(exitCannot, fmt.Errorf("downgrade not allowed: %v (%s)", de, hint))
 	case errors.Is(err, inbox.ErrNoRoute):
 		return withCode(exitCannot, err)
 	case err != nil:

@@ -16,6 +16,7 @@ import (
 	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/internal/testserver"
+	"polyglot/protocols"
 )
 
 // Fault injection: a foreign peer sends numbered messages ("n=0001"…),
@@ -61,8 +62,13 @@ type faultRun struct {
 	peerUp func() bool
 	// send sends body and reports whether the server confirmed it.
 	send func(body string) bool
-	// stored lists the bodies of the messages in Polyglot's store.
-	stored func() []string
+	// aim waits for a moment to restart at that tests the client's
+	// catch-up: the start of its next login (XMPP) or of its first sync
+	// after the server came back (Matrix).
+	aim func(rng *rand.Rand)
+	// stored lists the bodies of the peer's messages in Polyglot's store
+	// and counts those stored undecryptable.
+	stored func() (bodies []string, undecryptable int)
 
 	mu        sync.Mutex
 	attempted []string
@@ -70,18 +76,18 @@ type faultRun struct {
 	// connecting counts the account's moves into StateConnecting, so a
 	// restart can be aimed at a login and its catch-up.
 	connecting atomic.Int64
-	state      atomic.Int64
 }
 
 // faultReport is what a run found, for the log and scripts/soak.
 type faultReport struct {
 	restarts, duringCatchUp             int
 	sent, confirmed, stored, duplicated int
+	undecryptable                       int
 }
 
 func (r faultReport) String() string {
-	return fmt.Sprintf("restarts=%d (during login/catch-up %d) sent=%d confirmed=%d stored=%d duplicated=%d",
-		r.restarts, r.duringCatchUp, r.sent, r.confirmed, r.stored, r.duplicated)
+	return fmt.Sprintf("restarts=%d (during login/catch-up %d) sent=%d confirmed=%d stored=%d duplicated=%d undecryptable=%d",
+		r.restarts, r.duringCatchUp, r.sent, r.confirmed, r.stored, r.duplicated, r.undecryptable)
 }
 
 func (f *faultRun) run() faultReport {
@@ -93,7 +99,6 @@ func (f *faultRun) run() faultReport {
 	defer unsub()
 	go func() {
 		for st := range sts {
-			f.state.Store(int64(st.State))
 			if st.State == accounts.StateConnecting {
 				f.connecting.Add(1)
 			}
@@ -130,17 +135,12 @@ func (f *faultRun) run() faultReport {
 
 	rep := faultReport{}
 	for r := 1; r <= f.plan.restarts; r++ {
-		if r%3 == 0 { // aim at the next login: it runs the catch-up
-			seen := f.connecting.Load()
-			deadline := time.Now().Add(90 * time.Second)
-			for f.connecting.Load() == seen && time.Now().Before(deadline) {
-				time.Sleep(2 * time.Millisecond)
-			}
-			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		if r%3 == 0 {
+			f.aim(rng)
 		} else {
 			time.Sleep(time.Duration(200+rng.IntN(1800)) * time.Millisecond)
 		}
-		if accounts.State(f.state.Load()) == accounts.StateConnecting {
+		if f.catchingUp() {
 			rep.duringCatchUp++
 		}
 		if r%2 == 0 {
@@ -163,9 +163,11 @@ func (f *faultRun) run() faultReport {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		counts = map[string]int{}
-		for _, b := range f.stored() {
+		bodies, undecryptable := f.stored()
+		for _, b := range bodies {
 			counts[b]++
 		}
+		rep.undecryptable = undecryptable
 		missing := 0
 		for _, b := range confirmed {
 			if counts[b] == 0 {
@@ -198,6 +200,9 @@ func (f *faultRun) run() faultReport {
 	if len(lost) > 0 {
 		t.Errorf("confirmed but not stored: %v", lost)
 	}
+	if rep.undecryptable > 0 {
+		t.Errorf("%d messages stored undecryptable", rep.undecryptable)
+	}
 	t.Logf("fault injection: %s", rep)
 	if rep.duringCatchUp == 0 {
 		t.Errorf("no restart hit a login/catch-up: the run did not test what it is for")
@@ -205,27 +210,52 @@ func (f *faultRun) run() faultReport {
 	return rep
 }
 
-// storedBodies pages a conversation of the store, oldest first.
-func storedBodies(t *testing.T, in *inbox.Inbox, addr string) []string {
+// catchingUp tells whether the client is between reconnecting and
+// online: logging in, catching up, or its first sync not yet through.
+func (f *faultRun) catchingUp() bool {
+	for _, st := range f.rt.inbox.AccountStates() {
+		if st.State == protocols.ConnConnecting {
+			return true
+		}
+	}
+	return false
+}
+
+// aimAtLogin waits until the supervisor starts its next login (which runs
+// the catch-up) and a few milliseconds more.
+func (f *faultRun) aimAtLogin(rng *rand.Rand) {
+	seen := f.connecting.Load()
+	deadline := time.Now().Add(30 * time.Second)
+	for f.connecting.Load() == seen && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+}
+
+// storedBodies pages a conversation of the store: the bodies of the
+// numbered messages, and how many incoming ones are undecryptable.
+func storedBodies(t *testing.T, in *inbox.Inbox, addr string) (out []string, undecryptable int) {
 	conv, err := in.FindConversation(addr)
 	if err != nil {
-		return nil // not there yet
+		return nil, 0 // not there yet
 	}
-	var out []string
 	cur := inbox.Cursor{}
 	for {
 		ms, err := in.Messages(conv, cur, 200)
 		if err != nil {
 			t.Errorf("reading the store: %v", err)
-			return out
+			return out, undecryptable
 		}
 		for _, m := range ms {
-			if strings.HasPrefix(m.Body, "n=") {
+			switch {
+			case strings.HasPrefix(m.Body, "n="):
 				out = append(out, m.Body)
+			case !m.Outgoing && m.Body == "" && strings.Contains(m.Notice, "Unable to decrypt"):
+				undecryptable++
 			}
 		}
 		if len(ms) < 200 {
-			return out
+			return out, undecryptable
 		}
 		cur = inbox.Cursor{At: ms[0].At, ID: int64(ms[0].ID)}
 	}
@@ -291,7 +321,29 @@ func TestNothingLostXMPP(t *testing.T) {
 		send: func(body string) bool {
 			return bob.SendConfirmed(map[string]any{"to": "alice@localhost", "body": body})
 		},
-		stored: func() []string { return storedBodies(t, rt.inbox, "bob@localhost") },
+		stored: func() ([]string, int) { return storedBodies(t, rt.inbox, "bob@localhost") },
+	}
+	f.aim = f.aimAtLogin
+	f.run()
+}
+
+// TestNothingLostMatrix: the same against Dendrite, in an encrypted DM
+// with matrix-nio sending: restarts land mid-sync; every message the
+// server accepted is stored once, decrypted.
+func TestNothingLostMatrix(t *testing.T) {
+	x := startNioDM(t, "before the storm")
+	rt := startFaultClient(t, x.p)
+	f := &faultRun{t: t, srv: x.d, rt: rt,
+		plan:   soakPlan(t, faultPlan{restarts: 10, messages: 100}),
+		peerUp: func() bool { return true }, // nio retries its requests by itself
+		send: func(body string) bool {
+			_, err := x.nio.Do(map[string]any{"op": "send", "room": x.room, "body": body})
+			return err == nil
+		},
+		stored: func() ([]string, int) { return storedBodies(t, rt.inbox, x.bob) },
+		// Soon after the server is back, while the client's sync retries
+		// and its first sync (the catch-up) is under way.
+		aim: func(rng *rand.Rand) { time.Sleep(time.Duration(rng.IntN(600)) * time.Millisecond) },
 	}
 	f.run()
 }

@@ -214,6 +214,19 @@ func (d *Dendrite) Stop() {
 	terminate(cmd, done)
 }
 
+// Kill ends the server with SIGKILL, as a crash would.
+func (d *Dendrite) Kill() {
+	d.mu.Lock()
+	cmd, done := d.cmd, d.done
+	d.cmd = nil
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
 // Restart stops the server and starts it again on the same port with the same
 // databases, as a server reboot would.
 func (d *Dendrite) Restart() {

@@ -83,7 +83,8 @@ type supervisor struct {
 	log            zerolog.Logger
 	onStatus       func(Status)
 
-	kick   chan struct{} // relogin / reconnect now
+	kick   chan struct{} // relogin: reconnect now, even when online
+	wake   chan struct{} // ReconnectNow: end a back-off wait early
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -127,6 +128,20 @@ func (s *supervisor) reconnect() {
 	case s.kick <- struct{}{}:
 	default:
 	}
+}
+
+// wakeUp ends a back-off wait now, keeping the attempt count (the next
+// failure still waits the grown delay). It reports whether the account
+// was waiting; an online or connecting one is left alone.
+func (s *supervisor) wakeUp() bool {
+	if s.current().State != StateBackingOff {
+		return false
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 func (s *supervisor) current() Status {
@@ -193,6 +208,11 @@ func (s *supervisor) run(ctx context.Context) {
 			next := s.clock.Now().Add(delay)
 			detail := describe(Classify(out.err), out.err)
 			s.log.Info().Str("account", s.acc.ID).Err(out.err).Dur("retry_in", delay).Msg("connection down")
+			// A wake from before this wait (sent while connecting) is stale.
+			select {
+			case <-s.wake:
+			default:
+			}
 			s.set(StateBackingOff, detail, next, attempt)
 			s.emit(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: out.err, Detail: detail})
 			select {
@@ -201,6 +221,8 @@ func (s *supervisor) run(ctx context.Context) {
 			case <-s.clock.After(delay):
 			case <-s.kick:
 				attempt = 0
+			case <-s.wake:
+				s.log.Info().Str("account", s.acc.ID).Msg("reconnecting now (asked)")
 			}
 		}
 	}

@@ -220,3 +220,31 @@ func TestStopClosesAndLeavesNoGoroutines(t *testing.T) {
 	}
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+// TestReconnectNowEndsTheBackOffWait: an account waiting to retry connects
+// at once when asked, without any time passing; the attempt count is kept
+// (a user pressing keys does not reset the growing delay), and an online
+// account is left alone.
+func TestReconnectNowEndsTheBackOffWait(t *testing.T) {
+	sc := &script{errs: []error{errRefused, errRefused, errRefused}}
+	h := newHarness(t, sc)
+	// Ceilings 1, 2, 4 s with Rand 0: waits of 0.5, 1, 2 s that never pass.
+	for i, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		st := h.waitState(t, StateBackingOff)
+		if st.Attempt != i+1 || st.NextRetry.Sub(h.clock.Now()) != wait {
+			t.Fatalf("failure %d: status %+v, want attempt %d retrying in %v", i+1, st, i+1, wait)
+		}
+		if n := h.m.ReconnectNow(); n != 1 {
+			t.Fatalf("ReconnectNow woke %d accounts, want 1", n)
+		}
+		waitFor(t, "the next attempt without the clock moving", func() bool { return sc.Calls() == i+2 })
+	}
+	h.waitState(t, StateOnline)
+	c := sc.last()
+	if n := h.m.ReconnectNow(); n != 0 {
+		t.Fatalf("ReconnectNow woke %d accounts while online", n)
+	}
+	if sc.Calls() != 4 || c.isClosed() || h.status().State != StateOnline {
+		t.Fatalf("an online account was reconnected: %d calls, closed %v", sc.Calls(), c.isClosed())
+	}
+}

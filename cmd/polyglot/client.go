@@ -256,6 +256,7 @@ type statusView struct {
 var (
 	_ tui.AccountsControl = statusView{}
 	_ tui.AccountsAdder   = statusView{}
+	_ tui.AccountsRetrier = statusView{}
 )
 
 func (v statusView) AccountStatuses() []tui.AccountStatus {
@@ -273,6 +274,7 @@ func (v statusView) Enable(id string) error                 { return v.m.Enable(
 func (v statusView) Disable(id string) error                { return v.m.Disable(id) }
 func (v statusView) Remove(id string) error                 { return v.m.Remove(id) }
 func (v statusView) Relogin(id string, secret []byte) error { return v.m.Relogin(id, secret) }
+func (v statusView) ReconnectNow() int                      { return v.m.ReconnectNow() }
 
 func (v statusView) AddNetworks() []protocols.Network { return v.networks }
 

@@ -36,6 +36,8 @@ type Inbox struct {
 	verifs verifications
 	subs   map[*subscriber]struct{}
 	closed bool
+	// reactCaps: the senders whose reaction cap was already logged.
+	reactCaps reactionCaps
 
 	ctx    context.Context
 	cancel context.CancelFunc

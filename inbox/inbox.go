@@ -56,6 +56,10 @@ func Open(path string, opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newInbox(db, opts), nil
+}
+
+func newInbox(db *sql.DB, opts Options) *Inbox {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Inbox{
 		db:       db,
@@ -71,7 +75,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 		subs:     map[*subscriber]struct{}{},
 		ctx:      ctx,
 		cancel:   cancel,
-	}, nil
+	}
 }
 
 // Close stops background sends, closes subscriptions and the store.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"polyglot/keystore"
 	"polyglot/protocols"
 )
 
@@ -51,6 +52,9 @@ type Status struct {
 	NextRetry time.Time // when BackingOff
 	Attempt   int       // consecutive failed attempts
 	Since     time.Time // when State was entered
+	// NoSecret: AuthFailed because the keystore holds no password or
+	// token, not because a server refused one.
+	NoSecret bool
 }
 
 // Sink receives every event of every account (the inbox's Ingest).
@@ -151,12 +155,16 @@ func (s *supervisor) current() Status {
 }
 
 func (s *supervisor) set(state State, detail string, next time.Time, attempt int) {
+	s.setStatus(state, detail, next, attempt, false)
+}
+
+func (s *supervisor) setStatus(state State, detail string, next time.Time, attempt int, noSecret bool) {
 	s.mu.Lock()
 	st := s.status
 	if st.State != state {
 		st.Since = s.clock.Now()
 	}
-	st.State, st.Detail, st.NextRetry, st.Attempt = state, detail, next, attempt
+	st.State, st.Detail, st.NextRetry, st.Attempt, st.NoSecret = state, detail, next, attempt, noSecret
 	s.status = st
 	s.mu.Unlock()
 	if s.onStatus != nil {
@@ -193,7 +201,7 @@ func (s *supervisor) run(ctx context.Context) {
 		case outAuth:
 			detail := describe(ReasonAuth, out.err)
 			s.log.Warn().Str("account", s.acc.ID).Err(out.err).Msg("login refused; waiting for relogin")
-			s.set(StateAuthFailed, detail, time.Time{}, attempt)
+			s.setStatus(StateAuthFailed, detail, time.Time{}, attempt, errors.Is(out.err, keystore.ErrNotFound))
 			s.emit(protocols.ConnectionEvent{State: protocols.ConnAuthFailed, Err: out.err, Detail: detail})
 			select {
 			case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +247,39 @@ func TestReconnectNowEndsTheBackOffWait(t *testing.T) {
 	}
 	if sc.Calls() != 4 || c.isClosed() || h.status().State != StateOnline {
 		t.Fatalf("an online account was reconnected: %d calls, closed %v", sc.Calls(), c.isClosed())
+	}
+}
+
+// TestMissingPasswordIsNotARefusedLogin: a factory that finds no password
+// in the keystore leaves the account waiting for one (no retry loop), and
+// the status says what is missing rather than "rejected".
+func TestMissingPasswordIsNotARefusedLogin(t *testing.T) {
+	cfg := Default()
+	acc := Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
+	if err := acc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Accounts = []Account{acc}
+	calls := 0
+	factory := func(a Account, sec SecretSource) (protocols.Connector, error) {
+		calls++
+		_, err := sec.Get(SecretPassword)
+		return nil, &NoSecretError{Account: a.ID, Err: err}
+	}
+	m, err := New(cfg, Options{Registry: Registry{protocols.XMPP: factory}, Keystore: keystore.NewMemory(), Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	waitFor(t, "login needed", func() bool { return m.Statuses()[0].State == StateAuthFailed })
+	st := m.Statuses()[0]
+	if !st.NoSecret || !strings.Contains(st.Detail, "no password is stored") || strings.Contains(st.Detail, "rejected") {
+		t.Fatalf("status %+v", st)
+	}
+	if m.ReconnectNow() != 0 {
+		t.Fatal("a login-needed account was woken: without a password it would only fail again")
 	}
 }

@@ -28,14 +28,17 @@ var RealClock Clock = realClock{}
 type Backoff struct {
 	Base    time.Duration // first ceiling (default 1 s)
 	Factor  float64       // growth per attempt (default 2)
-	Cap     time.Duration // largest ceiling (default 5 min)
+	Cap     time.Duration // largest ceiling (default 60 s)
 	Healthy time.Duration // a connection up this long resets the attempt count (default 30 s)
 	// Rand returns a float in [0,1); nil uses math/rand/v2.
 	Rand func() float64
 }
 
-// DefaultBackoff: 1 s, ×2, capped at 5 min, reset after 30 s online.
-var DefaultBackoff = Backoff{Base: time.Second, Factor: 2, Cap: 5 * time.Minute, Healthy: 30 * time.Second}
+// DefaultBackoff: 1 s, ×2, capped at 60 s, reset after 30 s online. A chat
+// client is waited on: once the server is back the user should not wait
+// minutes for messages, and a minute between attempts of one client is no
+// load on a server (the jitter still spreads a crowd out).
+var DefaultBackoff = Backoff{Base: time.Second, Factor: 2, Cap: time.Minute, Healthy: 30 * time.Second}
 
 func (b Backoff) withDefaults() Backoff {
 	if b.Base <= 0 {

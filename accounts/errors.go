@@ -97,7 +97,8 @@ func describe(r Reason, err error) string {
 	switch r {
 	case ReasonAuth:
 		if errors.Is(err, keystore.ErrNotFound) {
-			return "no password or token stored for this account; log in again"
+			// Nothing reached the server: say what is missing, not "refused".
+			return "no password is stored for this account in the keystore (never saved there, or deleted)"
 		}
 		return "the server rejected the user name or password (" + cause + ")"
 	case ReasonUnreachable:
@@ -109,6 +110,21 @@ func describe(r Reason, err error) string {
 	}
 	return cause
 }
+
+// NoSecretError is a connector factory's answer when the keystore holds no
+// password (or token) for the account: nothing was sent to any server, the
+// user has to enter it. It wraps keystore.ErrNotFound, so Classify sees an
+// auth problem and Status.NoSecret is set.
+type NoSecretError struct {
+	Account string
+	Err     error // wraps keystore.ErrNotFound
+}
+
+func (e *NoSecretError) Error() string {
+	return "no password is stored for " + e.Account + " in the keystore"
+}
+
+func (e *NoSecretError) Unwrap() error { return e.Err }
 
 // ErrExists is returned by Add for an ID already configured.
 var ErrExists = errors.New("account already exists")

@@ -162,7 +162,7 @@ func (m *Manager) startOne(a Account) {
 	s := &supervisor{
 		acc: a, factory: f, secrets: Secrets(m.opts.Keystore, a.ID), sink: m.opts.Sink, attach: m.opts.Attacher,
 		clock: m.opts.Clock, backoff: m.opts.Backoff, connectTimeout: m.opts.ConnectTimeout, log: m.log,
-		onStatus: m.publish, kick: make(chan struct{}, 1), status: base,
+		onStatus: m.publish, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), status: base,
 	}
 	m.mu.Lock()
 	m.sups[a.ID] = s
@@ -397,6 +397,27 @@ func (m *Manager) logout(acc Account) error {
 	}
 	m.log.Info().Str("account", acc.ID).Msg("logged out on removal")
 	return nil
+}
+
+// ReconnectNow ends the back-off wait of every account that is waiting to
+// retry, so each connects at once (the user is looking: a key on the
+// accounts screen, the terminal regaining focus). Online, connecting,
+// disabled and login-needed accounts are left alone. It returns how many
+// accounts were woken.
+func (m *Manager) ReconnectNow() int {
+	m.mu.Lock()
+	sups := make([]*supervisor, 0, len(m.sups))
+	for _, s := range m.sups {
+		sups = append(sups, s)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, s := range sups {
+		if s.wakeUp() {
+			n++
+		}
+	}
+	return n
 }
 
 // Relogin stores a new password (dropping the stored token, which is what

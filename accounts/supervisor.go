@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"polyglot/keystore"
 	"polyglot/protocols"
 )
 
@@ -51,6 +52,9 @@ type Status struct {
 	NextRetry time.Time // when BackingOff
 	Attempt   int       // consecutive failed attempts
 	Since     time.Time // when State was entered
+	// NoSecret: AuthFailed because the keystore holds no password or
+	// token, not because a server refused one.
+	NoSecret bool
 }
 
 // Sink receives every event of every account (the inbox's Ingest).
@@ -83,7 +87,8 @@ type supervisor struct {
 	log            zerolog.Logger
 	onStatus       func(Status)
 
-	kick   chan struct{} // relogin / reconnect now
+	kick   chan struct{} // relogin: reconnect now, even when online
+	wake   chan struct{} // ReconnectNow: end a back-off wait early
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -129,6 +134,20 @@ func (s *supervisor) reconnect() {
 	}
 }
 
+// wakeUp ends a back-off wait now, keeping the attempt count (the next
+// failure still waits the grown delay). It reports whether the account
+// was waiting; an online or connecting one is left alone.
+func (s *supervisor) wakeUp() bool {
+	if s.current().State != StateBackingOff {
+		return false
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 func (s *supervisor) current() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -136,12 +155,16 @@ func (s *supervisor) current() Status {
 }
 
 func (s *supervisor) set(state State, detail string, next time.Time, attempt int) {
+	s.setStatus(state, detail, next, attempt, false)
+}
+
+func (s *supervisor) setStatus(state State, detail string, next time.Time, attempt int, noSecret bool) {
 	s.mu.Lock()
 	st := s.status
 	if st.State != state {
 		st.Since = s.clock.Now()
 	}
-	st.State, st.Detail, st.NextRetry, st.Attempt = state, detail, next, attempt
+	st.State, st.Detail, st.NextRetry, st.Attempt, st.NoSecret = state, detail, next, attempt, noSecret
 	s.status = st
 	s.mu.Unlock()
 	if s.onStatus != nil {
@@ -178,7 +201,7 @@ func (s *supervisor) run(ctx context.Context) {
 		case outAuth:
 			detail := describe(ReasonAuth, out.err)
 			s.log.Warn().Str("account", s.acc.ID).Err(out.err).Msg("login refused; waiting for relogin")
-			s.set(StateAuthFailed, detail, time.Time{}, attempt)
+			s.setStatus(StateAuthFailed, detail, time.Time{}, attempt, errors.Is(out.err, keystore.ErrNotFound))
 			s.emit(protocols.ConnectionEvent{State: protocols.ConnAuthFailed, Err: out.err, Detail: detail})
 			select {
 			case <-ctx.Done():
@@ -193,6 +216,11 @@ func (s *supervisor) run(ctx context.Context) {
 			next := s.clock.Now().Add(delay)
 			detail := describe(Classify(out.err), out.err)
 			s.log.Info().Str("account", s.acc.ID).Err(out.err).Dur("retry_in", delay).Msg("connection down")
+			// A wake from before this wait (sent while connecting) is stale.
+			select {
+			case <-s.wake:
+			default:
+			}
 			s.set(StateBackingOff, detail, next, attempt)
 			s.emit(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: out.err, Detail: detail})
 			select {
@@ -201,6 +229,8 @@ func (s *supervisor) run(ctx context.Context) {
 			case <-s.clock.After(delay):
 			case <-s.kick:
 				attempt = 0
+			case <-s.wake:
+				s.log.Info().Str("account", s.acc.ID).Msg("reconnecting now (asked)")
 			}
 		}
 	}

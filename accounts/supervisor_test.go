@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,66 @@ func TestStopClosesAndLeavesNoGoroutines(t *testing.T) {
 		t.Fatal("Stop left the connector open or attached")
 	}
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestReconnectNowEndsTheBackOffWait: an account waiting to retry connects
+// at once when asked, without any time passing; the attempt count is kept
+// (a user pressing keys does not reset the growing delay), and an online
+// account is left alone.
+func TestReconnectNowEndsTheBackOffWait(t *testing.T) {
+	sc := &script{errs: []error{errRefused, errRefused, errRefused}}
+	h := newHarness(t, sc)
+	// Ceilings 1, 2, 4 s with Rand 0: waits of 0.5, 1, 2 s that never pass.
+	for i, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		st := h.waitState(t, StateBackingOff)
+		if st.Attempt != i+1 || st.NextRetry.Sub(h.clock.Now()) != wait {
+			t.Fatalf("failure %d: status %+v, want attempt %d retrying in %v", i+1, st, i+1, wait)
+		}
+		if n := h.m.ReconnectNow(); n != 1 {
+			t.Fatalf("ReconnectNow woke %d accounts, want 1", n)
+		}
+		waitFor(t, "the next attempt without the clock moving", func() bool { return sc.Calls() == i+2 })
+	}
+	h.waitState(t, StateOnline)
+	c := sc.last()
+	if n := h.m.ReconnectNow(); n != 0 {
+		t.Fatalf("ReconnectNow woke %d accounts while online", n)
+	}
+	if sc.Calls() != 4 || c.isClosed() || h.status().State != StateOnline {
+		t.Fatalf("an online account was reconnected: %d calls, closed %v", sc.Calls(), c.isClosed())
+	}
+}
+
+// TestMissingPasswordIsNotARefusedLogin: a factory that finds no password
+// in the keystore leaves the account waiting for one (no retry loop), and
+// the status says what is missing rather than "rejected".
+func TestMissingPasswordIsNotARefusedLogin(t *testing.T) {
+	cfg := Default()
+	acc := Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
+	if err := acc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Accounts = []Account{acc}
+	calls := 0
+	factory := func(a Account, sec SecretSource) (protocols.Connector, error) {
+		calls++
+		_, err := sec.Get(SecretPassword)
+		return nil, &NoSecretError{Account: a.ID, Err: err}
+	}
+	m, err := New(cfg, Options{Registry: Registry{protocols.XMPP: factory}, Keystore: keystore.NewMemory(), Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	waitFor(t, "login needed", func() bool { return m.Statuses()[0].State == StateAuthFailed })
+	st := m.Statuses()[0]
+	if !st.NoSecret || !strings.Contains(st.Detail, "no password is stored") || strings.Contains(st.Detail, "rejected") {
+		t.Fatalf("status %+v", st)
+	}
+	if m.ReconnectNow() != 0 {
+		t.Fatal("a login-needed account was woken: without a password it would only fail again")
+	}
 }

@@ -163,6 +163,11 @@ func (in *Inbox) React(ctx context.Context, id MessageID, key string, remove boo
 	if err != nil {
 		return err
 	}
+	if !remove {
+		if err := in.ownReactionRoom(id, key); err != nil {
+			return err
+		}
+	}
 	re, ok := t.conn.(protocols.Reactor)
 	if !ok || !t.conn.Capabilities().Reactions {
 		return unsupported(t.msg, "reactions")

@@ -44,7 +44,7 @@ func (g *ingester) decrypted(m protocols.Message, net protocols.Network) (bool, 
 		return false, err
 	}
 	for _, rc := range m.Reactions {
-		if _, err := g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender) VALUES (?, ?, ?)`, id, rc.Key, rc.Sender.ID); err != nil {
+		if err := g.addReaction(id, rc.Key, rc.Sender.ID, false); err != nil {
 			return false, err
 		}
 	}

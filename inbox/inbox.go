@@ -40,6 +40,8 @@ type Inbox struct {
 	lost   map[string]bool
 	subs   map[*subscriber]struct{}
 	closed bool
+	// reactCaps: the senders whose reaction cap was already logged.
+	reactCaps reactionCaps
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,6 +60,10 @@ func Open(path string, opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newInbox(db, opts), nil
+}
+
+func newInbox(db *sql.DB, opts Options) *Inbox {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Inbox{
 		db:       db,
@@ -74,7 +80,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 		subs:     map[*subscriber]struct{}{},
 		ctx:      ctx,
 		cancel:   cancel,
-	}, nil
+	}
 }
 
 // Close stops background sends, closes subscriptions and the store.

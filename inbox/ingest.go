@@ -754,7 +754,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 	}
 	g.ftsTo = msgID
 	for _, rc := range m.Reactions {
-		if _, err := g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender) VALUES (?, ?, ?)`, msgID, rc.Key, rc.Sender.ID); err != nil {
+		if err := g.addReaction(MessageID(msgID), rc.Key, rc.Sender.ID, false); err != nil {
 			return err
 		}
 	}
@@ -963,7 +963,7 @@ func (g *ingester) reaction(e protocols.ReactionEvent) error {
 	case e.Remove:
 		_, err = g.exec(`DELETE FROM reactions WHERE message_id = ? AND key = ? AND sender = ?`, id, e.Key, sender)
 	default:
-		_, err = g.exec(`INSERT OR IGNORE INTO reactions(message_id, key, sender, mine) VALUES (?, ?, ?, ?)`, id, e.Key, sender, boolInt(mine))
+		err = g.addReaction(id, e.Key, sender, mine)
 	}
 	if err != nil {
 		return err

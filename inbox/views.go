@@ -302,7 +302,7 @@ func (in *Inbox) FindConversation(addr string) (ConversationID, error) {
 		return conv, nil
 	}
 	if err == nil && n > 1 {
-		return 0, fmt.Errorf("inbox: %q names %d people; use an address", addr, n)
+		return 0, &AmbiguousError{Name: addr, People: n}
 	}
 	return 0, fmt.Errorf("inbox: no conversation with %q: %w", addr, ErrNotFound)
 }

@@ -71,6 +71,12 @@ func (a *accountsView) setSize(w, h int) {
 
 func (a *accountsView) readOnly() bool { return a.env.control == nil }
 
+// retrier says the accounts can be told to retry now (r).
+func (a *accountsView) retrier() bool {
+	_, ok := a.env.accounts.(AccountsRetrier)
+	return ok
+}
+
 // prompting says a text field or question has the keyboard.
 func (a *accountsView) prompting() bool {
 	return a.relogin != "" || a.confirmRemove != "" || a.form != nil
@@ -228,45 +234,78 @@ func (a *accountsView) Update(msg tea.Msg) tea.Cmd {
 		if a.relogin != "" {
 			return a.updateRelogin(msg)
 		}
-		if a.confirmRemove != "" {
-			return a.updateConfirm(msg)
-		}
-		a.showAdd = false
-		switch {
-		case key.Matches(msg, keys.Up):
-			a.cursor--
-		case key.Matches(msg, keys.Down):
-			a.cursor++
-		case key.Matches(msg, keys.Top):
-			a.cursor = 0
-		case key.Matches(msg, keys.Bottom):
-			a.cursor = len(a.items) - 1
-		case key.Matches(msg, keys.Back), key.Matches(msg, keys.Accounts):
-			return cmdOf(backMsg{})
-		case key.Matches(msg, keys.AddAccount):
-			return a.openForm()
-		case key.Matches(msg, keys.ToggleAccount):
-			return a.toggle()
-		case key.Matches(msg, keys.RemoveAccount):
-			if cmd := a.needControl(); cmd != nil {
-				return cmd
-			}
-			if s, ok := a.selected(); ok {
-				a.confirmRemove = s.Account
-			}
-		case key.Matches(msg, keys.Relogin):
-			if cmd := a.needControl(); cmd != nil {
-				return cmd
-			}
-			if s, ok := a.selected(); ok {
-				a.relogin = s.Account
-				a.input.Reset()
-				return a.input.Focus()
-			}
-		}
-		a.clamp()
+		// Any key outside a text field means the user is looking: waiting
+		// accounts retry now; r says so.
+		return tea.Batch(reconnectNow(a.env.accounts, key.Matches(msg, keys.RetryNow) && a.confirmRemove == ""), a.updateKey(msg))
 	}
 	return nil
+}
+
+// updateKey handles a key on the list or its remove question.
+func (a *accountsView) updateKey(msg tea.KeyMsg) tea.Cmd {
+	if a.confirmRemove != "" {
+		return a.updateConfirm(msg)
+	}
+	a.showAdd = false
+	switch {
+	case key.Matches(msg, keys.Up):
+		a.cursor--
+	case key.Matches(msg, keys.Down):
+		a.cursor++
+	case key.Matches(msg, keys.Top):
+		a.cursor = 0
+	case key.Matches(msg, keys.Bottom):
+		a.cursor = len(a.items) - 1
+	case key.Matches(msg, keys.Back), key.Matches(msg, keys.Accounts):
+		return cmdOf(backMsg{})
+	case key.Matches(msg, keys.AddAccount):
+		return a.openForm()
+	case key.Matches(msg, keys.ToggleAccount):
+		return a.toggle()
+	case key.Matches(msg, keys.RemoveAccount):
+		if cmd := a.needControl(); cmd != nil {
+			return cmd
+		}
+		if s, ok := a.selected(); ok {
+			a.confirmRemove = s.Account
+		}
+	case key.Matches(msg, keys.Relogin):
+		if cmd := a.needControl(); cmd != nil {
+			return cmd
+		}
+		if s, ok := a.selected(); ok {
+			a.relogin = s.Account
+			a.input.Reset()
+			return a.input.Focus()
+		}
+	}
+	a.clamp()
+	return nil
+}
+
+// reconnectNow asks the accounts waiting to retry to connect at once.
+// explicit (the r key) reports the outcome; otherwise it is silent, and
+// the states on screen change through the inbox's change feed.
+func reconnectNow(av AccountsView, explicit bool) tea.Cmd {
+	r, ok := av.(AccountsRetrier)
+	if !ok {
+		if explicit {
+			return cmdOf(statusMsg{Text: "retrying is not possible here", Err: true})
+		}
+		return nil
+	}
+	return func() tea.Msg {
+		n := r.ReconnectNow()
+		switch {
+		case !explicit:
+			return nil
+		case n == 0:
+			return statusMsg{Text: "no account is waiting to retry"}
+		case n == 1:
+			return accountOpMsg{Text: "retrying 1 account now"}
+		}
+		return accountOpMsg{Text: fmt.Sprintf("retrying %d accounts now", n)}
+	}
 }
 
 // needControl explains, in read-only mode, why a change key does nothing.
@@ -377,7 +416,8 @@ func needsLogin(state string) bool { return state == "login needed" || state == 
 
 func isRetrying(state string) bool { return state == "retrying" || state == "backing off" }
 
-// stateText is the state as shown, with the countdown of a retrying account.
+// stateText is the state as shown, with the time and countdown of a
+// retrying account's next attempt, e.g. "retrying at 14:03:12 (in 41 s)".
 func stateText(s AccountStatus, now time.Time) string {
 	switch {
 	case needsLogin(s.State):
@@ -387,7 +427,8 @@ func stateText(s AccountStatus, now time.Time) string {
 		if d <= 0 {
 			return "retrying now"
 		}
-		return fmt.Sprintf("retrying in %ds", int((d+time.Second-1)/time.Second))
+		at := s.NextRetry.In(now.Location()).Format("15:04:05")
+		return fmt.Sprintf("retrying at %s (in %d s)", at, int((d+time.Second-1)/time.Second))
 	case isRetrying(s.State):
 		return "retrying"
 	}
@@ -427,7 +468,7 @@ func (a *accountsView) View() string {
 		if addr == "" {
 			addr = s.Account
 		}
-		state := inline(stateText(s, now), 24)
+		state := inline(stateText(s, now), 32)
 		style := stateStyle(st, s)
 		line := mark + st.netBadge(s.Network) + " " + padRight(inline(addr, w/2), w/2) + " " + style.Render(state)
 		if p := a.pending[s.Account]; p != "" {
@@ -438,6 +479,8 @@ func (a *accountsView) View() string {
 		switch {
 		case needsLogin(s.State) && !a.readOnly():
 			detail = strings.TrimSpace(detail + "  press L to enter the password")
+		case isRetrying(s.State) && a.retrier():
+			detail = strings.TrimSpace(detail + " — press r to retry now")
 		case s.Account != addr:
 			detail = strings.TrimSpace("id " + s.Account + "  " + detail)
 		}
@@ -458,7 +501,11 @@ func (a *accountsView) View() string {
 		if a.showAdd {
 			b.WriteString(st.warn.Render(hint) + "\n")
 		} else {
-			b.WriteString(st.dim.Render("[e] enable/disable  [x] remove  [L] log in again  [a] add  [esc] back") + "\n")
+			retry := ""
+			if a.retrier() {
+				retry = "  [r] retry now"
+			}
+			b.WriteString(st.dim.Render("[e] enable/disable  [x] remove  [L] log in again  [a] add"+retry+"  [esc] back") + "\n")
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")

@@ -139,7 +139,7 @@ func TestAccountsScreenShowsEveryStateAndSelectsLoginNeeded(t *testing.T) {
 	if h.m.screen != screenAccounts {
 		t.Fatal("A should open the accounts screen")
 	}
-	h.mustShow("› accounts", "alice@xmpp.example", "online", "@alice:matrix.example", "retrying in 7s",
+	h.mustShow("› accounts", "alice@xmpp.example", "online", "@alice:matrix.example", "retrying at 15:00:07 (in 7 s)",
 		"server unreachable", "work@xmpp.example", "login needed", "press L to enter the password",
 		"old@xmpp.example", "disabled", "[e] enable/disable")
 	h.mustNotShow("login needed — press A", "(read-only)")
@@ -160,10 +160,10 @@ func TestAccountsCountdownMovesWithTheClock(t *testing.T) {
 	if !h.m.acctView.ticking {
 		t.Fatal("a retrying account should start the countdown tick")
 	}
-	h.mustShow("retrying in 7s")
+	h.mustShow("retrying at 15:00:07 (in 7 s)")
 	clk.t = clk.t.Add(3 * time.Second)
 	h.send(accountsTickMsg{})
-	h.mustShow("retrying in 4s")
+	h.mustShow("retrying at 15:00:07 (in 4 s)")
 	clk.t = clk.t.Add(10 * time.Second)
 	h.send(accountsTickMsg{})
 	h.mustShow("retrying now")
@@ -306,7 +306,7 @@ func TestAccountsNewAuthFailureIsSelected(t *testing.T) {
 func TestAccountsReadOnlyWithoutControl(t *testing.T) {
 	h := accountsHarness(t, nil, supervisor(sampleAccounts()), nil)
 	h.keys("A")
-	h.mustShow("Accounts", "(read-only)", "polyglot account add", "retrying in 7s", "login needed")
+	h.mustShow("Accounts", "(read-only)", "polyglot account add", "retrying at 15:00:07 (in 7 s)", "login needed")
 	h.mustNotShow("press L", "[e] enable/disable")
 	for _, k := range []string{"e", "x", "L"} {
 		h.keys(k)
@@ -345,4 +345,87 @@ func TestAccountsDetailIsSanitized(t *testing.T) {
 	h.keys("A")
 	h.mustShow("bad certificate")
 	h.mustNotShow("\x1b[2J", "\x1b]0;", "\x07")
+}
+
+// retryingControl is a fakeControl that can also end back-off waits, as
+// *accounts.Manager does: every "retrying" account starts connecting.
+type retryingControl struct {
+	*fakeControl
+	woken int
+}
+
+func (r *retryingControl) ReconnectNow() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.woken++
+	n := 0
+	for _, s := range r.sts {
+		if isRetrying(s.State) {
+			r.setState(s.Account, "connecting")
+			n++
+		}
+	}
+	return n
+}
+
+func (r *retryingControl) wakes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.woken
+}
+
+// TestAccountsKeyRetriesNow: opening the accounts screen, any key on it and
+// r end the back-off waits at once; r says what it did; the next attempt's
+// time is shown with the hint. Typing a password does not.
+func TestAccountsKeyRetriesNow(t *testing.T) {
+	ctl := &retryingControl{fakeControl: &fakeControl{sts: sampleAccounts()}}
+	h := accountsHarness(t, ctl, nil, nil)
+	if ctl.wakes() != 0 {
+		t.Fatal("retried before the user did anything")
+	}
+	h.keys("A")
+	if ctl.wakes() != 1 {
+		t.Fatalf("opening the accounts screen: %d wakes, want 1", ctl.wakes())
+	}
+	// The fake woke the retrying account; put it back to waiting.
+	ctl.mu.Lock()
+	ctl.sts[1].State, ctl.sts[1].NextRetry = "retrying", testNow.Add(41*time.Second)
+	ctl.mu.Unlock()
+	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeAccounts}}})
+	h.mustShow("retrying at 15:00:41 (in 41 s)", "press r to retry now", "[r] retry now")
+	h.keys("j")
+	if ctl.wakes() != 2 {
+		t.Fatalf("a key on the accounts screen: %d wakes, want 2", ctl.wakes())
+	}
+	if s := ctl.AccountStatuses()[1]; s.State != "connecting" {
+		t.Fatalf("the waiting account is %q after the key", s.State)
+	}
+	h.keys("r")
+	if ctl.wakes() != 3 {
+		t.Fatalf("r: %d wakes, want 3", ctl.wakes())
+	}
+	h.mustShow("no account is waiting to retry")
+	ctl.mu.Lock()
+	ctl.sts[1].State = "retrying"
+	ctl.mu.Unlock()
+	h.keys("r")
+	h.mustShow("retrying 1 account now", "connecting")
+	// A password being typed is text, not a wake-up.
+	h.keys("L")
+	before := ctl.wakes()
+	h.typeText("secret")
+	if ctl.wakes() != before {
+		t.Fatal("typing the password woke the accounts")
+	}
+	h.keys("esc", "esc")
+	if h.m.screen != screenInbox {
+		t.Fatal("esc twice should leave the accounts screen")
+	}
+	// The terminal regaining focus, on any screen.
+	before = ctl.wakes()
+	h.send(tea.BlurMsg{})
+	h.send(tea.FocusMsg{})
+	if ctl.wakes() != before+1 {
+		t.Fatalf("focus regained: %d wakes, want %d", ctl.wakes(), before+1)
+	}
 }

@@ -15,6 +15,22 @@ import (
 // help overlay shows the new keys. An unknown action or an empty value is an
 // error naming the valid actions; nothing is changed then.
 func OverrideKeys(overrides map[string]string) error {
+	km, err := boundKeys(overrides)
+	if err != nil {
+		return err
+	}
+	keys = km
+	return nil
+}
+
+// CheckKeys reports what OverrideKeys would refuse, changing nothing.
+func CheckKeys(overrides map[string]string) error {
+	_, err := boundKeys(overrides)
+	return err
+}
+
+// boundKeys is the key map with the overrides applied.
+func boundKeys(overrides map[string]string) (keyMap, error) {
 	km := keys
 	v := reflect.ValueOf(&km).Elem()
 	byName := map[string]int{}
@@ -29,7 +45,7 @@ func OverrideKeys(overrides map[string]string) error {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			return fmt.Errorf("[keys]: unknown action %q (actions: %s)", action, strings.Join(names, ", "))
+			return km, fmt.Errorf("[keys]: unknown action %q (actions: %s)", action, strings.Join(names, ", "))
 		}
 		var ks []string
 		for _, k := range strings.Split(spec, ",") {
@@ -38,11 +54,10 @@ func OverrideKeys(overrides map[string]string) error {
 			}
 		}
 		if len(ks) == 0 {
-			return fmt.Errorf("[keys]: %s has no key", action)
+			return km, fmt.Errorf("[keys]: %s has no key", action)
 		}
 		b := v.Field(i).Addr().Interface().(*key.Binding)
 		*b = key.NewBinding(key.WithKeys(ks...), key.WithHelp(strings.Join(ks, "/"), b.Help().Desc))
 	}
-	keys = km
-	return nil
+	return km, nil
 }

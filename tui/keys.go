@@ -56,6 +56,7 @@ type keyMap struct {
 	RemoveAccount key.Binding
 	Relogin       key.Binding
 	AddAccount    key.Binding
+	RetryNow      key.Binding
 
 	// key verification
 	Verify       key.Binding
@@ -114,6 +115,7 @@ var keys = keyMap{
 	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
 	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
 	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
+	RetryNow:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry now (any key here, or the terminal regaining focus, also does)")),
 
 	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys with this person (emoji), or answer a request")),
 	VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
@@ -141,7 +143,7 @@ func helpSections() []helpSection {
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
-		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount}},
+		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount, k.RetryNow}},
 		{"Key verification", []key.Binding{k.VerifyAccept,
 			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "the emoji match")),
 			key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "they don't match / decline / cancel")),

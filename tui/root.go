@@ -260,10 +260,12 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.FocusMsg:
 		m.notify.onFocus(true)
 		m.env.away = false
+		// The user is back: accounts waiting to retry try now.
+		wake := reconnectNow(m.env.accounts, false)
 		if m.screen == screenConversation && m.conv != nil {
-			return m, m.conv.back()
+			return m, tea.Batch(wake, m.conv.back())
 		}
-		return m, nil
+		return m, wake
 	case tea.BlurMsg:
 		m.notify.onFocus(false)
 		m.env.away = true
@@ -333,7 +335,7 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = ""
 			m.push(screenAccounts)
 			m.acctView.opened()
-			return m, loadAccounts(m.env.core, m.env.accounts)
+			return m, tea.Batch(reconnectNow(m.env.accounts, false), loadAccounts(m.env.core, m.env.accounts))
 		}
 		m.status = ""
 	}

@@ -69,6 +69,16 @@ type AccountsView interface {
 	AccountStatuses() []AccountStatus
 }
 
+// AccountsRetrier is the optional part of an AccountsView that ends the
+// accounts' back-off waits (the cmd wires *accounts.Manager in). The TUI
+// calls it when the user is looking: a key on the accounts screen, or the
+// terminal regaining focus. It runs in a tea.Cmd and must be cheap.
+type AccountsRetrier interface {
+	// ReconnectNow makes every account waiting to retry connect at once
+	// and says how many there were.
+	ReconnectNow() int
+}
+
 // AccountsControl lets the accounts screen change accounts (the cmd wires
 // *accounts.Manager in). Every call happens inside a tea.Cmd. Relogin must
 // not keep secret after it returns: the TUI zeroes it then.
@@ -156,10 +166,11 @@ func Run(ctx context.Context, opts Options) error {
 	opts.Terminal, opts.Tmux = term, os.Getenv("TMUX") != ""
 	m := newRoot(opts)
 	defer m.close()
-	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithOutput(term)}
-	if opts.Notify.alerts() {
-		popts = append(popts, tea.WithReportFocus())
-	}
+	// Focus reporting (mode 1004) is a mode set, not a query: the terminal
+	// answers nothing until focus changes. It tells notifications when the
+	// user is away and lets regaining focus end the accounts' back-off.
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+		tea.WithOutput(term), tea.WithReportFocus()}
 	if opts.Notify.title() {
 		_, _ = io.WriteString(term, pushTitle)
 		defer io.WriteString(term, popTitle)

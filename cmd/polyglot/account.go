@@ -23,7 +23,6 @@ func newAccountCmd(io streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "account",
 		Short: "Add, list and remove your Matrix, XMPP and WhatsApp accounts",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newAccountAddCmd(io), newAccountListCmd(io), newAccountRemoveCmd(io))
 	return cmd

@@ -70,6 +70,26 @@ func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
 	return th, nil
 }
 
+// checkStartup validates what the TUI takes from config.toml and the
+// environment beyond what loadConfig checks: the theme, the [keys]
+// overrides and, for the demo, POLYGLOT_DEMO_SPEED. `polyglot` runs it
+// before connecting anything and exits 2 on its error; doctor reports the
+// same error, so the two never disagree.
+func (a *app) checkStartup(cfg *accounts.Config, demo bool) error {
+	if _, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.EnvOptions()); err != nil {
+		return withCode(exitUsage, fmt.Errorf("theme: %w", err))
+	}
+	if err := tui.CheckKeys(cfg.Keys); err != nil {
+		return withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
+	}
+	if demo {
+		if _, err := demoSpeed(); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	return nil
+}
+
 // openInbox opens (creating) the profile's store under the data dir.
 func (a *app) openInbox(name string) (*inbox.Inbox, error) {
 	// Attachments the user opens land in the data dir, next to the store.

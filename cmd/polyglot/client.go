@@ -210,14 +210,27 @@ func (r *runtime) settled() bool {
 func (r *runtime) authFailure() error {
 	for _, st := range r.accounts.Statuses() {
 		if st.State == accounts.StateAuthFailed {
-			return fmt.Errorf("%s: login refused: %s (fix it with `polyglot account add %s %s` after `polyglot account remove %s`)",
-				st.Account, st.Detail, st.Network, st.Address, st.Account)
+			return errors.New(authProblem(st))
 		}
 	}
 	return nil
 }
 
+// authProblem says why an account cannot log in and how to fix it: a
+// password missing from the keystore is not a refused login.
+func authProblem(st accounts.Status) string {
+	if st.NoSecret {
+		return fmt.Sprintf("%s has no password in the keystore, so it cannot log in (nothing was sent to the server); "+
+			"enter it in polyglot: press A, select the account, press L", st.Account)
+	}
+	return fmt.Sprintf("%s: login refused: %s (fix it with `polyglot account remove %s`, then `polyglot account add %s %s` with the right password)",
+		st.Account, st.Detail, st.Account, st.Network, st.Address)
+}
+
 func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
+	if err := a.checkStartup(cfg, false); err != nil {
+		return err
+	}
 	rt, err := a.startClient(ctx, cfg)
 	if err != nil {
 		return err
@@ -257,6 +270,7 @@ type statusView struct {
 var (
 	_ tui.AccountsControl = statusView{}
 	_ tui.AccountsAdder   = statusView{}
+	_ tui.AccountsRetrier = statusView{}
 )
 
 func (v statusView) AccountStatuses() []tui.AccountStatus {
@@ -274,6 +288,7 @@ func (v statusView) Enable(id string) error                 { return v.m.Enable(
 func (v statusView) Disable(id string) error                { return v.m.Disable(id) }
 func (v statusView) Remove(id string) error                 { return v.m.Remove(id) }
 func (v statusView) Relogin(id string, secret []byte) error { return v.m.Relogin(id, secret) }
+func (v statusView) ReconnectNow() int                      { return v.m.ReconnectNow() }
 
 func (v statusView) AddNetworks() []protocols.Network { return v.networks }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -84,10 +83,11 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 	}
 }
 
+// missingSecret says what is missing when the keystore has no password:
+// an auth problem for the supervisor (no retry loop), but not a refusal.
 func missingSecret(acc accounts.Account, err error) error {
 	if errors.Is(err, keystore.ErrNotFound) {
-		return fmt.Errorf("%s: no password in the keystore (%w): re-login with `polyglot account add %s %s`",
-			acc.ID, protocols.ErrAuthFailed, acc.Network, acc.Address)
+		return &accounts.NoSecretError{Account: acc.ID, Err: err}
 	}
 	return err
 }

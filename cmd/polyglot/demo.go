@@ -42,6 +42,9 @@ shows. Nothing leaves your machine. POLYGLOT_DEMO_SPEED speeds its clock up.`,
 }
 
 func (a *app) runDemo(ctx context.Context, cfg *accounts.Config) error {
+	if err := a.checkStartup(cfg, true); err != nil {
+		return err
+	}
 	speed, err := demoSpeed()
 	if err != nil {
 		return withCode(exitUsage, err)

@@ -19,9 +19,11 @@ func newDoctorCmd(io streams) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check config, keystore, data dir permissions and each account's reachability",
 		Long: `Checks what polyglot depends on and prints what to do about each problem:
-the config file, the keystore, the permissions of the directories and files
-polyglot writes, and whether each account can connect. Exit status 0 when all
-is well, 1 when something needs attention.`,
+the config file (and everything starting polyglot checks: theme, key
+bindings, notifications), the keystore, the permissions of the directories
+and files polyglot writes, and whether each account can connect. A config file
+that does not exist yet is reported as "none yet". Exit status 0 when all is
+well, 1 when something needs attention.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := newApp(io)
@@ -53,7 +55,17 @@ func (a *app) doctor(ctx context.Context, timeout time.Duration) int {
 		bad("edit the file at the line and column named; polyglot never rewrites a file it cannot read", "config: %v", err)
 		return problems
 	}
-	ok("config %s (%d account(s))", a.paths.ConfigFile(), len(cfg.Accounts))
+	if fileExists(a.paths.ConfigFile()) {
+		ok("config %s (%d account(s))", a.paths.ConfigFile(), len(cfg.Accounts))
+	} else {
+		// Not an error, and not a checked file either.
+		fmt.Fprintf(a.io.out, "none  config %s: none yet (defaults; `polyglot account add` creates it)\n", a.paths.ConfigFile())
+	}
+	if err := a.checkStartup(cfg, len(cfg.Accounts) == 0); err != nil {
+		bad("fix the setting named; polyglot refuses to start until then", "%v", err)
+	} else {
+		ok("theme, key bindings, notifications")
+	}
 
 	for _, dir := range []string{a.paths.Config, a.paths.Data, a.paths.State} {
 		for _, p := range looseModes(dir) {
@@ -78,12 +90,15 @@ func (a *app) doctor(ctx context.Context, timeout time.Duration) int {
 	ok("keystore unlocked (%s)", rt.keys.Backend())
 	rt.waitSettled(ctx)
 	for _, st := range rt.accounts.Statuses() {
-		switch st.State {
-		case accounts.StateOnline:
+		switch {
+		case st.State == accounts.StateOnline:
 			ok("%s: online", st.Account)
-		case accounts.StateDisabled:
+		case st.State == accounts.StateDisabled:
 			ok("%s: disabled", st.Account)
-		case accounts.StateAuthFailed:
+		case st.State == accounts.StateAuthFailed && st.NoSecret:
+			bad("run polyglot, press A, select the account and press L to enter its password",
+				"%s: no password in the keystore: it cannot log in", st.Account)
+		case st.State == accounts.StateAuthFailed:
 			bad(fmt.Sprintf("`polyglot account remove %s`, then add it again with the right password", st.Account),
 				"%s: login refused: %s", st.Account, st.Detail)
 		default:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -65,15 +66,76 @@ func execute(ctx context.Context, args []string, io streams) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(io.err, "polyglot:", err)
+	fmt.Fprintln(io.err, "polyglot:", userText(err))
+	return exitCode(err)
+}
+
+// ourPrefixes are the "pkg: " prefixes our packages put on errors (Go
+// convention, useful in the log). Shown to a person they read as a chain
+// ("inbox: Eve: …"), so userText drops them.
+var ourPrefixes = regexp.MustCompile(`(^|: )(inbox|accounts|keystore|themes|tui): `)
+
+// userText is err's message for a person.
+func userText(err error) string {
+	return ourPrefixes.ReplaceAllString(err.Error(), "$1")
+}
+
+// exitCode maps a command's error to the README's table. An error that did
+// not come out of a command's own work is cobra refusing the command line
+// (unknown command, extra arguments, a required flag missing): a usage
+// error, never 1.
+func exitCode(err error) int {
 	var ce *codedError
+	var re *runError
 	switch {
 	case errors.As(err, &ce):
 		return ce.code
 	case errors.Is(err, context.Canceled):
 		return exitInterrupt
+	case errors.As(err, &re):
+		return exitError
 	}
-	return exitError
+	return exitUsage
+}
+
+// runError marks an uncoded error from a command's RunE.
+type runError struct{ err error }
+
+func (e *runError) Error() string { return e.err.Error() }
+func (e *runError) Unwrap() error { return e.err }
+
+// strictCommands walks the tree: every RunE's plain errors are marked as
+// its own (exit 1), and a command that only groups others (account) refuses
+// to run bare or with an unknown subcommand instead of printing its help
+// and exiting 0.
+func strictCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictCommands(sub)
+	}
+	if c.RunE == nil && c.Run == nil && c.HasSubCommands() {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return withCode(exitUsage, fmt.Errorf("%s needs a subcommand; see `%s --help`", cmd.CommandPath(), cmd.CommandPath()))
+			}
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf(" (did you mean %q?)", s[0])
+			}
+			return withCode(exitUsage, fmt.Errorf("unknown command %q for %q%s; see `%s --help`", args[0], cmd.CommandPath(), hint, cmd.CommandPath()))
+		}
+		return
+	}
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			var ce *codedError
+			if err == nil || errors.As(err, &ce) {
+				return err
+			}
+			return &runError{err}
+		}
+	}
 }
 
 func newRootCmd(io streams) *cobra.Command {
@@ -111,6 +173,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newSendCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
+	strictCommands(root)
 	return root
 }

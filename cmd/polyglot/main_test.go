@@ -152,7 +152,7 @@ func TestHelpAndVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(out, version) {
 		t.Fatalf("--version: %d %q", code, out)
 	}
-	for _, args := range [][]string{{}, {"demo"}, {"account"}, {"account", "add"}, {"account", "list"}, {"account", "remove"}, {"send"}, {"doctor"}} {
+	for _, args := range [][]string{{}, {"demo"}, {"account"}, {"account", "add"}, {"account", "list"}, {"account", "remove"}, {"send"}, {"history"}, {"doctor"}} {
 		out, _, code := p.run("", append(args, "--help")...)
 		if code != 0 || !strings.Contains(out, "Usage:") {
 			t.Errorf("%v --help: exit %d\n%s", args, code, out)

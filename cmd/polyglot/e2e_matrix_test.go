@@ -59,10 +59,11 @@ func TestMatrixAccountRemoveLogsOutTheDevice(t *testing.T) {
 
 	add()
 	d.Stop()
-	t0 := time.Now()
 	out, stderr, code = p.run("", "account", "remove", "@dana:localhost")
-	if took := time.Since(t0); took > 10*time.Second {
-		t.Errorf("remove with the server down took %v; the logout attempt must give up sooner", took)
+	// A server that is down refuses the connection: the logout gives up
+	// on that answer at once, it does not sit out its timeout.
+	if strings.Contains(stderr, "deadline exceeded") || !strings.Contains(stderr, "refused") {
+		t.Errorf("remove with the server down did not give up on the refused connection: %s", stderr)
 	}
 	if code != 0 || !strings.Contains(out, "removed") || !strings.Contains(stderr, "server still lists this device") {
 		t.Fatalf("account remove with the server down: exit %d: %s%s", code, out, stderr)

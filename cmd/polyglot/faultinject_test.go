@@ -129,7 +129,7 @@ func (f *faultRun) run() faultReport {
 			f.mu.Lock()
 			f.confirmed = append(f.confirmed, body)
 			f.mu.Unlock()
-			time.Sleep(time.Duration(20+rng.IntN(60)) * time.Millisecond) // ~20 messages/s
+			time.Sleep(time.Duration(70+rng.IntN(60)) * time.Millisecond) // ~10 messages/s
 		}
 	}()
 

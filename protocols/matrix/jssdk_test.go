@@ -352,6 +352,7 @@ func waitJSTrust(t *testing.T, js *testserver.JSPeer, user string) {
 // median send→receive time of each (run with -v to see them), beside
 // TestMeasureEncryptedLatency's numbers for nio.
 func TestMeasureEncryptedLatencyJSSDK(t *testing.T) {
+	measurement(t)
 	_, a, js := startJSWorld(t)
 	bob := js.UserID
 	ctx := context.Background()

@@ -69,6 +69,10 @@ type Account struct {
 	DisplayName  string
 	Enabled      bool // default true
 	Reachability Reachability
+	// HistoryDays and HistoryMessages bound what a first login fetches
+	// from the server's history (0: the connector's default, 30 days and
+	// 2 000 messages); older messages load as the user scrolls.
+	HistoryDays, HistoryMessages int
 	// DataDir is where the connector keeps its own state; filled in by the
 	// Manager (Paths.AccountDir), never written to the config file.
 	DataDir string
@@ -114,12 +118,14 @@ type fileAccount struct {
 	DisplayName  string `toml:"display_name,omitempty"`
 	Enabled      *bool  `toml:"enabled,omitempty"`
 	Reachability string `toml:"reachability,omitempty"`
+	HistoryDays  int    `toml:"history_days,omitempty"`
+	HistoryMsgs  int    `toml:"history_messages,omitempty"`
 }
 
 var knownKeys = map[string][]string{
 	"":              {"theme", "keystore", "keys", "notifications", "account"},
 	"notifications": {"enabled", "bell", "title", "desktop", "preview"},
-	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability"},
+	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability", "history_days", "history_messages"},
 }
 
 // ConfigError is one problem in config.toml, with where and how to fix it.
@@ -329,6 +335,11 @@ func (fa fileAccount) toAccount(dir string) (Account, []problem) {
 		ps = append(ps, problem{"reachability", fmt.Sprintf("unknown reachability %q", fa.Reachability),
 			`use "everyone", "contacts" or "own-server"`})
 	}
+	if fa.HistoryDays < 0 || fa.HistoryMsgs < 0 {
+		ps = append(ps, problem{"history_days", "history_days and history_messages cannot be negative",
+			"leave them out for the default (30 days, 2000 messages)"})
+	}
+	acc.HistoryDays, acc.HistoryMessages = fa.HistoryDays, fa.HistoryMsgs
 	if acc.InsecureTLS && !loopbackServer(acc.Server) {
 		ps = append(ps, problem{"insecure_tls", "insecure_tls is only allowed with a loopback server",
 			`set server = "127.0.0.1:5222" (or a http://127.0.0.1 URL) for a local test server, or use ca_file for a private CA`})
@@ -543,7 +554,7 @@ func toFile(cfg *Config) fileConfig {
 	}
 	for _, a := range cfg.Accounts {
 		fa := fileAccount{Network: string(a.Network), Address: a.Address, Server: a.Server, CAFile: a.CAFile,
-			InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName}
+			InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName, HistoryDays: a.HistoryDays, HistoryMsgs: a.HistoryMessages}
 		if a.ID != DefaultID(a.Network, a.Address) {
 			fa.ID = a.ID
 		}

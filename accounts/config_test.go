@@ -173,7 +173,8 @@ func TestSaveRoundTripAndMode(t *testing.T) {
 	cfg.Notifications = Notifications{Enabled: false, Bell: true, Title: false, Desktop: "osc777", Preview: true}
 	cfg.Accounts = []Account{
 		{ID: "matrix:@a:b.org", Network: protocols.Matrix, Address: "@a:b.org", Enabled: true, Reachability: ReachEveryone},
-		{ID: "me", Network: protocols.XMPP, Address: "me@x.org", Enabled: false, Reachability: ReachOwnServer, DisplayName: "Me"},
+		{ID: "me", Network: protocols.XMPP, Address: "me@x.org", Enabled: false, Reachability: ReachOwnServer, DisplayName: "Me",
+			HistoryDays: 7, HistoryMessages: 500},
 	}
 	if err := Save(p, cfg); err != nil {
 		t.Fatal(err)
@@ -275,5 +276,18 @@ func TestBackoffCeilingsAndJitterBounds(t *testing.T) {
 		if mean := sum / n; mean < c*7/10 || mean > c*8/10 {
 			t.Fatalf("attempt %d: mean %v, want about %v", attempt, mean, c*3/4)
 		}
+	}
+}
+
+// history_days / history_messages bound a first login's history; a
+// negative value is refused with the line it is on.
+func TestHistoryDepthKeys(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "[[account]]\nnetwork = \"xmpp\"\naddress = \"me@x.org\"\nhistory_days = 7\nhistory_messages = 300\n"))
+	if err != nil || cfg.Accounts[0].HistoryDays != 7 || cfg.Accounts[0].HistoryMessages != 300 {
+		t.Fatalf("history keys: %+v, %v", cfg, err)
+	}
+	_, err = Load(writeConfig(t, "[[account]]\nnetwork = \"xmpp\"\naddress = \"me@x.org\"\nhistory_days = -1\n"))
+	if err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("negative history_days: %v", err)
 	}
 }

@@ -324,6 +324,13 @@ func accountSets(o, w Account, f fileAccount) []kvSet {
 	if o.Reachability != w.Reachability {
 		sets = append(sets, kvSet{key: "reachability", value: tomlString(string(w.Reachability))})
 	}
+	integer := func(key string, ov, wv int) {
+		if ov != wv {
+			sets = append(sets, kvSet{key: key, value: fmt.Sprint(wv), del: wv == 0})
+		}
+	}
+	integer("history_days", o.HistoryDays, w.HistoryDays)
+	integer("history_messages", o.HistoryMessages, w.HistoryMessages)
 	return sets
 }
 
@@ -348,6 +355,12 @@ func newAccountLines(w Account, f fileAccount) []kvSet {
 		out = append(out, kvSet{key: "enabled", value: "false"})
 	}
 	add("reachability", f.Reachability)
+	if w.HistoryDays > 0 {
+		out = append(out, kvSet{key: "history_days", value: fmt.Sprint(w.HistoryDays)})
+	}
+	if w.HistoryMessages > 0 {
+		out = append(out, kvSet{key: "history_messages", value: fmt.Sprint(w.HistoryMessages)})
+	}
 	return out
 }
 

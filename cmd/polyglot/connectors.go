@@ -40,6 +40,8 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 				InsecureSkipVerifyLoopback: acc.InsecureTLS,
 				DataDir:                    acc.DataDir,
 				DeliveryReceipts:           accepted,
+				HistoryDays:                acc.HistoryDays,
+				HistoryMessages:            acc.HistoryMessages,
 				Logger:                     log.With().Str("account", acc.ID).Logger(),
 			})
 		},

@@ -44,6 +44,11 @@ type Config struct {
 	// DataDir keeps the MAM catch-up position between runs (one small file);
 	// empty keeps it in memory only.
 	DataDir string
+	// HistoryDays and HistoryMessages bound the history an account's first
+	// login fetches from the server's archive, newest first (default 30
+	// days, at most 2 000 messages). Older messages load on demand
+	// (FetchHistory).
+	HistoryDays, HistoryMessages int
 	// DeliveryReceipts decides whether a delivery receipt (XEP-0184, XEP-0333
 	// received) may go back to the sender of a message. nil never sends one:
 	// the core owns consent and wires this to "has the user accepted from?".
@@ -61,6 +66,8 @@ const (
 	defaultPingInterval = 20 * time.Second
 	defaultPingTimeout  = 10 * time.Second
 	defaultMaxBody      = 64 << 10
+	defaultHistoryDays  = 30
+	defaultHistoryMsgs  = 2000
 )
 
 func (c *Config) validate() (jid.JID, error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
@@ -33,16 +34,7 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 	pos := c.mamPos
 	c.mu.Unlock()
 	if pos == "" {
-		_, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 1, Before: strp("")})
-		if err != nil {
-			return err
-		}
-		if fin.Last == "" {
-			fin.Last = posStart // empty archive: next time, read it from the start
-		}
-		c.emit(c.checkpoint("", fin.Last))
-		c.setCaughtUp(nil)
-		return nil
+		return c.firstLogin(ctx, sess)
 	}
 	for pages := 0; pages < 200; pages++ { // at most 20 000 messages per catch-up
 		set := rsmSet{Max: 100}
@@ -63,11 +55,7 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 			}
 			return err
 		}
-		for _, it := range items {
-			for _, ev := range c.convert(it.fwd.Message, false, true, it.id, it.fwd.Delay.time()) {
-				c.emit(ev)
-			}
-		}
+		c.emitArchived(items)
 		if fin.Last != "" {
 			pos = fin.Last
 			c.emit(c.checkpoint("", pos))
@@ -81,6 +69,74 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 	// the next connect goes on from the last stored page.
 	c.log.Warn().Msg("MAM catch-up stopped after 20 000 messages; the rest follows on the next connect")
 	return nil
+}
+
+// firstLogin fills recent history on an account's first run. The newest
+// page is emitted, and becomes the position, before the login completes,
+// so live messages follow it without a gap; older pages, back to
+// HistoryDays or HistoryMessages, come in the background while the
+// account is online. An interrupted backfill is not resumed: the rest is
+// older than the position and loads on demand (FetchHistory).
+func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
+	items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 100, Before: strp("")})
+	if err != nil {
+		return err
+	}
+	c.emitArchived(items)
+	pos := fin.Last
+	if pos == "" {
+		pos = posStart // empty archive: next time, read it from the start
+	}
+	c.emit(c.checkpoint("", pos))
+	c.setCaughtUp(nil)
+	if !fin.Complete && fin.First != "" && len(items) > 0 {
+		go c.backfill(sess, fin.First, len(items))
+	}
+	return nil
+}
+
+// backfill pages our archive backwards from before, oldest-bound by the
+// configured history depth.
+func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int) {
+	ctx, cancel := c.linked(context.Background())
+	defer cancel()
+	days, most := c.cfg.HistoryDays, c.cfg.HistoryMessages
+	if days <= 0 {
+		days = defaultHistoryDays
+	}
+	if most <= 0 {
+		most = defaultHistoryMsgs
+	}
+	since := time.Now().AddDate(0, 0, -days)
+	for fetched < most {
+		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: min(100, most-fetched), Before: strp(before)})
+		if err != nil {
+			c.log.Info().Err(err).Int("messages", fetched).Msg("first-login history stopped; older messages load on demand")
+			return
+		}
+		var keep []mamItem
+		for _, it := range items {
+			if it.fwd.Delay.time().IsZero() || !it.fwd.Delay.time().Before(since) {
+				keep = append(keep, it)
+			}
+		}
+		c.emitArchived(keep)
+		fetched += len(items)
+		if fin.Complete || fin.First == "" || len(items) == 0 || len(keep) < len(items) {
+			break
+		}
+		before = fin.First
+	}
+	c.log.Info().Int("messages", fetched).Msg("first-login history fetched")
+}
+
+// emitArchived emits archive results (oldest first) as historical events.
+func (c *Connector) emitArchived(items []mamItem) {
+	for _, it := range items {
+		for _, ev := range c.convert(it.fwd.Message, false, true, it.id, it.fwd.Delay.time()) {
+			c.emit(ev)
+		}
+	}
 }
 
 // roomCatchUp pages the room's archive after since, oldest first. Until it

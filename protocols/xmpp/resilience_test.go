@@ -278,3 +278,44 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 		t.Fatalf("after a restart alice got %d room messages %q, want the %d said while closed", len(got), got, len(want2))
 	}
 }
+
+// TestFirstLoginFetchesRecentHistory: an account that had messages before
+// Polyglot first logged in gets its newest history at once (newest page
+// before Connect returns, older pages in the background, back to
+// HistoryMessages), each message once; the next run fetches none again.
+func TestFirstLoginFetchesRecentHistory(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "pw")
+	p.Register("bob", "pw")
+	bob := p.StartPeer("bob@localhost", "pw")
+	const sent, depth = 250, 180
+	for i := 1; i <= sent; i++ {
+		bob.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": fmt.Sprintf("old %03d", i), "confirm": true})
+	}
+	dataDir := t.TempDir()
+	cfg := func(c *Config) { c.DataDir, c.HistoryMessages = dataDir, depth }
+	first := newClient(t, p, "alice", "pw", cfg)
+	seen := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < depth && time.Now().Before(deadline) {
+		for _, me := range collectMessages(first, 200*time.Millisecond) {
+			seen[me.Message.Body]++
+			if !me.Historical && strings.HasPrefix(me.Message.Body, "old") && me.Message.NetworkID == "" {
+				t.Errorf("archived message without its archive ID: %+v", me.Message)
+			}
+		}
+	}
+	for i := sent - depth + 1; i <= sent; i++ {
+		if b := fmt.Sprintf("old %03d", i); seen[b] == 0 {
+			t.Fatalf("first login did not bring %q (got %d distinct messages)", b, len(seen))
+		}
+	}
+	if b := fmt.Sprintf("old %03d", sent-depth); seen[b] != 0 {
+		t.Errorf("first login went deeper than HistoryMessages=%d: %q arrived", depth, b)
+	}
+	first.Close()
+	again := newClient(t, p, "alice", "pw", cfg)
+	if got := collectMessages(again, time.Second); len(got) != 0 {
+		t.Fatalf("the second run fetched %d messages again", len(got))
+	}
+}

@@ -118,8 +118,8 @@ type fileAccount struct {
 	DisplayName  string `toml:"display_name,omitempty"`
 	Enabled      *bool  `toml:"enabled,omitempty"`
 	Reachability string `toml:"reachability,omitempty"`
-	HistoryDays  int    `toml:"history_days,omitempty"`
-	HistoryMsgs  int    `toml:"history_messages,omitempty"`
+	HistoryDays  int    `toml:"history_days,omitzero"`
+	HistoryMsgs  int    `toml:"history_messages,omitzero"`
 }
 
 var knownKeys = map[string][]string{

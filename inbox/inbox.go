@@ -37,7 +37,10 @@ type Inbox struct {
 	// lost marks accounts where an event failed to be stored since the
 	// connector's last (re)connect: their checkpoints are not committed,
 	// so the connector fetches that range again.
-	lost   map[string]bool
+	lost map[string]bool
+	// older is where each chat's history continues on the server
+	// (LoadOlder), keyed by account and chat.
+	older  map[chatKey]olderCursor
 	subs   map[*subscriber]struct{}
 	closed bool
 	// reactCaps: the senders whose reaction cap was already logged.
@@ -74,6 +77,7 @@ func newInbox(db *sql.DB, opts Options) *Inbox {
 		typing:   map[ConversationID]typingEntry{},
 		inflight: map[MessageID]bool{},
 		lost:     map[string]bool{},
+		older:    map[chatKey]olderCursor{},
 		outbox:   map[string]*outboxRun{},
 		known:    map[string]knownAccount{},
 		verifs:   verifications{},

@@ -241,7 +241,9 @@ type Connector interface {
 	// MarkRead tells the peer we read up to and including networkID.
 	MarkRead(ctx context.Context, chat, networkID string) error
 	SetTyping(ctx context.Context, chat string, typing bool) error
-	// FetchHistory returns messages older than the cursor (empty: newest).
+	// FetchHistory returns messages older than before: a previous page's
+	// Before, or the NetworkID of the oldest message the caller holds
+	// (empty: the newest page).
 	FetchHistory(ctx context.Context, chat, before string, limit int) (HistoryPage, error)
 	Close() error
 }
@@ -281,4 +283,23 @@ type RequestResponder interface {
 // input: the file never lands outside dir.
 type Downloader interface {
 	Download(ctx context.Context, att Attachment, dir string) (path string, err error)
+}
+
+// OlderThan keeps a page of history (oldest first) in order before floor,
+// the time of the oldest message already held: archive stamps often have
+// one-second precision, and a message stamped in the same second as a
+// newer one it precedes would otherwise sort after it. A stamp is moved
+// back (by a microsecond past the next one) only where needed. It returns
+// the stamps and the new floor. A zero floor (nothing held) keeps the
+// page's own newest stamp as the start.
+func OlderThan(stamps []time.Time, floor time.Time) ([]time.Time, time.Time) {
+	out := make([]time.Time, len(stamps))
+	for i := len(stamps) - 1; i >= 0; i-- {
+		st := stamps[i]
+		if !floor.IsZero() && !st.Before(floor) {
+			st = floor.Add(-time.Microsecond)
+		}
+		out[i], floor = st, st
+	}
+	return out, floor
 }

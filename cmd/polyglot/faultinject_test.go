@@ -233,7 +233,8 @@ func (f *faultRun) aimAtLogin(rng *rand.Rand) {
 }
 
 // storedBodies pages a conversation of the store: the bodies of the
-// numbered messages, and how many incoming ones are undecryptable.
+// numbered messages, oldest first, and how many incoming ones are
+// undecryptable.
 func storedBodies(t *testing.T, in *inbox.Inbox, addr string) (out []string, undecryptable int) {
 	conv, err := in.FindConversation(addr)
 	if err != nil {
@@ -246,14 +247,16 @@ func storedBodies(t *testing.T, in *inbox.Inbox, addr string) (out []string, und
 			t.Errorf("reading the store: %v", err)
 			return out, undecryptable
 		}
+		var page []string
 		for _, m := range ms {
 			switch {
 			case strings.HasPrefix(m.Body, "n="):
-				out = append(out, m.Body)
+				page = append(page, m.Body)
 			case !m.Outgoing && m.Body == "" && strings.Contains(m.Notice, "Unable to decrypt"):
 				undecryptable++
 			}
 		}
+		out = append(page, out...) // an older page goes in front
 		if len(ms) < 200 {
 			return out, undecryptable
 		}

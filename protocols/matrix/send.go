@@ -294,6 +294,15 @@ func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit
 		limit = 50
 	}
 	room := id.RoomID(chat)
+	if strings.HasPrefix(before, "$") {
+		// An event ID (the oldest message the caller holds): the
+		// pagination token just before it.
+		ctxResp, err := cli.Context(ctx, room, id.EventID(before), nil, 0)
+		if err != nil {
+			return protocols.HistoryPage{}, fmt.Errorf("matrix: history of %s: %w", chat, err)
+		}
+		before = ctxResp.Start
+	}
 	filter := &mautrix.FilterPart{Types: []event.Type{event.EventMessage, event.EventEncrypted, event.EventReaction, event.EventSticker}}
 	resp, err := cli.Messages(ctx, room, before, "", mautrix.DirectionBackward, filter, limit)
 	if err != nil {

@@ -55,7 +55,7 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 			}
 			return err
 		}
-		c.emitArchived(items)
+		c.emitArchived(items, nil)
 		if fin.Last != "" {
 			pos = fin.Last
 			c.emit(c.checkpoint("", pos))
@@ -82,7 +82,7 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if err != nil {
 		return err
 	}
-	c.emitArchived(items)
+	c.emitArchived(items, nil)
 	pos := fin.Last
 	if pos == "" {
 		pos = posStart // empty archive: next time, read it from the start
@@ -90,14 +90,14 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 	c.emit(c.checkpoint("", pos))
 	c.setCaughtUp(nil)
 	if !fin.Complete && fin.First != "" && len(items) > 0 {
-		go c.backfill(sess, fin.First, len(items))
+		go c.backfill(sess, fin.First, len(items), items[0].fwd.Delay.time())
 	}
 	return nil
 }
 
 // backfill pages our archive backwards from before, oldest-bound by the
 // configured history depth.
-func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int) {
+func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, floor time.Time) {
 	ctx, cancel := c.linked(context.Background())
 	defer cancel()
 	days, most := c.cfg.HistoryDays, c.cfg.HistoryMessages
@@ -120,7 +120,12 @@ func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int) {
 				keep = append(keep, it)
 			}
 		}
-		c.emitArchived(keep)
+		stamps := make([]time.Time, len(keep))
+		for i, it := range keep {
+			stamps[i] = it.fwd.Delay.time()
+		}
+		stamps, floor = protocols.OlderThan(stamps, floor)
+		c.emitArchived(keep, stamps)
 		fetched += len(items)
 		if fin.Complete || fin.First == "" || len(items) == 0 || len(keep) < len(items) {
 			break
@@ -130,10 +135,15 @@ func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int) {
 	c.log.Info().Int("messages", fetched).Msg("first-login history fetched")
 }
 
-// emitArchived emits archive results (oldest first) as historical events.
-func (c *Connector) emitArchived(items []mamItem) {
-	for _, it := range items {
-		for _, ev := range c.convert(it.fwd.Message, false, true, it.id, it.fwd.Delay.time()) {
+// emitArchived emits archive results (oldest first) as historical events,
+// stamped with stamps if given, else with their delay stamps.
+func (c *Connector) emitArchived(items []mamItem, stamps []time.Time) {
+	for i, it := range items {
+		stamp := it.fwd.Delay.time()
+		if stamps != nil {
+			stamp = stamps[i]
+		}
+		for _, ev := range c.convert(it.fwd.Message, false, true, it.id, stamp) {
 			c.emit(ev)
 		}
 	}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"polyglot/internal/testserver"
+)
+
+// TestFirstLoginOfAnExistingXMPPAccount starts where a user starts: an
+// account with history from before Polyglot existed. The first run shows
+// the newest messages without any action (history_messages of them), each
+// scroll back (LoadOlder) brings the next older page until the archive is
+// exhausted — no gap, no repeat — and a restart fetches nothing twice.
+func TestFirstLoginOfAnExistingXMPPAccount(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw")
+	srv.Register("bob", "bob-pw")
+	bob := srv.StartPeer("bob@localhost", "bob-pw")
+	const total, depth = 230, 80
+	for i := 1; i <= total; i++ {
+		if !bob.SendConfirmed(map[string]any{"to": "alice@localhost", "body": fmt.Sprintf("n=%04d", i)}) {
+			t.Fatalf("message %d not confirmed", i)
+		}
+	}
+	p := newProfile(t)
+	pw := filepath.Join(p.root, "pw")
+	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
+		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
+		t.Fatalf("account add: %s", stderr)
+	}
+	cfg := filepath.Join(p.config, "polyglot", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, []byte(fmt.Sprintf("history_messages = %d\n", depth))...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rt := startFaultClient(t, p)
+	want := func(from, to int) string {
+		var w []string
+		for i := from; i <= to; i++ {
+			w = append(w, fmt.Sprintf("n=%04d", i))
+		}
+		return strings.Join(w, " ")
+	}
+	stored := func() string {
+		bodies, _ := storedBodies(t, rt.inbox, "bob@localhost")
+		return strings.Join(bodies, " ")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for stored() != want(total-depth+1, total) {
+		if time.Now().After(deadline) {
+			t.Fatalf("first login stored %q, want the newest %d messages", stored(), depth)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	conv, err := rt.inbox.FindConversation("bob@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pages := 0; ; pages++ {
+		n, err := rt.inbox.LoadOlder(context.Background(), conv, 50)
+		if err != nil {
+			t.Fatalf("LoadOlder: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("LoadOlder never reached the start of the archive")
+		}
+	}
+	if got := stored(); got != want(1, total) {
+		t.Fatalf("after scrolling back to the start the store holds %q", got)
+	}
+	rt.stop()
+
+	// A restart: once the next message is in, the store holds every
+	// message once.
+	rt = startFaultClient(t, p)
+	if !bob.SendConfirmed(map[string]any{"to": "alice@localhost", "body": fmt.Sprintf("n=%04d", total+1)}) {
+		t.Fatal("message after the restart not confirmed")
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for stored() != want(1, total+1) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a restart the store holds %q", stored())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	// Bubble Tea's package init must not query the terminal.
+	_ "polyglot/internal/noprobe/restore"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

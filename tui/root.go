@@ -298,6 +298,9 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.back()
 	}
 
+	if k, ok := msg.(tea.KeyMsg); ok && isBurst(k) && !m.textFocus() {
+		return m, m.burst(k)
+	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		if k.String() == "ctrl+c" {
 			return m, tea.Quit
@@ -341,6 +344,44 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	return m, m.updateChild(msg)
+}
+
+// isBurst says k holds several keys that arrived in one read (fast typing
+// over SSH, key repeat, tmux send-keys "jjj"): Bubble Tea hands them over as
+// one KeyMsg with several runes. A bracketed paste is not keys.
+func isBurst(k tea.KeyMsg) bool {
+	return k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste && !k.Alt
+}
+
+// burst makes every key of a burst act, in order, as if typed one by one:
+// a key that starts a command (opening a screen, loading rows) has its
+// result delivered before the next key acts. Once a text field has the
+// keyboard the rest goes to it whole, as typed text.
+func (m *rootModel) burst(k tea.KeyMsg) tea.Cmd {
+	for i, r := range k.Runes {
+		if m.textFocus() {
+			rest := k
+			rest.Runes = k.Runes[i:]
+			_, cmd := m.Update(rest)
+			return cmd
+		}
+		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		if cmd != nil && i+1 < len(k.Runes) {
+			rest := k
+			rest.Runes = k.Runes[i+1:]
+			return tea.Sequence(cmd, cmdOf(rest))
+		}
+		if cmd != nil {
+			return cmd
+		}
+	}
+	return nil
+}
+
+// textFocus says a text field on screen has the keyboard (the composer, a
+// one-key question on a message, the search field, a form).
+func (m *rootModel) textFocus() bool {
+	return m.typing() || m.screen == screenSearch
 }
 
 // onScreen is the conversation the user is reading, 0 when none.

@@ -700,7 +700,9 @@ func (c *conversationView) renderMessage(i int) []string {
 			}
 			rs = append(rs, s)
 		}
-		out = append(out, indent+inline(strings.Join(rs, "  "), bw))
+		// Each key was sanitized above, before styling; the styled line is
+		// only cut to width (sanitizing it again would show its SGR as ␛).
+		out = append(out, indent+truncateStyled(strings.Join(rs, "  "), bw))
 	}
 	if m.Notice != "" {
 		out = append(out, indent+st.warn.Render("⚠ "+inline(m.Notice, bw-2)))

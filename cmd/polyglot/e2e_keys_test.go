@@ -57,3 +57,23 @@ func TestKeyBurstMovesThreeRows(t *testing.T) {
 	waitSelected(t, s, 1)
 	s.Keys("q")
 }
+
+// The user's own reaction is drawn in colour, never as raw "␛[…m" text.
+func TestOwnReactionShowsNoEscapeText(t *testing.T) {
+	s, _ := demoSession(t, "1")
+	s.WaitFor(10*time.Second, "Alice Martin", "Bob Nakamura")
+	openConversation(t, s, "Bob Nakamura")
+	pressEscape(s, 1) // history: the newest message is selected
+	s.Keys("+")
+	s.WaitFor(5*time.Second, "react:")
+	s.Keys("2")
+	screen, _ := s.WaitFor(10*time.Second, "❤️1")
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "❤️1") && strings.Contains(l, "␛") {
+			t.Fatalf("the own reaction shows escape text: %q", l)
+		}
+	}
+	if !strings.Contains(s.ScreenWithEscapes(), "\x1b[") {
+		t.Fatal("the screen has no colour at all")
+	}
+}

@@ -103,6 +103,7 @@ func (c *conversationView) open() tea.Cmd {
 		loadRoutes(e.core, c.id),
 		markRead(e.ctx, e.core, c.id),
 		c.composer.focus(),
+		c.restoreDraft(),
 	)
 }
 
@@ -424,7 +425,7 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 		c.replyTo = nil
 	}
 	c.offset = 0
-	cmds := []tea.Cmd{c.refresh(), loadRoutes(c.env.core, c.id)}
+	cmds := []tea.Cmd{c.refresh(), loadRoutes(c.env.core, c.id), c.keepDraft()}
 	if c.typing {
 		c.typing = false
 		cmds = append(cmds, setTyping(c.env.ctx, c.env.core, c.id, false))
@@ -512,9 +513,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 			c.enterHistory()
 			if c.typing {
 				c.typing = false
-				return setTyping(c.env.ctx, c.env.core, c.id, false)
+				return tea.Batch(c.keepDraft(), setTyping(c.env.ctx, c.env.core, c.id, false))
 			}
-			return nil
+			return c.keepDraft()
 		case composerCycleRoute:
 			c.cycleRoute()
 			return nil

@@ -194,6 +194,7 @@ type fakeCore struct {
 	acts      []string // message actions, as "edit 3 new text"
 	actErr    error    // what every message action returns
 	dlPath    string   // what Download returns
+	drafts    map[inbox.ConversationID]string
 }
 
 func newFakeCore() *fakeCore {
@@ -201,8 +202,25 @@ func newFakeCore() *fakeCore {
 		msgs: map[inbox.ConversationID][]inbox.Message{}, people: map[inbox.PersonID]inbox.Person{},
 		routes: map[inbox.ConversationID][]inbox.Route{}, decided: map[inbox.ConversationID]inbox.Decision{},
 		preferred: map[inbox.PersonID]protocols.Network{}, allow: map[inbox.PersonID]bool{},
-		ch: make(chan inbox.Change, 16),
+		ch: make(chan inbox.Change, 16), drafts: map[inbox.ConversationID]string{},
 	}
+}
+
+func (f *fakeCore) Draft(id inbox.ConversationID) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.drafts[id], nil
+}
+
+func (f *fakeCore) SetDraft(id inbox.ConversationID, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.TrimSpace(text) == "" {
+		delete(f.drafts, id)
+	} else {
+		f.drafts[id] = text
+	}
+	return nil
 }
 
 func (f *fakeCore) Subscribe() (<-chan inbox.Change, func()) { return f.ch, func() {} }

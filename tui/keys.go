@@ -6,9 +6,10 @@ import "github.com/charmbracelet/bubbles/key"
 // overlay can list exactly what the handlers check.
 type keyMap struct {
 	// global
-	Help key.Binding
-	Quit key.Binding
-	Back key.Binding
+	Help    key.Binding
+	Quit    key.Binding
+	Back    key.Binding
+	Suspend key.Binding
 
 	// lists
 	Up       key.Binding
@@ -70,9 +71,10 @@ type keyMap struct {
 }
 
 var keys = keyMap{
-	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
-	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (from lists)")),
-	Back: key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+	Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
+	Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (q from lists; ctrl+c asks first over a draft)")),
+	Back:    key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+	Suspend: key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend to the shell (fg comes back)")),
 
 	Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
 	Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
@@ -134,7 +136,7 @@ type helpSection struct {
 func helpSections() []helpSection {
 	k := keys
 	return []helpSection{
-		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts, k.Verify}},
+		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Suspend, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Compose, k.Person, k.Retry, k.Back}},

@@ -43,6 +43,8 @@ type rootModel struct {
 	accounts  []AccountStatus
 	status    string
 	statusErr bool
+	// confirmQuit: ctrl+c was pressed with a draft on screen.
+	confirmQuit bool
 
 	feed        <-chan inbox.Change
 	unsubscribe func()
@@ -119,14 +121,36 @@ func (m *rootModel) push(s screen) {
 }
 
 func (m *rootModel) back() tea.Cmd {
-	if m.screen == screenConversation && m.conv != nil && m.conv.typing {
-		m.conv.typing = false
-		c := setTyping(m.env.ctx, m.env.core, m.conv.id, false)
-		m.pop()
-		return tea.Batch(c, m.refreshScreen())
+	var cmds []tea.Cmd
+	if m.screen == screenConversation && m.conv != nil {
+		cmds = append(cmds, m.conv.keepDraft())
+		if m.conv.typing {
+			m.conv.typing = false
+			cmds = append(cmds, setTyping(m.env.ctx, m.env.core, m.conv.id, false))
+		}
 	}
 	m.pop()
-	return m.refreshScreen()
+	return tea.Batch(append(cmds, m.refreshScreen())...)
+}
+
+// quit saves the open conversation's draft, then ends the program.
+func (m *rootModel) quit() tea.Cmd { return tea.Sequence(m.keepConvDraft(), tea.Quit) }
+
+// keepConvDraft saves the open conversation's draft.
+func (m *rootModel) keepConvDraft() tea.Cmd {
+	if m.conv == nil {
+		return nil
+	}
+	return m.conv.keepDraft()
+}
+
+// askQuit is ctrl+c: with a draft in the composer on screen it asks first.
+func (m *rootModel) askQuit() tea.Cmd {
+	if m.screen == screenConversation && m.conv != nil && strings.TrimSpace(m.conv.draft()) != "" {
+		m.confirmQuit = true
+		return nil
+	}
+	return m.quit()
 }
 
 func (m *rootModel) pop() {
@@ -277,10 +301,19 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	// Navigation.
 	case openConversationMsg:
+		var keep tea.Cmd
+		if m.conv != nil {
+			keep = m.conv.keepDraft()
+		}
 		m.conv = newConversation(m.env, msg.ID)
 		m.conv.setSize(m.width, m.bodyHeight())
 		m.push(screenConversation)
-		return m, m.conv.open()
+		return m, tea.Batch(keep, m.conv.open())
+	case draftMsg:
+		if m.conv != nil {
+			m.conv.onDraft(msg)
+		}
+		return m, nil
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())
@@ -302,8 +335,19 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.burst(k)
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
-		if k.String() == "ctrl+c" {
-			return m, tea.Quit
+		if m.confirmQuit {
+			// y (or ctrl+c again) quits; any other key stays.
+			m.confirmQuit = false
+			if k.String() == "y" || k.String() == "ctrl+c" {
+				return m, m.quit()
+			}
+			return m, nil
+		}
+		switch {
+		case k.String() == "ctrl+c":
+			return m, m.askQuit()
+		case key.Matches(k, keys.Suspend):
+			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if m.showHelp {
 			if m.help.Update(msg) {
@@ -317,7 +361,7 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.showHelp = true
 				return m, nil
 			case k.String() == "q":
-				return m, tea.Quit
+				return m, m.quit()
 			}
 		}
 		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
@@ -658,6 +702,12 @@ func (m *rootModel) statusBar() string {
 	}
 	if login && m.screen != screenAccounts {
 		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
+	}
+	if m.confirmQuit {
+		if s != "" {
+			s = st.dim.Render(" │ ") + s
+		}
+		s = st.warn.Render("Quit Polyglot? Your draft is kept. y quits, any other key stays") + s
 	}
 	if m.status != "" {
 		style := st.dim

@@ -40,6 +40,9 @@ type Core interface {
 	SetPreferred(p inbox.PersonID, n protocols.Network) error
 	SetAllowDowngrade(p inbox.PersonID, allow bool) error
 	AccountStates() []inbox.AccountState
+	// Draft and SetDraft keep what the user left unsent in a conversation.
+	Draft(id inbox.ConversationID) (string, error)
+	SetDraft(id inbox.ConversationID, text string) error
 	// MessageActions: open, edit, react to and delete one message.
 	MessageActions
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"polyglot/internal/testserver"
 	"polyglot/internal/tmuxtest"
 )
 
@@ -76,4 +79,46 @@ func TestOwnReactionShowsNoEscapeText(t *testing.T) {
 	if !strings.Contains(s.ScreenWithEscapes(), "\x1b[") {
 		t.Fatal("the screen has no colour at all")
 	}
+}
+
+// A draft stays with its conversation when the user leaves it (esc), and
+// across a restart of the client (kept in the store).
+func TestDraftSurvivesLeavingAndRestart(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw")
+	srv.Register("bob", "bob-pw")
+	p := newProfile(t)
+	pw := filepath.Join(p.root, "pw")
+	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
+		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
+		t.Fatalf("account add: %d %s", code, stderr)
+	}
+	if _, stderr, code := p.run("", "send", "--to", "bob@localhost", "--allow-downgrade", "hi bob"); code != 0 {
+		t.Fatalf("send: %d %s", code, stderr)
+	}
+	const draft = "half a thought, not sent"
+	env := append(p.env(), "LANG=C.UTF-8")
+
+	s := tmuxtest.Start(t, 120, 40, env, binPath)
+	s.WaitFor(15*time.Second, "alice@localhost online", "bob@localhost")
+	openConversation(t, s, "bob@localhost")
+	s.WaitFor(5*time.Second, "hi bob")
+	s.Type(draft)
+	s.WaitFor(5*time.Second, "┃ "+draft)
+	pressEscape(s, 2) // leave the composer, then the conversation
+	s.WaitGone(5*time.Second, "┃ "+draft)
+	openConversation(t, s, "bob@localhost")
+	s.WaitFor(5*time.Second, "┃ "+draft)
+	pressEscape(s, 2)
+	s.Keys("q")
+	// The client has exited (the pane runs the "sleep" after it).
+	s.WaitDisplay(10*time.Second, "#{pane_current_command}", func(v string) bool { return v == "sleep" })
+
+	s = tmuxtest.Start(t, 120, 40, env, binPath)
+	s.WaitFor(15*time.Second, "bob@localhost")
+	openConversation(t, s, "bob@localhost")
+	s.WaitFor(5*time.Second, "┃ "+draft)
 }

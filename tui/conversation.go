@@ -175,7 +175,11 @@ func (c *conversationView) historyHeight() int {
 
 func (c *conversationView) onHeader(m convHeaderMsg) {
 	if m.Err == nil && m.Conv.ID == c.id {
+		first := c.conv.ID == 0
 		c.conv = m.Conv
+		if first {
+			c.openRequest()
+		}
 	}
 }
 
@@ -533,6 +537,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 	if c.ask != askNone {
 		return c.answer(k)
 	}
+	if cmd, ok := c.requestKey(k); ok {
+		return cmd
+	}
 	switch {
 	case key.Matches(k, keys.Up):
 		return c.moveSelection(-1)
@@ -747,7 +754,7 @@ func (c *conversationView) View() string {
 		head += " " + st.netBadge(n)
 	}
 	if c.conv.Request {
-		head += " " + st.warn.Render("message request — accept it in Requests (r) before replying shares anything")
+		head += " " + st.warn.Render(requestBanner)
 	}
 	b.WriteString(truncateStyled(head, w) + "\n")
 

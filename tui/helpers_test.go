@@ -195,6 +195,8 @@ type fakeCore struct {
 	actErr    error    // what every message action returns
 	dlPath    string   // what Download returns
 	drafts    map[inbox.ConversationID]string
+	blocked   []inbox.Request
+	unblocked []inbox.PersonID
 }
 
 func newFakeCore() *fakeCore {
@@ -204,6 +206,30 @@ func newFakeCore() *fakeCore {
 		preferred: map[inbox.PersonID]protocols.Network{}, allow: map[inbox.PersonID]bool{},
 		ch: make(chan inbox.Change, 16), drafts: map[inbox.ConversationID]string{},
 	}
+}
+
+func (f *fakeCore) Blocked() ([]inbox.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]inbox.Request(nil), f.blocked...), nil
+}
+
+func (f *fakeCore) Unblock(p inbox.PersonID) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unblocked = append(f.unblocked, p)
+	n := 0
+	for i := 0; i < len(f.blocked); i++ {
+		if f.blocked[i].Person == p {
+			r := f.blocked[i]
+			r.Consent = inbox.ConsentUnknown
+			f.reqs = append(f.reqs, r)
+			f.blocked = append(f.blocked[:i], f.blocked[i+1:]...)
+			i--
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (f *fakeCore) Draft(id inbox.ConversationID) (string, error) {

@@ -32,6 +32,9 @@ type Core interface {
 	Retry(ctx context.Context, id inbox.MessageID) error
 	Requests() ([]inbox.Request, error)
 	Decide(ctx context.Context, id inbox.ConversationID, d inbox.Decision) error
+	// Blocked lists what a block hid; Unblock takes a block or ignore back.
+	Blocked() ([]inbox.Request, error)
+	Unblock(p inbox.PersonID) (int, error)
 	MarkRead(ctx context.Context, id inbox.ConversationID) error
 	SetTyping(ctx context.Context, id inbox.ConversationID, typing bool) error
 	Search(query string, limit int) ([]inbox.SearchHit, error)

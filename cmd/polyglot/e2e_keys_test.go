@@ -122,3 +122,46 @@ func TestDraftSurvivesLeavingAndRestart(t *testing.T) {
 	openConversation(t, s, "bob@localhost")
 	s.WaitFor(5*time.Second, "┃ "+draft)
 }
+
+// Block asks first and can be undone: the blocked stranger is listed under
+// Requests, u brings the request back, and accepting it then puts the
+// conversation in the inbox.
+func TestBlockThenUnblockRestoresTheConversation(t *testing.T) {
+	s, _ := demoSession(t, "1")
+	s.WaitFor(10*time.Second, "Alice Martin", "Bob Nakamura")
+	s.Keys("r")
+	s.WaitFor(10*time.Second, ravi, "road bike", "[b] Block")
+	selectLine(t, s, ravi)
+	s.Keys("b")
+	s.WaitFor(5*time.Second, "? They can't reach you on any network.", "[y] block")
+	s.Keys("y")
+	s.WaitFor(5*time.Second, "Blocked (1)", "[u] Unblock")
+	s.WaitGone(5*time.Second, "road bike")
+	selectLine(t, s, ravi)
+	s.Keys("u")
+	s.WaitFor(5*time.Second, "unblocked", "road bike", "[a] Accept")
+	s.WaitGone(5*time.Second, "Blocked (1)")
+	selectLine(t, s, ravi)
+	s.Keys("a")
+	s.WaitGone(5*time.Second, "road bike")
+	pressEscape(s, 1)
+	s.WaitFor(5*time.Second, "road bike")
+}
+
+// selectLine moves the selection (j/k) onto the line that shows text.
+func selectLine(t *testing.T, s *tmuxtest.Session, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		screen := s.Screen()
+		if strings.Contains(selectedLine(screen), text) {
+			return
+		}
+		key := "j"
+		if strings.Index(screen, text) < strings.Index(screen, selectedLine(screen)) {
+			key = "k"
+		}
+		s.Keys(key)
+		time.Sleep(80 * time.Millisecond)
+	}
+	t.Fatalf("cannot select the line with %q:\n%s", text, s.Screen())
+}

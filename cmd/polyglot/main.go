@@ -114,6 +114,6 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newSendCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
 	return root
 }

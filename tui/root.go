@@ -86,13 +86,39 @@ func (m *rootModel) Init() tea.Cmd {
 	)
 }
 
-// bodyHeight is the lines between the header and the status bar.
+// bodyHeight is the lines between the header and the feedback and status
+// bars.
 func (m *rootModel) bodyHeight() int {
-	h := m.height - 2
+	h := m.height - 2 - len(m.feedback())
 	if h < 1 {
 		h = 1
 	}
 	return h
+}
+
+// feedback is the answer to what the user just did (or the quit question),
+// wrapped onto lines of its own above the status bar so no width cuts it;
+// at most a third of the screen.
+func (m *rootModel) feedback() []string {
+	st := m.env.st
+	text, style := m.status, st.dim
+	switch {
+	case m.confirmQuit:
+		text, style = "Quit Polyglot? Your draft is kept. y quits, any other key stays", st.warn
+	case m.statusErr:
+		style = st.errStyle
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	lines := wrapBlock(text, max(m.width, 1))
+	if n := max(m.height/3, 1); len(lines) > n {
+		lines = lines[:n]
+	}
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return lines
 }
 
 func (m *rootModel) layout() {
@@ -186,60 +212,69 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 }
 
 func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	before := len(m.feedback())
+	cmd := m.update(msg)
+	if len(m.feedback()) != before {
+		m.layout() // the feedback lines take body lines
+	}
+	return m, cmd
+}
+
+func (m *rootModel) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
-		return m, nil
+		return nil
 
 	// Results from the core.
 	case conversationsMsg:
 		m.list.onConversations(msg)
-		return m, m.errStatus("loading conversations", msg.Err)
+		return m.errStatus("loading conversations", msg.Err)
 	case requestsMsg:
 		m.reqs.onRequests(msg)
-		return m, m.errStatus("loading requests", msg.Err)
+		return m.errStatus("loading requests", msg.Err)
 	case convHeaderMsg:
 		if m.conv != nil {
 			m.conv.onHeader(msg)
 		}
-		return m, nil
+		return nil
 	case messagesMsg:
 		var cmd tea.Cmd
 		if m.conv != nil {
 			cmd = m.conv.onMessages(msg)
 		}
-		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
+		return tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
 	case routesMsg:
 		if m.conv != nil {
 			m.conv.onRoutes(msg)
 		}
-		return m, m.errStatus("loading routes", msg.Err)
+		return m.errStatus("loading routes", msg.Err)
 	case personMsg:
 		if m.person != nil {
 			m.person.onPerson(msg)
 		}
-		return m, m.errStatus("loading person", msg.Err)
+		return m.errStatus("loading person", msg.Err)
 	case searchMsg:
 		if m.search != nil {
 			m.search.onResults(msg)
 		}
-		return m, nil
+		return nil
 	case accountsMsg:
 		m.accounts = msg.States
 		m.acctView.onStatuses(msg.States)
-		return m, m.scheduleTick()
+		return m.scheduleTick()
 	case accountOpMsg:
 		m.status, m.statusErr = msg.Text, msg.Err != nil
-		return m, loadAccounts(m.env.core, m.env.accounts)
+		return loadAccounts(m.env.core, m.env.accounts)
 	case addDoneMsg:
-		return m, m.acctView.onAddDone(msg)
+		return m.acctView.onAddDone(msg)
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {
-			return m, loadAccounts(m.env.core, m.env.accounts)
+			return loadAccounts(m.env.core, m.env.accounts)
 		}
-		return m, nil
+		return nil
 	case verificationsMsg:
 		var cmd tea.Cmd
 		for _, it := range msg.Items {
@@ -248,56 +283,56 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		m.verify.onVerifications(msg.Items)
-		return m, cmd
+		return cmd
 	case verifyStartedMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = "verification: "+msg.Err.Error(), true
-			return m, nil
+			return nil
 		}
 		m.status = ""
 		m.verify.txn = msg.V.Txn
 		m.push(screenVerify)
-		return m, loadVerifications(m.env.verify)
+		return loadVerifications(m.env.verify)
 	case sentMsg:
 		if m.conv != nil {
-			return m, m.conv.onSent(msg)
+			return m.conv.onSent(msg)
 		}
-		return m, nil
+		return nil
 	case statusMsg:
 		m.status, m.statusErr = msg.Text, msg.Err
-		return m, nil
+		return nil
 	case actionDoneMsg:
 		if m.conv != nil {
-			return m, m.conv.onAction(msg)
+			return m.conv.onAction(msg)
 		}
-		return m, nil
+		return nil
 	case doneMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = msg.What+" failed: "+msg.Err.Error(), true
 		} else if msg.What != "" {
 			m.status, m.statusErr = msg.What, false
 		}
-		return m, m.refreshScreen()
+		return m.refreshScreen()
 	case changesMsg:
-		return m, tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
+		return tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
 	case tea.FocusMsg:
 		m.notify.onFocus(true)
 		m.env.away = false
 		if m.screen == screenConversation && m.conv != nil {
-			return m, m.conv.back()
+			return m.conv.back()
 		}
-		return m, nil
+		return nil
 	case tea.BlurMsg:
 		m.notify.onFocus(false)
 		m.env.away = true
-		return m, nil
+		return nil
 	case unreadMsg:
-		return m, m.notify.onUnread(msg)
+		return m.notify.onUnread(msg)
 	case alertMsg:
-		return m, m.notify.onAlert(msg)
+		return m.notify.onAlert(msg)
 	case feedClosedMsg:
 		m.feed = nil
-		return m, nil
+		return nil
 
 	// Navigation.
 	case openConversationMsg:
@@ -308,86 +343,86 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.conv = newConversation(m.env, msg.ID)
 		m.conv.setSize(m.width, m.bodyHeight())
 		m.push(screenConversation)
-		return m, tea.Batch(keep, m.conv.open())
+		return tea.Batch(keep, m.conv.open())
 	case draftMsg:
 		if m.conv != nil {
 			m.conv.onDraft(msg)
 		}
-		return m, nil
+		return nil
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())
 		m.push(screenPerson)
-		return m, m.person.refresh()
+		return m.person.refresh()
 	case openRequestsMsg:
 		m.push(screenRequests)
-		return m, m.reqs.refresh()
+		return m.reqs.refresh()
 	case openSearchMsg:
 		m.search = newSearch(m.env)
 		m.search.setSize(m.width, m.bodyHeight())
 		m.push(screenSearch)
-		return m, nil
+		return nil
 	case backMsg:
-		return m, m.back()
+		return m.back()
 	}
 
 	if k, ok := msg.(tea.KeyMsg); ok && isBurst(k) && !m.textFocus() {
-		return m, m.burst(k)
+		return m.burst(k)
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		if m.confirmQuit {
 			// y (or ctrl+c again) quits; any other key stays.
 			m.confirmQuit = false
 			if k.String() == "y" || k.String() == "ctrl+c" {
-				return m, m.quit()
+				return m.quit()
 			}
-			return m, nil
+			return nil
 		}
 		switch {
 		case k.String() == "ctrl+c":
-			return m, m.askQuit()
+			return m.askQuit()
 		case key.Matches(k, keys.Suspend):
-			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
+			return tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if m.showHelp {
 			if m.help.Update(msg) {
 				m.showHelp = false
 			}
-			return m, nil
+			return nil
 		}
 		if m.inList() {
 			switch {
 			case key.Matches(k, keys.Help):
 				m.showHelp = true
-				return m, nil
+				return nil
 			case k.String() == "q":
-				return m, m.quit()
+				return m.quit()
 			}
 		}
 		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
 			m.showHelp = true
-			return m, nil
+			return nil
 		}
 		if key.Matches(k, keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenAccounts && m.acctView.prompting()) &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
-			return m, m.verifyKey()
+			return m.verifyKey()
 		}
 		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
 			m.push(screenAccounts)
 			m.acctView.opened()
-			return m, loadAccounts(m.env.core, m.env.accounts)
+			return loadAccounts(m.env.core, m.env.accounts)
 		}
 		m.status = ""
 	}
 	if mm, ok := msg.(tea.MouseMsg); ok && m.showHelp {
 		m.help.Update(mm)
-		return m, nil
+		return nil
 	}
-	return m, m.updateChild(msg)
+	return m.updateChild(msg)
 }
 
 // isBurst says k holds several keys that arrived in one read (fast typing
@@ -610,6 +645,9 @@ func (m *rootModel) View() string {
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
+	for _, l := range m.feedback() {
+		b.WriteString(clearFirst(l) + "\n")
+	}
 	b.WriteString(clearFirst(m.statusBar()))
 	return b.String()
 }
@@ -660,7 +698,11 @@ func (m *rootModel) header() string {
 	if n > 0 {
 		reqLabel += " (" + itoa(int64(n)) + ")"
 	}
-	s := st.title.Render("Polyglot") + " " + tab("Inbox", m.screen != screenRequests) + tab(reqLabel, m.screen == screenRequests)
+	s := st.title.Render("Polyglot") + " "
+	if m.env.demo {
+		s += st.warn.Render("DEMO") + st.dim.Render(" (nothing leaves this machine)") + " "
+	}
+	s += tab("Inbox", m.screen != screenRequests) + tab(reqLabel, m.screen == screenRequests)
 	switch m.screen {
 	case screenSearch:
 		s += st.dim.Render("  › search")
@@ -675,8 +717,8 @@ func (m *rootModel) header() string {
 	return truncateStyled(s, m.width)
 }
 
-// statusBar shows each account's state in its network colour, then the
-// latest notice.
+// statusBar shows each account's state in its network colour (the latest
+// notice has lines of its own: feedback).
 func (m *rootModel) statusBar() string {
 	st := m.env.st
 	var parts []string
@@ -691,7 +733,7 @@ func (m *rootModel) statusBar() string {
 	s := strings.Join(parts, st.dim.Render(" │ "))
 	switch {
 	case m.screen == screenAccounts:
-		// The states are on screen; the bar keeps room for the notice.
+		// The states are on screen.
 		s = ""
 	case len(m.accounts) == 0:
 		s = st.dim.Render("no accounts")
@@ -702,31 +744,6 @@ func (m *rootModel) statusBar() string {
 	}
 	if login && m.screen != screenAccounts {
 		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
-	}
-	if m.confirmQuit {
-		if s != "" {
-			s = st.dim.Render(" │ ") + s
-		}
-		s = st.warn.Render("Quit Polyglot? Your draft is kept. y quits, any other key stays") + s
-	}
-	if m.status != "" {
-		style := st.dim
-		if m.statusErr {
-			style = st.errStyle
-		}
-		switch {
-		case m.statusErr:
-			// An error answers what the user just did: first, where a
-			// narrow terminal cannot cut it off.
-			if s != "" {
-				s = st.dim.Render(" │ ") + s
-			}
-			s = style.Render(inline(m.status, m.width)) + s
-		case s != "":
-			s += "  " + style.Render(inline(m.status, m.width))
-		default:
-			s = style.Render(inline(m.status, m.width))
-		}
 	}
 	return truncateStyled(s, m.width)
 }

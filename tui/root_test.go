@@ -160,3 +160,27 @@ func hasMsg(cmd tea.Cmd, want tea.Msg) bool {
 	}
 	return msg == want
 }
+
+// Feedback is never cut by the status bar's width: it takes lines of its
+// own above the bar, wrapping, and the screen above makes room.
+func TestStatusFeedbackTakesItsOwnLines(t *testing.T) {
+	h := newHarness(t, world(8), 40, 20)
+	long := "not sent: the server refused the message because the attachment is too large for it"
+	h.send(statusMsg{Text: long, Err: true})
+	lines := strings.Split(h.view(), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("the frame has %d lines, want the terminal's 20", len(lines))
+	}
+	if !strings.Contains(lines[19], "me@matrix") {
+		t.Fatalf("the last line is %q, want the account status bar", lines[19])
+	}
+	shown := strings.Join(strings.Fields(strings.Join(lines[15:19], " ")), " ")
+	if !strings.Contains(shown, long) {
+		t.Fatalf("the feedback is cut: the lines above the bar read %q", shown)
+	}
+	// The next key clears it and gives the lines back.
+	h.keys("j")
+	if strings.Contains(h.view(), "refused") || h.m.bodyHeight() != 18 {
+		t.Fatalf("after a key the feedback stays (body %d lines)", h.m.bodyHeight())
+	}
+}

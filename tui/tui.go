@@ -149,6 +149,9 @@ type Options struct {
 	// Tmux wraps desktop notifications in tmux passthrough; Run sets it
 	// from $TMUX.
 	Tmux bool
+	// Demo says the core is the embedded demo world: the header says so,
+	// and the add-account form can be tried (it adds nothing).
+	Demo bool
 }
 
 // Run starts the program on the terminal (alt screen, mouse cell motion) and

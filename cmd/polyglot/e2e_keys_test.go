@@ -49,8 +49,21 @@ func waitSelected(t *testing.T, s *tmuxtest.Session, want int) []string {
 func TestKeyBurstMovesThreeRows(t *testing.T) {
 	// A slow demo clock: no contact writes (and reorders the inbox) meanwhile.
 	s, _ := demoSession(t, "0.2")
-	s.WaitFor(20*time.Second, "Alice Martin", "Bob Nakamura")
+	s.WaitFor(30*time.Second, "Alice Martin", "Bob Nakamura",
+		"demo-matrix online", "demo-xmpp online", "demo-whatsapp online")
 	before := waitSelected(t, s, 0) // the first selection is the top row
+	// Each account's history lands as it comes online: wait until the list
+	// holds still, so three rows down names one conversation.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(300 * time.Millisecond)
+		now := waitSelected(t, s, 0)
+		if strings.Join(now, "\n") == strings.Join(before, "\n") {
+			break
+		}
+		if before = now; time.Now().After(deadline) {
+			t.Fatal("the inbox keeps reordering")
+		}
+	}
 	s.Keys("jjj")
 	after := waitSelected(t, s, 3)
 	if before[3] != after[3] {
@@ -164,4 +177,20 @@ func selectLine(t *testing.T, s *tmuxtest.Session, text string) {
 		time.Sleep(80 * time.Millisecond)
 	}
 	t.Fatalf("cannot select the line with %q:\n%s", text, s.Screen())
+}
+
+// The demo says it is the demo, and its add-account form can be tried: it
+// explains that the demo adds nothing.
+func TestDemoSaysItIsTheDemo(t *testing.T) {
+	s, _ := demoSession(t, "1")
+	s.WaitFor(10*time.Second, "DEMO", "Alice Martin")
+	s.Keys("A")
+	s.WaitFor(5*time.Second, "[a] tries the add form")
+	s.Keys("a")
+	s.WaitFor(5*time.Second, "Add an account", "demo: try the form")
+	s.Type("alice@example.org")
+	s.Keys("Tab", "Tab", "Tab")
+	s.Type("not-a-real-password")
+	s.Keys("Enter")
+	s.WaitFor(5*time.Second, "this is the demo: nothing was added")
 }

@@ -213,68 +213,68 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 
 func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	before := len(m.feedback())
-	cmd := m.update(msg)
+	_, cmd := m.update(msg)
 	if len(m.feedback()) != before {
 		m.layout() // the feedback lines take body lines
 	}
 	return m, cmd
 }
 
-func (m *rootModel) update(msg tea.Msg) tea.Cmd {
+func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
-		return nil
+		return m, nil
 
 	// Results from the core.
 	case conversationsMsg:
 		m.list.onConversations(msg)
-		return m.errStatus("loading conversations", msg.Err)
+		return m, m.errStatus("loading conversations", msg.Err)
 	case requestsMsg:
 		m.reqs.onRequests(msg)
-		return m.errStatus("loading requests", msg.Err)
+		return m, m.errStatus("loading requests", msg.Err)
 	case convHeaderMsg:
 		if m.conv != nil {
 			m.conv.onHeader(msg)
 		}
-		return nil
+		return m, nil
 	case messagesMsg:
 		var cmd tea.Cmd
 		if m.conv != nil {
 			cmd = m.conv.onMessages(msg)
 		}
-		return tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
+		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
 	case routesMsg:
 		if m.conv != nil {
 			m.conv.onRoutes(msg)
 		}
-		return m.errStatus("loading routes", msg.Err)
+		return m, m.errStatus("loading routes", msg.Err)
 	case personMsg:
 		if m.person != nil {
 			m.person.onPerson(msg)
 		}
-		return m.errStatus("loading person", msg.Err)
+		return m, m.errStatus("loading person", msg.Err)
 	case searchMsg:
 		if m.search != nil {
 			m.search.onResults(msg)
 		}
-		return nil
+		return m, nil
 	case accountsMsg:
 		m.accounts = msg.States
 		m.acctView.onStatuses(msg.States)
-		return m.scheduleTick()
+		return m, m.scheduleTick()
 	case accountOpMsg:
 		m.status, m.statusErr = msg.Text, msg.Err != nil
-		return loadAccounts(m.env.core, m.env.accounts)
+		return m, loadAccounts(m.env.core, m.env.accounts)
 	case addDoneMsg:
-		return m.acctView.onAddDone(msg)
+		return m, m.acctView.onAddDone(msg)
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {
-			return loadAccounts(m.env.core, m.env.accounts)
+			return m, loadAccounts(m.env.core, m.env.accounts)
 		}
-		return nil
+		return m, nil
 	case verificationsMsg:
 		var cmd tea.Cmd
 		for _, it := range msg.Items {
@@ -283,56 +283,56 @@ func (m *rootModel) update(msg tea.Msg) tea.Cmd {
 			}
 		}
 		m.verify.onVerifications(msg.Items)
-		return cmd
+		return m, cmd
 	case verifyStartedMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = "verification: "+msg.Err.Error(), true
-			return nil
+			return m, nil
 		}
 		m.status = ""
 		m.verify.txn = msg.V.Txn
 		m.push(screenVerify)
-		return loadVerifications(m.env.verify)
+		return m, loadVerifications(m.env.verify)
 	case sentMsg:
 		if m.conv != nil {
-			return m.conv.onSent(msg)
+			return m, m.conv.onSent(msg)
 		}
-		return nil
+		return m, nil
 	case statusMsg:
 		m.status, m.statusErr = msg.Text, msg.Err
-		return nil
+		return m, nil
 	case actionDoneMsg:
 		if m.conv != nil {
-			return m.conv.onAction(msg)
+			return m, m.conv.onAction(msg)
 		}
-		return nil
+		return m, nil
 	case doneMsg:
 		if msg.Err != nil {
 			m.status, m.statusErr = msg.What+" failed: "+msg.Err.Error(), true
 		} else if msg.What != "" {
 			m.status, m.statusErr = msg.What, false
 		}
-		return m.refreshScreen()
+		return m, m.refreshScreen()
 	case changesMsg:
-		return tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
+		return m, tea.Batch(m.onChanges(msg.Changes), m.notify.onChanges(msg.Changes, m.onScreen()), waitChange(m.feed))
 	case tea.FocusMsg:
 		m.notify.onFocus(true)
 		m.env.away = false
 		if m.screen == screenConversation && m.conv != nil {
-			return m.conv.back()
+			return m, m.conv.back()
 		}
-		return nil
+		return m, nil
 	case tea.BlurMsg:
 		m.notify.onFocus(false)
 		m.env.away = true
-		return nil
+		return m, nil
 	case unreadMsg:
-		return m.notify.onUnread(msg)
+		return m, m.notify.onUnread(msg)
 	case alertMsg:
-		return m.notify.onAlert(msg)
+		return m, m.notify.onAlert(msg)
 	case feedClosedMsg:
 		m.feed = nil
-		return nil
+		return m, nil
 
 	// Navigation.
 	case openConversationMsg:
@@ -343,86 +343,86 @@ func (m *rootModel) update(msg tea.Msg) tea.Cmd {
 		m.conv = newConversation(m.env, msg.ID)
 		m.conv.setSize(m.width, m.bodyHeight())
 		m.push(screenConversation)
-		return tea.Batch(keep, m.conv.open())
+		return m, tea.Batch(keep, m.conv.open())
 	case draftMsg:
 		if m.conv != nil {
 			m.conv.onDraft(msg)
 		}
-		return nil
+		return m, nil
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())
 		m.push(screenPerson)
-		return m.person.refresh()
+		return m, m.person.refresh()
 	case openRequestsMsg:
 		m.push(screenRequests)
-		return m.reqs.refresh()
+		return m, m.reqs.refresh()
 	case openSearchMsg:
 		m.search = newSearch(m.env)
 		m.search.setSize(m.width, m.bodyHeight())
 		m.push(screenSearch)
-		return nil
+		return m, nil
 	case backMsg:
-		return m.back()
+		return m, m.back()
 	}
 
 	if k, ok := msg.(tea.KeyMsg); ok && isBurst(k) && !m.textFocus() {
-		return m.burst(k)
+		return m, m.burst(k)
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		if m.confirmQuit {
 			// y (or ctrl+c again) quits; any other key stays.
 			m.confirmQuit = false
 			if k.String() == "y" || k.String() == "ctrl+c" {
-				return m.quit()
+				return m, m.quit()
 			}
-			return nil
+			return m, nil
 		}
 		switch {
 		case k.String() == "ctrl+c":
-			return m.askQuit()
+			return m, m.askQuit()
 		case key.Matches(k, keys.Suspend):
-			return tea.Batch(m.keepConvDraft(), tea.Suspend)
+			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if m.showHelp {
 			if m.help.Update(msg) {
 				m.showHelp = false
 			}
-			return nil
+			return m, nil
 		}
 		if m.inList() {
 			switch {
 			case key.Matches(k, keys.Help):
 				m.showHelp = true
-				return nil
+				return m, nil
 			case k.String() == "q":
-				return m.quit()
+				return m, m.quit()
 			}
 		}
 		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
 			m.showHelp = true
-			return nil
+			return m, nil
 		}
 		if key.Matches(k, keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenAccounts && m.acctView.prompting()) &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
-			return m.verifyKey()
+			return m, m.verifyKey()
 		}
 		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
 			m.push(screenAccounts)
 			m.acctView.opened()
-			return loadAccounts(m.env.core, m.env.accounts)
+			return m, loadAccounts(m.env.core, m.env.accounts)
 		}
 		m.status = ""
 	}
 	if mm, ok := msg.(tea.MouseMsg); ok && m.showHelp {
 		m.help.Update(mm)
-		return nil
+		return m, nil
 	}
-	return m.updateChild(msg)
+	return m, m.updateChild(msg)
 }
 
 // isBurst says k holds several keys that arrived in one read (fast typing

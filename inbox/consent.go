@@ -58,7 +58,8 @@ func (in *Inbox) Requests() ([]Request, error) {
 // conversation into the inbox and tells the network yes where it must be
 // answered; Block hides it, drops everything the addresses send from now on
 // and tells the network no; Ignore keeps it silent in Requests and answers
-// nothing. The decision is stored and never asked again.
+// nothing. The decision is stored and never asked again (Unblock takes a
+// Block or an Ignore back).
 func (in *Inbox) Decide(ctx context.Context, id ConversationID, d Decision) error {
 	var consent Consent
 	switch d {

@@ -19,7 +19,7 @@ func (in *Inbox) Requests() ([]Request, error) {
 	rows, err := in.db.Query(`SELECT c.id, c.request_kind, c.preview, c.last_at,
 			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 0),
 			coalesce(i.network, ''), coalesce(i.addr_id, ''), coalesce(i.account, ''), coalesce(i.server, ''),
-			coalesce(i.name, ''), coalesce(i.encryption, 0), coalesce(i.consent, 0), c.title
+			coalesce(i.name, ''), coalesce(i.encryption, 0), coalesce(i.consent, 0), c.title, coalesce(i.person_id, 0)
 		FROM conversations c INDEXED BY conversations_requests LEFT JOIN identities i ON i.id = c.request_from
 		WHERE c.request = 1 AND c.hidden = 0 ORDER BY c.last_at DESC, c.id DESC LIMIT ?`, MaxRequests)
 	if err != nil {
@@ -32,7 +32,7 @@ func (in *Inbox) Requests() ([]Request, error) {
 		var at int64
 		var title string
 		if err := rows.Scan(&r.Conversation, &r.Kind, &r.Preview, &at, &r.Count, &r.From.Network, &r.From.ID,
-			&r.From.Account, &r.From.Server, &r.Name, &r.Encryption, &r.Consent, &title); err != nil {
+			&r.From.Account, &r.From.Server, &r.Name, &r.Encryption, &r.Consent, &title, &r.Person); err != nil {
 			return nil, err
 		}
 		r.At = fromNanos(at)
@@ -58,7 +58,8 @@ func (in *Inbox) Requests() ([]Request, error) {
 // conversation into the inbox and tells the network yes where it must be
 // answered; Block hides it, drops everything the addresses send from now on
 // and tells the network no; Ignore keeps it silent in Requests and answers
-// nothing. The decision is stored and never asked again.
+// nothing. The decision is stored and never asked again (Unblock takes a
+// Block or an Ignore back).
 func (in *Inbox) Decide(ctx context.Context, id ConversationID, d Decision) error {
 	var consent Consent
 	switch d {

@@ -192,6 +192,15 @@ ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0;
 	`
 DROP TRIGGER messages_fts_ins;
 `,
+	// What the user left unsent in a conversation's composer, so it is
+	// still there after a restart.
+	`
+CREATE TABLE drafts (
+	conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+	body TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+`,
 }
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.

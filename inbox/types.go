@@ -176,7 +176,8 @@ type Request struct {
 	Preview      string // raw
 	Count        int    // messages waiting
 	At           time.Time
-	Consent      Consent // unknown or ignored
+	Consent      Consent  // unknown or ignored (blocked in Blocked)
+	Person       PersonID // whose address From is
 }
 
 // MergeSuggestion proposes that two people are one (never applied silently).

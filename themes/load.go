@@ -14,7 +14,8 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// DefaultName is the theme used when none is configured.
+// DefaultName is the theme used when none is configured and the terminal
+// is not known to be light (Options.LightBackground picks "light").
 const DefaultName = "dark"
 
 // FileError is a problem in a theme file, with its place when known
@@ -46,6 +47,9 @@ func Load(name, configDir string) (*Theme, error) {
 func LoadWith(name, configDir string, o Options) (*Theme, error) {
 	if name == "" {
 		name = DefaultName
+		if o.LightBackground {
+			name = "light"
+		}
 	}
 	if !validName.MatchString(name) {
 		return nil, fmt.Errorf("invalid theme name %q: use letters, digits, '-' and '_'", name)
@@ -55,11 +59,11 @@ func LoadWith(name, configDir string, o Options) (*Theme, error) {
 		data, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			p, err := parseFile(path, data)
+			p, base, err := parseFile(path, data)
 			if err != nil {
 				return nil, err
 			}
-			return build(name, p, o), nil
+			return build(name, p, base != "light", o), nil
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("theme %q: %w", name, err)
 		}
@@ -97,12 +101,12 @@ type themeFile struct {
 
 // parseFile reads a user theme: the base palette with the file's
 // overrides. Every error names the file and, where it can be found, the
-// line and column.
-func parseFile(path string, data []byte) (palette, error) {
+// line and column. base is the built-in it starts from.
+func parseFile(path string, data []byte) (p palette, base string, err error) {
 	text := string(data)
 	var f themeFile
-	md, err := toml.Decode(text, &f)
-	if err != nil {
+	md, derr := toml.Decode(text, &f)
+	if err := derr; err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			line, col := pe.Position.Line, pe.Position.Col
@@ -112,33 +116,33 @@ func parseFile(path string, data []byte) (palette, error) {
 				line = strings.Count(text[:st], "\n") + 1
 				col = st - strings.LastIndex(text[:st], "\n")
 			}
-			return nil, &FileError{Path: path, Line: line, Col: col, Msg: pe.Message}
+			return nil, "", &FileError{Path: path, Line: line, Col: col, Msg: pe.Message}
 		}
 		// Type mismatches (accent = 5) carry only the key; find its place.
 		if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
 			parts := strings.Split(m[1], ".")
 			line, col := locate(text, parts[:len(parts)-1], parts[len(parts)-1])
-			return nil, &FileError{Path: path, Line: line, Col: col, Msg: m[1] + ": value must be a quoted string"}
+			return nil, "", &FileError{Path: path, Line: line, Col: col, Msg: m[1] + ": value must be a quoted string"}
 		}
-		return nil, &FileError{Path: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+		return nil, "", &FileError{Path: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]
 		line, col := locate(text, k[:len(k)-1], k[len(k)-1])
-		return nil, &FileError{Path: path, Line: line, Col: col,
+		return nil, "", &FileError{Path: path, Line: line, Col: col,
 			Msg: fmt.Sprintf("unknown key %q (known: base, and tables colors, networks, encryption, delivery)", k.String())}
 	}
-	base := f.Base
+	base = f.Base
 	if base == "" {
 		base = DefaultName
 	}
 	bp, ok := builtins[base]
 	if !ok {
 		line, col := locate(text, nil, "base")
-		return nil, &FileError{Path: path, Line: line, Col: col,
+		return nil, "", &FileError{Path: path, Line: line, Col: col,
 			Msg: fmt.Sprintf("base %q is not a built-in theme (have %v)", base, BuiltinNames())}
 	}
-	p := bp.clone()
+	p = bp.clone()
 	for _, tbl := range []struct {
 		name string
 		m    map[string]string
@@ -147,18 +151,18 @@ func parseFile(path string, data []byte) (palette, error) {
 			full := tbl.name + "." + key
 			if _, known := p[full]; !known {
 				line, col := locate(text, []string{tbl.name}, key)
-				return nil, &FileError{Path: path, Line: line, Col: col,
+				return nil, "", &FileError{Path: path, Line: line, Col: col,
 					Msg: fmt.Sprintf("unknown key %q in [%s] (known: %s)", key, tbl.name, strings.Join(knownIn(tbl.name), ", "))}
 			}
 			v := strings.TrimSpace(tbl.m[key])
 			if err := checkColor(v); err != nil {
 				line, col := locate(text, []string{tbl.name}, key)
-				return nil, &FileError{Path: path, Line: line, Col: col, Msg: fmt.Sprintf("%s: %v", full, err)}
+				return nil, "", &FileError{Path: path, Line: line, Col: col, Msg: fmt.Sprintf("%s: %v", full, err)}
 			}
 			p[full] = v
 		}
 	}
-	return p, nil
+	return p, base, nil
 }
 
 func sortedKeys(m map[string]string) []string {

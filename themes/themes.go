@@ -27,6 +27,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -78,6 +80,8 @@ type Options struct {
 	NoColor bool
 	// ASCII selects ASCIIGlyphs.
 	ASCII bool
+	// LightBackground picks the "light" theme when none is configured.
+	LightBackground bool
 }
 
 // ForProfile is a renderer with a fixed colour profile that writes
@@ -89,7 +93,16 @@ func ForProfile(p termenv.Profile) *lipgloss.Renderer {
 	return r
 }
 
-// EnvOptions reads NO_COLOR and builds a renderer for stdout. lipgloss
+// LightBackground says whether COLORFGBG ("fg;bg", as rxvt, Konsole and
+// others set it) names a light background: as in Vim, background colours
+// 7 and 9–15 are light, 0–6 and 8 dark; anything else is taken as dark.
+func LightBackground(colorfgbg string) bool {
+	fields := strings.Split(colorfgbg, ";")
+	bg, err := strconv.Atoi(fields[len(fields)-1])
+	return err == nil && len(fields) > 1 && (bg == 7 || bg >= 9 && bg <= 15)
+}
+
+// EnvOptions reads NO_COLOR and COLORFGBG and builds a renderer for stdout. lipgloss
 // would treat NO_COLOR as "no attributes either", hiding the selection;
 // here the terminal's own profile is kept for attributes and the theme
 // simply sets no colours.
@@ -98,13 +111,13 @@ func ForProfile(p termenv.Profile) *lipgloss.Renderer {
 // on its own also calls every process with CI set "not a terminal" and
 // would draw a real terminal without any attribute.
 func EnvOptions() Options {
-	o := Options{NoColor: os.Getenv("NO_COLOR") != ""}
+	o := Options{NoColor: os.Getenv("NO_COLOR") != "", LightBackground: LightBackground(os.Getenv("COLORFGBG"))}
 	tty := termenv.WithTTY(term.IsTerminal(int(os.Stdout.Fd())))
 	r := lipgloss.NewRenderer(os.Stdout, tty)
-	// Never ask the terminal for its background: the themes choose their
-	// colours by name, and a query answered late (load, SSH) lands in
-	// Bubble Tea's input as typed text.
-	r.SetHasDarkBackground(true)
+	// Never ask the terminal for its background (build sets it from the
+	// theme): a query answered late (load, SSH) lands in Bubble Tea's
+	// input as typed text.
+	r.SetHasDarkBackground(!o.LightBackground)
 	if o.NoColor {
 		p := termenv.NewOutput(os.Stdout, tty).ColorProfile() // ignores NO_COLOR
 		if p != termenv.Ascii {
@@ -260,15 +273,18 @@ func Builtin(name string, o Options) (*Theme, error) {
 	if !ok {
 		return nil, fmt.Errorf("no built-in theme %q (have %v)", name, BuiltinNames())
 	}
-	return build(name, p, o), nil
+	return build(name, p, name != "light", o), nil
 }
 
-// build turns a palette into styles.
-func build(name string, p palette, o Options) *Theme {
+// build turns a palette into styles. dark says whether the palette is
+// made for a dark background; the renderer's adaptive colours (the
+// bubbles widgets' defaults) follow it, so nothing asks the terminal.
+func build(name string, p palette, dark bool, o Options) *Theme {
 	r := o.Renderer
 	if r == nil {
 		r = EnvOptions().Renderer
 	}
+	r.SetHasDarkBackground(dark)
 	t := &Theme{Name: name, NoColor: o.NoColor, Glyphs: UnicodeGlyphs, renderer: r}
 	if o.ASCII {
 		t.Glyphs = ASCIIGlyphs

@@ -255,3 +255,33 @@ func TestProfileDownsampling(t *testing.T) {
 		t.Errorf("ANSI256 profile gave %q", got)
 	}
 }
+
+func TestLightBackgroundFromCOLORFGBG(t *testing.T) {
+	for v, want := range map[string]bool{
+		"0;15": true, "0;7": true, "0;default;15": true, "15;0": false, "7;8": false,
+		"15;default;0": false, "": false, "15": false, "0;default": false, "0;16": false,
+	} {
+		if got := LightBackground(v); got != want {
+			t.Errorf("LightBackground(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// With no theme configured a light terminal gets the light theme, and the
+// renderer's adaptive colours follow the theme, never a terminal query.
+func TestDefaultThemeFollowsBackground(t *testing.T) {
+	o := opts(false)
+	o.LightBackground = true
+	th, err := LoadWith("", "", o)
+	if err != nil || th.Name != "light" || th.Renderer().HasDarkBackground() {
+		t.Fatalf("light terminal: theme %v, dark renderer %v, %v", th.Name, th.Renderer().HasDarkBackground(), err)
+	}
+	// A configured theme wins over the terminal.
+	if th, err = LoadWith("dark", "", o); err != nil || th.Name != "dark" || !th.Renderer().HasDarkBackground() {
+		t.Fatalf("configured dark: theme %v, dark renderer %v, %v", th.Name, th.Renderer().HasDarkBackground(), err)
+	}
+	dir := writeTheme(t, "paper", "base = \"light\"\n")
+	if th, err = LoadWith("paper", dir, opts(false)); err != nil || th.Renderer().HasDarkBackground() {
+		t.Fatalf("user theme on light base: dark renderer %v, %v", th.Renderer().HasDarkBackground(), err)
+	}
+}

@@ -308,7 +308,11 @@ func (f *addForm) unavailable() string {
 func (f *addForm) View(w int) string {
 	st := f.env.st
 	var b strings.Builder
-	b.WriteString(st.title.Render("Add an account") + st.dim.Render("  the login is checked before anything is saved") + "\n\n")
+	note := "  the login is checked before anything is saved"
+	if f.env.demo {
+		note = "  demo: try the form — it adds nothing and sends nothing anywhere"
+	}
+	b.WriteString(st.title.Render("Add an account") + st.dim.Render(note) + "\n\n")
 	for i := fieldNetwork; i < fieldCount; i++ {
 		mark := "  "
 		if i == f.focus {

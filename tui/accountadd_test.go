@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -355,4 +356,27 @@ func TestHelpListsTheAddForm(t *testing.T) {
 	h.send(tea.WindowSizeMsg{Width: 100, Height: 200})
 	h.keys("?")
 	h.mustShow("Add account form", "tab/shift+tab", "change network", "add an account")
+}
+
+// The demo says it is the demo, and its add form can be filled in and sent:
+// it explains that the demo adds nothing.
+func TestDemoSaysSoAndItsAddFormAddsNothing(t *testing.T) {
+	m := newRoot(Options{Core: world(2), Theme: asciiTheme(t), Now: func() time.Time { return testNow }, Demo: true})
+	t.Cleanup(m.close)
+	h := &harness{t: t, m: m}
+	h.send(tea.WindowSizeMsg{Width: 120, Height: 30})
+	h.run(m.Init())
+	h.mustShow("Polyglot DEMO (nothing leaves this machine)")
+	h.keys("A")
+	h.mustShow("[a] tries the add form (it adds nothing)")
+	h.keys("a")
+	h.mustShow("Add an account", "demo: try the form")
+	h.typeText("alice@example.org")
+	h.keys("tab", "tab", "tab")
+	h.typeText("secret")
+	h.keys("enter")
+	h.mustShow("this is the demo: nothing was added")
+	if h.m.acctView.form == nil {
+		t.Fatal("the form closed: the user should read why nothing was added")
+	}
 }

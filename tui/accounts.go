@@ -82,8 +82,12 @@ func (a *accountsView) prompting() bool {
 	return a.relogin != "" || a.confirmRemove != "" || a.form != nil
 }
 
-// adder is the Control's add capability, nil when it has none.
+// adder is the Control's add capability, nil when it has none; the demo
+// lets the form be tried.
 func (a *accountsView) adder() AccountsAdder {
+	if a.env.control == nil && a.env.demo {
+		return demoAdder{}
+	}
 	ad, _ := a.env.control.(AccountsAdder)
 	return ad
 }
@@ -494,6 +498,8 @@ func (a *accountsView) View() string {
 	case a.confirmRemove != "":
 		b.WriteString(st.warn.Render("Remove "+inline(a.confirmRemove, w/2)+"?") +
 			" Its password and local state are deleted; its messages stay.\n" + st.button.Render("[y] yes") + "  " + st.button.Render("[n] no"))
+	case a.readOnly() && a.env.demo:
+		b.WriteString(st.dim.Render("The demo's accounts are simulated. [a] tries the add form (it adds nothing); real accounts: `polyglot account add …`."))
 	case a.readOnly():
 		b.WriteString(st.dim.Render("Accounts are added and changed with `polyglot account add …` / `polyglot account remove ACCOUNT`."))
 	default:

@@ -110,6 +110,7 @@ func (c *conversationView) open() tea.Cmd {
 		c.loadPlan(),
 		markRead(e.ctx, e.core, c.id),
 		c.composer.focus(),
+		c.restoreDraft(),
 	)
 }
 
@@ -181,7 +182,11 @@ func (c *conversationView) historyHeight() int {
 
 func (c *conversationView) onHeader(m convHeaderMsg) {
 	if m.Err == nil && m.Conv.ID == c.id {
+		first := c.conv.ID == 0
 		c.conv = m.Conv
+		if first {
+			c.openRequest()
+		}
 	}
 }
 
@@ -416,7 +421,7 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 		c.replyTo = nil
 	}
 	c.offset = 0
-	cmds := []tea.Cmd{c.refresh(), c.loadPlan()}
+	cmds := []tea.Cmd{c.refresh(), c.loadPlan(), c.keepDraft()}
 	if c.typing {
 		c.typing = false
 		cmds = append(cmds, setTyping(c.env.ctx, c.env.core, c.id, false))
@@ -501,9 +506,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 			c.enterHistory()
 			if c.typing {
 				c.typing = false
-				return setTyping(c.env.ctx, c.env.core, c.id, false)
+				return tea.Batch(c.keepDraft(), setTyping(c.env.ctx, c.env.core, c.id, false))
 			}
-			return nil
+			return c.keepDraft()
 		case composerCycleRoute:
 			return c.cycleRoute()
 		}
@@ -519,6 +524,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 	}
 	if c.ask != askNone {
 		return c.answer(k)
+	}
+	if cmd, ok := c.requestKey(k); ok {
+		return cmd
 	}
 	switch {
 	case key.Matches(k, keys.Up):
@@ -688,7 +696,9 @@ func (c *conversationView) renderMessage(i int) []string {
 			}
 			rs = append(rs, s)
 		}
-		out = append(out, indent+inline(strings.Join(rs, "  "), bw))
+		// Each key was sanitized above, before styling; the styled line is
+		// only cut to width (sanitizing it again would show its SGR as ␛).
+		out = append(out, indent+truncateStyled(strings.Join(rs, "  "), bw))
 	}
 	if m.Notice != "" {
 		out = append(out, indent+st.warn.Render("⚠ "+inline(m.Notice, bw-2)))
@@ -732,7 +742,7 @@ func (c *conversationView) View() string {
 		head += " " + st.netBadge(n)
 	}
 	if c.conv.Request {
-		head += " " + st.warn.Render("message request — accept it in Requests (r) before replying shares anything")
+		head += " " + st.warn.Render(requestBanner)
 	}
 	b.WriteString(truncateStyled(head, w) + "\n")
 

@@ -26,10 +26,15 @@ type env struct {
 	now  func() time.Time
 	page int
 	st   *styles
+	// drafts are the conversations' unsent texts.
+	drafts *draftBook
+	// demo: the core is the demo world (Options.Demo).
+	demo bool
 }
 
 func newEnv(o Options) *env {
-	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize,
+		drafts: newDraftBook(o.Core), demo: o.Demo}
 	e.verify, _ = o.Core.(VerifyCore)
 	if e.accounts == nil && e.control != nil {
 		e.accounts = e.control

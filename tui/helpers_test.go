@@ -75,6 +75,13 @@ func (h *harness) run(cmd tea.Cmd) {
 	case tea.QuitMsg:
 		h.quit = true
 	default:
+		// tea.Sequence's message is an unexported []tea.Cmd: run in order.
+		if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
+			for i := 0; i < v.Len(); i++ {
+				h.run(v.Index(i).Interface().(tea.Cmd))
+			}
+			return
+		}
 		h.send(msg)
 	}
 }
@@ -188,6 +195,9 @@ type fakeCore struct {
 	acts      []string // message actions, as "edit 3 new text"
 	actErr    error    // what every message action returns
 	dlPath    string   // what Download returns
+	drafts    map[inbox.ConversationID]string
+	blocked   []inbox.Request
+	unblocked []inbox.PersonID
 }
 
 func newFakeCore() *fakeCore {
@@ -195,8 +205,49 @@ func newFakeCore() *fakeCore {
 		msgs: map[inbox.ConversationID][]inbox.Message{}, people: map[inbox.PersonID]inbox.Person{},
 		routes: map[inbox.ConversationID][]inbox.Route{}, decided: map[inbox.ConversationID]inbox.Decision{},
 		preferred: map[inbox.PersonID]protocols.Network{}, allow: map[inbox.PersonID]bool{},
-		ch: make(chan inbox.Change, 16),
+		ch: make(chan inbox.Change, 16), drafts: map[inbox.ConversationID]string{},
 	}
+}
+
+func (f *fakeCore) Blocked() ([]inbox.Request, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]inbox.Request(nil), f.blocked...), nil
+}
+
+func (f *fakeCore) Unblock(p inbox.PersonID) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unblocked = append(f.unblocked, p)
+	n := 0
+	for i := 0; i < len(f.blocked); i++ {
+		if f.blocked[i].Person == p {
+			r := f.blocked[i]
+			r.Consent = inbox.ConsentUnknown
+			f.reqs = append(f.reqs, r)
+			f.blocked = append(f.blocked[:i], f.blocked[i+1:]...)
+			i--
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (f *fakeCore) Draft(id inbox.ConversationID) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.drafts[id], nil
+}
+
+func (f *fakeCore) SetDraft(id inbox.ConversationID, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.TrimSpace(text) == "" {
+		delete(f.drafts, id)
+	} else {
+		f.drafts[id] = text
+	}
+	return nil
 }
 
 func (f *fakeCore) Subscribe() (<-chan inbox.Change, func()) { return f.ch, func() {} }

@@ -18,14 +18,17 @@ const rowHeight = 2
 // (the pages loaded so far) and asks for the next page as the cursor nears
 // the end.
 type inboxList struct {
-	env      *env
-	reads    readSeq
-	items    []inbox.Conversation
-	cursor   int
-	top      int // first visible item
-	more     bool
-	loading  bool
-	loaded   bool
+	env     *env
+	reads   readSeq
+	items   []inbox.Conversation
+	cursor  int
+	top     int // first visible item
+	more    bool
+	loading bool
+	loaded  bool
+	// picked: the user has moved the selection or opened a row; until then
+	// it stays on the top row while conversations arrive and reorder.
+	picked   bool
 	requests int
 	width    int
 	height   int // lines available for rows
@@ -114,8 +117,11 @@ func (l *inboxList) onConversations(m conversationsMsg) {
 	} else {
 		// Keep the selection on the same conversation across reorders.
 		var keep inbox.ConversationID
-		if c, ok := l.selected(); ok {
+		if c, ok := l.selected(); ok && l.picked {
 			keep = c.ID
+		}
+		if !l.picked {
+			l.cursor = 0
 		}
 		l.items = m.Items
 		l.more = len(m.Items) >= m.Want
@@ -131,6 +137,7 @@ func (l *inboxList) onConversations(m conversationsMsg) {
 
 // move shifts the cursor and asks for the next page near the end.
 func (l *inboxList) move(d int) tea.Cmd {
+	l.picked = true
 	l.cursor += d
 	l.clamp()
 	if l.cursor >= len(l.items)-l.visibleRows() {
@@ -162,14 +169,15 @@ func (l *inboxList) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, keys.PageDown):
 			return l.move(l.visibleRows())
 		case key.Matches(msg, keys.Top):
-			l.cursor = 0
+			l.cursor, l.picked = 0, true
 			l.clamp()
 		case key.Matches(msg, keys.Bottom):
-			l.cursor = len(l.items) - 1
+			l.cursor, l.picked = len(l.items)-1, true
 			l.clamp()
 			return l.loadMore()
 		case key.Matches(msg, keys.Open):
 			if c, ok := l.selected(); ok {
+				l.picked = true
 				return cmdOf(openConversationMsg{ID: c.ID})
 			}
 		case key.Matches(msg, keys.Person):

@@ -122,3 +122,17 @@ func TestStaleListReadIsDropped(t *testing.T) {
 	h.send(conversationsMsg{Items: old, Want: 50, Seq: first})
 	h.mustShow("the newest preview")
 }
+
+// Until the user moves, the selection is the top row, whatever arrives
+// and reorders the list meanwhile (history catching up at launch).
+func TestInboxListFirstSelectionIsTopRow(t *testing.T) {
+	f := world(5)
+	h := newHarness(t, f, 80, 24)
+	f.mu.Lock()
+	f.convs[0], f.convs[2] = f.convs[2], f.convs[0]
+	f.mu.Unlock()
+	h.run(h.m.list.refresh())
+	if c, _ := h.m.list.selected(); h.m.list.cursor != 0 || c.Title != "Contact 3" {
+		t.Fatalf("selection on row %d (%q), want the top row", h.m.list.cursor, c.Title)
+	}
+}

@@ -6,9 +6,10 @@ import "github.com/charmbracelet/bubbles/key"
 // overlay can list exactly what the handlers check.
 type keyMap struct {
 	// global
-	Help key.Binding
-	Quit key.Binding
-	Back key.Binding
+	Help    key.Binding
+	Quit    key.Binding
+	Back    key.Binding
+	Suspend key.Binding
 
 	// lists
 	Up       key.Binding
@@ -40,9 +41,10 @@ type keyMap struct {
 	RevealSpoiler  key.Binding
 
 	// requests
-	Accept key.Binding
-	Block  key.Binding
-	Ignore key.Binding
+	Accept  key.Binding
+	Block   key.Binding
+	Ignore  key.Binding
+	Unblock key.Binding
 
 	// person
 	Prefer    key.Binding
@@ -71,9 +73,10 @@ type keyMap struct {
 }
 
 var keys = keyMap{
-	Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
-	Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (from lists)")),
-	Back: key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+	Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
+	Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (q from lists; ctrl+c asks first over a draft)")),
+	Back:    key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+	Suspend: key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend to the shell (fg comes back)")),
 
 	Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
 	Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
@@ -101,9 +104,10 @@ var keys = keyMap{
 	DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
 	RevealSpoiler:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "show / hide the spoilers in the selected message")),
 
-	Accept: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
-	Block:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender")),
-	Ignore: key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
+	Accept:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
+	Block:   key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender (asks y/n)")),
+	Ignore:  key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
+	Unblock: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unblock / unignore (Requests, person)")),
 
 	Prefer:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
 	NoPrefer:  key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
@@ -136,13 +140,13 @@ type helpSection struct {
 func helpSections() []helpSection {
 	k := keys
 	return []helpSection{
-		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Back, k.Accounts, k.Verify}},
+		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Suspend, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Compose, k.Person, k.Retry, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
-		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Open}},
-		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge}},
+		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Unblock, k.Open, k.Person}},
+		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.Unblock}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount, k.RetryNow}},
 		{"Key verification", []key.Binding{k.VerifyAccept,
 			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "the emoji match")),

@@ -99,6 +99,7 @@ const (
 	askReaction           // 1–6 or any typed emoji
 	askDelete             // y/n
 	askAttachment         // which of several attachments (1–9)
+	askBlock              // block this message request's sender? y/n
 )
 
 // enterHistory moves the keyboard to the history and selects the newest
@@ -195,6 +196,8 @@ func (c *conversationView) actionLine() string {
 		return b.String()
 	case c.ask == askDelete:
 		return "delete this message for everyone? y/n"
+	case c.ask == askBlock:
+		return "block " + inline(c.conv.Title, w/3) + "? They can't reach you on any network. y/n"
 	case c.ask == askAttachment:
 		return fmt.Sprintf("open which attachment? 1–%d · esc cancels", min(len(c.askMsg.Attachments), 9))
 	case c.editing != nil:
@@ -331,6 +334,8 @@ func (c *conversationView) answer(k tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	switch ask {
+	case askBlock:
+		return c.blockAnswered(key.Matches(k, keys.Yes))
 	case askDelete:
 		if key.Matches(k, keys.Yes) {
 			return retractCmd(c.env, c.id, m.ID)

@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/muesli/termenv"
+
 	"polyglot/inbox"
 	"polyglot/protocols"
+	"polyglot/themes"
 )
 
 func (f *fakeCore) act(format string, args ...any) error {
@@ -302,4 +306,32 @@ func TestOpenWhichAttachment(t *testing.T) {
 	}
 	h.mustShow("opened " + f.dlPath)
 	h.mustNotShow("open which attachment")
+}
+
+// An own reaction is drawn in the own-message colour: its key is
+// sanitized once, before styling, so the colour is a real SGR sequence and
+// never shows as "␛[…m"; a hostile key from the other side stays inert.
+func TestOwnReactionShowsNoEscapeMarks(t *testing.T) {
+	f := actWorld(3)
+	f.msgs[1][2].Reactions = []inbox.ReactionCount{{Key: "❤️", Count: 1, Mine: true}, {Key: "\x1b[2J👀", Count: 2}}
+	th, err := themes.Builtin("dark", themes.Options{Renderer: themes.ForProfile(termenv.ANSI256)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newRoot(Options{Core: f, Theme: th, Now: func() time.Time { return testNow }, PageSize: 20})
+	t.Cleanup(m.close)
+	h := &harness{t: t, m: m}
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 24})
+	h.run(m.Init())
+	h.keys("enter")
+	view := h.view()
+	var line string
+	for _, l := range strings.Split(view, "\n") {
+		if strings.Contains(l, "❤️1") {
+			line = l
+		}
+	}
+	if line == "" || strings.Count(line, "␛") != 1 || !strings.Contains(line, "\x1b[") || !strings.Contains(line, "␛[2J👀2") {
+		t.Fatalf("reaction line %q: want the own ❤️1 coloured, no ␛ except the other side's inert one", line)
+	}
 }

@@ -51,9 +51,10 @@ type (
 		Err  error
 	}
 	requestsMsg struct {
-		Items []inbox.Request
-		Seq   int
-		Err   error
+		Items   []inbox.Request
+		Blocked []inbox.Request // what a block hid, for undoing
+		Seq     int
+		Err     error
 	}
 	personMsg struct {
 		Person      inbox.Person
@@ -133,7 +134,25 @@ func loadPlan(ctx context.Context, c Core, id inbox.ConversationID, opts inbox.R
 func loadRequests(c Core, seq int) tea.Cmd {
 	return func() tea.Msg {
 		r, err := c.Requests()
-		return requestsMsg{Items: r, Seq: seq, Err: err}
+		if err != nil {
+			return requestsMsg{Seq: seq, Err: err}
+		}
+		b, err := c.Blocked()
+		return requestsMsg{Items: r, Blocked: b, Seq: seq, Err: err}
+	}
+}
+
+// unblockCmd takes back a block or ignore of person p, named who.
+func unblockCmd(c Core, p inbox.PersonID, who string) tea.Cmd {
+	return func() tea.Msg {
+		n, err := c.Unblock(p)
+		switch {
+		case err != nil:
+			return doneMsg{What: "unblock", Err: err}
+		case n == 0:
+			return doneMsg{What: who + " is not blocked or ignored"}
+		}
+		return doneMsg{What: "unblocked " + who + ": their conversation is back"}
 	}
 }
 

@@ -116,6 +116,11 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 		return setPreferredCmd(p.env.core, p.id, "")
 	case key.Matches(k, keys.Downgrade):
 		return setDowngradeCmd(p.env.core, p.id, !p.person.AllowDowngrade)
+	case key.Matches(k, keys.Unblock):
+		if p.refused() == "" {
+			return cmdOf(statusMsg{Text: "not blocked or ignored"})
+		}
+		return unblockCmd(p.env.core, p.id, p.person.Name)
 	case key.Matches(k, keys.Merge), key.Matches(k, keys.Open):
 		if s, ok := p.selectedSuggestion(); ok {
 			p.confirm = &s
@@ -169,6 +174,9 @@ func (p *personView) View() string {
 		rule = st.warn.Render("ALLOWED without asking") + " — messages may go TLS-only when E2EE is offline"
 	}
 	b.WriteString("Downgrade: " + rule + st.dim.Render("   [d] toggle") + "\n")
+	if r := p.refused(); r != "" {
+		b.WriteString(st.warn.Render(r) + st.dim.Render("   [u] undo: their conversation comes back") + "\n")
+	}
 	// Matrix is the network whose keys Polyglot verifies (SAS).
 	for _, id := range p.person.Identities {
 		if id.Encryption == protocols.EncE2EE && id.Address.Network == protocols.Matrix && p.env.verify != nil {
@@ -192,4 +200,19 @@ func (p *personView) View() string {
 			"\n[y] merge   [n] cancel")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// refused says whether the user blocked or ignored any of the person's
+// identities ("Blocked", "Ignored", or "" for neither).
+func (p *personView) refused() string {
+	r := ""
+	for _, id := range p.person.Identities {
+		switch id.Consent {
+		case inbox.ConsentBlocked:
+			return "Blocked"
+		case inbox.ConsentIgnored:
+			r = "Ignored"
+		}
+	}
+	return r
 }

@@ -68,3 +68,25 @@ func TestPersonMergeNeedsExplicitYes(t *testing.T) {
 		t.Fatalf("y merged %v, want keep 1 into 7", f.merged)
 	}
 }
+
+// u on a person the user blocked (or ignored) takes it back; on anyone
+// else it says there is nothing to undo.
+func TestPersonUnblock(t *testing.T) {
+	f, h := openPerson(t)
+	h.keys("u")
+	h.mustShow("not blocked or ignored")
+	if len(f.unblocked) != 0 {
+		t.Fatal("u unblocked a person nobody blocked")
+	}
+	ada := personAda()
+	ada.Identities[1].Consent = inbox.ConsentBlocked
+	f.mu.Lock()
+	f.people[1] = ada
+	f.mu.Unlock()
+	h.run(h.m.person.refresh())
+	h.mustShow("Blocked", "[u] undo: their conversation comes back")
+	h.keys("u")
+	if len(f.unblocked) != 1 || f.unblocked[0] != 1 {
+		t.Fatalf("unblocked %v, want Ada (1)", f.unblocked)
+	}
+}

@@ -17,7 +17,9 @@ type requestsView struct {
 	env     *env
 	reads   readSeq
 	items   []inbox.Request
-	cursor  int
+	blocked []inbox.Request // below the requests: what a block hid, u undoes
+	confirm *inbox.Request  // b was pressed: block it? y/n
+	cursor  int             // over items, then blocked
 	top     int
 	loaded  bool
 	pending map[inbox.ConversationID]inbox.Decision // sent, awaiting refresh
@@ -25,8 +27,12 @@ type requestsView struct {
 	height  int
 }
 
-// requestHeight is the lines one request takes.
-const requestHeight = 6
+// requestHeight is the lines one request takes; a blocked sender takes
+// one, and the "Blocked" heading two above them.
+const (
+	requestHeight = 6
+	blockedHead   = 2
+)
 
 func newRequests(e *env) *requestsView {
 	return &requestsView{env: e, pending: map[inbox.ConversationID]inbox.Decision{}}
@@ -36,17 +42,23 @@ func (r *requestsView) refresh() tea.Cmd { return loadRequests(r.env.core, r.rea
 
 func (r *requestsView) setSize(w, h int) { r.width, r.height = w, h; r.clamp() }
 
-func (r *requestsView) visible() int {
-	n := r.height / requestHeight
-	if n < 1 {
-		n = 1
+func (r *requestsView) rows() int { return len(r.items) + len(r.blocked) }
+
+// rowLines is how many lines row i takes (with the heading before the
+// first blocked sender).
+func (r *requestsView) rowLines(i int) int {
+	switch {
+	case i < len(r.items):
+		return requestHeight
+	case i == len(r.items):
+		return blockedHead + 1
 	}
-	return n
+	return 1
 }
 
 func (r *requestsView) clamp() {
-	if r.cursor >= len(r.items) {
-		r.cursor = len(r.items) - 1
+	if r.cursor >= r.rows() {
+		r.cursor = r.rows() - 1
 	}
 	if r.cursor < 0 {
 		r.cursor = 0
@@ -54,9 +66,17 @@ func (r *requestsView) clamp() {
 	if r.cursor < r.top {
 		r.top = r.cursor
 	}
-	if v := r.visible(); r.cursor >= r.top+v {
-		r.top = r.cursor - v + 1
+	for r.top < r.cursor && r.linesBetween(r.top, r.cursor) > r.height {
+		r.top++
 	}
+}
+
+func (r *requestsView) linesBetween(from, to int) int {
+	n := 0
+	for i := from; i <= to; i++ {
+		n += r.rowLines(i)
+	}
+	return n
 }
 
 func (r *requestsView) onRequests(m requestsMsg) {
@@ -64,7 +84,7 @@ func (r *requestsView) onRequests(m requestsMsg) {
 		return
 	}
 	r.loaded = true
-	r.items = m.Items
+	r.items, r.blocked = m.Items, m.Blocked
 	still := map[inbox.ConversationID]bool{}
 	for _, it := range r.items {
 		still[it.Conversation] = true
@@ -77,20 +97,41 @@ func (r *requestsView) onRequests(m requestsMsg) {
 	r.clamp()
 }
 
-func (r *requestsView) selected() (inbox.Request, bool) {
-	if r.cursor < 0 || r.cursor >= len(r.items) {
-		return inbox.Request{}, false
+// selected is the request or blocked sender under the cursor; blocked
+// says which.
+func (r *requestsView) selected() (it inbox.Request, blocked, ok bool) {
+	switch {
+	case r.cursor >= 0 && r.cursor < len(r.items):
+		return r.items[r.cursor], false, true
+	case r.cursor >= len(r.items) && r.cursor < r.rows():
+		return r.blocked[r.cursor-len(r.items)], true, true
 	}
-	return r.items[r.cursor], true
+	return inbox.Request{}, false, false
 }
 
 func (r *requestsView) decide(d inbox.Decision) tea.Cmd {
-	it, ok := r.selected()
+	it, blocked, ok := r.selected()
 	if !ok {
 		return nil
 	}
+	if blocked {
+		return cmdOf(statusMsg{Text: "blocked — u unblocks"})
+	}
+	if d == inbox.Block && r.confirm == nil {
+		r.confirm = &it
+		return nil
+	}
+	r.confirm = nil
 	r.pending[it.Conversation] = d
 	return decideCmd(r.env.ctx, r.env.core, it.Conversation, d)
+}
+
+// senderName is who a request is from, raw (sanitized when drawn).
+func senderName(it inbox.Request) string {
+	if it.Name != "" {
+		return it.Name
+	}
+	return it.From.ID
 }
 
 func (r *requestsView) Update(msg tea.Msg) tea.Cmd {
@@ -106,6 +147,13 @@ func (r *requestsView) Update(msg tea.Msg) tea.Cmd {
 			r.clamp()
 		}
 	case tea.KeyMsg:
+		if r.confirm != nil {
+			if key.Matches(msg, keys.Yes) {
+				return r.decide(inbox.Block)
+			}
+			r.confirm = nil
+			return cmdOf(statusMsg{Text: "not blocked"})
+		}
 		switch {
 		case key.Matches(msg, keys.Up):
 			r.cursor--
@@ -121,8 +169,17 @@ func (r *requestsView) Update(msg tea.Msg) tea.Cmd {
 			return r.decide(inbox.Block)
 		case key.Matches(msg, keys.Ignore):
 			return r.decide(inbox.Ignore)
+		case key.Matches(msg, keys.Unblock):
+			if it, blocked, ok := r.selected(); ok && (blocked || it.Consent == inbox.ConsentIgnored) {
+				return unblockCmd(r.env.core, it.Person, senderName(it))
+			}
+			return cmdOf(statusMsg{Text: "u unblocks a blocked sender or unignores an ignored request"})
+		case key.Matches(msg, keys.Person):
+			if it, _, ok := r.selected(); ok && it.Person != 0 {
+				return cmdOf(openPersonMsg{ID: it.Person})
+			}
 		case key.Matches(msg, keys.Open):
-			if it, ok := r.selected(); ok {
+			if it, blocked, ok := r.selected(); ok && !blocked {
 				return cmdOf(openConversationMsg{ID: it.Conversation})
 			}
 		case key.Matches(msg, keys.Inbox), key.Matches(msg, keys.Back):
@@ -169,51 +226,85 @@ func (r *requestsView) View() string {
 	if !r.loaded {
 		return st.dim.Render("Loading…")
 	}
-	if len(r.items) == 0 {
-		return st.dim.Render("No message requests. First messages from people you have not accepted appear here;\nthey get no read receipts, typing or presence until you accept.")
-	}
-	w := r.width
-	now := r.env.now()
 	var b strings.Builder
-	end := r.top + r.visible()
-	if end > len(r.items) {
-		end = len(r.items)
+	if len(r.items) == 0 {
+		b.WriteString(st.dim.Render("No message requests. First messages from people you have not accepted appear here;\nthey get no read receipts, typing or presence until you accept.") + "\n")
+		if r.top > 0 || len(r.blocked) == 0 {
+			return strings.TrimRight(b.String(), "\n")
+		}
+		b.WriteString("\n")
 	}
-	for i := r.top; i < end; i++ {
-		it := r.items[i]
-		mark := "  "
-		if i == r.cursor {
-			mark = st.selected.Render("▌") + " "
+	lines := strings.Count(b.String(), "\n")
+	for i := r.top; i < r.rows() && lines+r.rowLines(i) <= max(r.height, r.rowLines(i)); i++ {
+		lines += r.rowLines(i)
+		if i < len(r.items) {
+			b.WriteString(r.requestRow(i))
+			continue
 		}
-		name := it.Name
-		if name == "" {
-			name = it.From.ID
+		if i == len(r.items) {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(st.dim.Render(fmt.Sprintf("Blocked (%d) — u unblocks, p shows the person", len(r.blocked))) + "\n")
 		}
-		state := ""
-		if it.Consent == inbox.ConsentIgnored {
-			state = st.dim.Render(" (ignored)")
-		}
-		if d, ok := r.pending[it.Conversation]; ok {
-			state += st.dim.Render(" — " + strings.ToLower(decisionName(d)) + "…")
-		}
-		count := fmt.Sprintf("%d message", it.Count)
-		if it.Count != 1 {
-			count += "s"
-		}
-		line1 := mark + st.netBadge(it.From.Network) + " " + st.title.Render(inline(name, w/2)) + state +
-			st.dim.Render("  "+relTime(now, it.At)+" · "+count)
-		b.WriteString(truncateStyled(line1, w) + "\n")
-		b.WriteString("    " + inline(networkName(it.From.Network)+" address: "+it.From.ID, w-4) + "\n")
-		server := it.From.Server
-		if server == "" {
-			server = "unknown"
-		}
-		b.WriteString("    " + inline("server: "+server, w/2) + "  " + st.enc(it.Encryption) + " " + verification(it) + "\n")
-		b.WriteString("    " + st.dim.Render("“"+preview(it.Preview, w-8)+"”") + "\n")
-		b.WriteString("    " + r.buttons() + "\n")
-		if i < end-1 {
-			b.WriteString("\n")
-		}
+		b.WriteString(r.blockedRow(i) + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// mark is the selection gutter of row i.
+func (r *requestsView) mark(i int) string {
+	if i == r.cursor {
+		return r.env.st.selected.Render("▌") + " "
+	}
+	return "  "
+}
+
+// requestRow draws request i: who, address, server and encryption, the
+// first words, and the three equal choices (or the block question).
+func (r *requestsView) requestRow(i int) string {
+	st := r.env.st
+	w := r.width
+	it := r.items[i]
+	state := ""
+	if it.Consent == inbox.ConsentIgnored {
+		state = st.dim.Render(" (ignored — u unignores)")
+	}
+	if d, ok := r.pending[it.Conversation]; ok {
+		state += st.dim.Render(" — " + strings.ToLower(decisionName(d)) + "…")
+	}
+	count := fmt.Sprintf("%d message", it.Count)
+	if it.Count != 1 {
+		count += "s"
+	}
+	var b strings.Builder
+	line1 := r.mark(i) + st.netBadge(it.From.Network) + " " + st.title.Render(inline(senderName(it), w/2)) + state +
+		st.dim.Render("  "+relTime(r.env.now(), it.At)+" · "+count)
+	b.WriteString(truncateStyled(line1, w) + "\n")
+	b.WriteString("    " + inline(networkName(it.From.Network)+" address: "+it.From.ID, w-4) + "\n")
+	server := it.From.Server
+	if server == "" {
+		server = "unknown"
+	}
+	b.WriteString("    " + inline("server: "+server, w/2) + "  " + st.enc(it.Encryption) + " " + verification(it) + "\n")
+	b.WriteString("    " + st.dim.Render("“"+preview(it.Preview, w-8)+"”") + "\n")
+	if r.confirm != nil && r.confirm.Conversation == it.Conversation && i == r.cursor {
+		b.WriteString("    " + truncateStyled(st.warn.Render("Block "+inline(senderName(it), w/3)+
+			"? They can't reach you on any network.")+"  [y] block  [n] cancel", w-4) + "\n")
+	} else {
+		b.WriteString("    " + r.buttons() + "\n")
+	}
+	if i < len(r.items)-1 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// blockedRow draws blocked sender i (an index past the requests).
+func (r *requestsView) blockedRow(i int) string {
+	st := r.env.st
+	it := r.blocked[i-len(r.items)]
+	line := r.mark(i) + st.netBadge(it.From.Network) + " " + st.dim.Render(inline(senderName(it), r.width/3)+"  "+
+		inline(it.From.ID, r.width/3)) + "  " + st.button.Render("[u] Unblock")
+	return truncateStyled(line, r.width)
 }

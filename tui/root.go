@@ -43,6 +43,8 @@ type rootModel struct {
 	accounts  []AccountStatus
 	status    string
 	statusErr bool
+	// confirmQuit: ctrl+c was pressed with a draft on screen.
+	confirmQuit bool
 
 	feed        <-chan inbox.Change
 	unsubscribe func()
@@ -84,13 +86,39 @@ func (m *rootModel) Init() tea.Cmd {
 	)
 }
 
-// bodyHeight is the lines between the header and the status bar.
+// bodyHeight is the lines between the header and the feedback and status
+// bars.
 func (m *rootModel) bodyHeight() int {
-	h := m.height - 2
+	h := m.height - 2 - len(m.feedback())
 	if h < 1 {
 		h = 1
 	}
 	return h
+}
+
+// feedback is the answer to what the user just did (or the quit question),
+// wrapped onto lines of its own above the status bar so no width cuts it;
+// at most a third of the screen.
+func (m *rootModel) feedback() []string {
+	st := m.env.st
+	text, style := m.status, st.dim
+	switch {
+	case m.confirmQuit:
+		text, style = "Quit Polyglot? Your draft is kept. y quits, any other key stays", st.warn
+	case m.statusErr:
+		style = st.errStyle
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	lines := wrapBlock(text, max(m.width, 1))
+	if n := max(m.height/3, 1); len(lines) > n {
+		lines = lines[:n]
+	}
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return lines
 }
 
 func (m *rootModel) layout() {
@@ -119,14 +147,36 @@ func (m *rootModel) push(s screen) {
 }
 
 func (m *rootModel) back() tea.Cmd {
-	if m.screen == screenConversation && m.conv != nil && m.conv.typing {
-		m.conv.typing = false
-		c := setTyping(m.env.ctx, m.env.core, m.conv.id, false)
-		m.pop()
-		return tea.Batch(c, m.refreshScreen())
+	var cmds []tea.Cmd
+	if m.screen == screenConversation && m.conv != nil {
+		cmds = append(cmds, m.conv.keepDraft())
+		if m.conv.typing {
+			m.conv.typing = false
+			cmds = append(cmds, setTyping(m.env.ctx, m.env.core, m.conv.id, false))
+		}
 	}
 	m.pop()
-	return m.refreshScreen()
+	return tea.Batch(append(cmds, m.refreshScreen())...)
+}
+
+// quit saves the open conversation's draft, then ends the program.
+func (m *rootModel) quit() tea.Cmd { return tea.Sequence(m.keepConvDraft(), tea.Quit) }
+
+// keepConvDraft saves the open conversation's draft.
+func (m *rootModel) keepConvDraft() tea.Cmd {
+	if m.conv == nil {
+		return nil
+	}
+	return m.conv.keepDraft()
+}
+
+// askQuit is ctrl+c: with a draft in the composer on screen it asks first.
+func (m *rootModel) askQuit() tea.Cmd {
+	if m.screen == screenConversation && m.conv != nil && strings.TrimSpace(m.conv.draft()) != "" {
+		m.confirmQuit = true
+		return nil
+	}
+	return m.quit()
 }
 
 func (m *rootModel) pop() {
@@ -162,6 +212,15 @@ func (m *rootModel) refreshScreen() tea.Cmd {
 }
 
 func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	before := len(m.feedback())
+	_, cmd := m.update(msg)
+	if len(m.feedback()) != before {
+		m.layout() // the feedback lines take body lines
+	}
+	return m, cmd
+}
+
+func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -280,10 +339,19 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	// Navigation.
 	case openConversationMsg:
+		var keep tea.Cmd
+		if m.conv != nil {
+			keep = m.conv.keepDraft()
+		}
 		m.conv = newConversation(m.env, msg.ID)
 		m.conv.setSize(m.width, m.bodyHeight())
 		m.push(screenConversation)
-		return m, m.conv.open()
+		return m, tea.Batch(keep, m.conv.open())
+	case draftMsg:
+		if m.conv != nil {
+			m.conv.onDraft(msg)
+		}
+		return m, nil
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())
@@ -301,9 +369,23 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.back()
 	}
 
+	if k, ok := msg.(tea.KeyMsg); ok && isBurst(k) && !m.textFocus() {
+		return m, m.burst(k)
+	}
 	if k, ok := msg.(tea.KeyMsg); ok {
-		if k.String() == "ctrl+c" {
-			return m, tea.Quit
+		if m.confirmQuit {
+			// y (or ctrl+c again) quits; any other key stays.
+			m.confirmQuit = false
+			if k.String() == "y" || k.String() == "ctrl+c" {
+				return m, m.quit()
+			}
+			return m, nil
+		}
+		switch {
+		case k.String() == "ctrl+c":
+			return m, m.askQuit()
+		case key.Matches(k, keys.Suspend):
+			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if m.showHelp {
 			if m.help.Update(msg) {
@@ -317,7 +399,7 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.showHelp = true
 				return m, nil
 			case k.String() == "q":
-				return m, tea.Quit
+				return m, m.quit()
 			}
 		}
 		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
@@ -344,6 +426,44 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	return m, m.updateChild(msg)
+}
+
+// isBurst says k holds several keys that arrived in one read (fast typing
+// over SSH, key repeat, tmux send-keys "jjj"): Bubble Tea hands them over as
+// one KeyMsg with several runes. A bracketed paste is not keys.
+func isBurst(k tea.KeyMsg) bool {
+	return k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste && !k.Alt
+}
+
+// burst makes every key of a burst act, in order, as if typed one by one:
+// a key that starts a command (opening a screen, loading rows) has its
+// result delivered before the next key acts. Once a text field has the
+// keyboard the rest goes to it whole, as typed text.
+func (m *rootModel) burst(k tea.KeyMsg) tea.Cmd {
+	for i, r := range k.Runes {
+		if m.textFocus() {
+			rest := k
+			rest.Runes = k.Runes[i:]
+			_, cmd := m.Update(rest)
+			return cmd
+		}
+		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		if cmd != nil && i+1 < len(k.Runes) {
+			rest := k
+			rest.Runes = k.Runes[i+1:]
+			return tea.Sequence(cmd, cmdOf(rest))
+		}
+		if cmd != nil {
+			return cmd
+		}
+	}
+	return nil
+}
+
+// textFocus says a text field on screen has the keyboard (the composer, a
+// one-key question on a message, the search field, a form).
+func (m *rootModel) textFocus() bool {
+	return m.typing() || m.screen == screenSearch
 }
 
 // onScreen is the conversation the user is reading, 0 when none.
@@ -529,6 +649,9 @@ func (m *rootModel) View() string {
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
+	for _, l := range m.feedback() {
+		b.WriteString(clearFirst(l) + "\n")
+	}
 	b.WriteString(clearFirst(m.statusBar()))
 	return b.String()
 }
@@ -579,7 +702,11 @@ func (m *rootModel) header() string {
 	if n > 0 {
 		reqLabel += " (" + itoa(int64(n)) + ")"
 	}
-	s := st.title.Render("Polyglot") + " " + tab("Inbox", m.screen != screenRequests) + tab(reqLabel, m.screen == screenRequests)
+	s := st.title.Render("Polyglot") + " "
+	if m.env.demo {
+		s += st.warn.Render("DEMO") + st.dim.Render(" (nothing leaves this machine)") + " "
+	}
+	s += tab("Inbox", m.screen != screenRequests) + tab(reqLabel, m.screen == screenRequests)
 	switch m.screen {
 	case screenSearch:
 		s += st.dim.Render("  › search")
@@ -594,8 +721,8 @@ func (m *rootModel) header() string {
 	return truncateStyled(s, m.width)
 }
 
-// statusBar shows each account's state in its network colour, then the
-// latest notice.
+// statusBar shows each account's state in its network colour (the latest
+// notice has lines of its own: feedback).
 func (m *rootModel) statusBar() string {
 	st := m.env.st
 	var parts []string
@@ -610,7 +737,7 @@ func (m *rootModel) statusBar() string {
 	s := strings.Join(parts, st.dim.Render(" │ "))
 	switch {
 	case m.screen == screenAccounts:
-		// The states are on screen; the bar keeps room for the notice.
+		// The states are on screen.
 		s = ""
 	case len(m.accounts) == 0:
 		s = st.dim.Render("no accounts")
@@ -621,25 +748,6 @@ func (m *rootModel) statusBar() string {
 	}
 	if login && m.screen != screenAccounts {
 		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
-	}
-	if m.status != "" {
-		style := st.dim
-		if m.statusErr {
-			style = st.errStyle
-		}
-		switch {
-		case m.statusErr:
-			// An error answers what the user just did: first, where a
-			// narrow terminal cannot cut it off.
-			if s != "" {
-				s = st.dim.Render(" │ ") + s
-			}
-			s = style.Render(inline(m.status, m.width)) + s
-		case s != "":
-			s += "  " + style.Render(inline(m.status, m.width))
-		default:
-			s = style.Render(inline(m.status, m.width))
-		}
 	}
 	return truncateStyled(s, m.width)
 }

@@ -69,8 +69,118 @@ func TestCtrlCQuitsFromTheComposer(t *testing.T) {
 	if h.quit || h.m.showHelp {
 		t.Fatal("q and ? must type into the composer")
 	}
+	// A draft in the composer: ctrl+c asks, any other key stays (and is
+	// not typed), y quits with the draft saved.
 	h.keys("ctrl+c")
+	h.mustShow("Quit Polyglot? Your draft is kept")
+	if h.quit {
+		t.Fatal("ctrl+c over a draft quit without asking")
+	}
+	h.keys("n")
+	if h.quit || h.m.conv.composer.value() != "q?" {
+		t.Fatalf("n after ctrl+c: quit %v, composer %q", h.quit, h.m.conv.composer.value())
+	}
+	h.mustNotShow("Quit Polyglot?")
+	h.keys("ctrl+c", "y")
 	if !h.quit {
-		t.Fatal("ctrl+c quits")
+		t.Fatal("ctrl+c then y did not quit")
+	}
+	if d, _ := h.m.env.core.Draft(1); d != "q?" {
+		t.Fatalf("the draft saved on quitting is %q", d)
+	}
+	// With an empty composer ctrl+c quits at once.
+	h = newHarness(t, chatWorld(1), 80, 24)
+	h.keys("enter", "ctrl+c")
+	if !h.quit {
+		t.Fatal("ctrl+c with an empty composer did not quit")
+	}
+}
+
+// A draft stays with its conversation: leaving with esc, opening another
+// conversation, and a new screen (a restart) reading it from the core.
+func TestDraftsPerConversation(t *testing.T) {
+	f := world(3)
+	h := newHarness(t, f, 80, 24)
+	h.keys("enter")
+	h.typeText("for one")
+	h.keys("esc", "esc") // composer, then back to the inbox
+	h.keys("j", "enter")
+	if v := h.m.conv.composer.value(); v != "" {
+		t.Fatalf("conversation 2 opened with %q in the composer", v)
+	}
+	h.typeText("for two")
+	h.keys("esc", "esc", "k", "enter")
+	if v := h.m.conv.composer.value(); v != "for one" {
+		t.Fatalf("back in conversation 1 the composer holds %q, want its draft", v)
+	}
+	h.keys("esc", "esc", "q")
+	if f.drafts[1] != "for one" || f.drafts[2] != "for two" {
+		t.Fatalf("drafts in the core %v", f.drafts)
+	}
+
+	// A restart: a new screen over the same core.
+	h = newHarness(t, f, 80, 24)
+	h.keys("j", "enter")
+	h.mustShow("for two")
+	if v := h.m.conv.composer.value(); v != "for two" {
+		t.Fatalf("after a restart conversation 2's composer holds %q", v)
+	}
+	// Sending it clears the draft.
+	h.keys("enter")
+	if _, ok := f.drafts[2]; ok || h.m.conv.composer.value() != "" {
+		t.Fatalf("after sending, the draft is still kept: %v", f.drafts)
+	}
+}
+
+func TestCtrlZSuspends(t *testing.T) {
+	h := newHarness(t, chatWorld(1), 80, 24)
+	h.keys("enter")
+	h.typeText("half")
+	_, cmd := h.m.Update(tea.KeyMsg{Type: tea.KeyCtrlZ})
+	if !hasMsg(cmd, tea.SuspendMsg{}) {
+		t.Fatal("ctrl+z does not suspend")
+	}
+	if d, _ := h.m.env.core.Draft(1); d != "half" {
+		t.Fatalf("ctrl+z did not keep the draft (%q)", d)
+	}
+}
+
+// hasMsg runs cmd (and batches in it) and says whether one yields want.
+func hasMsg(cmd tea.Cmd, want tea.Msg) bool {
+	if cmd == nil {
+		return false
+	}
+	msg := cmd()
+	if b, ok := msg.(tea.BatchMsg); ok {
+		found := false
+		for _, c := range b {
+			found = hasMsg(c, want) || found
+		}
+		return found
+	}
+	return msg == want
+}
+
+// Feedback is never cut by the status bar's width: it takes lines of its
+// own above the bar, wrapping, and the screen above makes room.
+func TestStatusFeedbackTakesItsOwnLines(t *testing.T) {
+	h := newHarness(t, world(8), 40, 20)
+	long := "not sent: the server refused the message because the attachment is too large for it"
+	h.send(statusMsg{Text: long, Err: true})
+	lines := strings.Split(h.view(), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("the frame has %d lines, want the terminal's 20", len(lines))
+	}
+	if !strings.Contains(lines[19], "me@matrix") {
+		t.Fatalf("the last line is %q, want the account status bar", lines[19])
+	}
+	shown := strings.Join(strings.Fields(strings.Join(lines[15:19], " ")), " ")
+	if !strings.Contains(shown, long) {
+		t.Fatalf("the feedback is cut: the lines above the bar read %q", shown)
+	}
+	// The next key clears it and gives the lines back.
+	h.keys("j")
+	if strings.Contains(h.view(), "refused") || h.m.bodyHeight() != 18 {
+		t.Fatalf("after a key the feedback stays (body %d lines)", h.m.bodyHeight())
 	}
 }

@@ -34,6 +34,9 @@ type Core interface {
 	Retry(ctx context.Context, id inbox.MessageID) error
 	Requests() ([]inbox.Request, error)
 	Decide(ctx context.Context, id inbox.ConversationID, d inbox.Decision) error
+	// Blocked lists what a block hid; Unblock takes a block or ignore back.
+	Blocked() ([]inbox.Request, error)
+	Unblock(p inbox.PersonID) (int, error)
 	MarkRead(ctx context.Context, id inbox.ConversationID) error
 	SetTyping(ctx context.Context, id inbox.ConversationID, typing bool) error
 	Search(query string, limit int) ([]inbox.SearchHit, error)
@@ -42,6 +45,9 @@ type Core interface {
 	SetPreferred(p inbox.PersonID, n protocols.Network) error
 	SetAllowDowngrade(p inbox.PersonID, allow bool) error
 	AccountStates() []inbox.AccountState
+	// Draft and SetDraft keep what the user left unsent in a conversation.
+	Draft(id inbox.ConversationID) (string, error)
+	SetDraft(id inbox.ConversationID, text string) error
 	// MessageActions: open, edit, react to and delete one message.
 	MessageActions
 }
@@ -155,6 +161,9 @@ type Options struct {
 	// Tmux wraps desktop notifications in tmux passthrough; Run sets it
 	// from $TMUX.
 	Tmux bool
+	// Demo says the core is the embedded demo world: the header says so,
+	// and the add-account form can be tried (it adds nothing).
+	Demo bool
 }
 
 // Run starts the program on the terminal (alt screen, mouse cell motion) and

@@ -26,6 +26,8 @@ type app struct {
 	// backoff overrides the supervisors' reconnect backoff (zero fields
 	// take accounts.DefaultBackoff's); fault-injection tests shorten it.
 	backoff accounts.Backoff
+	// demo: the TUI runs over the demo world (it says so).
+	demo bool
 }
 
 func newApp(s streams) (*app, error) {
@@ -113,7 +115,7 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)
 	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log,
-		Notify: notifySettings(cfg.Notifications)})
+		Notify: notifySettings(cfg.Notifications), Demo: a.demo})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -79,6 +79,7 @@ func (a *app) runDemo(ctx context.Context, cfg *accounts.Config) error {
 			_ = acc.Connector.Close()
 		}
 	}()
+	a.demo = true
 	return a.runTUI(ctx, cfg, in, nil)
 }
 

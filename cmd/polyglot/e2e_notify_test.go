@@ -36,14 +36,11 @@ var passthrough = regexp.MustCompile(`\x1bPtmux;((?:[^\x1b]|\x1b\x1b)*)\x1b\\`)
 // doubled), one well-formed OSC 777 each, whatever the demo's hostile
 // contact (Mallory, whose name and message carry escape sequences) sends.
 func TestNotifyDesktopPassthroughInTmux(t *testing.T) {
-	raw := filepath.Join(t.TempDir(), "pane.raw")
 	s := notifySession(t, "desktop = \"osc777\"\npreview = true\n")
-	s.PipeTo(raw)
 	var chunks [][]string
 	deadline := time.Now().Add(20 * time.Second)
 	for len(chunks) < 2 && time.Now().Before(deadline) {
-		b, _ := os.ReadFile(raw)
-		chunks = passthrough.FindAllStringSubmatch(string(b), -1)
+		chunks = passthrough.FindAllStringSubmatch(s.Raw(), -1)
 		time.Sleep(100 * time.Millisecond)
 	}
 	if len(chunks) < 2 {

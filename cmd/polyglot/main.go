@@ -13,6 +13,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	// Bubble Tea's package init must not query the terminal.
+	_ "polyglot/internal/noprobe/restore"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -173,7 +176,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
 	strictCommands(root)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,31 +22,98 @@ type Session struct {
 	t      testing.TB
 	name   string
 	socket string
+	raw    string // everything the program wrote to the pane, escape sequences included
 }
 
 // Start runs argv in a new detached tmux session of cols×rows with env added.
 // A missing tmux fails the test: scripts/test-deps.sh installs it.
+//
+// Everything the program writes is kept raw (Raw) from its first byte: the
+// command waits for the pane's pipe before it starts. When the test ends the
+// raw output is checked for terminal queries (TerminalQuery), in every
+// test that uses a Session.
 func Start(t testing.TB, cols, rows int, env []string, argv ...string) *Session {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("tmux not found: run scripts/test-deps.sh (%v)", err)
 	}
+	dir := t.TempDir()
 	s := &Session{
 		t:      t,
 		name:   fmt.Sprintf("pg%d-%d", os.Getpid(), seq.Add(1)),
-		socket: filepath.Join(t.TempDir(), "tmux.sock"),
+		socket: filepath.Join(dir, "tmux.sock"),
+		raw:    filepath.Join(dir, "pane.raw"),
 	}
 	// env(1) puts the variables in front of the command inside tmux, so the
-	// server's own environment does not matter.
+	// server's own environment does not matter. The command first waits on
+	// a tmux channel the test signals once the pipe is open.
 	cmdline := append([]string{"env"}, env...)
 	cmdline = append(cmdline, argv...)
+	wait := shellJoin([]string{"tmux", "-S", s.socket, "wait-for", s.name})
 	args := []string{"-S", s.socket, "-f", "/dev/null", "new-session", "-d", "-s", s.name,
-		"-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), shellJoin(cmdline) + "; sleep 30"}
+		"-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), wait + "; " + shellJoin(cmdline) + "; sleep 30"}
 	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
+	// cat ends when the pipe closes; the .done file says all is written.
+	pipe := "cat >> " + shellJoin([]string{s.raw}) + "; : > " + shellJoin([]string{s.raw + ".done"})
+	s.tmux("pipe-pane", "-t", s.name, pipe)
+	s.tmux("wait-for", "-S", s.name)
+	// Runs before kill-server (cleanups run last first).
+	t.Cleanup(s.checkNoTerminalQuery)
 	return s
+}
+
+// tmux runs a tmux command on the session's server, failing the test on error.
+func (s *Session) tmux(args ...string) {
+	s.t.Helper()
+	args = append([]string{"-S", s.socket}, args...)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+}
+
+// Raw is everything the program has written to the pane so far, escape
+// sequences included, as tmux passed it on (it may lag the screen a little).
+func (s *Session) Raw() string {
+	b, err := os.ReadFile(s.raw)
+	if err != nil && !os.IsNotExist(err) {
+		s.t.Fatalf("read raw pane output: %v", err)
+	}
+	return string(b)
+}
+
+// terminalQuery matches sequences that ask the terminal for an answer:
+// OSC 4/10–19/52 colour and clipboard queries, primary/secondary/tertiary
+// device attributes, device status and cursor position reports, DECRQM,
+// XTVERSION, the kitty keyboard flags, DECRQSS and XTGETTCAP. An answer
+// arrives as input — typed text if it comes late.
+var terminalQuery = regexp.MustCompile(`\x1b\](?:4;\d+|1\d|52;[a-z0-9]*);\?|` +
+	`\x1b\[[>=]?0?c|\x1b\[\??[56]n|\x1b\[\??\d+\$p|\x1b\[>0?q|\x1b\[\?u|\x1bP[$+]q`)
+
+// TerminalQuery is the first terminal query in raw output, or "".
+func TerminalQuery(raw string) string { return terminalQuery.FindString(raw) }
+
+// checkNoTerminalQuery fails the test if the program wrote a terminal
+// query. It closes the pane's pipe (a dead pane has closed it already) and
+// waits until everything written is in the raw log, so it sees the whole
+// output.
+func (s *Session) checkNoTerminalQuery() {
+	s.t.Helper()
+	_ = exec.Command("tmux", "-S", s.socket, "pipe-pane", "-t", s.name).Run() // no command: close
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(s.raw + ".done"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.t.Errorf("the raw pane output was not complete 10 s after the pipe closed")
+			return
+		}
+	}
+	if q := TerminalQuery(s.Raw()); q != "" {
+		s.t.Errorf("the program wrote the terminal query %q", q)
+	}
 }
 
 // Keys sends tmux key names ("Enter", "C-c", "j") or literal text with Type.
@@ -164,14 +232,4 @@ func (s *Session) WaitDisplay(timeout time.Duration, format string, ok func(stri
 	}
 	s.t.Fatalf("after %v %s = %q", timeout, format, v)
 	return ""
-}
-
-// PipeTo copies everything the program writes to the pane from now on (raw
-// bytes, escape sequences included) into path.
-func (s *Session) PipeTo(path string) {
-	s.t.Helper()
-	cmd := "cat >> " + shellJoin([]string{path})
-	if out, err := exec.Command("tmux", "-S", s.socket, "pipe-pane", "-o", "-t", s.name, cmd).CombinedOutput(); err != nil {
-		s.t.Fatalf("tmux pipe-pane: %v: %s", err, out)
-	}
 }

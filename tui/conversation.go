@@ -153,7 +153,7 @@ func (c *conversationView) loadOlder() tea.Cmd {
 	}
 	c.loadingOlder = true
 	first := c.msgs[0]
-	return loadOlderPage(c.env.core, c.id, inbox.Cursor{At: first.At, ID: int64(first.ID)}, c.env.page)
+	return loadOlderPage(c.env.ctx, c.env.core, c.id, inbox.Cursor{At: first.At, ID: int64(first.ID)}, c.env.page)
 }
 
 func (c *conversationView) setSize(w, h int) {
@@ -217,7 +217,7 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 		c.msgs = append(append([]inbox.Message(nil), m.Items...), c.msgs...)
 	} else {
 		if len(c.msgs) == 0 && len(m.Items) < m.Want {
-			c.exhausted = true
+			c.exhausted = !c.serverHistory()
 		}
 		newIncoming = c.mergeNewest(m.Items, m.Want)
 	}
@@ -270,15 +270,23 @@ func (c *conversationView) mergeNewest(items []inbox.Message, want int) bool {
 		// The answer reaches further back than the window: it is a superset.
 		c.msgs = items
 	case len(items) < want:
-		// The whole history fits in the answer.
+		// The whole stored history fits in the answer; the servers may
+		// hold older messages.
 		c.msgs = items
-		c.exhausted = true
+		c.exhausted = !c.serverHistory()
 	default:
 		// More arrived than we asked for: start a fresh window.
 		c.msgs = items
 		c.exhausted = false
 	}
 	return incoming
+}
+
+// serverHistory tells whether older messages can come from the servers
+// once the store runs out.
+func (c *conversationView) serverHistory() bool {
+	_, ok := c.env.core.(HistoryLoader)
+	return ok
 }
 
 func indexOf(ms []inbox.Message, id inbox.MessageID) int {

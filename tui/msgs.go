@@ -109,9 +109,17 @@ func loadConvHeader(c Core, id inbox.ConversationID) tea.Cmd {
 }
 
 // loadOlderPage reads the limit messages before the loaded window.
-func loadOlderPage(c Core, id inbox.ConversationID, before inbox.Cursor, limit int) tea.Cmd {
+func loadOlderPage(ctx context.Context, c Core, id inbox.ConversationID, before inbox.Cursor, limit int) tea.Cmd {
 	return func() tea.Msg {
 		items, err := c.Messages(id, before, limit)
+		if err == nil && len(items) < limit {
+			// The store ends here: ask the servers for the page before it.
+			if h, ok := c.(HistoryLoader); ok {
+				if n, lerr := h.LoadOlder(ctx, id, limit); lerr == nil && n > 0 {
+					items, err = c.Messages(id, before, limit)
+				}
+			}
+		}
 		return messagesMsg{Conv: id, Items: items, Older: true, Want: limit, Err: err}
 	}
 }

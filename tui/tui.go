@@ -52,6 +52,13 @@ type Core interface {
 	MessageActions
 }
 
+// HistoryLoader is the optional part of a Core that fetches history older
+// than the store holds from the servers (inbox.LoadOlder); the
+// conversation view calls it when scrolling reaches the store's start.
+type HistoryLoader interface {
+	LoadOlder(ctx context.Context, id inbox.ConversationID, limit int) (int, error)
+}
+
 // AccountStatus is one account's line in the status bar and the accounts
 // screen.
 type AccountStatus struct {

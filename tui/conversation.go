@@ -487,6 +487,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	if c.focus == focusComposer {
+		if isKey && key.Matches(k, keys.Editor) {
+			return c.openEditor()
+		}
 		before := c.composer.empty()
 		ev, cmd := c.composer.Update(msg)
 		switch ev {
@@ -550,6 +553,10 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		return c.startDelete()
 	case key.Matches(k, keys.RevealSpoiler):
 		return c.toggleSpoilers()
+	case key.Matches(k, keys.Copy):
+		return c.copyMessage()
+	case key.Matches(k, keys.OpenLink):
+		return c.openLink()
 	case key.Matches(k, keys.Compose):
 		return c.enterComposer()
 	case key.Matches(k, keys.Person):

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
@@ -26,10 +27,13 @@ type env struct {
 	now  func() time.Time
 	page int
 	st   *styles
+	// term writes control sequences (OSC 52) beside the renderer's frames;
+	// nil without a terminal (tests).
+	term io.Writer
 }
 
 func newEnv(o Options) *env {
-	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize}
+	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize, term: o.Terminal}
 	e.verify, _ = o.Core.(VerifyCore)
 	if e.accounts == nil && e.control != nil {
 		e.accounts = e.control

@@ -81,6 +81,14 @@ type conversationView struct {
 	// revealed are the messages whose spoilers the user chose to see.
 	revealed map[inbox.MessageID]bool
 
+	// The "new messages" divider (unread.go): what was unread when the
+	// conversation opened, and the message it goes above.
+	markSeen     bool
+	dividerShown bool // scrolled to once, when first found
+	unreadAtOpen int
+	newestAtOpen inbox.MessageID
+	divider      inbox.MessageID
+
 	width, height int
 }
 
@@ -108,7 +116,7 @@ func (c *conversationView) open() tea.Cmd {
 		loadConvHeader(e.core, c.id),
 		c.loadNewest(e.page),
 		c.loadPlan(),
-		markRead(e.ctx, e.core, c.id),
+		readMark(e.ctx, e.core, c.id),
 		c.composer.focus(),
 	)
 }
@@ -237,6 +245,7 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	if len(c.lines) < c.historyHeight() && !c.exhausted {
 		cmds = append(cmds, c.loadOlder())
 	}
+	cmds = append(cmds, c.seekDivider())
 	return tea.Batch(cmds...)
 }
 
@@ -583,6 +592,7 @@ func (c *conversationView) rebuild() {
 	if c.width <= 0 {
 		return
 	}
+	c.divider = c.findDivider()
 	lines := make([]string, 0, len(c.msgs)*3)
 	counts := make([]int, len(c.msgs))
 	c.richUsed = map[inbox.MessageID]richEntry{}
@@ -593,6 +603,7 @@ func (c *conversationView) rebuild() {
 	}
 	c.lines, c.msgLines = lines, counts
 	c.rich, c.richUsed = c.richUsed, nil
+	c.showDivider()
 }
 
 // renderMessage draws message i, with a day separator before it when the
@@ -609,6 +620,9 @@ func (c *conversationView) renderMessage(i int) []string {
 		} else {
 			out = append(out, center(st.dim.Render("── "+dayLabel(now, m.At)+" ── (scroll up for older)"), w))
 		}
+	}
+	if m.ID == c.divider {
+		out = append(out, c.dividerLine())
 	}
 	if m.Kind == inbox.KindSystem {
 		for _, l := range wrapBlock(m.Body, w-4) {

@@ -30,6 +30,8 @@ type env struct {
 	// term writes control sequences (OSC 52) beside the renderer's frames;
 	// nil without a terminal (tests).
 	term io.Writer
+	// mentions are the user's names per account, highlighted in messages.
+	mentions mentions
 }
 
 func newEnv(o Options) *env {
@@ -59,6 +61,7 @@ type styles struct {
 	own, their, system, selected, unread, dim lipgloss.Style
 	statusBar, errStyle, warn, title, request lipgloss.Style
 	tabOn, tabOff, button, modal, typing      lipgloss.Style
+	mention, divider                          lipgloss.Style
 }
 
 func newStyles(t *themes.Theme) *styles {
@@ -79,7 +82,8 @@ func newStyles(t *themes.Theme) *styles {
 		button: t.Text.Bold(true),
 		modal: r.NewStyle().Border(lipgloss.RoundedBorder()).
 			BorderForeground(t.Warning.GetForeground()).Padding(0, 1),
-		typing: t.Dim.Italic(true),
+		typing:  t.Dim.Italic(true),
+		mention: t.Mention, divider: t.Divider,
 	}
 }
 

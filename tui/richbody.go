@@ -46,7 +46,7 @@ func (c *conversationView) bodyLines(m inbox.Message, body string, bw int, style
 	}
 	var out []string
 	for _, l := range wrapBlock(body, bw) {
-		out = append(out, style.Render(l))
+		out = append(out, c.bodyLine(m, l, style))
 	}
 	return out
 }

@@ -308,6 +308,9 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if k.String() == "ctrl+c" {
 			return m, tea.Quit
 		}
+		if cmd, ok := m.extraKey(k); ok {
+			return m, cmd
+		}
 		if m.showHelp {
 			if m.help.Update(msg) {
 				m.showHelp = false

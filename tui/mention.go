@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-		"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss"
 
 	"polyglot/inbox"
 )
@@ -93,7 +93,9 @@ func findMentions(re *regexp.Regexp, line string) [][2]int {
 
 // wordEdge says the text before s and after e does not continue a word.
 func wordEdge(line string, s, e int) bool {
-	inWord := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r) }
+	inWord := func(r rune) bool {
+		return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r)
+	}
 	if s > 0 {
 		if r, _ := utf8.DecodeLastRuneInString(line[:s]); inWord(r) {
 			return false

@@ -171,6 +171,11 @@ func helpSections() []helpSection {
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter/ctrl+s", "add (enter on the password field)")),
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel and forget what was typed")),
 		}},
+		{"New conversation (n)", []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it (a room is joined first)")),
+			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "another account on that network")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),

@@ -39,6 +39,8 @@ type rootModel struct {
 	verify   *verifyView
 	help     *helpView
 	showHelp bool
+	// newConv is the new-conversation form over the inbox (newconv.go).
+	newConv *newConvForm
 
 	accounts  []AccountStatus
 	status    string
@@ -518,6 +520,8 @@ func (m *rootModel) View() string {
 	switch {
 	case m.showHelp:
 		body = m.help.View()
+	case m.newConv != nil:
+		body = m.newConv.View(m.width)
 	case m.screen == screenInbox:
 		body = m.list.View()
 	case m.screen == screenConversation:

@@ -22,6 +22,8 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 		return nil, true
 	case unreadJumpMsg:
 		return m.onUnreadJump(msg), true
+	case newConvDoneMsg:
+		return m.onNewConvDone(msg), true
 	case editorMsg:
 		if m.conv != nil {
 			return m.conv.onEditor(msg), true
@@ -34,6 +36,9 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 // extraKey handles ] and [ (and the new-conversation form) before the
 // screens see the key; ok says it did.
 func (m *rootModel) extraKey(k tea.KeyMsg) (tea.Cmd, bool) {
+	if cmd, ok := m.newConvKey(k); ok {
+		return cmd, true
+	}
 	if backward, ok := m.unreadKey(k); ok {
 		m.status, m.statusErr = "", false
 		return m.jumpUnread(backward), true

@@ -234,7 +234,9 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 		c.selectNewest()
 	}
 	var cmds []tea.Cmd
-	if newIncoming {
+	// Until opening has read the unread count (readMark), marking read
+	// here would race it and lose the divider; readMark marks read itself.
+	if newIncoming && c.markSeen {
 		if c.env.away {
 			c.unreadWhileAway = true
 		} else {

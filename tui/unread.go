@@ -70,6 +70,10 @@ func (c *conversationView) onUnreadMark(m unreadMarkMsg) tea.Cmd {
 	if m.Err != nil {
 		cmds = append(cmds, cmdOf(doneMsg{What: "mark read", Err: m.Err}))
 	}
+	// Something arrived between the read and now: it is on screen too.
+	if k := indexOf(c.msgs, m.Newest); m.Newest != 0 && k >= 0 && k < len(c.msgs)-1 && !c.env.away {
+		cmds = append(cmds, markRead(c.env.ctx, c.env.core, c.id))
+	}
 	return tea.Batch(append(cmds, c.seekDivider())...)
 }
 

@@ -223,3 +223,23 @@ func TestMentionHighlightedPerAccount(t *testing.T) {
 		t.Fatal("a raw control reached the screen")
 	}
 }
+
+func TestMentionHighlightedInFormattedBodies(t *testing.T) {
+	f := chatWorld(2)
+	ms := f.msgs[1]
+	ms[0].Account, ms[1].Account = "mx", "mx"
+	ms[1].Body = "hey Robin: the long paragraph"
+	ms[1].Formatted = `<p>hey <a href="https://matrix.to/#/@robin:example.org">Robin</a>: the <b>long</b> paragraph</p>`
+	h := colourHarness(t, f, 100, 24)
+	h.keys("enter")
+	v := h.view()
+	// lipgloss draws an underlined run letter by letter: look at the text.
+	hl := regexp.MustCompile(`\x1b\[[0-9;]*48;2;224;175;104[0-9;]*m([^\x1b]*)\x1b\[0m`)
+	var got string
+	for _, m := range hl.FindAllStringSubmatch(v, -1) {
+		got += m[1]
+	}
+	if got != "Robin" {
+		t.Fatalf("highlighted %q in the formatted message, want the pill Robin:\n%q", got, v)
+	}
+}

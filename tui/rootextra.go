@@ -9,6 +9,12 @@ import (
 // the root need not look further.
 func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		// Observed only: the root lays out its screens.
+		if m.newConv != nil {
+			m.newConv.input.Width = max(msg.Width-14, 8)
+		}
+		return nil, false
 	case accountsMsg:
 		// Observed only: the root goes on to show the states.
 		if m.env.mentions.setNames(msg.Names) && m.conv != nil {

@@ -41,5 +41,9 @@
 //	(*Inbox).React(ctx, id MessageID, key string, remove bool) error
 //	(*Inbox).Retract(ctx, id MessageID) error          // own message, deleted for everyone
 //	(*Inbox).Download(ctx, id MessageID, index int) (string, error) // into Options.DownloadDir; reused once saved
+//	ParseTarget(s string) (Target, error)               // an address as typed: a person, or a room to join
+//	(*Inbox).OpenTarget(ctx, account string, t Target) (ConversationID, error) // starts a DM or joins (protocols.Joiner)
+//	(*Inbox).NextUnread(from ConversationID, backward bool) (ConversationID, error) // ] and [ in the TUI
+//	(*Inbox).OwnNames() map[string][]string            // per account, from protocols.SelfNamer: mentions
 //	GenerateLarge(path string, spec GenSpec) error      // synthetic store for benchmarks
 package inbox

@@ -156,6 +156,12 @@ type Theme struct {
 	Link  lipgloss.Style // link text
 	Quote lipgloss.Style // the "│ " gutter of a quotation
 
+	// Mention is the user's own name in someone's message (bold and
+	// underlined without colour); Divider is the "new messages" line
+	// where the unread part of a conversation starts.
+	Mention lipgloss.Style
+	Divider lipgloss.Style
+
 	renderer   *lipgloss.Renderer
 	networks   map[protocols.Network]lipgloss.Style
 	accent     lipgloss.Style
@@ -323,6 +329,8 @@ func build(name string, p palette, dark bool, o Options) *Theme {
 	t.Code = bg(fg(style().Reverse(nc), "colors.code"), "colors.code_bg")
 	t.Link = fg(style().Underline(true), "colors.link")
 	t.Quote = fg(style().Faint(nc), "colors.quote")
+	t.Mention = bg(fg(style().Bold(true).Underline(nc), "colors.mention_fg"), "colors.mention_bg")
+	t.Divider = fg(style().Bold(true), "colors.divider")
 
 	t.networks = map[protocols.Network]lipgloss.Style{}
 	for _, n := range protocols.Networks {

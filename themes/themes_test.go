@@ -41,7 +41,7 @@ func everything(t *Theme) []string {
 	for _, s := range []lipgloss.Style{
 		t.Text, t.Title, t.Border, t.StatusBar, t.Dim, t.Selected, t.Unread,
 		t.Request, t.System, t.Own, t.Their, t.Error, t.Warning,
-		t.Code, t.Link, t.Quote,
+		t.Code, t.Link, t.Quote, t.Mention, t.Divider,
 	} {
 		out = append(out, s.Render("x"))
 	}

@@ -81,6 +81,14 @@ type conversationView struct {
 	// revealed are the messages whose spoilers the user chose to see.
 	revealed map[inbox.MessageID]bool
 
+	// The "new messages" divider (unread.go): what was unread when the
+	// conversation opened, and the message it goes above.
+	markSeen     bool
+	dividerShown bool // scrolled to once, when first found
+	unreadAtOpen int
+	newestAtOpen inbox.MessageID
+	divider      inbox.MessageID
+
 	width, height int
 }
 
@@ -108,7 +116,7 @@ func (c *conversationView) open() tea.Cmd {
 		loadConvHeader(e.core, c.id),
 		c.loadNewest(e.page),
 		c.loadPlan(),
-		markRead(e.ctx, e.core, c.id),
+		readMark(e.ctx, e.core, c.id),
 		c.composer.focus(),
 		c.restoreDraft(),
 	)
@@ -231,7 +239,9 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 		c.selectNewest()
 	}
 	var cmds []tea.Cmd
-	if newIncoming {
+	// Until opening has read the unread count (readMark), marking read
+	// here would race it and lose the divider; readMark marks read itself.
+	if newIncoming && c.markSeen {
 		if c.env.away {
 			c.unreadWhileAway = true
 		} else {
@@ -242,6 +252,7 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	if len(c.lines) < c.historyHeight() && !c.exhausted {
 		cmds = append(cmds, c.loadOlder())
 	}
+	cmds = append(cmds, c.seekDivider())
 	return tea.Batch(cmds...)
 }
 
@@ -500,6 +511,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	if c.focus == focusComposer {
+		if isKey && key.Matches(k, keys.Editor) {
+			return c.openEditor()
+		}
 		before := c.composer.empty()
 		ev, cmd := c.composer.Update(msg)
 		switch ev {
@@ -566,6 +580,10 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		return c.startDelete()
 	case key.Matches(k, keys.RevealSpoiler):
 		return c.toggleSpoilers()
+	case key.Matches(k, keys.Copy):
+		return c.copyMessage()
+	case key.Matches(k, keys.OpenLink):
+		return c.openLink()
 	case key.Matches(k, keys.Compose):
 		return c.enterComposer()
 	case key.Matches(k, keys.Person):
@@ -592,6 +610,7 @@ func (c *conversationView) rebuild() {
 	if c.width <= 0 {
 		return
 	}
+	c.divider = c.findDivider()
 	lines := make([]string, 0, len(c.msgs)*3)
 	counts := make([]int, len(c.msgs))
 	c.richUsed = map[inbox.MessageID]richEntry{}
@@ -602,6 +621,7 @@ func (c *conversationView) rebuild() {
 	}
 	c.lines, c.msgLines = lines, counts
 	c.rich, c.richUsed = c.richUsed, nil
+	c.showDivider()
 }
 
 // renderMessage draws message i, with a day separator before it when the
@@ -618,6 +638,9 @@ func (c *conversationView) renderMessage(i int) []string {
 		} else {
 			out = append(out, center(st.dim.Render("── "+dayLabel(now, m.At)+" ── (scroll up for older)"), w))
 		}
+	}
+	if m.ID == c.divider {
+		out = append(out, c.dividerLine())
 	}
 	if m.Kind == inbox.KindSystem {
 		for _, l := range wrapBlock(m.Body, w-4) {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
@@ -30,11 +31,16 @@ type env struct {
 	drafts *draftBook
 	// demo: the core is the demo world (Options.Demo).
 	demo bool
+	// term writes control sequences (OSC 52) beside the renderer's frames;
+	// nil without a terminal (tests).
+	term io.Writer
+	// mentions are the user's names per account, highlighted in messages.
+	mentions mentions
 }
 
 func newEnv(o Options) *env {
 	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize,
-		drafts: newDraftBook(o.Core), demo: o.Demo}
+		drafts: newDraftBook(o.Core), demo: o.Demo, term: o.Terminal}
 	e.verify, _ = o.Core.(VerifyCore)
 	if e.accounts == nil && e.control != nil {
 		e.accounts = e.control
@@ -60,6 +66,7 @@ type styles struct {
 	own, their, system, selected, unread, dim lipgloss.Style
 	statusBar, errStyle, warn, title, request lipgloss.Style
 	tabOn, tabOff, button, modal, typing      lipgloss.Style
+	mention, divider                          lipgloss.Style
 }
 
 func newStyles(t *themes.Theme) *styles {
@@ -80,7 +87,8 @@ func newStyles(t *themes.Theme) *styles {
 		button: t.Text.Bold(true),
 		modal: r.NewStyle().Border(lipgloss.RoundedBorder()).
 			BorderForeground(t.Warning.GetForeground()).Padding(0, 1),
-		typing: t.Dim.Italic(true),
+		typing:  t.Dim.Italic(true),
+		mention: t.Mention, divider: t.Divider,
 	}
 }
 

@@ -39,6 +39,14 @@ type keyMap struct {
 	React          key.Binding
 	DeleteMessage  key.Binding
 	RevealSpoiler  key.Binding
+	Copy           key.Binding
+	OpenLink       key.Binding
+	Editor         key.Binding
+
+	// unread and new conversations (inbox list and conversation)
+	NextUnread      key.Binding
+	PrevUnread      key.Binding
+	NewConversation key.Binding
 
 	// requests
 	Accept  key.Binding
@@ -103,6 +111,13 @@ var keys = keyMap{
 	React:          key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "react: 1–6 or type an emoji; the same again takes it back")),
 	DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
 	RevealSpoiler:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "show / hide the spoilers in the selected message")),
+	Copy:           key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy the selected message's text (OSC 52 clipboard)")),
+	OpenLink:       key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "open the first link in the selected message")),
+	Editor:         key.NewBinding(key.WithKeys("ctrl+e"), key.WithHelp("ctrl+e", "write the draft in $VISUAL / $EDITOR")),
+
+	NextUnread:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next conversation with unread messages")),
+	PrevUnread:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous conversation with unread messages")),
+	NewConversation: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new conversation: an address, or a room to join")),
 
 	Accept:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
 	Block:   key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender (asks y/n)")),
@@ -141,10 +156,12 @@ func helpSections() []helpSection {
 	k := keys
 	return []helpSection{
 		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Suspend, k.Back, k.Accounts, k.Verify}},
-		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.Requests, k.Search, k.Person, k.Inbox}},
+		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.NextUnread, k.PrevUnread, k.NewConversation,
+			k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Compose, k.Person, k.Retry, k.Back}},
-		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.LeaveInput}},
+			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Copy, k.OpenLink,
+			k.NextUnread, k.PrevUnread, k.Compose, k.Person, k.Retry, k.Back}},
+		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.Editor, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Unblock, k.Open, k.Person}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.Unblock}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount, k.RetryNow}},
@@ -157,6 +174,11 @@ func helpSections() []helpSection {
 			key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "change network")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter/ctrl+s", "add (enter on the password field)")),
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel and forget what was typed")),
+		}},
+		{"New conversation (n)", []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it (a room is joined first)")),
+			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "another account on that network")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		}},
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),

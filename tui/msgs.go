@@ -67,7 +67,12 @@ type (
 		Hits []inbox.SearchHit
 		Err  error
 	}
-	accountsMsg   struct{ States []AccountStatus }
+	accountsMsg struct {
+		States []AccountStatus
+		// Names are the user's names per account (OwnNamer), for
+		// highlighting mentions.
+		Names map[string][]string
+	}
 	changesMsg    struct{ Changes []inbox.Change }
 	feedClosedMsg struct{}
 
@@ -215,7 +220,13 @@ func runSearch(c Core, seq int, q string, limit int) tea.Cmd {
 }
 
 func loadAccounts(c Core, av AccountsView) tea.Cmd {
-	return func() tea.Msg { return accountsMsg{States: accountStatuses(c, av)} }
+	return func() tea.Msg {
+		m := accountsMsg{States: accountStatuses(c, av)}
+		if on, ok := c.(OwnNamer); ok {
+			m.Names = on.OwnNames()
+		}
+		return m
+	}
 }
 
 // accountStatuses prefers the supervisor's view (it knows back-off) and

@@ -38,21 +38,30 @@ func opener(getenv func(string) string, lookPath func(string) (string, error), g
 	return []string{p}, ""
 }
 
-// openDownloaded opens path with the system opener, detached: its output
-// goes to the log, never to the TUI's screen, and the TUI does not wait
-// for it. It returns the status line to show.
+// openDownloaded opens path with the system opener and returns the status
+// line to show.
 func openDownloaded(path string, log zerolog.Logger) string {
 	argv, why := opener(os.Getenv, exec.LookPath, runtime.GOOS)
 	if argv == nil {
 		return "saved to " + path + " (" + why + ")"
 	}
-	cmd := exec.Command(argv[0], append(argv[1:], path)...)
+	if err := startOpener(argv, path, log); err != nil {
+		return "saved to " + path + " (the opener failed: " + err.Error() + ")"
+	}
+	return "opened " + path
+}
+
+// startOpener runs argv with target as its last argument, detached: its
+// output goes to the log, never to the TUI's screen, and the TUI does not
+// wait for it.
+func startOpener(argv []string, target string, log zerolog.Logger) error {
+	cmd := exec.Command(argv[0], append(argv[1:], target)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		log.Warn().Err(err).Str("opener", argv[0]).Msg("starting the opener failed")
-		return "saved to " + path + " (the opener failed: " + err.Error() + ")"
+		return err
 	}
 	go func() {
 		err := cmd.Wait()
@@ -63,7 +72,7 @@ func openDownloaded(path string, log zerolog.Logger) string {
 		// The opener's own words, cut short; never the file's content.
 		ev.Str("opener", argv[0]).Str("output", truncateBytes(out.String(), 300)).Msg("opener finished")
 	}()
-	return "opened " + path
+	return nil
 }
 
 func truncateBytes(s string, n int) string {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"regexp"
+
 	"github.com/charmbracelet/lipgloss"
 
 	"polyglot/inbox"
@@ -16,7 +18,8 @@ type richEntry struct {
 	width     int
 	own       bool
 	reveal    bool
-	lines     []string // nil: the HTML was refused; the plain body is drawn
+	names     *regexp.Regexp // the user's names it was drawn with
+	lines     []string       // nil: the HTML was refused; the plain body is drawn
 }
 
 // bodyLines draws a message body at width bw: from its Matrix HTML when it
@@ -26,10 +29,17 @@ type richEntry struct {
 func (c *conversationView) bodyLines(m inbox.Message, body string, bw int, style lipgloss.Style) []string {
 	if m.Formatted != "" {
 		reveal := c.revealed[m.ID]
+		var names *regexp.Regexp
+		st := c.richStyles(m.Outgoing)
+		if !m.Outgoing {
+			if names = c.env.mentions.pattern(m.Account); names != nil {
+				st = st.WithMentions(func(s string) [][2]int { return findMentions(names, s) })
+			}
+		}
 		e, ok := c.rich[m.ID]
-		if !ok || e.formatted != m.Formatted || e.width != bw || e.own != m.Outgoing || e.reveal != reveal {
-			e = richEntry{formatted: m.Formatted, width: bw, own: m.Outgoing, reveal: reveal}
-			if lines, err := richtext.Render(m.Formatted, bw, c.richStyles(m.Outgoing), reveal); err == nil {
+		if !ok || e.formatted != m.Formatted || e.width != bw || e.own != m.Outgoing || e.reveal != reveal || e.names != names {
+			e = richEntry{formatted: m.Formatted, width: bw, own: m.Outgoing, reveal: reveal, names: names}
+			if lines, err := richtext.Render(m.Formatted, bw, st, reveal); err == nil {
 				e.lines = lines
 			}
 			if c.rich == nil {
@@ -46,7 +56,7 @@ func (c *conversationView) bodyLines(m inbox.Message, body string, bw int, style
 	}
 	var out []string
 	for _, l := range wrapBlock(body, bw) {
-		out = append(out, style.Render(l))
+		out = append(out, c.bodyLine(m, l, style))
 	}
 	return out
 }

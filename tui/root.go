@@ -39,6 +39,8 @@ type rootModel struct {
 	verify   *verifyView
 	help     *helpView
 	showHelp bool
+	// newConv is the new-conversation form over the inbox (newconv.go).
+	newConv *newConvForm
 
 	accounts  []AccountStatus
 	status    string
@@ -221,6 +223,9 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, ok := m.onExtra(msg); ok {
+		return m, cmd
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -386,6 +391,9 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.askQuit()
 		case key.Matches(k, keys.Suspend):
 			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
+		}
+		if cmd, ok := m.extraKey(k); ok {
+			return m, cmd
 		}
 		if m.showHelp {
 			if m.help.Update(msg) {
@@ -632,6 +640,8 @@ func (m *rootModel) View() string {
 	switch {
 	case m.showHelp:
 		body = m.help.View()
+	case m.newConv != nil:
+		body = m.newConv.View(m.width)
 	case m.screen == screenInbox:
 		body = m.list.View()
 	case m.screen == screenConversation:

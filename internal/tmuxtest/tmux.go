@@ -233,3 +233,15 @@ func (s *Session) WaitDisplay(timeout time.Duration, format string, ok func(stri
 	s.t.Fatalf("after %v %s = %q", timeout, format, v)
 	return ""
 }
+
+// Tmux runs one tmux command against the session's server, e.g.
+// Tmux("set-option", "-g", "set-clipboard", "on") or Tmux("show-buffer"),
+// and returns its output.
+func (s *Session) Tmux(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}

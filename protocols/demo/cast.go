@@ -17,9 +17,9 @@ const (
 func selfAddress(n protocols.Network) protocols.Address {
 	switch n {
 	case protocols.Matrix:
-		return ident{net: n, id: "@me:" + matrixServer}.address()
+		return ident{net: n, id: "@robin:" + matrixServer}.address()
 	case protocols.XMPP:
-		return ident{net: n, id: "me@" + xmppServer}.address()
+		return ident{net: n, id: "robin@" + xmppServer}.address()
 	default:
 		return ident{net: n, id: "15550100000@" + waServer}.address()
 	}
@@ -231,7 +231,7 @@ func rooms() []room {
 		members: []string{"alice", "bob", "priya"}, older: 30,
 		recent: []groupLine{
 			{"alice", "Forecast says sunny on Saturday ☀️"},
-			{"priya", "I'm in! Train at 8:12?"},
+			{"priya", "I'm in! Robin, train at 8:12?"},
 			{"", "Works for me"},
 			{"bob", "I'll bring the map 🗺️"},
 		},

@@ -279,6 +279,9 @@ func (c *Connector) handleState(ctx context.Context, evt *event.Event) {
 		m := evt.Content.AsMember()
 		if evt.GetStateKey() == c.cli.UserID.String() {
 			r.Membership = string(m.Membership)
+			if m.Membership == event.MembershipJoin {
+				c.noteSelfName(m.Displayname)
+			}
 			if m.Membership == event.MembershipInvite && r.InvitedBy == "" {
 				r.InvitedBy = evt.Sender
 			}

@@ -96,6 +96,8 @@ type Connector struct {
 	invites   map[id.RoomID]bool // invites whose RequestEvent is due
 	// batch is held while a sync response is handled (see ProcessResponse).
 	batch chan struct{}
+	// selfName is the user's display name from their own membership.
+	selfName string
 }
 
 var (

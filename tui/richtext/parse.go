@@ -40,8 +40,9 @@ const (
 	fStrike
 	fCode
 	fLink
-	fDim    // link targets, image alternatives, markers
-	fGutter // the quotation gutter
+	fDim     // link targets, image alternatives, markers
+	fGutter  // the quotation gutter
+	fMention // the user's own name (Styles.WithMentions)
 )
 
 // span is sanitized single-line text in one style.

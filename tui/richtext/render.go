@@ -42,6 +42,9 @@ func (d *Doc) Lines(width int, st *Styles) []string {
 		first, cont = fit(first, width/2), fit(cont, width/2)
 		tw := width - max(cellsWidth(first), cellsWidth(cont))
 		text := cells(p.spans)
+		if st.mentions != nil && !p.pre {
+			markMentions(text, st.mentions)
+		}
 		var rows [][]cell
 		if p.pre {
 			rows = breakHard(text, tw)
@@ -196,4 +199,22 @@ func draw(cs []cell, st *Styles) string {
 		}
 	}
 	return b.String()
+}
+
+// markMentions flags the cells that fall in a range find reports over the
+// paragraph's text, so a name keeps its highlight however it wraps.
+func markMentions(cs []cell, find func(string) [][2]int) {
+	var b strings.Builder
+	starts := make([]int, len(cs))
+	for i, c := range cs {
+		starts[i] = b.Len()
+		b.WriteString(c.s)
+	}
+	for _, r := range find(b.String()) {
+		for i := range cs {
+			if starts[i] >= r[0] && starts[i] < r[1] {
+				cs[i].f |= fMention
+			}
+		}
+	}
 }

@@ -422,3 +422,40 @@ func TestSpoilerHiddenUntilRevealed(t *testing.T) {
 		t.Fatalf("spoiler-only message: %q", l)
 	}
 }
+
+func TestMentionsKeepTheirStyleAcrossWraps(t *testing.T) {
+	th, err := themes.Builtin("dark", themes.Options{Renderer: themes.ForProfile(termenv.TrueColor)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(s string) [][2]int {
+		i := strings.Index(s, "Ada Lovelace")
+		if i < 0 {
+			return nil
+		}
+		return [][2]int{{i, i + len("Ada Lovelace")}}
+	}
+	st := NewStyles(th, th.Their).WithMentions(find)
+	lines, err := Render(`<p>hello <b>Ada</b> Lovelace, and <code>Ada Lovelace</code></p><pre>Ada Lovelace</pre>`, 10, st, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi := th.Mention.Render("Ada")
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "224;175;104") || !strings.Contains(all, strings.TrimSuffix(hi, "\x1b[0m")[:10]) {
+		t.Fatalf("no mention style in %q", all)
+	}
+	// Both words of the name, on two lines, carry it; the code block not.
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, "224;175;104") {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Fatalf("the name lost its style when wrapped: %q", lines)
+	}
+	if last := lines[len(lines)-1]; strings.Contains(last, "224;175;104") {
+		t.Fatalf("a code block line is highlighted: %q", last)
+	}
+}

@@ -11,16 +11,27 @@ import (
 // they cache the combined style of each flag set, so reuse one value per
 // theme and base style (not safe for concurrent use).
 type Styles struct {
-	base, code, link, quote, dim lipgloss.Style
-	markers                      bool
-	combined                     map[flags]lipgloss.Style
+	base, code, link, quote, dim, mention lipgloss.Style
+	markers                               bool
+	combined                              map[flags]lipgloss.Style
+	// mentions finds the user's names in a paragraph's text (byte
+	// ranges); nil finds none.
+	mentions func(string) [][2]int
+}
+
+// WithMentions is s drawing the ranges find returns in the theme's
+// mention style (the user's own name); the style cache is shared.
+func (s *Styles) WithMentions(find func(string) [][2]int) *Styles {
+	c := *s
+	c.mentions = find
+	return &c
 }
 
 // NewStyles takes the rich-text roles from the theme; base is the style of
 // ordinary text in the message (own or their).
 func NewStyles(t *themes.Theme, base lipgloss.Style) *Styles {
 	return &Styles{
-		base: base, code: t.Code, link: t.Link, quote: t.Quote, dim: t.Dim,
+		base: base, code: t.Code, link: t.Link, quote: t.Quote, dim: t.Dim, mention: t.Mention,
 		markers:  t.Renderer().ColorProfile() == termenv.Ascii,
 		combined: map[flags]lipgloss.Style{},
 	}
@@ -46,6 +57,9 @@ func (s *Styles) style(f flags) lipgloss.Style {
 	}
 	if f&fLink != 0 {
 		st = apply(st, s.link)
+	}
+	if f&fMention != 0 {
+		st = apply(st, s.mention)
 	}
 	if f&fBold != 0 {
 		st = st.Bold(true)

@@ -1,0 +1,265 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+)
+
+// ConversationOpener is the optional Core part behind n (*inbox.Inbox has
+// it): the direct conversation with an address, or a group chat joined.
+type ConversationOpener interface {
+	OpenTarget(ctx context.Context, account string, t inbox.Target) (inbox.ConversationID, error)
+}
+
+// newConvForm asks for an address on any network the user has an account
+// on and opens that conversation. It overlays the inbox list; what was
+// typed stays through every refusal until esc.
+type newConvForm struct {
+	env    *env
+	opener ConversationOpener
+	input  textinput.Model
+	// accounts are the user's accounts, as the status bar knows them.
+	accounts func() []AccountStatus
+	// pick chooses among the accounts on the typed address's network
+	// (tab); it counts from the first, online ones first.
+	pick int
+	err  string
+	busy bool
+	// cancel stops a join still running when the form closes; seq tells
+	// its answer from a newer attempt's.
+	cancel context.CancelFunc
+	seq    int
+}
+
+// newConvDoneMsg is OpenTarget's answer.
+type newConvDoneMsg struct {
+	seq int
+	id  inbox.ConversationID
+	err error
+}
+
+func newNewConvForm(e *env, o ConversationOpener, accounts func() []AccountStatus, width int) *newConvForm {
+	in := textinput.New()
+	in.Prompt = ""
+	in.CharLimit = 512
+	in.Cursor.SetMode(cursor.CursorStatic)
+	in.PlaceholderStyle = e.st.dim
+	in.Placeholder = "@name:server · name@server · +4915… · #room:server · room@conference.server"
+	in.Width = max(width-14, 8)
+	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts}
+	return f
+}
+
+// target is what the input reads as now.
+func (f *newConvForm) target() (inbox.Target, error) { return inbox.ParseTarget(f.input.Value()) }
+
+// candidates are the user's accounts on network n, online first, then by
+// name, so the default is one that can act now.
+func (f *newConvForm) candidates(n protocols.Network) []AccountStatus {
+	var out []AccountStatus
+	for _, a := range f.accounts() {
+		if a.Network == n && a.State != "disabled" {
+			out = append(out, a)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		oi, oj := out[i].State == "online", out[j].State == "online"
+		if oi != oj {
+			return oi
+		}
+		return out[i].Account < out[j].Account
+	})
+	return out
+}
+
+// account is the account the conversation would use, ok false when the
+// user has none on that network.
+func (f *newConvForm) account(t inbox.Target) (AccountStatus, bool) {
+	cs := f.candidates(t.Network)
+	if len(cs) == 0 {
+		return AccountStatus{}, false
+	}
+	return cs[f.pick%len(cs)], true
+}
+
+// Update handles a key; closed says the form is done (opened or
+// cancelled).
+func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
+	if k.Type == tea.KeyEsc {
+		if f.cancel != nil {
+			f.cancel()
+		}
+		return nil, true
+	}
+	if f.busy {
+		return nil, false
+	}
+	switch k.Type {
+	case tea.KeyEnter:
+		return f.submit(), false
+	case tea.KeyTab:
+		f.pick++
+		return nil, false
+	}
+	before := f.input.Value()
+	var c tea.Cmd
+	f.input, c = f.input.Update(k)
+	if f.input.Value() != before {
+		f.err, f.pick = "", 0
+	}
+	return c, false
+}
+
+// submit checks the address and the account, then opens the conversation
+// in a tea.Cmd (a join waits for the server).
+func (f *newConvForm) submit() tea.Cmd {
+	t, err := f.target()
+	if err != nil {
+		f.err = err.Error()
+		return nil
+	}
+	acc, ok := f.account(t)
+	if !ok {
+		f.err = "you have no " + netName(t.Network) + " account: add one on the accounts screen (A)"
+		return nil
+	}
+	f.err, f.busy = "", true
+	f.seq++
+	ctx, cancel := context.WithCancel(f.env.ctx)
+	f.cancel = cancel
+	o, seq, id := f.opener, f.seq, acc.Account
+	return func() tea.Msg {
+		defer cancel()
+		conv, err := o.OpenTarget(ctx, id, t)
+		return newConvDoneMsg{seq: seq, id: conv, err: err}
+	}
+}
+
+// onDone takes OpenTarget's answer: a refusal stays on the form with the
+// address as typed.
+func (f *newConvForm) onDone(m newConvDoneMsg) (open inbox.ConversationID) {
+	if m.seq != f.seq {
+		return 0
+	}
+	f.busy, f.cancel = false, nil
+	if m.err != nil {
+		f.err = openError(m.err)
+		return 0
+	}
+	return m.id
+}
+
+// openError words a refusal for the form, without Go error chains.
+func openError(err error) string {
+	switch {
+	case errors.Is(err, protocols.ErrNotConnected):
+		return "the account is offline: joining needs it connected — try again when it is online"
+	case errors.Is(err, protocols.ErrUnsupported):
+		return "this account cannot join group chats by address"
+	case errors.Is(err, protocols.ErrUnknownPeer):
+		return "the network does not know that address: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the server did not answer in time"
+	}
+	return err.Error()
+}
+
+// View draws the form at width w; remote and typed text is sanitized.
+func (f *newConvForm) View(w int) string {
+	st := f.env.st
+	var b strings.Builder
+	b.WriteString(st.title.Render("New conversation") + st.dim.Render("  a person's address, or a group chat to join") + "\n\n")
+	b.WriteString(st.selected.Render("▌") + " address  " + f.input.View() + "\n")
+	b.WriteString("           " + f.explain(w-11) + "\n\n")
+	switch {
+	case f.busy:
+		b.WriteString(st.warn.Render("opening…") + st.dim.Render("  esc cancels") + "\n")
+	case f.err != "":
+		lines := wrapBlock(f.err, max(w-2, 10))
+		if len(lines) > 4 {
+			lines = append(lines[:3], "…")
+		}
+		for _, l := range lines {
+			b.WriteString(st.errStyle.Render(l) + "\n")
+		}
+	}
+	b.WriteString("\n" + st.dim.Render(inline("enter opens · tab picks another account on that network · esc cancels", w)))
+	return b.String()
+}
+
+// explain says what enter would do with the input as it is.
+func (f *newConvForm) explain(w int) string {
+	st := f.env.st
+	if strings.TrimSpace(f.input.Value()) == "" {
+		return st.dim.Render(inline("Matrix, XMPP or WhatsApp — on any network you have an account on", w))
+	}
+	t, err := f.target()
+	if err != nil {
+		return st.dim.Render("…")
+	}
+	what := "message " + t.ID
+	if t.Room {
+		what = "join " + t.ID
+	}
+	acc, ok := f.account(t)
+	if !ok {
+		return st.warn.Render(inline(netName(t.Network)+": "+what+" — but you have no "+netName(t.Network)+" account", w))
+	}
+	s := netName(t.Network) + ": " + what + " via " + acc.Account
+	if acc.State != "online" {
+		s += " (" + acc.State + ")"
+	}
+	if n := len(f.candidates(t.Network)); n > 1 {
+		s += " · tab: " + itoa(int64(n-1)) + " more"
+	}
+	return st.netAccent(t.Network).Render(inline(s, w))
+}
+
+// openNewConv opens the form from the inbox list.
+func (m *rootModel) openNewConv() tea.Cmd {
+	o, ok := m.env.core.(ConversationOpener)
+	if !ok {
+		return cmdOf(statusMsg{Text: "this build cannot start conversations here; use polyglot send --to"})
+	}
+	m.newConv = newNewConvForm(m.env, o, func() []AccountStatus { return m.accounts }, m.width)
+	return m.newConv.input.Focus()
+}
+
+// newConvKey routes keys to the open form, and n on the inbox list to a
+// new one.
+func (m *rootModel) newConvKey(k tea.KeyMsg) (tea.Cmd, bool) {
+	if m.newConv != nil {
+		cmd, closed := m.newConv.Update(k)
+		if closed {
+			m.newConv = nil
+		}
+		return cmd, true
+	}
+	if m.screen == screenInbox && !m.showHelp && key.Matches(k, keys.NewConversation) {
+		m.status = ""
+		return m.openNewConv(), true
+	}
+	return nil, false
+}
+
+func (m *rootModel) onNewConvDone(msg newConvDoneMsg) tea.Cmd {
+	if m.newConv == nil {
+		return nil
+	}
+	id := m.newConv.onDone(msg)
+	if id == 0 {
+		return nil
+	}
+	m.newConv = nil
+	return cmdOf(openConversationMsg{ID: id})
+}

@@ -1,0 +1,118 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"polyglot/inbox"
+	"polyglot/protocols"
+)
+
+// opened records OpenTarget calls on the fake; openErr refuses them.
+type openCall struct {
+	account string
+	target  inbox.Target
+}
+
+var (
+	fakeOpened  = map[*fakeCore][]openCall{}
+	fakeOpenErr = map[*fakeCore]error{}
+)
+
+func (f *fakeCore) OpenTarget(_ context.Context, account string, t inbox.Target) (inbox.ConversationID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fakeOpened[f] = append(fakeOpened[f], openCall{account, t})
+	if err := fakeOpenErr[f]; err != nil {
+		return 0, err
+	}
+	id := inbox.ConversationID(100 + len(f.convs))
+	kind := inbox.Direct
+	if t.Room {
+		kind = inbox.Group
+	}
+	f.convs = append(f.convs, inbox.Conversation{ID: id, Kind: kind, Title: t.ID, Networks: []protocols.Network{t.Network}})
+	return id, nil
+}
+
+func TestNewConversationForm(t *testing.T) {
+	f := world(3)
+	f.accounts = []inbox.AccountState{
+		{Account: "mx-work", Network: protocols.Matrix, State: protocols.ConnOffline},
+		{Account: "mx-home", Network: protocols.Matrix, State: protocols.ConnOnline},
+		{Account: "xm", Network: protocols.XMPP, State: protocols.ConnOnline},
+	}
+	h := newHarness(t, f, 100, 24)
+	h.keys("n")
+	h.mustShow("New conversation", "@name:server")
+
+	// Not an address: said so, the text stays, nothing asked.
+	h.typeText("bob")
+	h.keys("enter")
+	h.mustShow("not an address", "try @name:server")
+	if got := h.m.newConv.input.Value(); got != "bob" {
+		t.Fatalf("the form lost the input: %q", got)
+	}
+	// A network without an account.
+	h.keys("backspace", "backspace", "backspace")
+	h.typeText("+4915123456789")
+	h.mustShow("WhatsApp: message 4915123456789@s.whatsapp.net — but you have no WhatsApp account")
+	h.keys("enter")
+	h.mustShow("you have no WhatsApp account")
+	if len(fakeOpened[f]) != 0 {
+		t.Fatalf("asked the core: %v", fakeOpened[f])
+	}
+
+	// A Matrix user: the online account first, tab picks the other.
+	for range 14 {
+		h.keys("backspace")
+	}
+	h.typeText("@zoe:example.org")
+	h.mustShow("Matrix: message @zoe:example.org via mx-home · tab: 1 more")
+	h.keys("tab")
+	h.mustShow("via mx-work (offline)")
+	h.keys("tab")
+	h.mustShow("via mx-home")
+	h.keys("enter")
+	calls := fakeOpened[f]
+	if len(calls) != 1 || calls[0].account != "mx-home" || calls[0].target != (inbox.Target{Network: protocols.Matrix, ID: "@zoe:example.org"}) {
+		t.Fatalf("OpenTarget calls %+v", calls)
+	}
+	if h.m.newConv != nil || h.m.screen != screenConversation || h.m.conv.id != 103 {
+		t.Fatalf("the conversation did not open (screen %v)", h.m.screen)
+	}
+	h.mustShow("@zoe:example.org")
+}
+
+func TestNewConversationRefusedKeepsTheInput(t *testing.T) {
+	f := world(2)
+	f.accounts = []inbox.AccountState{{Account: "xm", Network: protocols.XMPP, State: protocols.ConnOnline}}
+	fakeOpenErr[f] = fmt.Errorf("xmpp: joining club@conference.example.org refused: \x1b[2Jforbidden")
+	h := newHarness(t, f, 100, 24)
+	h.keys("n")
+	h.typeText("club@conference.example.org")
+	h.mustShow("XMPP: join club@conference.example.org via xm")
+	h.keys("enter")
+	h.mustShow("refused: ␛[2Jforbidden")
+	h.mustNotShow("\x1b[2J")
+	if h.m.newConv == nil || h.m.newConv.input.Value() != "club@conference.example.org" {
+		t.Fatal("a refused join closed the form or lost the address")
+	}
+	if c := fakeOpened[f]; len(c) != 1 || !c[0].target.Room {
+		t.Fatalf("calls %+v", c)
+	}
+	fakeOpenErr[f] = fmt.Errorf("joining: %w", protocols.ErrNotConnected)
+	h.keys("enter")
+	h.mustShow("the account is offline")
+	// Letters are typed, not keys of the list (q does not quit).
+	h.typeText("q?")
+	if h.quit || h.m.showHelp || h.m.newConv.input.Value() != "club@conference.example.orgq?" {
+		t.Fatal("q or ? acted on the list behind the form")
+	}
+	h.keys("esc")
+	if h.m.newConv != nil || h.quit {
+		t.Fatal("esc did not just close the form")
+	}
+	h.mustShow("Contact 1")
+}

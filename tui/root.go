@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"polyglot/inbox"
+	"polyglot/internal/errtext"
 )
 
 // screen is the root's state: which child has the keyboard.
@@ -108,7 +109,9 @@ func (m *rootModel) feedback() []string {
 	case m.confirmQuit:
 		text, style = "Quit Polyglot? Your draft is kept. y quits, any other key stays", st.warn
 	case m.statusErr:
-		style = st.errStyle
+		// Every error that reaches the status line, whichever screen
+		// made it, reads without our packages' "inbox: " chains.
+		text, style = errtext.Plain(text), st.errStyle
 	}
 	if strings.TrimSpace(text) == "" {
 		return nil

@@ -184,3 +184,14 @@ func TestStatusFeedbackTakesItsOwnLines(t *testing.T) {
 		t.Fatalf("after a key the feedback stays (body %d lines)", h.m.bodyHeight())
 	}
 }
+
+// An error on the status line reads without our packages' prefixes: the
+// user sees "Eve: …", not the Go chain "inbox: Eve: …".
+func TestStatusErrorsCarryNoErrorChains(t *testing.T) {
+	h := newHarness(t, world(8), 80, 20)
+	h.send(statusMsg{Text: "not sent: inbox: Eve: message request not accepted yet", Err: true})
+	v := h.view()
+	if strings.Contains(v, "inbox:") || !strings.Contains(v, "not sent: Eve: message request not accepted yet") {
+		t.Fatalf("the status line shows a Go error chain:\n%s", v)
+	}
+}

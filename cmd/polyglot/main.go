@@ -9,10 +9,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"polyglot/internal/errtext"
 
 	// Bubble Tea's package init must not query the terminal.
 	_ "polyglot/internal/noprobe/restore"
@@ -73,15 +74,8 @@ func execute(ctx context.Context, args []string, io streams) int {
 	return exitCode(err)
 }
 
-// ourPrefixes are the "pkg: " prefixes our packages put on errors (Go
-// convention, useful in the log). Shown to a person they read as a chain
-// ("inbox: Eve: …"), so userText drops them.
-var ourPrefixes = regexp.MustCompile(`(^|: )(inbox|accounts|keystore|themes|tui): `)
-
-// userText is err's message for a person.
-func userText(err error) string {
-	return ourPrefixes.ReplaceAllString(err.Error(), "$1")
-}
+// userText is err's message for a person (no "inbox: " chains).
+func userText(err error) string { return errtext.Of(err) }
 
 // exitCode maps a command's error to the README's table. An error that did
 // not come out of a command's own work is cobra refusing the command line

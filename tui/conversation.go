@@ -222,7 +222,20 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 		if len(m.Items) < m.Want {
 			c.exhausted = true
 		}
-		c.msgs = append(append([]inbox.Message(nil), m.Items...), c.msgs...)
+		// A refresh may have brought these already (a page fetched from
+		// the servers changes the store, and the newest page can then
+		// reach back past the window): keep each message once.
+		known := make(map[inbox.MessageID]bool, len(c.msgs))
+		for _, x := range c.msgs {
+			known[x.ID] = true
+		}
+		var older []inbox.Message
+		for _, x := range m.Items {
+			if !known[x.ID] {
+				older = append(older, x)
+			}
+		}
+		c.msgs = append(older, c.msgs...)
 	} else {
 		if len(c.msgs) == 0 && len(m.Items) < m.Want {
 			c.exhausted = !c.serverHistory()

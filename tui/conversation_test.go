@@ -206,3 +206,38 @@ func TestStaleReadDoesNotUndoANewerOne(t *testing.T) {
 	h.send(messagesMsg{Conv: 1, Items: old, Want: 50, Seq: first}) // then read 1, stale
 	h.mustShow("got it, live")
 }
+
+// A page of older messages that a refresh already brought (the servers'
+// history changed the store, and the newest page reached back past the
+// window) is not shown twice.
+func TestOlderPageAfterARefreshShowsEachMessageOnce(t *testing.T) {
+	h := newHarness(t, world(3), 80, 30)
+	h.keys("enter")
+	c := h.m.conv
+	msg := func(i int) inbox.Message {
+		return inbox.Message{ID: inbox.MessageID(i), Conversation: c.id, Kind: inbox.KindText,
+			Body: fmt.Sprintf("line %02d", i), At: testNow.Add(time.Duration(i) * time.Second)}
+	}
+	page := func(from, to int) []inbox.Message {
+		var out []inbox.Message
+		for i := from; i <= to; i++ {
+			out = append(out, msg(i))
+		}
+		return out
+	}
+	h.send(messagesMsg{Conv: c.id, Items: page(13, 20), Want: 50, Seq: c.reads.issued + 100})
+	h.send(messagesMsg{Conv: c.id, Items: page(1, 20), Want: 50, Seq: c.reads.issued + 100}) // the refresh
+	h.send(messagesMsg{Conv: c.id, Items: page(1, 12), Want: 50, Older: true})               // the older page, late
+	seen := map[inbox.MessageID]int{}
+	for _, m := range c.msgs {
+		seen[m.ID]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Fatalf("message %d is in the window %d times", id, n)
+		}
+	}
+	if len(c.msgs) != 20 {
+		t.Fatalf("the window holds %d messages, want 20", len(c.msgs))
+	}
+}

@@ -62,6 +62,9 @@ type newConvForm struct {
 type contactsMsg struct {
 	seq     int
 	matches []inbox.ContactMatch
+	// keep: a refresh for a store change, the selection stays on its
+	// contact.
+	keep bool
 }
 
 // newConvDoneMsg is OpenTarget's answer.
@@ -149,14 +152,14 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	f.input, c = f.input.Update(k)
 	if f.input.Value() != before {
 		f.err, f.pick = "", 0
-		return tea.Batch(c, f.query()), false
+		return tea.Batch(c, f.query(false)), false
 	}
 	return c, false
 }
 
 // query asks the core for contacts matching the input, off the Update
-// loop; an empty input lists none.
-func (f *newConvForm) query() tea.Cmd {
+// loop; an empty input lists none. keep: see contactsMsg.
+func (f *newConvForm) query(keep bool) tea.Cmd {
 	f.qseq++
 	q := strings.TrimSpace(f.input.Value())
 	if f.finder == nil || q == "" {
@@ -169,7 +172,7 @@ func (f *newConvForm) query() tea.Cmd {
 		if err != nil {
 			ms = nil // the typed address still works
 		}
-		return contactsMsg{seq: seq, matches: ms}
+		return contactsMsg{seq: seq, matches: ms, keep: keep}
 	}
 }
 
@@ -180,7 +183,16 @@ func (f *newConvForm) onContacts(m contactsMsg) {
 	if m.seq != f.qseq {
 		return
 	}
+	prev, had := f.selected()
 	f.matches, f.sel = m.matches, -1
+	if m.keep && had {
+		for i, c := range f.matches {
+			if c.Address == prev.Address {
+				f.sel = i
+				return
+			}
+		}
+	}
 	t, err := f.target()
 	for i, c := range f.matches {
 		if err == nil && strings.EqualFold(c.Address.ID, t.ID) {

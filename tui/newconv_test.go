@@ -162,7 +162,14 @@ func TestNewConversationFindsContacts(t *testing.T) {
 	h.mustNotShow("\x1b[2J", "Joann")
 	h.send(tea.KeyMsg{Type: tea.KeyCtrlN})
 	h.mustShow("XMPP: open Eric␛[2J (eric@example.org)")
-	h.keys("down", "up", "up") // stays within the list: "ERI" is no address
+	// A contact arriving meanwhile (a roster after login) is listed; the
+	// selection stays on Eric.
+	fakeContacts[f] = append([]inbox.ContactMatch{{Name: "Eriko", Address: xa("eriko@example.org"), Person: 9}}, fakeContacts[f]...)
+	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangePeople}}})
+	h.mustShow("Eriko", "XMPP: open Eric␛[2J (eric@example.org)")
+	h.keys("down", "up", "up", "up", "up") // stays within the list: "ERI" is no address
+	h.mustShow("start a conversation with Eriko")
+	h.keys("down")
 	h.mustShow("start a conversation with Erin Mayer")
 	h.keys("enter")
 	calls := fakeOpened[f]

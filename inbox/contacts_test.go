@@ -64,6 +64,11 @@ func TestFindContacts(t *testing.T) {
 		ms[0].Address != mxAddr("erin") {
 		t.Fatalf("ERI: %+v (Bert is blocked)", ms)
 	}
+	// The person view lists her address and that she is a contact.
+	if p, err := w.in.Person(ms[0].Person); err != nil || len(p.Identities) != 1 || !p.Identities[0].Contact ||
+		p.Identities[0].Address.ID != "@erin:example.org" {
+		t.Fatalf("Erin's person: %+v (%v)", p, err)
+	}
 	if ms := find("mayer", 10); len(names(ms)) != 1 || ms[0].Name != "Erin Mayer" {
 		t.Fatalf("a later word of the name: %+v", ms)
 	}

@@ -15,7 +15,8 @@ import (
 // alice's roster (mutual subscription, made through slixmpp before
 // Polyglot ever logs in) but has never written. She is in no inbox row;
 // typing n, then "eri", lists her, and enter opens an empty conversation
-// ready to write; what alice writes there reaches erin's client.
+// ready to write; what alice writes there reaches erin's client, and her
+// person view lists her address.
 func TestContactWithoutMessagesOpensFromTheNewConversationForm(t *testing.T) {
 	srv := testserver.StartProsody(t)
 	for _, u := range []string{"alice", "bob", "erin"} {
@@ -72,4 +73,10 @@ func TestContactWithoutMessagesOpensFromTheNewConversationForm(t *testing.T) {
 	s.Keys("Enter")
 	erin.Message(20*time.Second, "hello erin, found you in my contacts")
 	s.WaitFor(10*time.Second, "hello erin, found you in my contacts")
+
+	// Her person view lists her address, its server, and that she is a
+	// contact.
+	pressEscape(s, 1)
+	s.Keys("p")
+	s.WaitFor(10*time.Second, "Identities", "erin@localhost", "localhost", "· contact")
 }

@@ -46,6 +46,8 @@ type Identity struct {
 	Encryption protocols.Encryption
 	Presence   protocols.PresenceState
 	Consent    Consent
+	// Contact: on the user's contact list there (roster, DM partner).
+	Contact bool
 }
 
 // Person is one human, possibly reachable on several networks.

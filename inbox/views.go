@@ -247,7 +247,7 @@ func (in *Inbox) Person(id PersonID) (Person, error) {
 }
 
 func (in *Inbox) identities(person PersonID) ([]Identity, error) {
-	rows, err := in.db.Query(`SELECT id, person_id, network, addr_id, account, server, name, encryption, presence, consent
+	rows, err := in.db.Query(`SELECT id, person_id, network, addr_id, account, server, name, encryption, presence, consent, contact
 		FROM identities WHERE person_id = ? ORDER BY id`, person)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (in *Inbox) identities(person PersonID) ([]Identity, error) {
 	for rows.Next() {
 		var i Identity
 		if err := rows.Scan(&i.ID, &i.Person, &i.Address.Network, &i.Address.ID, &i.Address.Account, &i.Address.Server,
-			&i.Name, &i.Encryption, &i.Presence, &i.Consent); err != nil {
+			&i.Name, &i.Encryption, &i.Presence, &i.Consent, &i.Contact); err != nil {
 			return nil, err
 		}
 		out = append(out, i)

@@ -7,5 +7,6 @@ var (
 	_ UnreadNavigator    = (*inbox.Inbox)(nil)
 	_ OwnNamer           = (*inbox.Inbox)(nil)
 	_ ConversationOpener = (*inbox.Inbox)(nil)
+	_ ContactFinder      = (*inbox.Inbox)(nil)
 	_ UnreadCounter      = (*inbox.Inbox)(nil)
 )

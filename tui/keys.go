@@ -177,6 +177,7 @@ func helpSections() []helpSection {
 		}},
 		{"New conversation (n)", []key.Binding{
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it (a room is joined first)")),
+			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "choose a matching contact")),
 			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "another account on that network")),
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		}},

@@ -21,6 +21,16 @@ type ConversationOpener interface {
 	OpenTarget(ctx context.Context, account string, t inbox.Target) (inbox.ConversationID, error)
 }
 
+// ContactFinder is the optional Core part behind the form's type-to-filter
+// (*inbox.Inbox has it): contacts, DM partners and group chats by name or
+// address, best first.
+type ContactFinder interface {
+	FindContacts(query string, limit int) ([]inbox.ContactMatch, error)
+}
+
+// contactRows is how many matches the form lists under the input.
+const contactRows = 6
+
 // newConvForm asks for an address on any network the user has an account
 // on and opens that conversation. It overlays the inbox list; what was
 // typed stays through every refusal until esc.
@@ -39,6 +49,22 @@ type newConvForm struct {
 	// its answer from a newer attempt's.
 	cancel context.CancelFunc
 	seq    int
+	// finder lists contacts as the user types (nil: the core cannot).
+	finder ContactFinder
+	// matches answer the input as typed; sel is the one enter opens, -1
+	// the typed address itself. qseq tells the newest query's answer.
+	matches []inbox.ContactMatch
+	sel     int
+	qseq    int
+}
+
+// contactsMsg is FindContacts' answer to query number seq.
+type contactsMsg struct {
+	seq     int
+	matches []inbox.ContactMatch
+	// keep: a refresh for a store change, the selection stays on its
+	// contact.
+	keep bool
 }
 
 // newConvDoneMsg is OpenTarget's answer.
@@ -56,7 +82,8 @@ func newNewConvForm(e *env, o ConversationOpener, accounts func() []AccountStatu
 	in.PlaceholderStyle = e.st.dim
 	in.Placeholder = "@name:server · name@server · +4915… · #room:server · room@conference.server"
 	in.Width = max(width-14, 8)
-	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts}
+	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts, sel: -1}
+	f.finder, _ = o.(ContactFinder)
 	return f
 }
 
@@ -106,9 +133,18 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	}
 	switch k.Type {
 	case tea.KeyEnter:
+		if m, ok := f.selected(); ok {
+			return f.openMatch(m), false
+		}
 		return f.submit(), false
 	case tea.KeyTab:
 		f.pick++
+		return nil, false
+	case tea.KeyUp, tea.KeyCtrlP:
+		f.move(-1)
+		return nil, false
+	case tea.KeyDown, tea.KeyCtrlN:
+		f.move(1)
 		return nil, false
 	}
 	before := f.input.Value()
@@ -116,8 +152,117 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	f.input, c = f.input.Update(k)
 	if f.input.Value() != before {
 		f.err, f.pick = "", 0
+		return tea.Batch(c, f.query(false)), false
 	}
 	return c, false
+}
+
+// query asks the core for contacts matching the input, off the Update
+// loop; an empty input lists none. keep: see contactsMsg.
+func (f *newConvForm) query(keep bool) tea.Cmd {
+	f.qseq++
+	q := strings.TrimSpace(f.input.Value())
+	if f.finder == nil || q == "" {
+		f.matches, f.sel = nil, -1
+		return nil
+	}
+	fd, seq := f.finder, f.qseq
+	return func() tea.Msg {
+		ms, err := fd.FindContacts(q, contactRows)
+		if err != nil {
+			ms = nil // the typed address still works
+		}
+		return contactsMsg{seq: seq, matches: ms, keep: keep}
+	}
+}
+
+// onContacts shows the matches of the newest query. The first is
+// selected, unless the input is a complete address no match has: then
+// enter goes to that address, and the list is one up/down away.
+func (f *newConvForm) onContacts(m contactsMsg) {
+	if m.seq != f.qseq {
+		return
+	}
+	prev, had := f.selected()
+	f.matches, f.sel = m.matches, -1
+	if m.keep && had {
+		for i, c := range f.matches {
+			if c.Address == prev.Address {
+				f.sel = i
+				return
+			}
+		}
+	}
+	t, err := f.target()
+	for i, c := range f.matches {
+		if err == nil && strings.EqualFold(c.Address.ID, t.ID) {
+			f.sel = i
+			return
+		}
+	}
+	if err != nil && len(f.matches) > 0 {
+		f.sel = 0
+	}
+}
+
+// move changes the selection within the matches, and to the typed
+// address above them when it is one.
+func (f *newConvForm) move(d int) {
+	lo := 0
+	if _, err := f.target(); err == nil {
+		lo = -1
+	}
+	f.sel = min(max(f.sel+d, lo), len(f.matches)-1)
+	if len(f.matches) == 0 {
+		f.sel = -1
+	}
+}
+
+func (f *newConvForm) selected() (inbox.ContactMatch, bool) {
+	if f.sel >= 0 && f.sel < len(f.matches) {
+		return f.matches[f.sel], true
+	}
+	return inbox.ContactMatch{}, false
+}
+
+// matchAccount is the account to open a contact through: the one that
+// knows them when the user still has it, else the form's pick on their
+// network.
+func (f *newConvForm) matchAccount(c inbox.ContactMatch) (string, bool) {
+	cs := f.candidates(c.Address.Network)
+	for _, a := range cs {
+		if a.Account == c.Address.Account {
+			return a.Account, true
+		}
+	}
+	if len(cs) == 0 {
+		return "", false
+	}
+	return cs[f.pick%len(cs)].Account, true
+}
+
+// openMatch opens a listed contact: their conversation, or an empty new
+// one ready to write.
+func (f *newConvForm) openMatch(c inbox.ContactMatch) tea.Cmd {
+	f.seq++
+	seq := f.seq
+	if c.Conversation != 0 {
+		return cmdOf(newConvDoneMsg{seq: seq, id: c.Conversation})
+	}
+	acc, ok := f.matchAccount(c)
+	if !ok {
+		f.err = "you have no " + netName(c.Address.Network) + " account: add one on the accounts screen (A)"
+		return nil
+	}
+	f.err, f.busy = "", true
+	ctx, cancel := context.WithCancel(f.env.ctx)
+	f.cancel = cancel
+	o, t := f.opener, inbox.Target{Network: c.Address.Network, ID: c.Address.ID, Room: c.Group}
+	return func() tea.Msg {
+		defer cancel()
+		conv, err := o.OpenTarget(ctx, acc, t)
+		return newConvDoneMsg{seq: seq, id: conv, err: err}
+	}
 }
 
 // submit checks the address and the account, then opens the conversation
@@ -180,7 +325,8 @@ func (f *newConvForm) View(w int) string {
 	var b strings.Builder
 	b.WriteString(st.title.Render("New conversation") + st.dim.Render("  a person's address, or a group chat to join") + "\n\n")
 	b.WriteString(st.selected.Render("▌") + " address  " + f.input.View() + "\n")
-	b.WriteString("           " + f.explain(w-11) + "\n\n")
+	b.WriteString("           " + f.explain(w-11) + "\n")
+	b.WriteString(f.matchList(w) + "\n")
 	switch {
 	case f.busy:
 		b.WriteString(st.warn.Render("opening…") + st.dim.Render("  esc cancels") + "\n")
@@ -193,13 +339,49 @@ func (f *newConvForm) View(w int) string {
 			b.WriteString(st.errStyle.Render(l) + "\n")
 		}
 	}
-	b.WriteString("\n" + st.dim.Render(inline("enter opens · tab picks another account on that network · esc cancels", w)))
+	help := "enter opens · tab picks another account on that network · esc cancels"
+	if len(f.matches) > 0 {
+		help = "enter opens · ↑/↓ ctrl+p/n choose · esc cancels"
+	}
+	b.WriteString("\n" + st.dim.Render(inline(help, w)))
+	return b.String()
+}
+
+// matchList draws the contacts matching the input, one a line; names and
+// addresses are remote text, sanitized by inline.
+func (f *newConvForm) matchList(w int) string {
+	st := f.env.st
+	var b strings.Builder
+	for i, c := range f.matches {
+		mark := "  "
+		if i == f.sel {
+			mark = st.selected.Render("▌") + " "
+		}
+		note := ""
+		switch {
+		case c.Group:
+			note = " · group"
+		case c.Conversation == 0:
+			note = " · no messages yet"
+		}
+		nw := max(w/3, 8)
+		line := mark + st.netBadge(c.Address.Network) + " " + padRight(inline(c.Name, nw), nw) + " " +
+			st.dim.Render(inline(c.Address.ID+note, max(w-nw-8, 8)))
+		b.WriteString(truncateStyled(line, w) + "\n")
+	}
 	return b.String()
 }
 
 // explain says what enter would do with the input as it is.
 func (f *newConvForm) explain(w int) string {
 	st := f.env.st
+	if c, ok := f.selected(); ok {
+		what := "open " + c.Name + " (" + c.Address.ID + ")"
+		if c.Conversation == 0 {
+			what = "start a conversation with " + c.Name + " (" + c.Address.ID + ")"
+		}
+		return st.netAccent(c.Address.Network).Render(inline(netName(c.Address.Network)+": "+what, w))
+	}
 	if strings.TrimSpace(f.input.Value()) == "" {
 		return st.dim.Render(inline("Matrix, XMPP or WhatsApp — on any network you have an account on", w))
 	}

@@ -3,7 +3,10 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
 
 	"polyglot/inbox"
 	"polyglot/protocols"
@@ -115,4 +118,103 @@ func TestNewConversationRefusedKeepsTheInput(t *testing.T) {
 		t.Fatal("esc did not just close the form")
 	}
 	h.mustShow("Contact 1")
+}
+
+// fakeContacts are what FindContacts searches on the fake.
+var fakeContacts = map[*fakeCore][]inbox.ContactMatch{}
+
+func (f *fakeCore) FindContacts(q string, limit int) ([]inbox.ContactMatch, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q = strings.ToLower(q)
+	var out []inbox.ContactMatch
+	for _, c := range fakeContacts[f] {
+		if len(out) < limit && (strings.Contains(strings.ToLower(c.Name), q) || strings.Contains(strings.ToLower(c.Address.ID), q)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Typing a name lists matching contacts; enter opens the selected one: a
+// contact without messages gets an empty conversation through the account
+// that knows them, one with a conversation opens it.
+func TestNewConversationFindsContacts(t *testing.T) {
+	f := world(2)
+	f.accounts = []inbox.AccountState{
+		{Account: "xm", Network: protocols.XMPP, State: protocols.ConnOnline},
+		{Account: "xm-old", Network: protocols.XMPP, State: protocols.ConnOnline},
+	}
+	xa := func(id string) protocols.Address {
+		return protocols.Address{Network: protocols.XMPP, ID: id, Account: "xm-old"}
+	}
+	fakeContacts[f] = []inbox.ContactMatch{
+		{Name: "Erin Mayer", Address: xa("erin@example.org"), Person: 7},
+		{Name: "Eric\x1b[2J", Address: xa("eric@example.org"), Person: 1, Conversation: 1},
+		{Name: "Joann", Address: xa("joann@example.org"), Person: 8},
+	}
+	h := newHarness(t, f, 100, 24)
+	h.keys("n")
+	h.typeText("ERI")
+	h.mustShow("Erin Mayer", "erin@example.org · no messages yet", "eric@example.org",
+		"XMPP: start a conversation with Erin Mayer (erin@example.org)", "ctrl+p/n choose")
+	h.mustShow("Eric␛[2J")
+	h.mustNotShow("\x1b[2J", "Joann")
+	h.send(tea.KeyMsg{Type: tea.KeyCtrlN})
+	h.mustShow("XMPP: open Eric␛[2J (eric@example.org)")
+	// A contact arriving meanwhile (a roster after login) is listed; the
+	// selection stays on Eric.
+	fakeContacts[f] = append([]inbox.ContactMatch{{Name: "Eriko", Address: xa("eriko@example.org"), Person: 9}}, fakeContacts[f]...)
+	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangePeople}}})
+	h.mustShow("Eriko", "XMPP: open Eric␛[2J (eric@example.org)")
+	h.keys("down", "up", "up", "up", "up") // stays within the list: "ERI" is no address
+	h.mustShow("start a conversation with Eriko")
+	h.keys("down")
+	h.mustShow("start a conversation with Erin Mayer")
+	h.keys("enter")
+	calls := fakeOpened[f]
+	if len(calls) != 1 || calls[0].account != "xm-old" || calls[0].target != (inbox.Target{Network: protocols.XMPP, ID: "erin@example.org"}) {
+		t.Fatalf("OpenTarget calls %+v", calls)
+	}
+	if h.m.newConv != nil || h.m.screen != screenConversation {
+		t.Fatal("Erin's new conversation did not open")
+	}
+
+	// A contact with a conversation opens it without asking the network.
+	h.toInbox()
+	h.keys("n")
+	h.typeText("eric")
+	h.keys("enter")
+	if len(fakeOpened[f]) != 1 || h.m.screen != screenConversation || h.m.conv.id != 1 {
+		t.Fatalf("Eric's conversation did not open (calls %+v)", fakeOpened[f])
+	}
+
+	// A complete address no contact has: enter goes to it; the contact
+	// that contains it is one key down.
+	h.toInbox()
+	h.keys("n")
+	h.typeText("ann@example.org")
+	h.mustShow("Joann", "XMPP: message ann@example.org via xm")
+	h.keys("down")
+	h.mustShow("start a conversation with Joann")
+	h.send(tea.KeyMsg{Type: tea.KeyCtrlP})
+	h.mustShow("XMPP: message ann@example.org via xm")
+	// Emptied, the list goes.
+	for range len("ann@example.org") {
+		h.keys("backspace")
+	}
+	h.mustNotShow("Joann")
+}
+
+// toInbox leaves the conversation (esc leaves the composer, then the
+// screen).
+func (h *harness) toInbox() {
+	h.t.Helper()
+	for range 3 {
+		if h.m.screen == screenInbox {
+			return
+		}
+		h.keys("esc")
+	}
+	h.t.Fatalf("esc did not lead back to the inbox:\n%s", h.view())
 }

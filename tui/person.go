@@ -162,6 +162,9 @@ func (p *personView) View() string {
 		if id.Consent != inbox.ConsentAccepted {
 			line += st.warn.Render(" " + id.Consent.String())
 		}
+		if id.Contact {
+			line += st.dim.Render(" · contact")
+		}
 		b.WriteString(truncateStyled(line, w) + "\n")
 	}
 	pref := "none (the router picks the strongest)"

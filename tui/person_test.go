@@ -12,7 +12,7 @@ func personAda() inbox.Person {
 		{ID: 1, Person: 1, Address: protocols.Address{Network: protocols.Matrix, ID: "@ada:example.org", Server: "example.org"},
 			Encryption: protocols.EncE2EEVerified, Presence: protocols.PresenceOnline, Consent: inbox.ConsentAccepted},
 		{ID: 2, Person: 1, Address: protocols.Address{Network: protocols.XMPP, ID: "ada@jabber.example", Server: "jabber.example"},
-			Encryption: protocols.EncTransport, Presence: protocols.PresenceAway, Consent: inbox.ConsentAccepted},
+			Encryption: protocols.EncTransport, Presence: protocols.PresenceAway, Consent: inbox.ConsentAccepted, Contact: true},
 	}}
 }
 
@@ -29,7 +29,7 @@ func openPerson(t *testing.T) (*fakeCore, *harness) {
 func TestPersonShowsIdentitiesAndRules(t *testing.T) {
 	_, h := openPerson(t)
 	h.mustShow("Ada Lovelace", "@ada:example.org", "example.org", "E2EE verified", "online",
-		"ada@jabber.example", "jabber.example", "TLS only", "away",
+		"ada@jabber.example", "jabber.example", "TLS only", "away · contact",
 		"Preferred network: none", "ask me every time", "A. Lovelace — same name")
 	h.mustNotShow("unrelated")
 }

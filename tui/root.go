@@ -602,6 +602,10 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	e := m.env
+	// Contacts arrive while the form is open (a roster after login).
+	if m.newConv != nil && (people || list) {
+		cmds = append(cmds, m.newConv.query(true))
+	}
 	// The requests count shows in the header on every screen.
 	if reqs {
 		cmds = append(cmds, m.reqs.refresh())

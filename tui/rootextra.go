@@ -30,6 +30,11 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 		return m.onUnreadJump(msg), true
 	case newConvDoneMsg:
 		return m.onNewConvDone(msg), true
+	case contactsMsg:
+		if m.newConv != nil {
+			m.newConv.onContacts(msg)
+		}
+		return nil, true
 	case editorMsg:
 		if m.conv != nil {
 			return m.conv.onEditor(msg), true

@@ -278,7 +278,7 @@ func TestAccountsReloginCancelAndEmpty(t *testing.T) {
 	h.keys("L")
 	h.typeText("pw-123")
 	h.keys("enter")
-	h.mustShow("login for work@xmpp.example failed: keystore: locked")
+	h.mustShow("login for work@xmpp.example failed: locked") // no "keystore: " chain
 	h.mustNotShow("pw-123")
 }
 

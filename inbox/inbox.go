@@ -147,6 +147,11 @@ func (in *Inbox) RegisterAccount(account string, n protocols.Network, floor prot
 	in.mu.Unlock()
 }
 
+// AccountsChanged tells screens that account states changed outside the
+// inbox (the keystore unlocking before any connector exists), so they
+// re-read them.
+func (in *Inbox) AccountsChanged() { in.publish(Change{Kind: ChangeAccounts}) }
+
 // Detach forgets the connector of account; its routes disappear.
 func (in *Inbox) Detach(account string) {
 	in.mu.Lock()

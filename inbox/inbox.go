@@ -184,11 +184,11 @@ func (in *Inbox) connector(account string) (protocols.Connector, bool) {
 }
 
 // setState records an account's link state; it reports whether the
-// account just came online.
-func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback protocols.Network) bool {
+// account just came online, and whether its state changed at all.
+func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback protocols.Network) (wentOnline, changed bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	st := in.states[account]
+	st, known := in.states[account]
 	was := st.State
 	st.Account = account
 	if c, ok := in.conns[account]; ok {
@@ -202,7 +202,7 @@ func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback
 		st.Detail = ev.Err.Error()
 	}
 	in.states[account] = st
-	return ev.State == protocols.ConnOnline && was != protocols.ConnOnline
+	return ev.State == protocols.ConnOnline && was != protocols.ConnOnline, !known || was != ev.State
 }
 
 // write runs fn in one write transaction.

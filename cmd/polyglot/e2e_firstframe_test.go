@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,6 +76,33 @@ func TestFirstFrameDoesNotWaitForTheKeystore(t *testing.T) {
 	pressEscape(s, 2) // leave the composer, then the conversation
 	s.Keys("q")
 	s.WaitFor(15*time.Second, "polyglot exited: 0")
+	assertStatesLoggedOnce(t, p)
+}
+
+// assertStatesLoggedOnce: each transition is one "account state" line
+// (the supervisor and its connector both report it).
+func assertStatesLoggedOnce(t *testing.T, p *profile) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.state, "polyglot", "polyglot.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, n := map[string]string{}, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var e struct{ Message, Account, State string }
+		if json.Unmarshal([]byte(line), &e) != nil || e.Message != "account state" {
+			continue
+		}
+		n++
+		if last[e.Account] == e.State {
+			t.Errorf("%s %q logged twice in a row:\n%s", e.Account, e.State, b)
+			return
+		}
+		last[e.Account] = e.State
+	}
+	if n < 2 {
+		t.Fatalf("%d account state lines: the check proves nothing", n)
+	}
 }
 
 // TestWrongPassphraseInFileShowsInTheTUI: a passphrase file that does not

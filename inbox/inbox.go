@@ -147,6 +147,11 @@ func (in *Inbox) RegisterAccount(account string, n protocols.Network, floor prot
 	in.mu.Unlock()
 }
 
+// AccountsChanged tells screens that account states changed outside the
+// inbox (the keystore unlocking before any connector exists), so they
+// re-read them.
+func (in *Inbox) AccountsChanged() { in.publish(Change{Kind: ChangeAccounts}) }
+
 // Detach forgets the connector of account; its routes disappear.
 func (in *Inbox) Detach(account string) {
 	in.mu.Lock()
@@ -179,11 +184,11 @@ func (in *Inbox) connector(account string) (protocols.Connector, bool) {
 }
 
 // setState records an account's link state; it reports whether the
-// account just came online.
-func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback protocols.Network) bool {
+// account just came online, and whether its state changed at all.
+func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback protocols.Network) (wentOnline, changed bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	st := in.states[account]
+	st, known := in.states[account]
 	was := st.State
 	st.Account = account
 	if c, ok := in.conns[account]; ok {
@@ -197,7 +202,7 @@ func (in *Inbox) setState(account string, ev protocols.ConnectionEvent, fallback
 		st.Detail = ev.Err.Error()
 	}
 	in.states[account] = st
-	return ev.State == protocols.ConnOnline && was != protocols.ConnOnline
+	return ev.State == protocols.ConnOnline && was != protocols.ConnOnline, !known || was != ev.State
 }
 
 // write runs fn in one write transaction.

@@ -253,10 +253,15 @@ func (g *ingester) connection(e protocols.ConnectionEvent) {
 		delete(g.in.lost, g.account)
 		g.in.mu.Unlock()
 	}
-	if g.in.setState(g.account, e, "") {
+	online, changed := g.in.setState(g.account, e, "")
+	if online {
 		g.kick = append(g.kick, g.account)
 	}
-	g.in.log.Info().Str("account", g.account).Str("state", e.State.String()).Msg("account state")
+	// The supervisor and its connector both report a transition; the log
+	// says it once.
+	if changed {
+		g.in.log.Info().Str("account", g.account).Str("state", e.State.String()).Msg("account state")
+	}
 	g.changed(ChangeAccounts, 0)
 }
 

@@ -420,6 +420,10 @@ func needsLogin(state string) bool { return state == "login needed" || state == 
 
 func isRetrying(state string) bool { return state == "retrying" || state == "backing off" }
 
+// isLocked: the keystore did not open, so the account cannot connect
+// (Detail says why); "unlocking" is the wait before that is known.
+func isLocked(state string) bool { return state == "locked" }
+
 // stateText is the state as shown, with the time and countdown of a
 // retrying account's next attempt, e.g. "retrying at 14:03:12 (in 41 s)".
 func stateText(s AccountStatus, now time.Time) string {
@@ -488,7 +492,11 @@ func (a *accountsView) View() string {
 		case s.Account != addr:
 			detail = strings.TrimSpace("id " + s.Account + "  " + detail)
 		}
-		b.WriteString("     " + st.dim.Render(inline(detail, w-5)) + "\n")
+		detailStyle := st.dim
+		if isLocked(s.State) {
+			detailStyle = st.errStyle
+		}
+		b.WriteString("     " + detailStyle.Render(inline(detail, w-5)) + "\n")
 	}
 	b.WriteString("\n")
 	switch {
@@ -522,7 +530,7 @@ func stateStyle(st *styles, s AccountStatus) lipgloss.Style {
 	switch {
 	case s.State == "online":
 		return st.netAccent(s.Network)
-	case needsLogin(s.State):
+	case needsLogin(s.State), isLocked(s.State):
 		return st.errStyle
 	case isRetrying(s.State), s.State == "offline":
 		return st.warn

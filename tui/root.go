@@ -744,10 +744,14 @@ func (m *rootModel) statusBar() string {
 	st := m.env.st
 	var parts []string
 	login := false
+	locked := ""
 	for _, a := range m.accounts {
 		state := a.State
 		if needsLogin(state) {
 			state, login = "login needed", true
+		}
+		if isLocked(state) && locked == "" {
+			locked = a.Detail
 		}
 		parts = append(parts, st.netBadge(a.Network)+" "+inline(a.Account, 24)+" "+stateStyle(st, a).Render(state))
 	}
@@ -765,6 +769,10 @@ func (m *rootModel) statusBar() string {
 	}
 	if login && m.screen != screenAccounts {
 		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
+	}
+	// Before everything: no account can connect until it is fixed.
+	if locked != "" && m.screen != screenAccounts {
+		s = st.errStyle.Render("keystore locked: "+inline(locked, 160)) + st.dim.Render(" │ ") + s
 	}
 	return truncateStyled(s, m.width)
 }

@@ -129,6 +129,24 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 	if err != nil {
 		return nil, err
 	}
+	in, err := a.openClientInbox(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m, err := a.startAccounts(ctx, cfg, ks, in)
+	if err != nil {
+		cancel()
+		in.Close()
+		return nil, err
+	}
+	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+}
+
+// openClientInbox opens the store (it holds no secret) and tells it about
+// the configured accounts, so their routes rank and sends queue before
+// any of them connects.
+func (a *app) openClientInbox(cfg *accounts.Config) (*inbox.Inbox, error) {
 	in, err := a.openInbox(profileDB)
 	if err != nil {
 		return nil, err
@@ -140,18 +158,20 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 		}
 		in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
 	}
+	return in, nil
+}
+
+// startAccounts starts a supervisor for every enabled account over the
+// unlocked keystore; the caller stops the Manager.
+func (a *app) startAccounts(ctx context.Context, cfg *accounts.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
 	m, err := a.newManager(cfg, ks, in)
 	if err != nil {
-		in.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	if err := m.Start(ctx); err != nil {
-		cancel()
-		in.Close()
 		return nil, err
 	}
-	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+	return m, nil
 }
 
 // linkFloor is the class an account's link gives even without end-to-end
@@ -227,16 +247,44 @@ func authProblem(st accounts.Status) string {
 		st.Account, st.Detail, st.Account, st.Network, st.Address)
 }
 
+// runClient runs the TUI over the profile's accounts. The first frame does
+// not wait for the keystore: when nothing has to be typed (a passphrase
+// file or the OS keyring), the inbox is drawn at once and the keystore
+// unlocks (scrypt: a second or more) and the accounts start behind it. A
+// prompt needs the terminal before the TUI takes it, so then the TUI
+// starts right after the prompt.
 func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 	if err := a.checkStartup(cfg, false); err != nil {
 		return err
 	}
-	rt, err := a.startClient(ctx, cfg)
+	if !unlocksUnattended(cfg) {
+		rt, err := a.startClient(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer rt.stop()
+		return a.runTUI(ctx, cfg, rt.inbox, rt.control(a))
+	}
+	in, err := a.openClientInbox(cfg)
 	if err != nil {
 		return err
 	}
-	defer rt.stop()
-	return a.runTUI(ctx, cfg, rt.inbox, rt.control(a))
+	defer in.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	late := a.unlockInBackground(ctx, cfg, in)
+	err = a.runTUI(ctx, cfg, in, late)
+	cancel()
+	// A keystore that failed to unlock is the exit code, even when the
+	// user quit without reading the screen.
+	if uerr := late.stop(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// unlocksUnattended: the keystore opens without asking anyone.
+func unlocksUnattended(cfg *accounts.Config) bool {
+	return os.Getenv("POLYGLOT_PASSPHRASE_FILE") != "" || strings.EqualFold(strings.TrimSpace(cfg.Keystore), keystore.BackendKeyring)
 }
 
 // control is what the TUI's accounts screen drives.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"polyglot/protocols"
 )
 
 // Snippet markers around matched terms in SearchHit.Snippet; the TUI turns
@@ -36,30 +39,74 @@ func ftsQuery(input string, prefix bool) string {
 	return strings.Join(terms, " ")
 }
 
-// Search finds messages whose text matches every word of query (the last
-// word as a prefix), newest first, at most limit. Deleted messages, system
-// lines and blocked conversations never match. Candidates are the most
+// Search finds conversations whose name or address contains query
+// (first, at most nameHits of them), then messages whose text matches
+// every word of query (the last word as a prefix), newest first, at most
+// limit hits in all. Text in scripts written without spaces (Chinese,
+// Japanese, Thai, …) is found anywhere inside a word. Deleted messages,
+// system lines and blocked conversations never match.
+func (in *Inbox) Search(query string, limit int) ([]SearchHit, error) {
+	limit = clampLimit(limit)
+	hits, err := in.searchNames(query, min(limit, nameHits))
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := in.searchMessages(query, limit-len(hits))
+	if err != nil {
+		return nil, err
+	}
+	return append(hits, msgs...), nil
+}
+
+// nameHits bounds the conversations a search lists by name, so messages
+// stay in view.
+const nameHits = 8
+
+// searchMessages is the message part of Search. Candidates are the most
 // recently stored matches (FTS rowid order, which the index walks without
 // sorting), so a common word costs the same on 1M messages as on 1k; they
 // are then ordered by time.
-func (in *Inbox) Search(query string, limit int) ([]SearchHit, error) {
-	limit = clampLimit(limit)
+func (in *Inbox) searchMessages(query string, limit int) ([]SearchHit, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if hasGrams(query) {
+		// Only messages holding such text can match, and all of them are
+		// in the character index, with their other words.
+		q, parts := gramQuery(query, false)
+		hits, err := in.search(gramIndex, q, parts, limit)
+		if err != nil || len(hits) >= limit {
+			return hits, err
+		}
+		if qp, _ := gramQuery(query, true); qp != q {
+			return in.search(gramIndex, qp, parts, limit)
+		}
+		return hits, nil
+	}
 	// Whole words first: a prefix query on a common stem merges every
 	// matching term's list, so it runs only when whole words find too few.
-	hits, err := in.search(ftsQuery(query, false), limit)
+	hits, err := in.search(wordIndex, ftsQuery(query, false), nil, limit)
 	if err != nil || len(hits) >= limit {
 		return hits, err
 	}
-	return in.search(ftsQuery(query, true), limit)
+	return in.search(wordIndex, ftsQuery(query, true), nil, limit)
 }
 
-func (in *Inbox) search(q string, limit int) ([]SearchHit, error) {
+// The two full-text indexes: words (with snippets from FTS5) and the
+// characters of scripts without spaces (contentless: snippets are made
+// here from the message).
+const (
+	wordIndex = "messages_fts"
+	gramIndex = "messages_grams"
+)
+
+func (in *Inbox) search(index, q string, parts []string, limit int) ([]SearchHit, error) {
 	if q == "" {
 		return nil, nil
 	}
 	// CROSS JOIN keeps SQLite from walking all messages in time order.
 	rows, err := in.db.Query(`WITH hits(rid) AS MATERIALIZED (
-			SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+			SELECT rowid FROM `+index+` WHERE `+index+` MATCH ? ORDER BY rowid DESC LIMIT ?)
 		SELECT `+msgCols+`, (SELECT title FROM conversations c WHERE c.id = conversation_id)
 		FROM hits CROSS JOIN messages ON messages.id = hits.rid
 		WHERE deleted = 0 AND conversation_id NOT IN (SELECT id FROM conversations WHERE hidden = 1)
@@ -76,7 +123,7 @@ func (in *Inbox) search(q string, limit int) ([]SearchHit, error) {
 			rows.Close()
 			return nil, err
 		}
-		h.Message = m
+		h.Message, h.Conversation = m, m.Conversation
 		hits = append(hits, h)
 	}
 	rows.Close()
@@ -85,6 +132,12 @@ func (in *Inbox) search(q string, limit int) ([]SearchHit, error) {
 	}
 	if len(hits) == 0 {
 		return nil, nil
+	}
+	if index == gramIndex {
+		for i := range hits {
+			hits[i].Snippet = snippetAround(hits[i].Message.Body, parts)
+		}
+		return hits, nil
 	}
 	// Snippets only for the page shown, not for every match.
 	args := []any{SnippetOpen, SnippetClose, q}
@@ -110,14 +163,133 @@ func (in *Inbox) search(q string, limit int) ([]SearchHit, error) {
 	return hits, srows.Err()
 }
 
+// searchNames finds conversations, newest first, whose title, person's
+// name, an identity's display name, address or phone number, or a group's
+// address contains query (case-insensitive for ASCII). The hit names the
+// field that matched, marked, in Snippet. A scan: people and rooms number
+// thousands, not millions.
+func (in *Inbox) searchNames(query string, limit int) ([]SearchHit, error) {
+	query = strings.Join(strings.Fields(query), " ")
+	if limit <= 0 || !strings.ContainsFunc(query, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		return nil, nil
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(query) + "%"
+	// Each field is one branch; pri orders the fields of one conversation
+	// (the title first) and Go keeps the first per conversation.
+	rows, err := in.db.Query(`SELECT c.id, c.title, m.field, m.network FROM (
+			SELECT id AS cid, title AS field, '' AS network, 0 AS pri FROM conversations WHERE title LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT c.id, p.name, '', 1 FROM people p JOIN conversations c ON c.person_id = p.id AND c.kind = 1
+				WHERE p.name LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT c.id, i.name, i.network, 2 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
+				WHERE i.name LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT c.id, i.addr_id, i.network, 3 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
+				WHERE i.addr_id LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT c.id, i.phone, i.network, 4 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
+				WHERE i.phone LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT conversation_id, chat_id, network, 5 FROM chats WHERE grp = 1 AND chat_id LIKE ?1 ESCAPE '\'
+		) m JOIN conversations c ON c.id = m.cid
+		WHERE c.hidden = 0
+		ORDER BY c.last_at DESC, c.id DESC, m.pri LIMIT ?2`, like, 6*limit)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: search names: %w", err)
+	}
+	defer rows.Close()
+	var hits []SearchHit
+	seen := map[ConversationID]bool{}
+	for rows.Next() {
+		var h SearchHit
+		var field, network string
+		if err := rows.Scan(&h.Conversation, &h.Title, &field, &network); err != nil {
+			return nil, err
+		}
+		if seen[h.Conversation] || len(hits) == limit {
+			continue
+		}
+		seen[h.Conversation] = true
+		h.Name, h.Network = field, protocols.Network(network)
+		h.Snippet = markAll(field, []string{query})
+		hits = append(hits, h)
+	}
+	return hits, rows.Err()
+}
+
+// snippetAround is the part of body around the first match of parts, the
+// matches marked, clipped with "…", as FTS5's snippet() makes for words.
+func snippetAround(body string, parts []string) string {
+	const before, after = 30, 90 // bytes of context, extended to whole runes
+	start, _ := firstMatch(body, parts)
+	if start < 0 {
+		start = 0
+	}
+	from, to := max(start-before, 0), min(start+after, len(body))
+	for from > 0 && !utf8.RuneStart(body[from]) {
+		from--
+	}
+	for to < len(body) && !utf8.RuneStart(body[to]) {
+		to++
+	}
+	s := markAll(body[from:to], parts)
+	if from > 0 {
+		s = "…" + s
+	}
+	if to < len(body) {
+		s += "…"
+	}
+	return s
+}
+
+// firstMatch is the byte offset and length of the first occurrence of any
+// of parts in s (ASCII case folded), or -1.
+func firstMatch(s string, parts []string) (int, int) {
+	ls := asciiLower(s)
+	best, n := -1, 0
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if i := strings.Index(ls, asciiLower(p)); i >= 0 && (best < 0 || i < best) {
+			best, n = i, len(p)
+		}
+	}
+	return best, n
+}
+
+// markAll puts the snippet markers around every occurrence of parts in s.
+func markAll(s string, parts []string) string {
+	var b strings.Builder
+	for {
+		i, n := firstMatch(s, parts)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(SnippetOpen)
+		b.WriteString(s[i : i+n])
+		b.WriteString(SnippetClose)
+		s = s[i+n:]
+	}
+}
+
+// asciiLower folds ASCII letters only, so byte offsets stay valid.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
 // OptimizeSearch merges the full-text index into one segment, so queries
 // stop merging many small ones. It takes seconds on a large store; run it
 // when idle (e.g. after a big history sync).
 func (in *Inbox) OptimizeSearch() error {
 	return in.write(func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`)
-		if err != nil {
-			return fmt.Errorf("inbox: optimize search index: %w", err)
+		for _, idx := range []string{wordIndex, gramIndex} {
+			if _, err := tx.Exec(`INSERT INTO ` + idx + `(` + idx + `) VALUES ('optimize')`); err != nil {
+				return fmt.Errorf("inbox: optimize search index: %w", err)
+			}
 		}
 		return nil
 	})

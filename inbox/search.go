@@ -163,8 +163,8 @@ func (in *Inbox) search(index, q string, parts []string, limit int) ([]SearchHit
 	return hits, srows.Err()
 }
 
-// searchNames finds conversations, newest first, whose title, person's
-// name, an identity's display name, address or phone number, or a group's
+// searchNames finds conversations, newest first, whose person's name, an
+// identity's display name, address or phone number, or a group's name or
 // address contains query (case-insensitive for ASCII). The hit names the
 // field that matched, marked, in Snippet. A scan: people and rooms number
 // thousands, not millions.
@@ -174,22 +174,22 @@ func (in *Inbox) searchNames(query string, limit int) ([]SearchHit, error) {
 		return nil, nil
 	}
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(query) + "%"
-	// Each field is one branch; pri orders the fields of one conversation
-	// (the title first) and Go keeps the first per conversation.
-	rows, err := in.db.Query(`SELECT c.id, c.title, m.field, m.network FROM (
-			SELECT id AS cid, title AS field, '' AS network, 0 AS pri FROM conversations WHERE title LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT c.id, p.name, '', 1 FROM people p JOIN conversations c ON c.person_id = p.id AND c.kind = 1
+	// Each branch scans one small table (CROSS JOIN: from the matches to
+	// their conversation, not the other way); pri orders the fields of one
+	// conversation and Go keeps the first per conversation.
+	rows, err := in.db.Query(`WITH m(cid, field, network, pri) AS (
+			SELECT id, title, '', 0 FROM conversations INDEXED BY conversations_groups
+				WHERE kind = 2 AND title LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT c.id, p.name, '', 1 FROM people p CROSS JOIN conversations c ON c.person_id = p.id AND c.kind = 1
 				WHERE p.name LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT c.id, i.name, i.network, 2 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
-				WHERE i.name LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT c.id, i.addr_id, i.network, 3 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
-				WHERE i.addr_id LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT c.id, i.phone, i.network, 4 FROM identities i JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
-				WHERE i.phone LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT conversation_id, chat_id, network, 5 FROM chats WHERE grp = 1 AND chat_id LIKE ?1 ESCAPE '\'
-		) m JOIN conversations c ON c.id = m.cid
+			UNION ALL SELECT c.id, CASE WHEN i.name LIKE ?1 ESCAPE '\' THEN i.name WHEN i.addr_id LIKE ?1 ESCAPE '\' THEN i.addr_id ELSE i.phone END,
+				i.network, 2 FROM identities i CROSS JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
+				WHERE i.name LIKE ?1 ESCAPE '\' OR i.addr_id LIKE ?1 ESCAPE '\' OR i.phone LIKE ?1 ESCAPE '\'
+			UNION ALL SELECT conversation_id, chat_id, network, 3 FROM chats INDEXED BY chats_groups
+				WHERE grp = 1 AND chat_id LIKE ?1 ESCAPE '\')
+		SELECT c.id, c.title, m.field, m.network FROM m CROSS JOIN conversations c ON c.id = m.cid
 		WHERE c.hidden = 0
-		ORDER BY c.last_at DESC, c.id DESC, m.pri LIMIT ?2`, like, 6*limit)
+		ORDER BY c.last_at DESC, c.id DESC, m.pri LIMIT ?2`, like, 4*limit)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: search names: %w", err)
 	}

@@ -210,6 +210,10 @@ WHEN old.kind = 0 AND old.deleted = 0 AND old.body GLOB '` + gramGlob7 + `' BEGI
 	DELETE FROM messages_grams WHERE rowid = old.id;
 END;
 CREATE TABLE grams_backfill(below INTEGER NOT NULL);
+-- Name search scans only group titles and addresses: a direct
+-- conversation's title is its person's name, searched in people.
+CREATE INDEX conversations_groups ON conversations(title) WHERE kind = 2;
+CREATE INDEX chats_groups ON chats(chat_id, conversation_id, network) WHERE grp = 1;
 INSERT INTO grams_backfill(below) SELECT id + 1 FROM messages ORDER BY id DESC LIMIT 1;
 `,
 }

@@ -177,17 +177,18 @@ func (in *Inbox) searchNames(query string, limit int) ([]SearchHit, error) {
 	// Each branch scans one small table (CROSS JOIN: from the matches to
 	// their conversation, not the other way); pri orders the fields of one
 	// conversation and Go keeps the first per conversation.
-	rows, err := in.db.Query(`WITH m(cid, field, network, pri) AS (
-			SELECT id, title, '', 0 FROM conversations INDEXED BY conversations_groups
+	rows, err := in.db.Query(`WITH m(cid, field, kind, network, pri) AS (
+			SELECT id, title, 'name', '', 0 FROM conversations INDEXED BY conversations_groups
 				WHERE kind = 2 AND title LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT c.id, p.name, '', 1 FROM people p CROSS JOIN conversations c ON c.person_id = p.id AND c.kind = 1
+			UNION ALL SELECT c.id, p.name, 'name', '', 1 FROM people p CROSS JOIN conversations c ON c.person_id = p.id AND c.kind = 1
 				WHERE p.name LIKE ?1 ESCAPE '\'
 			UNION ALL SELECT c.id, CASE WHEN i.name LIKE ?1 ESCAPE '\' THEN i.name WHEN i.addr_id LIKE ?1 ESCAPE '\' THEN i.addr_id ELSE i.phone END,
+				CASE WHEN i.name LIKE ?1 ESCAPE '\' THEN 'name' WHEN i.addr_id LIKE ?1 ESCAPE '\' THEN 'address' ELSE 'phone' END,
 				i.network, 2 FROM identities i CROSS JOIN conversations c ON c.person_id = i.person_id AND c.kind = 1
 				WHERE i.name LIKE ?1 ESCAPE '\' OR i.addr_id LIKE ?1 ESCAPE '\' OR i.phone LIKE ?1 ESCAPE '\'
-			UNION ALL SELECT conversation_id, chat_id, network, 3 FROM chats INDEXED BY chats_groups
+			UNION ALL SELECT conversation_id, chat_id, 'address', network, 3 FROM chats INDEXED BY chats_groups
 				WHERE grp = 1 AND chat_id LIKE ?1 ESCAPE '\')
-		SELECT c.id, c.title, m.field, m.network FROM m CROSS JOIN conversations c ON c.id = m.cid
+		SELECT c.id, c.title, m.field, m.kind, m.network FROM m CROSS JOIN conversations c ON c.id = m.cid
 		WHERE c.hidden = 0
 		ORDER BY c.last_at DESC, c.id DESC, m.pri LIMIT ?2`, like, 4*limit)
 	if err != nil {
@@ -199,7 +200,7 @@ func (in *Inbox) searchNames(query string, limit int) ([]SearchHit, error) {
 	for rows.Next() {
 		var h SearchHit
 		var field, network string
-		if err := rows.Scan(&h.Conversation, &h.Title, &field, &network); err != nil {
+		if err := rows.Scan(&h.Conversation, &h.Title, &field, &h.NameKind, &network); err != nil {
 			return nil, err
 		}
 		if seen[h.Conversation] || len(hits) == limit {

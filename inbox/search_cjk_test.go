@@ -222,10 +222,10 @@ func TestSearchNamesAndAddresses(t *testing.T) {
 		}
 	}
 	hits, err := in.Search("花子", 50)
-	if err != nil || len(hits) == 0 || hits[0].Network != "" || hits[0].Conversation == 0 {
+	if err != nil || len(hits) == 0 || hits[0].Network != "" || hits[0].Conversation == 0 || hits[0].NameKind != "name" {
 		t.Fatalf("花子: %+v %v", hits, err)
 	}
-	if hits, _ := in.Search("819012", 50); len(hits) != 1 || hits[0].Network != protocols.WhatsApp || hits[0].Name != hanako.ID {
+	if hits, _ := in.Search("819012", 50); len(hits) != 1 || hits[0].Network != protocols.WhatsApp || hits[0].Name != hanako.ID || hits[0].NameKind != "address" {
 		t.Errorf("an address hit names its network: %+v", hits)
 	}
 	// Blocked: gone from search, names and messages alike.

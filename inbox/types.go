@@ -193,9 +193,11 @@ type SearchHit struct {
 	Title        string // conversation title
 	Snippet      string // raw, with the match between SnippetOpen and SnippetClose
 	// Name is the name or address that matched (raw), for a conversation
-	// hit; Network the network of that address, if it is one.
-	Name    string
-	Network protocols.Network
+	// hit; NameKind says which: "name", "address" or "phone"; Network is
+	// the network of the identity it belongs to, if it is one.
+	Name     string
+	NameKind string
+	Network  protocols.Network
 }
 
 // ChangeKind says what changed, so a view re-reads only what it shows.

@@ -186,6 +186,12 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmd = m.conv.onMessages(msg)
 		}
 		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
+	case jumpMsg:
+		var cmd tea.Cmd
+		if m.conv != nil {
+			cmd = m.conv.onJump(msg)
+		}
+		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
 	case planMsg:
 		var cmd tea.Cmd
 		if m.conv != nil {
@@ -284,6 +290,11 @@ func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.conv.setSize(m.width, m.bodyHeight())
 		m.push(screenConversation)
 		return m, m.conv.open()
+	case openMessageMsg:
+		m.conv = newConversation(m.env, msg.Conv)
+		m.conv.setSize(m.width, m.bodyHeight())
+		m.push(screenConversation)
+		return m, m.conv.openAt(msg.ID)
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())

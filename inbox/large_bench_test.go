@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -195,11 +196,7 @@ func BenchmarkGramBackfill(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			path := filepath.Join(b.TempDir(), "upgrade.db")
-			data, err := os.ReadFile(old)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(path, data, 0o600); err != nil {
+			if err := copyFile(old, path); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -275,4 +272,21 @@ func BenchmarkMessagesPage(b *testing.B) {
 			b.Fatalf("page: %d %v", len(page), err)
 		}
 	}
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }

@@ -199,10 +199,13 @@ func indexGrams(exec func(string, ...any) (sql.Result, error), id int64, body st
 // Backfill: a store written before migration 7 has its messages indexed a
 // window of ids per transaction, newest first (so recent messages are
 // found first), while the program runs; grams_backfill keeps how far it
-// got across restarts. One window holds the write lock for a few
-// milliseconds and at most backfillBytes of text in memory.
+// got across restarts. One step reads a window of ids (~15 ms on 5000
+// messages without such text) and indexes at most backfillRows of them
+// (~0.15 ms each) and backfillBytes of text, so it holds the write lock
+// briefly and little in memory.
 const (
 	backfillWindow = 5000
+	backfillRows   = 200
 	backfillBytes  = 4 << 20
 )
 
@@ -252,10 +255,10 @@ func (in *Inbox) backfillStep(window int64) (done bool, err error) {
 			return err
 		}
 		from := max(below-window, 0)
-		// GLOB picks candidates in SQL (cheap for the many messages in
-		// other scripts); hasGrams decides.
+		// hasGrams picks them: it skips ASCII a byte at a time, several
+		// times faster than GLOB with a class of ranges in SQLite.
 		rows, err := tx.Query(`SELECT id, body FROM messages WHERE id >= ? AND id < ? AND kind = 0 AND deleted = 0
-			AND body GLOB ? ORDER BY id DESC`, from, below, gramGlob)
+			ORDER BY id DESC`, from, below)
 		if err != nil {
 			return err
 		}
@@ -271,8 +274,11 @@ func (in *Inbox) backfillStep(window int64) (done bool, err error) {
 				rows.Close()
 				return err
 			}
+			if !hasGrams(r.body) {
+				continue
+			}
 			todo = append(todo, r)
-			if size += len(r.body); size >= backfillBytes {
+			if size += len(r.body); size >= backfillBytes || len(todo) >= backfillRows {
 				from = r.id // the rest of the window waits for the next step
 				break
 			}

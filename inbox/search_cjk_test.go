@@ -308,8 +308,9 @@ func TestGramGlobCoversGramRunes(t *testing.T) {
 }
 
 // A store from before the character index (schema 6) gets it built on
-// open, in windows of ids, newest first, in the background: everything is
-// found once it is done, and the work is not redone on the next open.
+// open, in windows of ids (and at most backfillRows rows a step), newest
+// first, in the background: everything is found once it is done, and the
+// work is not redone on the next open.
 func TestGramIndexBuiltForOldStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v6.db")
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -322,7 +323,8 @@ func TestGramIndexBuiltForOldStore(t *testing.T) {
 		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
 		INSERT INTO messages(id, conversation_id, network, account, sender, body, at)
 			SELECT i, 1, 'matrix', 'mx', '@ada:x', CASE i WHEN 3 THEN '古い会議の記録' WHEN 6001 THEN '真ん中の会議'
-				WHEN 11999 THEN '新しい会議' WHEN 7000 THEN '消した会議' WHEN 8000 THEN 'システムの会議' ELSE 'filler ' || i END, i FROM n;
+				WHEN 11999 THEN '新しい会議' WHEN 7000 THEN '消した会議' WHEN 8000 THEN 'システムの会議'
+				ELSE CASE WHEN i BETWEEN 9001 AND 9450 THEN '束の' || i ELSE 'filler ' || i END END, i FROM n;
 		INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages;
 		UPDATE messages SET deleted = 1 WHERE id = 7000;
 		UPDATE messages SET kind = 1 WHERE id = 8000;`); err != nil {
@@ -341,6 +343,11 @@ func TestGramIndexBuiltForOldStore(t *testing.T) {
 	want := []string{"新しい会議", "真ん中の会議", "古い会議の記録"}
 	if got := messageBodies(t, in, "会議"); !slices.Equal(got, want) {
 		t.Errorf("after the upgrade: %q, want %q", got, want)
+	}
+	// More such messages in one window than a step indexes.
+	var bundles int
+	if err := in.db.QueryRow(`SELECT count(*) FROM messages_grams WHERE messages_grams MATCH 'u : "束"'`).Scan(&bundles); err != nil || bundles != 450 {
+		t.Errorf("束: %d rows indexed (%v), want 450", bundles, err)
 	}
 	var left int
 	if err := in.db.QueryRow(`SELECT count(*) FROM grams_backfill`).Scan(&left); err != nil || left != 0 {

@@ -107,3 +107,26 @@ func TestSearchHitTooFarBack(t *testing.T) {
 	h.mustShow("too far back")
 	h.mustNotShow("古い会議の話")
 }
+
+// Hostile names and bodies in results are drawn inert, matches inside
+// escape sequences included.
+func TestSearchResultsAreInert(t *testing.T) {
+	w := newRealWorld(t)
+	w.ingest(t, "xm", protocols.ContactEvent{Contact: evil, Name: "Mal\x1b[2Jlory\x1b]52;c;cm0gLXJm\x07"})
+	w.withHistory(t, 3, 1, "会議\x1b]8;;https://evil.example/\x1b\\リンク\x1b]8;;\x1b\\ \x1b[2J")
+	h := newHarness(t, w.in, 80, 24)
+	h.keys("/")
+	for _, q := range []string{"mal", "2J", "会議", "リンク", "52;c"} {
+		h.typeText(q)
+		frame := h.view()
+		assertInert(t, frame)
+		if strings.Contains(frame, inbox.SnippetOpen) {
+			t.Errorf("%q: a marker reached the screen:\n%s", q, frame)
+		}
+		for range []rune(q) {
+			h.keys("backspace")
+		}
+	}
+	h.typeText("mal")
+	h.mustShow("name Mal␛[2Jlory")
+}

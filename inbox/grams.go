@@ -38,11 +38,12 @@ var gramRanges = [][2]rune{
 	{0xAC00, 0xD7A3},   // Hangul syllables
 	{0xF900, 0xFAFF},   // CJK compatibility ideographs
 	{0xFF66, 0xFF9F},   // halfwidth Katakana
-	{0x20000, 0x3134F}, // CJK extensions B–H
+	{0x20000, 0x323AF}, // CJK extensions B–H
 }
 
 // gramGlob is an SQL GLOB pattern true for any text holding a character of
-// gramRanges: the delete triggers use it to skip messages never indexed.
+// gramRanges. Migration 7 wrote it into the triggers that remove index rows
+// (as gramGlob7), so they skip messages that were never indexed.
 var gramGlob = func() string {
 	var b strings.Builder
 	b.WriteString("*[")

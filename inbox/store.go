@@ -222,7 +222,7 @@ INSERT INTO grams_backfill(below) SELECT id + 1 FROM messages ORDER BY id DESC L
 // gramRanges changes, a new migration must replace the triggers.
 const gramGlob7 = "*[\u0e00-\u0e7f\u0e80-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3005-\u3007" +
 	"\u3041-\u309f\u30a1-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff" +
-	"\uff66-\uff9f\U00020000-\U0003134f]*"
+	"\uff66-\uff9f\U00020000-\U000323af]*"
 
 // openDB opens (creating 0600 in a 0700 directory) and migrates the store.
 func openDB(path string) (*sql.DB, error) {

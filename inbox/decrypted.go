@@ -43,6 +43,9 @@ func (g *ingester) decrypted(m protocols.Message, net protocols.Network) (bool, 
 		m.Body, m.FormattedBody, m.Notice, m.ReplyTo, atts, int(m.Encryption), id); err != nil {
 		return false, err
 	}
+	if err := indexGrams(g.exec, int64(id), m.Body); err != nil {
+		return false, err
+	}
 	for _, rc := range m.Reactions {
 		if err := g.addReaction(id, rc.Key, rc.Sender.ID, false); err != nil {
 			return false, err

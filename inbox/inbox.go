@@ -45,6 +45,9 @@ type Inbox struct {
 	closed bool
 	// reactCaps: the senders whose reaction cap was already logged.
 	reactCaps reactionCaps
+	// gramsDone is closed once older messages are all in the character
+	// index (grams.go); nil for a read-only store.
+	gramsDone chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -63,7 +66,12 @@ func Open(path string, opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newInbox(db, opts), nil
+	in := newInbox(db, opts)
+	if err := in.startBackfill(); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return in, nil
 }
 
 func newInbox(db *sql.DB, opts Options) *Inbox {

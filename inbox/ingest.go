@@ -137,6 +137,9 @@ type ingester struct {
 	// Messages of this batch not yet in the full-text index: ids
 	// ftsFrom..ftsTo (inserted with fts_later = 1).
 	ftsFrom, ftsTo int64
+	// grams are this batch's messages waiting for the character index
+	// (grams.go), added with the full-text rows.
+	grams []gramRow
 	// direct caches each person's direct conversation and request flag
 	// for the batch; every write to that flag below updates it.
 	direct map[PersonID]directRow
@@ -584,6 +587,12 @@ func (g *ingester) flush() error {
 // one statement. It runs before anything in the batch rewrites a body (the
 // FTS update trigger must find the old text indexed) and at the end.
 func (g *ingester) indexPending() error {
+	for _, r := range g.grams {
+		if err := indexGrams(g.exec, r.id, r.body); err != nil {
+			return err
+		}
+	}
+	g.grams = g.grams[:0]
 	if g.ftsFrom == 0 {
 		return nil
 	}
@@ -591,6 +600,12 @@ func (g *ingester) indexPending() error {
 		WHERE id BETWEEN ? AND ? AND fts_later = 1 AND kind = 0 AND deleted = 0`, g.ftsFrom, g.ftsTo)
 	g.ftsFrom, g.ftsTo = 0, 0
 	return err
+}
+
+// gramRow is a stored message whose text needs the character index.
+type gramRow struct {
+	id   int64
+	body string
 }
 
 // previewOf is the first line of a message, or a stand-in for attachments.
@@ -758,6 +773,9 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		g.ftsFrom = msgID
 	}
 	g.ftsTo = msgID
+	if hasGrams(m.Body) {
+		g.grams = append(g.grams, gramRow{msgID, m.Body})
+	}
 	for _, rc := range m.Reactions {
 		if err := g.addReaction(MessageID(msgID), rc.Key, rc.Sender.ID, false); err != nil {
 			return err
@@ -899,8 +917,15 @@ func (g *ingester) edit(from protocols.Address, targetID, body, formatted, chat 
 	if allowed, err := g.mayAlter(net, from, out, sender); err != nil || !allowed {
 		return err
 	}
-	if _, err := g.exec(`UPDATE messages SET body = ?, formatted = ?, edited = 1 WHERE id = ? AND deleted = 0`, body, formatted, id); err != nil {
+	res, err := g.exec(`UPDATE messages SET body = ?, formatted = ?, edited = 1 WHERE id = ? AND deleted = 0`, body, formatted, id)
+	if err != nil {
 		return err
+	}
+	// The update trigger took the old text out of the character index.
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := indexGrams(g.exec, int64(id), body); err != nil {
+			return err
+		}
 	}
 	g.changed(ChangeMessages, conv)
 	return g.refreshPreview(conv)

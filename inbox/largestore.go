@@ -29,6 +29,16 @@ meeting tomorrow coffee tickets train build release review deploy lunch weekend 
 birthday photo link address flight hotel invoice budget draft slides bug patch test server
 matrix jabber whatsapp encryption keys device verify backup phone number call later tonight`)
 
+// jaWords make the generated messages written without spaces (one in
+// cjkEvery): Japanese with some Chinese and Korean, so the character index
+// holds a realistic share; search benchmarks query them.
+var jaWords = strings.Fields(`明日 今日 昨日 会議 資料 確認 お願い します しました です ます の は を に が で と も
+から まで 東京 大阪 駅 電車 時間 場所 予定 連絡 ありがとう よろしく コーヒー ランチ 週末 旅行 写真 新しい 部屋
+仕事 プロジェクト レビュー 送ります 了解 大丈夫 会社 友達 誕生日 映画 天気 雨 買い物 料理 、 。 ！ 我们 明天
+开会 讨论 项目 谢谢 회의 내일 감사합니다 사진`)
+
+const cjkEvery = 10
+
 // GenerateLarge fills a new store at path with synthetic people, one
 // Matrix identity each, and messages spread over their conversations, the
 // newest conversation holding spec.Biggest of them. It writes rows in bulk
@@ -81,6 +91,11 @@ func GenerateLarge(path string, spec LargeSpec) error {
 				return err
 			}
 			defer st.Close()
+			gst, err := tx.Prepare(insertGrams)
+			if err != nil {
+				return err
+			}
+			defer gst.Close()
 			var first int64
 			if err := tx.QueryRow(`SELECT coalesce(max(id), 0) + 1 FROM messages`).Scan(&first); err != nil {
 				return err
@@ -97,9 +112,21 @@ func GenerateLarge(path string, spec LargeSpec) error {
 				if out {
 					sender, name, state = "@me:example.org", "", StateRead
 				}
-				if _, err := st.Exec(conv, fmt.Sprintf("$gen%07d", i), fmt.Sprintf("!dm%05d:example.org", conv), sender,
-					name, boolInt(out), body(rng), toNanos(spec.Now.Add(-age)), int(protocols.EncE2EE), int(state)); err != nil {
+				text := body(rng)
+				if i%cjkEvery == cjkEvery-1 {
+					text = cjkBody(rng)
+				}
+				res, err := st.Exec(conv, fmt.Sprintf("$gen%07d", i), fmt.Sprintf("!dm%05d:example.org", conv), sender,
+					name, boolInt(out), text, toNanos(spec.Now.Add(-age)), int(protocols.EncE2EE), int(state))
+				if err != nil {
 					return err
+				}
+				if hasGrams(text) {
+					id, _ := res.LastInsertId()
+					w, u, g := gramText(text)
+					if _, err := gst.Exec(id, w, u, g); err != nil {
+						return err
+					}
 				}
 			}
 			// Index the chunk in one statement, as ingest does.
@@ -131,4 +158,19 @@ func body(rng *rand.Rand) string {
 		b[i] = words[rng.IntN(len(words))]
 	}
 	return strings.Join(b, " ")
+}
+
+// cjkBody is a generated message without spaces, sometimes with a Latin
+// word in it, as Japanese chat often has.
+func cjkBody(rng *rand.Rand) string {
+	n := 3 + rng.IntN(13)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if rng.IntN(8) == 0 {
+			b.WriteString(" " + words[rng.IntN(len(words))] + " ")
+			continue
+		}
+		b.WriteString(jaWords[rng.IntN(len(jaWords))])
+	}
+	return strings.TrimSpace(b.String())
 }

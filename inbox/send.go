@@ -73,6 +73,9 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, body) VALUES (?, ?)`, id, req.Body); err != nil {
 			return err
 		}
+		if err := indexGrams(tx.Exec, int64(id), req.Body); err != nil {
+			return err
+		}
 		if !p.Queued {
 			// Claim the message before it is committed, so a background
 			// outbox run cannot take it and leave this call saying "queued".

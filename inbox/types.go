@@ -188,11 +188,19 @@ type MergeSuggestion struct {
 	Reason string // "same name", "same phone number"
 }
 
-// SearchHit is one full-text search result.
+// SearchHit is one search result: a message, or (Message.ID 0) a
+// conversation whose name or address matched.
 type SearchHit struct {
-	Message Message
-	Title   string // conversation title
-	Snippet string // raw, with the match
+	Conversation ConversationID
+	Message      Message
+	Title        string // conversation title
+	Snippet      string // raw, with the match between SnippetOpen and SnippetClose
+	// Name is the name or address that matched (raw), for a conversation
+	// hit; NameKind says which: "name", "address" or "phone"; Network is
+	// the network of the identity it belongs to, if it is one.
+	Name     string
+	NameKind string
+	Network  protocols.Network
 }
 
 // ChangeKind says what changed, so a view re-reads only what it shows.

@@ -253,6 +253,12 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmd = m.conv.onMessages(msg)
 		}
 		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
+	case jumpMsg:
+		var cmd tea.Cmd
+		if m.conv != nil {
+			cmd = m.conv.onJump(msg)
+		}
+		return m, tea.Batch(cmd, m.errStatus("loading messages", msg.Err))
 	case planMsg:
 		var cmd tea.Cmd
 		if m.conv != nil {
@@ -360,6 +366,15 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.conv.onDraft(msg)
 		}
 		return m, nil
+	case openMessageMsg:
+		var keep tea.Cmd
+		if m.conv != nil {
+			keep = m.conv.keepDraft()
+		}
+		m.conv = newConversation(m.env, msg.Conv)
+		m.conv.setSize(m.width, m.bodyHeight())
+		m.push(screenConversation)
+		return m, tea.Batch(keep, m.conv.openAt(msg.ID))
 	case openPersonMsg:
 		m.person = newPerson(m.env, msg.ID)
 		m.person.setSize(m.width, m.bodyHeight())

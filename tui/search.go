@@ -6,6 +6,7 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"polyglot/inbox"
 )
@@ -119,7 +120,7 @@ func (s *searchView) Update(msg tea.Msg) tea.Cmd {
 				return s.query()
 			}
 			if s.cursor < len(s.hits) {
-				return cmdOf(openConversationMsg{ID: s.hits[s.cursor].Message.Conversation})
+				return s.open(s.hits[s.cursor])
 			}
 			return nil
 		}
@@ -127,6 +128,19 @@ func (s *searchView) Update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	s.input, cmd = s.input.Update(msg)
 	return tea.Batch(cmd, s.query())
+}
+
+// open shows a hit: a message in its conversation, selected; a name or
+// address its conversation.
+func (s *searchView) open(h inbox.SearchHit) tea.Cmd {
+	conv := h.Conversation
+	if conv == 0 {
+		conv = h.Message.Conversation
+	}
+	if h.Message.ID == 0 {
+		return cmdOf(openConversationMsg{ID: conv})
+	}
+	return cmdOf(openMessageMsg{Conv: conv, ID: h.Message.ID})
 }
 
 func (s *searchView) View() string {
@@ -145,7 +159,7 @@ func (s *searchView) View() string {
 		b.WriteString(st.dim.Render("searching…"))
 		return b.String()
 	case len(s.hits) == 0:
-		b.WriteString(st.dim.Render("no messages match"))
+		b.WriteString(st.dim.Render("nothing matches"))
 		return b.String()
 	}
 	now := s.env.now()
@@ -159,14 +173,49 @@ func (s *searchView) View() string {
 		if i == s.cursor {
 			mark = st.selected.Render("▌") + " "
 		}
-		right := st.netBadge(h.Message.Network) + " " + padLeft(relTime(now, h.Message.At), 6)
+		var right string
+		switch {
+		case h.Message.ID != 0:
+			right = st.netBadge(h.Message.Network) + " " + padLeft(relTime(now, h.Message.At), 6)
+		case h.Network != "":
+			right = st.netBadge(h.Network) // an address matched
+		}
 		tw := w - 2 - styledWidth(right) - 1
 		b.WriteString(mark + st.title.Render(padRight(inline(h.Title, tw), tw)) + " " + right + "\n")
-		snip := h.Snippet
+		snip, label := h.Snippet, ""
 		if snip == "" {
-			snip = h.Message.Body
+			snip = h.Message.Body + h.Name
 		}
-		b.WriteString("    " + st.dim.Render(preview(snip, w-4)) + "\n")
+		if h.Message.ID == 0 && h.NameKind != "" {
+			label = h.NameKind + " "
+		}
+		b.WriteString("    " + st.dim.Render(label) + highlightMatches(preview(snip, w-4-len(label)), st.dim, st.button) + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// highlightMatches draws a sanitized line with the parts between the
+// snippet markers in match and the rest in plain, without the markers.
+func highlightMatches(line string, plain, match lipgloss.Style) string {
+	var b strings.Builder
+	for line != "" {
+		i := strings.Index(line, inbox.SnippetOpen)
+		if i < 0 {
+			b.WriteString(plain.Render(line))
+			break
+		}
+		if i > 0 {
+			b.WriteString(plain.Render(line[:i]))
+		}
+		line = line[i+len(inbox.SnippetOpen):]
+		j := strings.Index(line, inbox.SnippetClose)
+		if j < 0 {
+			j = len(line) // cut off by the width
+		}
+		if j > 0 {
+			b.WriteString(match.Render(line[:j]))
+		}
+		line = strings.TrimPrefix(line[j:], inbox.SnippetClose)
+	}
+	return b.String()
 }

@@ -34,5 +34,5 @@ func TestSearchDropsStaleResults(t *testing.T) {
 	h.send(searchMsg{Seq: old, Hits: []inbox.SearchHit{{Title: "stale"}}})
 	h.mustNotShow("stale")
 	h.typeText("zzz")
-	h.mustShow("no messages match")
+	h.mustShow("nothing matches")
 }

@@ -20,4 +20,3 @@ func Of(err error) string {
 	}
 	return Plain(err.Error())
 }
-

@@ -168,6 +168,12 @@ func TestAddSuccessThenRemove(t *testing.T) {
 	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
 		t.Fatalf("re-add after remove: %v", err)
 	}
+	// The re-added account's supervisor connects on its own; count the
+	// logins once it has, so only the duplicate add's could follow.
+	waitFor(t, "the re-added account online", func() bool {
+		sts := m.Statuses()
+		return len(sts) == 1 && sts[0].State == StateOnline
+	})
 	calls := sc.Calls()
 	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate: %v", err)

@@ -179,6 +179,9 @@ func (s *syncer) ProcessResponse(ctx context.Context, res *mautrix.RespSync, sin
 		return err
 	}
 	s.c.afterSync(ctx, res, since, before)
+	if err := s.fillGaps(ctx, res, since); err != nil {
+		return err // the token is not saved: the next sync starts from since again
+	}
 	// The token is saved only once the consumer has stored this batch's
 	// events (it commits the checkpoint that follows them): a crash before
 	// then replays the batch, and the store drops what it already has.
@@ -231,4 +234,46 @@ func (s *syncer) snapshotDevices(ctx context.Context, users []id.UserID) map[id.
 		out[u] = m
 	}
 	return out
+}
+
+// fillGaps fetches what a limited timeline left out. After an outage a
+// room's sync timeline holds only its newest events (the filter's limit)
+// and says limited; the rest, back to the previous sync, is paged from
+// /messages and handled like live events, before this batch's checkpoint,
+// so the sync token never passes a message that is not stored.
+func (s *syncer) fillGaps(ctx context.Context, res *mautrix.RespSync, since string) error {
+	if since == "" {
+		return nil // the first sync: history, not a gap (FetchHistory pages it)
+	}
+	cli, _, _, err := s.c.client()
+	if err != nil {
+		return err
+	}
+	for roomID, room := range res.Rooms.Join {
+		if !room.Timeline.Limited || room.Timeline.PrevBatch == "" {
+			continue
+		}
+		var gap []*event.Event // newest first
+		from := room.Timeline.PrevBatch
+		for pages := 0; pages < 20; pages++ { // at most 2 000 events per room
+			resp, err := cli.Messages(ctx, roomID, from, since, mautrix.DirectionBackward, nil, 100)
+			if err != nil {
+				return fmt.Errorf("matrix: filling the gap in %s: %w", roomID, err)
+			}
+			gap = append(gap, resp.Chunk...)
+			if len(resp.Chunk) == 0 || resp.End == "" || resp.End == from {
+				break
+			}
+			from = resp.End
+		}
+		s.c.log.Info().Str("room", roomID.String()).Int("events", len(gap)).Msg("filled a limited sync timeline")
+		for i := len(gap) - 1; i >= 0; i-- {
+			evt := gap[i]
+			evt.RoomID = roomID
+			evt.Mautrix.EventSource = event.SourceJoin | event.SourceTimeline
+			_ = evt.Content.ParseRaw(evt.Type)
+			s.c.handleEvent(ctx, evt)
+		}
+	}
+	return nil
 }

@@ -25,23 +25,8 @@ func (in *Inbox) Requests() ([]Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inbox: requests: %w", err)
 	}
-	defer rows.Close()
-	var out []Request
-	for rows.Next() {
-		var r Request
-		var at int64
-		var title string
-		if err := rows.Scan(&r.Conversation, &r.Kind, &r.Preview, &at, &r.Count, &r.From.Network, &r.From.ID,
-			&r.From.Account, &r.From.Server, &r.Name, &r.Encryption, &r.Consent, &title, &r.Person); err != nil {
-			return nil, err
-		}
-		r.At = fromNanos(at)
-		if r.Name == "" {
-			r.Name = title
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanRequests(rows)
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -313,4 +298,25 @@ func (in *Inbox) SetAccountServer(account, server string) error {
 			ON CONFLICT(account) DO UPDATE SET server = excluded.server`, account, server)
 		return err
 	})
+}
+
+// scanRequests reads rows of Requests' and Blocked's columns and closes them.
+func scanRequests(rows *sql.Rows) ([]Request, error) {
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		var r Request
+		var at int64
+		var title string
+		if err := rows.Scan(&r.Conversation, &r.Kind, &r.Preview, &at, &r.Count, &r.From.Network, &r.From.ID,
+			&r.From.Account, &r.From.Server, &r.Name, &r.Encryption, &r.Consent, &title, &r.Person); err != nil {
+			return nil, err
+		}
+		r.At = fromNanos(at)
+		if r.Name == "" {
+			r.Name = title
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

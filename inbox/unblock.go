@@ -104,21 +104,5 @@ func (in *Inbox) Blocked() ([]Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inbox: blocked: %w", err)
 	}
-	defer rows.Close()
-	var out []Request
-	for rows.Next() {
-		var r Request
-		var at int64
-		var title string
-		if err := rows.Scan(&r.Conversation, &r.Kind, &r.Preview, &at, &r.Count, &r.From.Network, &r.From.ID,
-			&r.From.Account, &r.From.Server, &r.Name, &r.Encryption, &r.Consent, &title, &r.Person); err != nil {
-			return nil, err
-		}
-		r.At = fromNanos(at)
-		if r.Name == "" {
-			r.Name = title
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanRequests(rows)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,14 +40,7 @@ func TestContactWithoutMessagesOpensFromTheNewConversationForm(t *testing.T) {
 	alice.Close()
 
 	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
-		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %d %s", code, stderr)
-	}
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
 
 	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
 	s.WaitFor(20*time.Second, "alice@localhost online", "bob was here")

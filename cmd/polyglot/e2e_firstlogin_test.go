@@ -49,14 +49,7 @@ func TestFirstLoginShowsExistingHistory(t *testing.T) {
 	alice.Close()
 
 	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
-		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %d %s", code, stderr)
-	}
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
 	// A shallow first-login depth, so scrolling has to reach the server.
 	cfg := filepath.Join(p.config, "polyglot", "config.toml")
 	b, _ := os.ReadFile(cfg)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,14 +299,7 @@ func TestNothingLostXMPP(t *testing.T) {
 	srv.Register("alice", "alice-pw")
 	srv.Register("bob", "bob-pw")
 	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
-		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %s", stderr)
-	}
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
 	rt := startFaultClient(t, p)
 
 	var bob *testserver.Peer

@@ -29,14 +29,7 @@ func TestFirstLoginOfAnExistingXMPPAccount(t *testing.T) {
 		}
 	}
 	p := newProfile(t)
-	pw := filepath.Join(p.root, "pw")
-	if err := os.WriteFile(pw, []byte("alice-pw"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
-		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
-		t.Fatalf("account add: %s", stderr)
-	}
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
 	cfg := filepath.Join(p.config, "polyglot", "config.toml")
 	b, err := os.ReadFile(cfg)
 	if err != nil {

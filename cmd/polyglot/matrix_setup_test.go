@@ -23,6 +23,20 @@ func addMatrixAccount(t *testing.T, p *profile, d *testserver.Dendrite, user, pa
 	}
 }
 
+// addXMPPAccount runs the script form of `account add xmpp` for
+// user@localhost on srv in profile p, the password coming from a file.
+func addXMPPAccount(t *testing.T, p *profile, srv *testserver.Prosody, user, pass string) {
+	t.Helper()
+	pw := filepath.Join(p.root, "pw")
+	if err := os.WriteFile(pw, []byte(pass), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := p.run("", "account", "add", "xmpp", user+"@localhost",
+		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pw); code != 0 {
+		t.Fatalf("account add %s: %d %s", user, code, stderr)
+	}
+}
+
 // nioDM is where the Matrix end-to-end tests start: a Dendrite with alice
 // (added to a fresh profile) and bob on matrix-nio, and an encrypted DM
 // that `polyglot send` opened with a first message nio joined and read.

@@ -326,7 +326,24 @@ func TestNothingLostXMPP(t *testing.T) {
 // with matrix-nio sending: restarts land mid-sync; every message the
 // server accepted is stored once, decrypted.
 func TestNothingLostMatrix(t *testing.T) {
-	x := startNioDM(t, "before the storm")
+	// The encrypted DM as startNioDM opens it, without asking nio to read
+	// Polyglot's first message: what is under test is nio → Polyglot.
+	var x nioDM
+	x.d = testserver.StartDendrite(t)
+	x.d.CreateUser("alice", "alice-pw-3d9")
+	x.bob = x.d.CreateUser("bob", "bob-pw-71c")
+	x.nio = testserver.StartNioPeer(t, x.d, x.bob, "bob-pw-71c")
+	x.p = newProfile(t)
+	addMatrixAccount(t, x.p, x.d, "@alice:localhost", "alice-pw-3d9")
+	if out, stderr, code := x.p.run("", "send", "--timeout", "60s", "--to", x.bob, "before the storm"); code != 0 || !strings.Contains(out, "E2EE") {
+		t.Fatalf("send: exit %d: %s%s", code, out, stderr)
+	}
+	inv, err := x.nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" })
+	if err != nil {
+		t.Fatalf("nio got no invite: %v", err)
+	}
+	x.room, _ = inv["room"].(string)
+	x.nio.MustDo(map[string]any{"op": "join", "room": x.room})
 	rt := startFaultClient(t, x.p)
 	f := &faultRun{t: t, srv: x.d, rt: rt,
 		plan:   soakPlan(t, faultPlan{restarts: 10, messages: 100}),

@@ -56,6 +56,10 @@ type newConvForm struct {
 	matches []inbox.ContactMatch
 	sel     int
 	qseq    int
+	// answered is the query number the matches answer; enterWaits: enter
+	// came before the answer to the input as typed, and acts on it.
+	answered   int
+	enterWaits bool
 }
 
 // contactsMsg is FindContacts' answer to query number seq.
@@ -133,10 +137,13 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	}
 	switch k.Type {
 	case tea.KeyEnter:
-		if m, ok := f.selected(); ok {
-			return f.openMatch(m), false
+		if f.answered != f.qseq {
+			// The list on screen answers older input: choosing from it
+			// would open someone the user did not type.
+			f.enterWaits = true
+			return nil, false
 		}
-		return f.submit(), false
+		return f.enter(), false
 	case tea.KeyTab:
 		f.pick++
 		return nil, false
@@ -151,7 +158,7 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	var c tea.Cmd
 	f.input, c = f.input.Update(k)
 	if f.input.Value() != before {
-		f.err, f.pick = "", 0
+		f.err, f.pick, f.enterWaits = "", 0, false
 		return tea.Batch(c, f.query(false)), false
 	}
 	return c, false
@@ -163,7 +170,7 @@ func (f *newConvForm) query(keep bool) tea.Cmd {
 	f.qseq++
 	q := strings.TrimSpace(f.input.Value())
 	if f.finder == nil || q == "" {
-		f.matches, f.sel = nil, -1
+		f.matches, f.sel, f.answered = nil, -1, f.qseq
 		return nil
 	}
 	fd, seq := f.finder, f.qseq
@@ -176,13 +183,33 @@ func (f *newConvForm) query(keep bool) tea.Cmd {
 	}
 }
 
-// onContacts shows the matches of the newest query. The first is
-// selected, unless the input is a complete address no match has: then
-// enter goes to that address, and the list is one up/down away.
-func (f *newConvForm) onContacts(m contactsMsg) {
-	if m.seq != f.qseq {
-		return
+// enter opens the selected match, else the typed address.
+func (f *newConvForm) enter() tea.Cmd {
+	if m, ok := f.selected(); ok {
+		return f.openMatch(m)
 	}
+	return f.submit()
+}
+
+// onContacts shows the matches of the newest query, and acts on an enter
+// that waited for them.
+func (f *newConvForm) onContacts(m contactsMsg) tea.Cmd {
+	if m.seq != f.qseq {
+		return nil
+	}
+	f.answered = m.seq
+	f.showMatches(m)
+	if f.enterWaits && !f.busy {
+		f.enterWaits = false
+		return f.enter()
+	}
+	return nil
+}
+
+// showMatches selects the first match, unless the input is a complete
+// address no match has: then enter goes to that address, and the list is
+// one up/down away.
+func (f *newConvForm) showMatches(m contactsMsg) {
 	prev, had := f.selected()
 	f.matches, f.sel = m.matches, -1
 	if m.keep && had {

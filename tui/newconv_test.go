@@ -218,3 +218,39 @@ func (h *harness) toInbox() {
 	}
 	h.t.Fatalf("esc did not lead back to the inbox:\n%s", h.view())
 }
+
+// TestNewConversationEnterWaitsForTheAnswer: enter typed before the
+// contact lookup answered the input as typed (keys arrive in one burst)
+// acts on that answer, never on a list that answered older input.
+func TestNewConversationEnterWaitsForTheAnswer(t *testing.T) {
+	f := world(2)
+	f.accounts = []inbox.AccountState{{Account: "xm", Network: protocols.XMPP, State: protocols.ConnOnline}}
+	fakeContacts[f] = []inbox.ContactMatch{
+		{Name: "Nell", Address: protocols.Address{Network: protocols.XMPP, ID: "nell@example.org", Account: "xm"}, Person: 7},
+	}
+	h := newHarness(t, f, 100, 24)
+	h.keys("n")
+	// "n" is answered (Nell); the rest of the burst and enter come before
+	// the lookups for "ne"… run.
+	var pending []tea.Cmd
+	hold := func(k tea.KeyMsg) {
+		_, cmd := h.m.Update(k)
+		pending = append(pending, cmd)
+	}
+	h.typeText("n")
+	h.mustShow("Nell")
+	for _, r := range "ewfriend" {
+		hold(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+	hold(tea.KeyMsg{Type: tea.KeyEnter})
+	if len(fakeOpened[f]) != 0 || h.m.newConv == nil {
+		t.Fatalf("enter opened %+v from a list that answered %q", fakeOpened[f], "n")
+	}
+	for _, c := range pending {
+		h.run(c)
+	}
+	if len(fakeOpened[f]) != 0 {
+		t.Fatalf("opened %+v for input that matches no one", fakeOpened[f])
+	}
+	h.mustShow("newfriend", "not an address")
+}

@@ -32,7 +32,7 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 		return m.onNewConvDone(msg), true
 	case contactsMsg:
 		if m.newConv != nil {
-			m.newConv.onContacts(msg)
+			return m.newConv.onContacts(msg), true
 		}
 		return nil, true
 	case editorMsg:

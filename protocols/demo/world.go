@@ -226,3 +226,30 @@ func (w *World) deliver(clientID string) {
 	w.delivered[clientID]++
 	w.outMu.Unlock()
 }
+
+// Say makes the cast member with address id write body to the user on
+// account, live: it lands in their chat's history and on the events
+// channel, as the peer's phone would send it.
+func (w *World) Say(account, id, body string) (protocols.Message, error) {
+	for _, c := range w.conns {
+		if c.account != account {
+			continue
+		}
+		c.mu.Lock()
+		var from *peer
+		for _, p := range c.peers {
+			if p.addr.ID == id {
+				from = p
+			}
+		}
+		c.mu.Unlock()
+		if from == nil {
+			return protocols.Message{}, fmt.Errorf("demo: %s knows no %q", account, id)
+		}
+		if err := c.linkErr(true); err != nil {
+			return protocols.Message{}, err
+		}
+		return c.incoming(from.chat, false, from, body), nil
+	}
+	return protocols.Message{}, fmt.Errorf("demo: say: unknown account %q", account)
+}

@@ -374,4 +374,3 @@ func (s *suite) catchUp(t *testing.T) {
 		t.Fatalf("a message stored before the restart was delivered again (%d times):\n%s", n, Dump(s.rec.Events()))
 	}
 }
-

@@ -137,9 +137,9 @@ func (c *fakeConn) Send(context.Context, protocols.OutgoingMessage) (protocols.S
 func (c *fakeConn) PeerEncryption(protocols.Address) protocols.Encryption {
 	return protocols.EncTransport
 }
-func (c *fakeConn) MarkRead(context.Context, string, string) error { return nil }
-func (c *fakeConn) SetTyping(context.Context, string, bool) error  { return nil }
-func (c *fakeConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
+func (c *fakeConn) MarkRead(context.Context, protocols.ChatID, protocols.MessageID) error { return nil }
+func (c *fakeConn) SetTyping(context.Context, protocols.ChatID, bool) error               { return nil }
+func (c *fakeConn) FetchHistory(context.Context, protocols.ChatID, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }
 func (c *fakeConn) Close() error {

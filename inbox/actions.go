@@ -126,11 +126,11 @@ func (in *Inbox) sendEdit(ctx context.Context, id MessageID, body string, p Rout
 	if !ok || !t.conn.Capabilities().Edits {
 		return Message{}, unsupported(t.msg, "editing")
 	}
-	res, err := ed.Edit(ctx, t.chat, t.msg.NetworkID, in.opts.NewID(), body)
+	res, err := ed.Edit(ctx, protocols.ChatID(t.chat), protocols.MessageID(t.msg.NetworkID), protocols.ClientID(in.opts.NewID()), body)
 	if err != nil {
 		return Message{}, fmt.Errorf("inbox: edit: %w", err)
 	}
-	if err := in.Ingest(t.msg.Account, protocols.EditEvent{Chat: t.chat, TargetID: t.msg.NetworkID,
+	if err := in.Ingest(t.msg.Account, protocols.EditEvent{Chat: protocols.ChatID(t.chat), TargetID: protocols.MessageID(t.msg.NetworkID),
 		NetworkID: res.NetworkID, Body: body, At: in.now()}); err != nil {
 		return Message{}, err
 	}
@@ -172,10 +172,10 @@ func (in *Inbox) React(ctx context.Context, id MessageID, key string, remove boo
 	if !ok || !t.conn.Capabilities().Reactions {
 		return unsupported(t.msg, "reactions")
 	}
-	if err := re.React(ctx, t.chat, t.msg.NetworkID, key, remove); err != nil {
+	if err := re.React(ctx, protocols.ChatID(t.chat), protocols.MessageID(t.msg.NetworkID), key, remove); err != nil {
 		return fmt.Errorf("inbox: react: %w", err)
 	}
-	return in.Ingest(t.msg.Account, protocols.ReactionEvent{Chat: t.chat, TargetID: t.msg.NetworkID,
+	return in.Ingest(t.msg.Account, protocols.ReactionEvent{Chat: protocols.ChatID(t.chat), TargetID: protocols.MessageID(t.msg.NetworkID),
 		Key: key, Remove: remove, At: in.now()})
 }
 
@@ -190,10 +190,10 @@ func (in *Inbox) Retract(ctx context.Context, id MessageID) error {
 	if !ok || !t.conn.Capabilities().Retractions {
 		return unsupported(t.msg, "deleting")
 	}
-	if err := rt.Retract(ctx, t.chat, t.msg.NetworkID); err != nil {
+	if err := rt.Retract(ctx, protocols.ChatID(t.chat), protocols.MessageID(t.msg.NetworkID)); err != nil {
 		return fmt.Errorf("inbox: delete: %w", err)
 	}
-	return in.Ingest(t.msg.Account, protocols.DeleteEvent{Chat: t.chat, TargetID: t.msg.NetworkID, At: in.now()})
+	return in.Ingest(t.msg.Account, protocols.DeleteEvent{Chat: protocols.ChatID(t.chat), TargetID: protocols.MessageID(t.msg.NetworkID), At: in.now()})
 }
 
 // Download fetches attachment index of message id into the download

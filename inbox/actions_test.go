@@ -39,22 +39,22 @@ func (c *actConn) record(s string) {
 	c.calls = append(c.calls, s)
 }
 
-func (c *actConn) Edit(_ context.Context, chat, target, clientID, body string) (protocols.SendResult, error) {
-	c.record("edit " + chat + " " + target + " " + body)
-	return protocols.SendResult{NetworkID: "$edit-" + clientID, Chat: chat}, nil
+func (c *actConn) Edit(_ context.Context, chat protocols.ChatID, target protocols.MessageID, clientID protocols.ClientID, body string) (protocols.SendResult, error) {
+	c.record("edit " + string(chat) + " " + string(target) + " " + body)
+	return protocols.SendResult{NetworkID: protocols.MessageID("$edit-" + clientID), Chat: chat}, nil
 }
 
-func (c *actConn) React(_ context.Context, chat, target, key string, remove bool) error {
+func (c *actConn) React(_ context.Context, chat protocols.ChatID, target protocols.MessageID, key string, remove bool) error {
 	op := "react"
 	if remove {
 		op = "unreact"
 	}
-	c.record(op + " " + chat + " " + target + " " + key)
+	c.record(op + " " + string(chat) + " " + string(target) + " " + key)
 	return nil
 }
 
-func (c *actConn) Retract(_ context.Context, chat, target string) error {
-	c.record("retract " + chat + " " + target)
+func (c *actConn) Retract(_ context.Context, chat protocols.ChatID, target protocols.MessageID) error {
+	c.record("retract " + string(chat) + " " + string(target))
 	return nil
 }
 
@@ -163,7 +163,7 @@ func TestEditReactRetractGoThroughTheAccountAndShowAtOnce(t *testing.T) {
 		t.Fatal("no change notice after Edit: the view would not update")
 	}
 	// The network's echo of our edit (sync) changes nothing more.
-	w.ingest(t, protocols.EditEvent{Chat: "!ann", TargetID: own.NetworkID, NetworkID: "$echo", From: me, Body: "see you at 6"})
+	w.ingest(t, protocols.EditEvent{Chat: "!ann", TargetID: protocols.MessageID(own.NetworkID), NetworkID: "$echo", From: me, Body: "see you at 6"})
 	if ms, _ := w.in.Messages(w.conv, Cursor{}, 10); len(ms) != 2 {
 		t.Fatalf("%d messages after the edit echo, want 2", len(ms))
 	}
@@ -172,8 +172,8 @@ func TestEditReactRetractGoThroughTheAccountAndShowAtOnce(t *testing.T) {
 	if err := w.in.React(ctx, theirs.ID, "👍", false); err != nil {
 		t.Fatal(err)
 	}
-	w.ingest(t, protocols.ReactionEvent{Chat: "!ann", TargetID: theirs.NetworkID, Key: "👍", From: me}) // echo
-	w.ingest(t, protocols.ReactionEvent{Chat: "!ann", TargetID: theirs.NetworkID, Key: "👍", From: annAct})
+	w.ingest(t, protocols.ReactionEvent{Chat: "!ann", TargetID: protocols.MessageID(theirs.NetworkID), Key: "👍", From: me}) // echo
+	w.ingest(t, protocols.ReactionEvent{Chat: "!ann", TargetID: protocols.MessageID(theirs.NetworkID), Key: "👍", From: annAct})
 	rs := w.msg(t, theirs.ID).Reactions
 	if len(rs) != 1 || rs[0].Count != 2 || !rs[0].Mine {
 		t.Fatalf("reactions after ours, its echo and Ann's: %+v (want 👍 ×2, mine)", rs)

@@ -133,7 +133,7 @@ func (in *Inbox) Decide(ctx context.Context, id ConversationID, d Decision) erro
 		if !ok {
 			continue
 		}
-		if err := rr.AnswerRequest(ctx, a.from, a.chat, d == Accept); err != nil {
+		if err := rr.AnswerRequest(ctx, a.from, protocols.ChatID(a.chat), d == Accept); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -242,7 +242,7 @@ func (in *Inbox) MarkRead(ctx context.Context, id ConversationID) error {
 	if c == nil || !online || !c.Capabilities().ReadMarkers {
 		return nil
 	}
-	if err := c.MarkRead(ctx, t.chat, t.networkID); err != nil && !errors.Is(err, protocols.ErrUnsupported) {
+	if err := c.MarkRead(ctx, protocols.ChatID(t.chat), protocols.MessageID(t.networkID)); err != nil && !errors.Is(err, protocols.ErrUnsupported) {
 		return fmt.Errorf("inbox: read marker: %w", err)
 	}
 	return nil
@@ -259,7 +259,7 @@ func (in *Inbox) SetTyping(ctx context.Context, id ConversationID, typing bool) 
 	if c == nil || !online || !c.Capabilities().Typing {
 		return nil
 	}
-	if err := c.SetTyping(ctx, t.chat, typing); err != nil && !errors.Is(err, protocols.ErrUnsupported) {
+	if err := c.SetTyping(ctx, protocols.ChatID(t.chat), typing); err != nil && !errors.Is(err, protocols.ErrUnsupported) {
 		return fmt.Errorf("inbox: typing: %w", err)
 	}
 	return nil

@@ -30,21 +30,21 @@ func (c *recConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: true, Receipts: true, ReadMarkers: true, Typing: true}
 }
 
-func (c *recConn) MarkRead(_ context.Context, chat, id string) error {
+func (c *recConn) MarkRead(_ context.Context, chat protocols.ChatID, id protocols.MessageID) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.reads = append(c.reads, chat+"/"+id)
+	c.reads = append(c.reads, string(chat)+"/"+string(id))
 	return nil
 }
 
-func (c *recConn) SetTyping(_ context.Context, chat string, typing bool) error {
+func (c *recConn) SetTyping(_ context.Context, chat protocols.ChatID, typing bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.typing = append(c.typing, fmt.Sprintf("%s/%v", chat, typing))
 	return nil
 }
 
-func (c *recConn) AnswerRequest(_ context.Context, from protocols.Address, _ string, accept bool) error {
+func (c *recConn) AnswerRequest(_ context.Context, from protocols.Address, _ protocols.ChatID, accept bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.answers = append(c.answers, fmt.Sprintf("%s/%v", from.ID, accept))
@@ -105,7 +105,7 @@ func (w *consentWorld) from(t *testing.T, addr protocols.Address, body string) {
 	t.Helper()
 	w.n++
 	w.at = w.at.Add(time.Minute)
-	m := protocols.Message{NetworkID: fmt.Sprintf("wa-%d", w.n), Chat: protocols.Chat{ID: addr.ID}, Sender: addr, Body: body, Sent: w.at}
+	m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("wa-%d", w.n)), Chat: protocols.Chat{ID: protocols.ChatID(addr.ID)}, Sender: addr, Body: body, Sent: w.at}
 	if err := w.in.Ingest("wa", protocols.MessageEvent{Message: m}); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ func TestReachability(t *testing.T) {
 	}
 	for i, id := range []string{"@a:home.example", "@b:elsewhere.example"} {
 		a := protocols.Address{Network: protocols.Matrix, Account: "@me:home.example", ID: id}
-		m := protocols.Message{NetworkID: fmt.Sprintf("$m%d", i), Chat: protocols.Chat{ID: "!r" + id, Peer: a}, Sender: a, Body: "hi", Sent: w.at}
+		m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("$m%d", i)), Chat: protocols.Chat{ID: protocols.ChatID("!r" + id), Peer: a}, Sender: a, Body: "hi", Sent: w.at}
 		if err := w.in.Ingest("@me:home.example", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)
 		}
@@ -417,8 +417,8 @@ func TestRequestFromOneBatch(t *testing.T) {
 	var evs []protocols.Event
 	for i := range 3 {
 		for _, from := range []protocols.Address{s, carol} {
-			evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: fmt.Sprintf("b%d-%s", i, from.ID),
-				Chat: protocols.Chat{ID: from.ID}, Sender: from, Body: "msg", Sent: w.at.Add(time.Duration(i) * time.Second)}})
+			evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("b%d-%s", i, from.ID)),
+				Chat: protocols.Chat{ID: protocols.ChatID(from.ID)}, Sender: from, Body: "msg", Sent: w.at.Add(time.Duration(i) * time.Second)}})
 		}
 	}
 	if err := w.in.IngestBatch("wa", evs); err != nil {

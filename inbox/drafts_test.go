@@ -22,8 +22,8 @@ func TestDraftsPerConversationAcrossReopen(t *testing.T) {
 		if err := in.Ingest("xm", protocols.ContactEvent{Contact: a}); err != nil {
 			t.Fatal(err)
 		}
-		if err := in.Ingest("xm", protocols.MessageEvent{Message: protocols.Message{NetworkID: "m-" + id,
-			Chat: protocols.Chat{ID: id}, Sender: a, Body: "hi", Sent: time.Unix(1_700_000_000, 0)}}); err != nil {
+		if err := in.Ingest("xm", protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID("m-" + id),
+			Chat: protocols.Chat{ID: protocols.ChatID(id)}, Sender: a, Body: "hi", Sent: time.Unix(1_700_000_000, 0)}}); err != nil {
 			t.Fatal(err)
 		}
 		c, err := in.FindConversation("xmpp:" + id)

@@ -92,7 +92,7 @@ func TestChangeIncomingRequests(t *testing.T) {
 	w := newIngestWorld(t, Options{})
 	eve := protocols.Address{Network: protocols.Matrix, Account: "mx", ID: "@eve:elsewhere.org", Server: "elsewhere.org"}
 	msg := func(id, body string) protocols.MessageEvent {
-		return protocols.MessageEvent{Message: protocols.Message{NetworkID: id, Chat: protocols.Chat{ID: "!eve", Peer: eve},
+		return protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: "!eve", Peer: eve},
 			Sender: eve, Body: body, Sent: w.t0.Add(time.Hour), Encryption: protocols.EncE2EE}}
 	}
 	got := incomingAfter(t, w.in, msg("$e1", "hi, we met at the conference"))

@@ -229,7 +229,7 @@ func (g *ingester) event(ev protocols.Event) error {
 	case protocols.PresenceEvent:
 		return g.presence(e)
 	case protocols.EditEvent:
-		return g.edit(e.From, e.TargetID, e.Body, e.Formatted, e.Chat)
+		return g.edit(e.From, string(e.TargetID), e.Body, e.Formatted, string(e.Chat))
 	case protocols.DeleteEvent:
 		return g.delete(e)
 	case protocols.ReactionEvent:
@@ -523,13 +523,13 @@ func (g *ingester) directConv(r *identRow) (ConversationID, bool, error) {
 
 // groupConv returns the conversation of a group chat, creating it.
 func (g *ingester) groupConv(net protocols.Network, chat protocols.Chat) (ConversationID, error) {
-	id, err := g.chatConv(chat.ID)
+	id, err := g.chatConv(string(chat.ID))
 	if err != nil || id != 0 {
 		return id, err
 	}
 	title := chat.Name
 	if title == "" {
-		title = chat.ID
+		title = string(chat.ID)
 	}
 	res, err := g.exec(`INSERT INTO conversations(kind, title, last_at) VALUES (2, ?, 0)`, title)
 	if err != nil {
@@ -537,7 +537,7 @@ func (g *ingester) groupConv(net protocols.Network, chat protocols.Chat) (Conver
 	}
 	n, _ := res.LastInsertId()
 	id = ConversationID(n)
-	return id, g.mapChat(net, chat.ID, id, true)
+	return id, g.mapChat(net, string(chat.ID), id, true)
 }
 
 // markRequest flags a direct conversation as a request from r unless some
@@ -638,7 +638,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		return fmt.Errorf("%w: message on account %q: unknown network", errUnstorable, g.account)
 	}
 	if m.EditOf != "" {
-		return g.edit(m.Sender, m.EditOf, m.Body, m.FormattedBody, m.Chat.ID)
+		return g.edit(m.Sender, string(m.EditOf), m.Body, m.FormattedBody, string(m.Chat.ID))
 	}
 	at := m.Sent
 	if at.IsZero() {
@@ -659,7 +659,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 	var mapped ConversationID
 	if !m.Chat.Group && m.Outgoing && m.Chat.Peer.IsZero() {
 		var err error
-		if mapped, err = g.chatConv(m.Chat.ID); err != nil {
+		if mapped, err = g.chatConv(string(m.Chat.ID)); err != nil {
 			return err
 		}
 	}
@@ -730,7 +730,7 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		if conv, request, err = g.directConv(r); err != nil {
 			return err
 		}
-		if err := g.mapChat(net, m.Chat.ID, conv, false); err != nil {
+		if err := g.mapChat(net, string(m.Chat.ID), conv, false); err != nil {
 			return err
 		}
 		if !m.Outgoing && (r.consent == ConsentUnknown || r.consent == ConsentIgnored) && !request {
@@ -756,9 +756,9 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		sender, sender_server, sender_name, outgoing, body, formatted, at, encryption, state, reply_to, notice, attachments, fts_later, undecryptable)
 		VALUES (?, 0, ?, ?, ?, ?, coalesce(?, ''), ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, coalesce(?, ''), ?, ?, ?,
 		coalesce(?, ''), coalesce(?, ''), coalesce(?, ''), 1, ?) ON CONFLICT DO NOTHING`,
-		conv, nullStr(m.ClientID), string(net), g.account, nullStr(m.NetworkID), nullStr(m.Chat.ID), boolInt(m.Chat.Group),
+		conv, nullStr(string(m.ClientID)), string(net), g.account, nullStr(string(m.NetworkID)), nullStr(string(m.Chat.ID)), boolInt(m.Chat.Group),
 		m.Sender.ID, nullStr(addrServer(m.Sender)), nullStr(senderName(ident, m)), boolInt(m.Outgoing), m.Body, nullStr(m.FormattedBody),
-		toNanos(at), int(m.Encryption), int(state), nullStr(m.ReplyTo), nullStr(m.Notice), nullStr(atts), boolInt(m.Undecryptable))
+		toNanos(at), int(m.Encryption), int(state), nullStr(string(m.ReplyTo)), nullStr(m.Notice), nullStr(atts), boolInt(m.Undecryptable))
 	if err != nil {
 		return err
 	}
@@ -829,7 +829,7 @@ func (g *ingester) directPeer(m protocols.Message, net protocols.Network) protoc
 	case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
 		peer = m.Chat.Peer
 	case m.Outgoing || peer.IsZero():
-		peer = protocols.Address{Network: net, Account: g.account, ID: m.Chat.ID}
+		peer = protocols.Address{Network: net, Account: g.account, ID: string(m.Chat.ID)}
 	}
 	return peer
 }
@@ -936,7 +936,7 @@ func (g *ingester) delete(e protocols.DeleteEvent) error {
 		return err
 	}
 	net := g.network(e.From)
-	id, conv, out, sender, ok, err := g.target(net, e.TargetID)
+	id, conv, out, sender, ok, err := g.target(net, string(e.TargetID))
 	if err != nil || !ok {
 		return err
 	}
@@ -975,7 +975,7 @@ func (g *ingester) refreshPreview(conv ConversationID) error {
 
 func (g *ingester) reaction(e protocols.ReactionEvent) error {
 	net := g.network(e.From)
-	id, conv, _, _, ok, err := g.target(net, e.TargetID)
+	id, conv, _, _, ok, err := g.target(net, string(e.TargetID))
 	if err != nil || !ok {
 		return err
 	}
@@ -1016,7 +1016,7 @@ func (g *ingester) receipt(e protocols.ReceiptEvent) error {
 		to = StateRead
 	}
 	for _, ref := range e.IDs {
-		id, conv, out, _, ok, err := g.target(net, ref)
+		id, conv, out, _, ok, err := g.target(net, string(ref))
 		if err != nil {
 			return err
 		}
@@ -1045,7 +1045,7 @@ func (g *ingester) typingEv(e protocols.TypingEvent) error {
 	if err != nil || (r != nil && r.consent == ConsentBlocked) {
 		return err
 	}
-	conv, err := g.chatConv(e.Chat)
+	conv, err := g.chatConv(string(e.Chat))
 	if err != nil {
 		return err
 	}
@@ -1162,7 +1162,7 @@ func (g *ingester) request(e protocols.RequestEvent) error {
 		}
 		name := e.Chat.Name
 		if name == "" {
-			name = e.Chat.ID
+			name = string(e.Chat.ID)
 		}
 		preview = "invited you to " + name
 	} else {
@@ -1170,7 +1170,7 @@ func (g *ingester) request(e protocols.RequestEvent) error {
 		if conv, request, err = g.directConv(r); err != nil {
 			return err
 		}
-		if err := g.mapChat(net, e.Chat.ID, conv, false); err != nil {
+		if err := g.mapChat(net, string(e.Chat.ID), conv, false); err != nil {
 			return err
 		}
 		if r.consent == ConsentAccepted {
@@ -1245,7 +1245,7 @@ func (g *ingester) chat(e protocols.ChatEvent) error {
 	if err != nil {
 		return err
 	}
-	return g.mapChat(net, e.Chat.ID, conv, false)
+	return g.mapChat(net, string(e.Chat.ID), conv, false)
 }
 
 func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
@@ -1257,7 +1257,7 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	if r != nil && r.consent == ConsentBlocked {
 		return nil
 	}
-	conv, err := g.chatConv(e.Chat)
+	conv, err := g.chatConv(string(e.Chat))
 	if err != nil {
 		return err
 	}

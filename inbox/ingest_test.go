@@ -54,7 +54,7 @@ func newIngestWorld(t *testing.T, opts Options) *ingestWorld {
 }
 
 func (w *ingestWorld) annMsg(id, body string, at time.Duration) protocols.Message {
-	return protocols.Message{NetworkID: id, Chat: protocols.Chat{ID: "!ann", Peer: ann}, Sender: ann, Body: body,
+	return protocols.Message{NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: "!ann", Peer: ann}, Sender: ann, Body: body,
 		Sent: w.t0.Add(at), Encryption: protocols.EncE2EE}
 }
 
@@ -111,7 +111,7 @@ func TestIngestDedupe(t *testing.T) {
 		return err == nil && m.State == StateSent
 	})
 	me := protocols.Address{Network: protocols.Matrix, Account: "mx", ID: "@me:example.org"}
-	echo := protocols.Message{ClientID: sent.ClientID, NetworkID: "net-" + sent.ClientID, Chat: protocols.Chat{ID: "!ann", Peer: ann},
+	echo := protocols.Message{ClientID: protocols.ClientID(sent.ClientID), NetworkID: protocols.MessageID("net-" + sent.ClientID), Chat: protocols.Chat{ID: "!ann", Peer: ann},
 		Sender: me, Outgoing: true, Body: "mine", Sent: time.Now()}
 	if err := w.in.Ingest("mx", protocols.MessageEvent{Message: echo}); err != nil {
 		t.Fatal(err)
@@ -196,21 +196,21 @@ func TestReceiptsForwardOnly(t *testing.T) {
 		}
 		return got.State
 	}
-	rcpt := func(kind protocols.ReceiptKind, ids ...string) {
+	rcpt := func(kind protocols.ReceiptKind, ids ...protocols.MessageID) {
 		t.Helper()
 		if err := w.in.Ingest("mx", protocols.ReceiptEvent{Chat: "!ann", IDs: ids, Kind: kind, From: ann}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rcpt(protocols.ReceiptDelivered, sent[0].ClientID) // by client ID (XMPP style)
+	rcpt(protocols.ReceiptDelivered, protocols.MessageID(sent[0].ClientID)) // by client ID (XMPP style)
 	if s := state(sent[0]); s != StateDelivered {
 		t.Fatalf("after delivered: %v", s)
 	}
-	rcpt(protocols.ReceiptRead, "net-"+sent[1].ClientID) // by network ID
+	rcpt(protocols.ReceiptRead, protocols.MessageID("net-"+sent[1].ClientID)) // by network ID
 	if s0, s1, s2 := state(sent[0]), state(sent[1]), state(sent[2]); s0 != StateRead || s1 != StateRead || s2 != StateSent {
 		t.Fatalf("after read of b: %v %v %v, want read read sent", s0, s1, s2)
 	}
-	rcpt(protocols.ReceiptDelivered, "net-"+sent[1].ClientID) // late delivery receipt
+	rcpt(protocols.ReceiptDelivered, protocols.MessageID("net-"+sent[1].ClientID)) // late delivery receipt
 	if s := state(sent[1]); s != StateRead {
 		t.Fatalf("a late delivered receipt moved read back to %v", s)
 	}
@@ -330,7 +330,7 @@ func TestGroupAndPresence(t *testing.T) {
 	w := newIngestWorld(t, Options{})
 	room := protocols.Chat{ID: "!club:example.org", Group: true, Name: "Book club"}
 	for i, from := range []protocols.Address{ann, other} {
-		m := protocols.Message{NetworkID: fmt.Sprintf("$g%d", i), Chat: room, Sender: from, Body: "chapter 3", Sent: w.t0.Add(time.Hour)}
+		m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("$g%d", i)), Chat: room, Sender: from, Body: "chapter 3", Sent: w.t0.Add(time.Hour)}
 		if err := w.in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func TestRegisteredAccountQueuesWithoutConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the queued message to go out", func() bool { return len(c.sends()) == 1 })
-	if got := c.sends()[0].ClientID; got != msg.ClientID {
+	if got := c.sends()[0].ClientID; got != protocols.ClientID(msg.ClientID) {
 		t.Fatalf("resent with client ID %q, want %q", got, msg.ClientID)
 	}
 }

@@ -78,7 +78,7 @@ func BenchmarkIngest(b *testing.B) {
 		for j := range evs {
 			c := contacts[rng.IntN(len(contacts))]
 			evs[j] = protocols.MessageEvent{Historical: true, Message: protocols.Message{
-				NetworkID: fmt.Sprintf("$b%d-%d", i, j), Chat: protocols.Chat{ID: "!dm-" + c.ID, Peer: c},
+				NetworkID: protocols.MessageID(fmt.Sprintf("$b%d-%d", i, j)), Chat: protocols.Chat{ID: protocols.ChatID("!dm-" + c.ID), Peer: c},
 				Sender: c, Body: body(rng), Sent: t0.Add(time.Duration(n) * time.Second), Encryption: protocols.EncE2EE}}
 			n++
 		}
@@ -114,7 +114,7 @@ func BenchmarkIngestLive(b *testing.B) {
 		for range 100 {
 			c := contacts[rng.IntN(len(contacts))]
 			if err := in.Ingest("mx", protocols.MessageEvent{Message: protocols.Message{
-				NetworkID: fmt.Sprintf("$l%d", n), Chat: protocols.Chat{ID: "!dm-" + c.ID, Peer: c},
+				NetworkID: protocols.MessageID(fmt.Sprintf("$l%d", n)), Chat: protocols.Chat{ID: protocols.ChatID("!dm-" + c.ID), Peer: c},
 				Sender: c, Body: body(rng), Sent: t0.Add(time.Duration(n) * time.Second), Encryption: protocols.EncE2EE}}); err != nil {
 				b.Fatal(err)
 			}

@@ -70,7 +70,7 @@ func (c *joinConn) Join(_ context.Context, addr string) (protocols.Chat, error) 
 	if addr == "#hike:example.org" {
 		return protocols.Chat{ID: "!hike:example.org", Name: "Hike"}, nil // an alias resolves to the room ID
 	}
-	return protocols.Chat{ID: addr}, nil
+	return protocols.Chat{ID: protocols.ChatID(addr)}, nil
 }
 
 func (c *joinConn) SelfNames() []string { return []string{"me", "Robin", "robin", " "} }
@@ -157,7 +157,7 @@ func TestNextUnreadFollowsTheListAndWraps(t *testing.T) {
 		if err := w.in.Ingest("mx", protocols.ContactEvent{Contact: a}); err != nil {
 			t.Fatal(err)
 		}
-		m := protocols.Message{NetworkID: "$p" + digit(i), Chat: protocols.Chat{ID: "!p" + digit(i), Peer: a}, Sender: a, Body: "hi",
+		m := protocols.Message{NetworkID: protocols.MessageID("$p" + digit(i)), Chat: protocols.Chat{ID: protocols.ChatID("!p" + digit(i)), Peer: a}, Sender: a, Body: "hi",
 			Sent: w.t0.Add(time.Duration(i) * time.Hour)}
 		if err := w.in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)

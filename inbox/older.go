@@ -89,7 +89,7 @@ func (in *Inbox) loadOlderChat(ctx context.Context, k chatKey, limit int) error 
 	if !seen {
 		cur.before = oldestID.String
 	}
-	page, err := c.FetchHistory(ctx, k.chat, cur.before, limit)
+	page, err := c.FetchHistory(ctx, protocols.ChatID(k.chat), cur.before, limit)
 	if err != nil {
 		return err
 	}

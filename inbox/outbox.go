@@ -113,9 +113,9 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, in.opts.SendTimeout)
 	res, sendErr := c.Send(sctx, protocols.OutgoingMessage{
-		ClientID: clientID,
+		ClientID: protocols.ClientID(clientID),
 		To:       protocols.Address{Network: protocols.Network(net), Account: account, ID: to, Server: toServer},
-		Chat:     chat, Group: grp == 1, Body: body, ReplyTo: replyTo,
+		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),
 		MinEncryption: protocols.Encryption(minEnc),
 	})
 	cancel()
@@ -145,13 +145,13 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		q := `UPDATE messages SET state = CASE WHEN state = 1 THEN 2 ELSE state END, fail_reason = '',
 			notice = CASE WHEN instr(notice, ?) > 0 THEN '' ELSE notice END,
 			network_id = coalesce(network_id, ?), encryption = ?, chat_id = CASE WHEN ? <> '' THEN ? ELSE chat_id END WHERE id = ?`
-		if _, err := tx.Exec(q, queuedNotice, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
+		if _, err := tx.Exec(q, queuedNotice, nullStr(string(res.NetworkID)), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
 			// The network ID is already held by a copy without our client ID
 			// (echo raced ahead): drop the copy, keep ours.
 			if _, err2 := tx.Exec(`DELETE FROM messages WHERE network = ? AND network_id = ? AND id <> ? AND client_id IS NULL`, net, res.NetworkID, id); err2 != nil {
 				return err
 			}
-			if _, err := tx.Exec(q, queuedNotice, nullStr(res.NetworkID), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
+			if _, err := tx.Exec(q, queuedNotice, nullStr(string(res.NetworkID)), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
 				return err
 			}
 		}

@@ -60,7 +60,7 @@ func (l *netLog) accept(m protocols.OutgoingMessage) error {
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
-			if sc.Text() == m.ClientID {
+			if protocols.ClientID(sc.Text()) == m.ClientID {
 				return nil // already delivered once: the peer will not see it again
 			}
 		}
@@ -69,7 +69,7 @@ func (l *netLog) accept(m protocols.OutgoingMessage) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(m.ClientID + "\n"); err != nil {
+	if _, err := f.WriteString(string(m.ClientID + "\n")); err != nil {
 		f.Close()
 		return err
 	}
@@ -96,7 +96,7 @@ func (c logConn) Send(ctx context.Context, m protocols.OutgoingMessage) (protoco
 	if c.log.hang != nil {
 		c.log.hang()
 	}
-	return protocols.SendResult{NetworkID: "net-" + m.ClientID, Encryption: protocols.EncE2EE}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID("net-" + m.ClientID), Encryption: protocols.EncE2EE}, nil
 }
 
 // hangForever blocks the child until the parent kills it (bounded, so a

@@ -37,11 +37,11 @@ func (c *obConn) Network() protocols.Network { return c.net }
 func (c *obConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: true, Receipts: true}
 }
-func (c *obConn) Connect(context.Context) error                  { return nil }
-func (c *obConn) Events() <-chan protocols.Event                 { return c.events }
-func (c *obConn) MarkRead(context.Context, string, string) error { return nil }
-func (c *obConn) SetTyping(context.Context, string, bool) error  { return nil }
-func (c *obConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
+func (c *obConn) Connect(context.Context) error                                         { return nil }
+func (c *obConn) Events() <-chan protocols.Event                                        { return c.events }
+func (c *obConn) MarkRead(context.Context, protocols.ChatID, protocols.MessageID) error { return nil }
+func (c *obConn) SetTyping(context.Context, protocols.ChatID, bool) error               { return nil }
+func (c *obConn) FetchHistory(context.Context, protocols.ChatID, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }
 func (c *obConn) Close() error { return nil }
@@ -75,7 +75,7 @@ func (c *obConn) Send(ctx context.Context, m protocols.OutgoingMessage) (protoco
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
 	}
 	c.sent = append(c.sent, m)
-	return protocols.SendResult{NetworkID: "net-" + m.ClientID, Encryption: enc, At: time.Now()}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID("net-" + m.ClientID), Encryption: enc, At: time.Now()}, nil
 }
 
 func (c *obConn) set(enc protocols.Encryption) {
@@ -242,7 +242,7 @@ func TestSendOnlineStoresWhatWasSent(t *testing.T) {
 		t.Fatalf("got %+v", m)
 	}
 	sent := w.conns["mx"].sends()
-	if len(sent) != 1 || sent[0].ClientID != m.ClientID || m.NetworkID != "net-"+m.ClientID {
+	if len(sent) != 1 || sent[0].ClientID != protocols.ClientID(m.ClientID) || m.NetworkID != "net-"+m.ClientID {
 		t.Fatalf("network saw %+v, stored %q/%q", sent, m.ClientID, m.NetworkID)
 	}
 	if sent[0].Chat != "!dm:matrix.example" || sent[0].To.ID != "@bob:matrix.example" || sent[0].MinEncryption != protocols.EncE2EE {
@@ -307,7 +307,7 @@ func TestSendAllOfflineQueuesThenSendsOnceWhenOnline(t *testing.T) {
 	w.online(t, "mx", true)
 	waitFor(t, "queued message sent", func() bool { return w.state(t, m.ID) == StateSent })
 	sent := w.conns["mx"].sends()
-	if len(sent) != 1 || sent[0].ClientID != m.ClientID {
+	if len(sent) != 1 || sent[0].ClientID != protocols.ClientID(m.ClientID) {
 		t.Fatalf("want exactly one send with client ID %q, got %+v", m.ClientID, sent)
 	}
 	got, _ := w.in.Message(m.ID)
@@ -381,7 +381,7 @@ func TestPermanentFailureThenRetrySameClientID(t *testing.T) {
 		t.Fatalf("after retry %+v", got)
 	}
 	tries := mx.attempts()
-	if len(tries) != 2 || tries[0].ClientID != tries[1].ClientID || tries[1].ClientID != m.ClientID {
+	if len(tries) != 2 || tries[0].ClientID != tries[1].ClientID || tries[1].ClientID != protocols.ClientID(m.ClientID) {
 		t.Fatalf("retry must reuse the client ID: %+v", tries)
 	}
 	if err := w.in.Retry(context.Background(), m.ID); !errors.Is(err, ErrNotFound) {
@@ -420,7 +420,7 @@ func TestTransientFailureStaysQueuedAndIsRetried(t *testing.T) {
 		t.Fatalf("want 3 attempts, got %d", len(tries))
 	}
 	for _, tr := range tries {
-		if tr.ClientID != m.ClientID {
+		if tr.ClientID != protocols.ClientID(m.ClientID) {
 			t.Fatalf("client ID changed across retries: %+v", tries)
 		}
 	}
@@ -493,7 +493,7 @@ func TestQueuedSurvivesReopen(t *testing.T) {
 		got, err := in.Message(m.ID)
 		return err == nil && got.State == StateSent
 	})
-	if s := c.sends(); len(s) != 1 || s[0].ClientID != m.ClientID {
+	if s := c.sends(); len(s) != 1 || s[0].ClientID != protocols.ClientID(m.ClientID) {
 		t.Fatalf("want one send with the stored client ID, got %+v", s)
 	}
 }
@@ -543,7 +543,7 @@ func TestEchoBeforeAckKeepsOneMessage(t *testing.T) {
 			mx := w.conns["mx"]
 			mx.mu.Lock()
 			mx.during = func(m protocols.OutgoingMessage) {
-				echo := protocols.Message{NetworkID: "net-" + m.ClientID, Chat: protocols.Chat{ID: m.Chat}, Outgoing: true,
+				echo := protocols.Message{NetworkID: protocols.MessageID("net-" + m.ClientID), Chat: protocols.Chat{ID: m.Chat}, Outgoing: true,
 					Sender: protocols.Address{Network: protocols.Matrix, ID: "@me:matrix.example"}, Body: m.Body, Encryption: protocols.EncE2EE}
 				if withClientID {
 					echo.ClientID = m.ClientID

@@ -48,7 +48,7 @@ func newPeopleWorld(t *testing.T) *peopleWorld {
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	msg := func(acc string, from protocols.Address, id, body string, at time.Duration) {
-		m := protocols.Message{NetworkID: id, Chat: protocols.Chat{ID: "chat-" + from.ID, Peer: from}, Sender: from, Body: body, Sent: t0.Add(at)}
+		m := protocols.Message{NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: protocols.ChatID("chat-" + from.ID), Peer: from}, Sender: from, Body: body, Sent: t0.Add(at)}
 		if err := in.Ingest(acc, protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("merged messages = %q", bodies)
 	}
 	// A new WhatsApp message lands in the merged conversation.
-	m := protocols.Message{NetworkID: "w3", Chat: protocols.Chat{ID: "chat-" + w.waBob.ID, Peer: w.waBob}, Sender: w.waBob, Body: "after merge", Sent: time.Unix(1_800_000_000, 0)}
+	m := protocols.Message{NetworkID: "w3", Chat: protocols.Chat{ID: protocols.ChatID("chat-" + w.waBob.ID), Peer: w.waBob}, Sender: w.waBob, Body: "after merge", Sent: time.Unix(1_800_000_000, 0)}
 	if err := w.in.Ingest("wa", protocols.MessageEvent{Message: m}); err != nil {
 		t.Fatal(err)
 	}

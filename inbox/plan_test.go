@@ -20,11 +20,11 @@ func (c *editConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: true, Receipts: true, Edits: true}
 }
 
-func (c *editConn) Edit(_ context.Context, chat, target, clientID, body string) (protocols.SendResult, error) {
+func (c *editConn) Edit(_ context.Context, chat protocols.ChatID, target protocols.MessageID, clientID protocols.ClientID, body string) (protocols.SendResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.edits = append(c.edits, c.enc)
-	return protocols.SendResult{NetworkID: "edit-" + clientID, Chat: chat, Encryption: c.enc}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID("edit-" + clientID), Chat: chat, Encryption: c.enc}, nil
 }
 
 // TestPlanReplyAndEdit: a reply travels on the account of the message it
@@ -42,7 +42,7 @@ func TestPlanReplyAndEdit(t *testing.T) {
 	ctx := context.Background()
 
 	// Bob writes over XMPP; his Matrix "hello" is older.
-	fromXM := protocols.Message{NetworkID: "x1", Chat: protocols.Chat{ID: obAccounts[1].addr.ID},
+	fromXM := protocols.Message{NetworkID: "x1", Chat: protocols.Chat{ID: protocols.ChatID(obAccounts[1].addr.ID)},
 		Sender: obAccounts[1].addr, Body: "over xmpp"}
 	if err := w.in.Ingest("xm", protocols.MessageEvent{Message: fromXM}); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func (g *ingester) prefetch(evs []protocols.Event) error {
 			continue
 		}
 		seen[key] = true
-		wants = append(wants, want{key, m.Chat.ID})
+		wants = append(wants, want{key, string(m.Chat.ID)})
 	}
 	largest := prefetchSizes[len(prefetchSizes)-1]
 	for len(wants) > 0 {

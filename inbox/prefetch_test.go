@@ -22,7 +22,7 @@ func TestBatchFromManySendersMatchesOneByOne(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	msg := func(n, from int, out bool) protocols.Event {
 		a := addr(from)
-		m := protocols.Message{NetworkID: fmt.Sprintf("$m%d", n), Chat: protocols.Chat{ID: "!dm-" + a.ID, Peer: a},
+		m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("$m%d", n)), Chat: protocols.Chat{ID: protocols.ChatID("!dm-" + a.ID), Peer: a},
 			Body: fmt.Sprintf("message %d from %d", n, from), Sent: t0.Add(time.Duration(n) * time.Second), Outgoing: out}
 		m.Sender = a
 		if out {

@@ -154,7 +154,7 @@ func routerCase(t *testing.T, w *obWorld, ctx context.Context, mxEnc, xmEnc prot
 		t.Fatalf("stored encryption %s, want %s", m.Encryption, wantEnc)
 	}
 	if wantState == StateSent {
-		if len(attempts) != 1 || attempts[0].ClientID != m.ClientID || attempts[0].MinEncryption != wantEnc {
+		if len(attempts) != 1 || attempts[0].ClientID != protocols.ClientID(m.ClientID) || attempts[0].MinEncryption != wantEnc {
 			t.Fatalf("want one send at %s, got %+v", wantEnc, attempts)
 		}
 	} else if len(attempts) != 0 {
@@ -492,7 +492,7 @@ func TestDirectChatFollowsIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := w.conns["mx"].sends()
-		if len(s) != 1 || s[0].To.ID != r.To.ID || s[0].Chat != want[r.To.ID] {
+		if len(s) != 1 || s[0].To.ID != r.To.ID || s[0].Chat != protocols.ChatID(want[r.To.ID]) {
 			t.Fatalf("send to %s went to chat %q, want %q", r.To.ID, s[0].Chat, want[r.To.ID])
 		}
 		delete(want, r.To.ID)

@@ -27,7 +27,7 @@ func cjkStore(t *testing.T, bodies ...string) *Inbox {
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	for i, body := range bodies {
-		m := protocols.Message{NetworkID: fmt.Sprintf("$m%d", i), Chat: protocols.Chat{ID: "!dm", Peer: ada}, Sender: ada,
+		m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("$m%d", i)), Chat: protocols.Chat{ID: "!dm", Peer: ada}, Sender: ada,
 			Body: body, Sent: t0.Add(time.Duration(i) * time.Minute)}
 		if err := in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func TestEveryStoredCJKMessageIsSearchable(t *testing.T) {
 	}
 	t0 := time.Unix(1_700_000_100, 0)
 	msg := func(id, body string, i int, locked bool) protocols.Event {
-		return protocols.MessageEvent{Historical: true, Message: protocols.Message{NetworkID: id,
+		return protocols.MessageEvent{Historical: true, Message: protocols.Message{NetworkID: protocols.MessageID(id),
 			Chat: protocols.Chat{ID: "!dm:matrix.example"}, Sender: bob, Body: body,
 			Sent: t0.Add(time.Duration(i) * time.Second), Undecryptable: locked}}
 	}
@@ -180,8 +180,8 @@ func TestSearchNamesAndAddresses(t *testing.T) {
 	}{
 		{"wa", protocols.ContactEvent{Contact: hanako, Name: "山田 花子"}},
 		{"xm", protocols.ContactEvent{Contact: mallory, Name: "Mallory"}},
-		{"wa", protocols.MessageEvent{Message: protocols.Message{NetworkID: "h1", Chat: protocols.Chat{ID: hanako.ID}, Sender: hanako, Body: "こんにちは", Sent: time.Unix(1_700_100_000, 0)}}},
-		{"xm", protocols.MessageEvent{Message: protocols.Message{NetworkID: "x1", Chat: protocols.Chat{ID: mallory.ID}, Sender: mallory, Body: "hi", Sent: time.Unix(1_700_100_001, 0)}}},
+		{"wa", protocols.MessageEvent{Message: protocols.Message{NetworkID: "h1", Chat: protocols.Chat{ID: protocols.ChatID(hanako.ID)}, Sender: hanako, Body: "こんにちは", Sent: time.Unix(1_700_100_000, 0)}}},
+		{"xm", protocols.MessageEvent{Message: protocols.Message{NetworkID: "x1", Chat: protocols.Chat{ID: protocols.ChatID(mallory.ID)}, Sender: mallory, Body: "hi", Sent: time.Unix(1_700_100_001, 0)}}},
 		{"mx", protocols.MessageEvent{Message: protocols.Message{NetworkID: "g1", Chat: protocols.Chat{ID: "!hike:example.org", Group: true, Name: "Weekend hike 🥾"},
 			Sender: ada, Body: "Train at 8:12?", Sent: time.Unix(1_700_100_002, 0)}}},
 	} {

@@ -40,7 +40,7 @@ func TestEveryStoredMessageIsSearchable(t *testing.T) {
 	// is decrypted later in the same batch.
 	t0 := time.Unix(1_700_000_100, 0)
 	msg := func(id, body string, i int, locked bool) protocols.Event {
-		return protocols.MessageEvent{Historical: true, Message: protocols.Message{NetworkID: id,
+		return protocols.MessageEvent{Historical: true, Message: protocols.Message{NetworkID: protocols.MessageID(id),
 			Chat: protocols.Chat{ID: "!dm:matrix.example"}, Sender: bob, Body: body,
 			Sent: t0.Add(time.Duration(i) * time.Second), Undecryptable: locked}}
 	}

@@ -22,7 +22,7 @@ func TestSearch(t *testing.T) {
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	for i, body := range []string{"the concert tickets are booked", "meeting moved to Tuesday", "meetings all day", "secret plans", `quote " and ) ( * NEAR OR`} {
-		m := protocols.Message{NetworkID: "$" + string(rune('a'+i)), Chat: protocols.Chat{ID: "!dm", Peer: ada}, Sender: ada, Body: body, Sent: t0.Add(time.Duration(i) * time.Minute)}
+		m := protocols.Message{NetworkID: protocols.MessageID("$" + string(rune('a'+i))), Chat: protocols.Chat{ID: "!dm", Peer: ada}, Sender: ada, Body: body, Sent: t0.Add(time.Duration(i) * time.Minute)}
 		if err := in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)
 		}

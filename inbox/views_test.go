@@ -27,8 +27,8 @@ func TestMessagesPaging(t *testing.T) {
 	var evs []protocols.Event
 	for i := range total {
 		at := t0.Add(time.Duration(i/10) * time.Second) // ten messages per second
-		evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: fmt.Sprintf("m%03d", i),
-			Chat: protocols.Chat{ID: a.ID}, Sender: a, Body: fmt.Sprintf("%03d", i), Sent: at}})
+		evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("m%03d", i)),
+			Chat: protocols.Chat{ID: protocols.ChatID(a.ID)}, Sender: a, Body: fmt.Sprintf("%03d", i), Sent: at}})
 	}
 	if err := in.IngestBatch("xm", evs); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestConversationsPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Pairs share a timestamp so the id must break ties.
-		m := protocols.Message{NetworkID: fmt.Sprintf("$%d", i), Chat: protocols.Chat{ID: "!" + a.ID, Peer: a}, Sender: a,
+		m := protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("$%d", i)), Chat: protocols.Chat{ID: protocols.ChatID("!" + a.ID), Peer: a}, Sender: a,
 			Body: "hi", Sent: t0.Add(time.Duration(i/2) * time.Minute)}
 		if err := in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
 			t.Fatal(err)

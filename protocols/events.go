@@ -32,8 +32,8 @@ func (k ReceiptKind) String() string {
 // ReceiptEvent says the peer got or read messages. IDs may be network IDs
 // or our client IDs (XMPP receipts reference the origin/stanza ID we sent).
 type ReceiptEvent struct {
-	Chat string
-	IDs  []string
+	Chat ChatID
+	IDs  []MessageID
 	Kind ReceiptKind
 	From Address
 	At   time.Time
@@ -41,7 +41,7 @@ type ReceiptEvent struct {
 
 // TypingEvent is a chat-state change.
 type TypingEvent struct {
-	Chat   string
+	Chat   ChatID
 	From   Address
 	Typing bool
 }
@@ -69,9 +69,9 @@ type PresenceEvent struct {
 
 // EditEvent replaces the body of an earlier message.
 type EditEvent struct {
-	Chat      string
-	TargetID  string // network ID (or client/origin ID) of the edited message
-	NetworkID string // ID of the edit itself
+	Chat      ChatID
+	TargetID  MessageID // network ID (or client/origin ID) of the edited message
+	NetworkID MessageID // ID of the edit itself
 	From      Address
 	Body      string
 	Formatted string
@@ -80,16 +80,16 @@ type EditEvent struct {
 
 // DeleteEvent retracts/redacts an earlier message.
 type DeleteEvent struct {
-	Chat     string
-	TargetID string
+	Chat     ChatID
+	TargetID MessageID
 	From     Address
 	At       time.Time
 }
 
 // ReactionEvent adds or removes a reaction.
 type ReactionEvent struct {
-	Chat     string
-	TargetID string
+	Chat     ChatID
+	TargetID MessageID
 	Key      string
 	From     Address
 	Remove   bool
@@ -123,7 +123,7 @@ func (k KeyChangeKind) String() string {
 // KeyChangeEvent is a contact's new, changed or verified device key; it is
 // shown in the conversation as Signal does.
 type KeyChangeEvent struct {
-	Chat        string
+	Chat        ChatID
 	Contact     Address
 	DeviceID    string
 	Fingerprint string

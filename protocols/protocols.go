@@ -34,6 +34,19 @@ func ParseNetwork(s string) (Network, error) {
 	return "", fmt.Errorf("unknown network %q (want matrix, xmpp or whatsapp)", s)
 }
 
+// ChatID names a conversation on one network: a Matrix room ID, an XMPP
+// bare JID or MUC, a WhatsApp chat JID. The ID types below keep one kind
+// of identifier from being passed where another is expected.
+type ChatID string
+
+// MessageID is the network's ID of a message: a Matrix event ID, an XMPP
+// stanza-id or origin-id, a WhatsApp message ID.
+type MessageID string
+
+// ClientID is our own transaction ID for a message we send; it stays the
+// same across retries, so the peer sees the message once.
+type ClientID string
+
 // Address is one identity on one network, e.g. @bob:example.org on Matrix,
 // bob@example.org on XMPP or 4915123456789@s.whatsapp.net on WhatsApp.
 type Address struct {
@@ -149,9 +162,9 @@ type Reaction struct {
 
 // Message is one message as a network delivered it or as we send it.
 type Message struct {
-	ClientID  string // our client transaction ID (also what we send as txnId/origin-id)
-	NetworkID string // the network's ID (Matrix event ID, XMPP stanza-id, WhatsApp ID)
-	Chat      Chat   // where it was posted
+	ClientID  ClientID  // our client transaction ID (also what we send as txnId/origin-id)
+	NetworkID MessageID // the network's ID (Matrix event ID, XMPP stanza-id, WhatsApp ID)
+	Chat      Chat      // where it was posted
 	Sender    Address
 	Outgoing  bool // sent by the user (possibly from another device)
 
@@ -160,8 +173,8 @@ type Message struct {
 	Sent          time.Time
 	Received      time.Time
 
-	ReplyTo     string // network ID of the message replied to
-	EditOf      string // network ID of the message this replaces
+	ReplyTo     MessageID // network ID of the message replied to
+	EditOf      MessageID // network ID of the message this replaces
 	Reactions   []Reaction
 	Attachments []Attachment
 
@@ -176,7 +189,7 @@ type Message struct {
 // Chat identifies a conversation on one network: a Matrix room, an XMPP bare
 // JID or MUC, a WhatsApp chat JID.
 type Chat struct {
-	ID    string
+	ID    ChatID
 	Group bool
 	Name  string // room/group name if the network has one
 	// Peer is the other party of a 1:1 chat whose ID is not their address
@@ -186,12 +199,12 @@ type Chat struct {
 
 // OutgoingMessage is what the outbox hands a connector.
 type OutgoingMessage struct {
-	ClientID string  // stable across retries: the peer must see the message once
-	To       Address // the peer (1:1) or the room (group)
-	Chat     string  // the network chat ID if known; connector resolves To otherwise
+	ClientID ClientID // stable across retries: the peer must see the message once
+	To       Address  // the peer (1:1) or the room (group)
+	Chat     ChatID   // the network chat ID if known; connector resolves To otherwise
 	Group    bool
 	Body     string
-	ReplyTo  string
+	ReplyTo  MessageID
 	// MinEncryption is the weakest class the user allowed for this message;
 	// a connector must refuse with ErrEncryptionUnavailable rather than send
 	// weaker.
@@ -200,8 +213,8 @@ type OutgoingMessage struct {
 
 // SendResult is the server's acknowledgement.
 type SendResult struct {
-	NetworkID  string
-	Chat       string // chat actually used (e.g. a newly created DM room)
+	NetworkID  MessageID
+	Chat       ChatID // chat actually used (e.g. a newly created DM room)
 	Encryption Encryption
 	At         time.Time
 }
@@ -239,23 +252,23 @@ type Connector interface {
 	// cached state (never blocks on the network).
 	PeerEncryption(peer Address) Encryption
 	// MarkRead tells the peer we read up to and including networkID.
-	MarkRead(ctx context.Context, chat, networkID string) error
-	SetTyping(ctx context.Context, chat string, typing bool) error
+	MarkRead(ctx context.Context, chat ChatID, networkID MessageID) error
+	SetTyping(ctx context.Context, chat ChatID, typing bool) error
 	// FetchHistory returns messages older than before: a previous page's
 	// Before, or the NetworkID of the oldest message the caller holds
 	// (empty: the newest page).
-	FetchHistory(ctx context.Context, chat, before string, limit int) (HistoryPage, error)
+	FetchHistory(ctx context.Context, chat ChatID, before string, limit int) (HistoryPage, error)
 	Close() error
 }
 
 // Editor is implemented by connectors that can correct a sent message.
 type Editor interface {
-	Edit(ctx context.Context, chat, targetID, clientID, newBody string) (SendResult, error)
+	Edit(ctx context.Context, chat ChatID, target MessageID, client ClientID, newBody string) (SendResult, error)
 }
 
 // Reactor is implemented by connectors that can react to messages.
 type Reactor interface {
-	React(ctx context.Context, chat, targetID, key string, remove bool) error
+	React(ctx context.Context, chat ChatID, target MessageID, key string, remove bool) error
 }
 
 // Logouter is implemented by connectors whose login leaves state on the
@@ -267,13 +280,13 @@ type Logouter interface {
 
 // Retractor is implemented by connectors that can delete a sent message.
 type Retractor interface {
-	Retract(ctx context.Context, chat, targetID string) error
+	Retract(ctx context.Context, chat ChatID, target MessageID) error
 }
 
 // RequestResponder is implemented by connectors on which a message request
 // (XMPP subscription, Matrix invite) must be answered on the network.
 type RequestResponder interface {
-	AnswerRequest(ctx context.Context, from Address, chat string, accept bool) error
+	AnswerRequest(ctx context.Context, from Address, chat ChatID, accept bool) error
 }
 
 // Downloader is implemented by connectors that can fetch an attachment's

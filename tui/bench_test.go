@@ -40,7 +40,7 @@ func benchStore(b *testing.B) string {
 		evs := make([]protocols.Event, 0, batch)
 		for j := i; j < i+batch; j++ {
 			evs = append(evs, protocols.MessageEvent{Historical: true, Message: protocols.Message{
-				NetworkID: fmt.Sprintf("m%06d", j), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: from,
+				NetworkID: protocols.MessageID(fmt.Sprintf("m%06d", j)), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: from,
 				Encryption: protocols.EncE2EE,
 				Body:       fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog, then naps a while", j),
 				Sent:       start.Add(time.Duration(j) * time.Minute)}})

@@ -28,17 +28,17 @@ func (c *netConn) Network() protocols.Network { return c.net }
 func (c *netConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: c.enc.IsE2EE(), Receipts: true, ReadMarkers: true, Typing: true}
 }
-func (c *netConn) Connect(context.Context) error                         { return nil }
-func (c *netConn) Events() <-chan protocols.Event                        { return c.events }
-func (c *netConn) PeerEncryption(protocols.Address) protocols.Encryption { return c.enc }
-func (c *netConn) MarkRead(context.Context, string, string) error        { return nil }
-func (c *netConn) SetTyping(context.Context, string, bool) error         { return nil }
-func (c *netConn) Close() error                                          { return nil }
-func (c *netConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
+func (c *netConn) Connect(context.Context) error                                         { return nil }
+func (c *netConn) Events() <-chan protocols.Event                                        { return c.events }
+func (c *netConn) PeerEncryption(protocols.Address) protocols.Encryption                 { return c.enc }
+func (c *netConn) MarkRead(context.Context, protocols.ChatID, protocols.MessageID) error { return nil }
+func (c *netConn) SetTyping(context.Context, protocols.ChatID, bool) error               { return nil }
+func (c *netConn) Close() error                                                          { return nil }
+func (c *netConn) FetchHistory(context.Context, protocols.ChatID, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }
 func (c *netConn) Send(_ context.Context, m protocols.OutgoingMessage) (protocols.SendResult, error) {
-	return protocols.SendResult{NetworkID: "net-" + m.ClientID, Chat: m.Chat, Encryption: c.enc, At: testNow}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID("net-" + m.ClientID), Chat: m.Chat, Encryption: c.enc, At: testNow}, nil
 }
 
 // realWorld is a temp SQLite inbox fed with protocol events: Ada on Matrix
@@ -83,7 +83,7 @@ func newRealWorld(t testing.TB) *realWorld {
 	w.ingest(t, "mx", protocols.KeyChangeEvent{Chat: "!ada:example.org", Contact: adaMX, DeviceID: "ADADEV", Fingerprint: "abcd ef01", Kind: protocols.KeyVerified, At: testNow.Add(-25 * time.Hour)})
 	msg := func(acct string, from protocols.Address, chat, id, body string, ago time.Duration, enc protocols.Encryption) {
 		w.ingest(t, acct, protocols.MessageEvent{Message: protocols.Message{
-			NetworkID: id, Chat: protocols.Chat{ID: chat}, Sender: from, Body: body,
+			NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: protocols.ChatID(chat)}, Sender: from, Body: body,
 			Sent: testNow.Add(-ago), Received: testNow.Add(-ago), Encryption: enc}})
 	}
 	msg("xm", adaXM, adaXM.ID, "x1", "sent from my phone over XMPP", 26*time.Hour, protocols.EncTransport)

@@ -21,7 +21,7 @@ func formattedWorld(t *testing.T) *realWorld {
 	w := newRealWorld(t)
 	msg := func(id, body, html string, ago time.Duration) {
 		w.ingest(t, "mx", protocols.MessageEvent{Message: protocols.Message{
-			NetworkID: id, Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: adaMX,
+			NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: adaMX,
 			Body: body, FormattedBody: html, Sent: testNow.Add(-ago), Received: testNow.Add(-ago),
 			Encryption: protocols.EncE2EEVerified}})
 	}

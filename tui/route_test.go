@@ -36,12 +36,14 @@ func (c *routeConn) Network() protocols.Network { return c.net }
 func (c *routeConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: true, Receipts: true, Edits: true}
 }
-func (c *routeConn) Connect(context.Context) error                  { return nil }
-func (c *routeConn) Events() <-chan protocols.Event                 { return c.events }
-func (c *routeConn) MarkRead(context.Context, string, string) error { return nil }
-func (c *routeConn) SetTyping(context.Context, string, bool) error  { return nil }
-func (c *routeConn) Close() error                                   { return nil }
-func (c *routeConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
+func (c *routeConn) Connect(context.Context) error  { return nil }
+func (c *routeConn) Events() <-chan protocols.Event { return c.events }
+func (c *routeConn) MarkRead(context.Context, protocols.ChatID, protocols.MessageID) error {
+	return nil
+}
+func (c *routeConn) SetTyping(context.Context, protocols.ChatID, bool) error { return nil }
+func (c *routeConn) Close() error                                            { return nil }
+func (c *routeConn) FetchHistory(context.Context, protocols.ChatID, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }
 
@@ -63,15 +65,15 @@ func (c *routeConn) Send(_ context.Context, m protocols.OutgoingMessage) (protoc
 	if c.enc < m.MinEncryption {
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
 	}
-	c.sent[m.ClientID] = c.enc
-	return protocols.SendResult{NetworkID: "net-" + m.ClientID, Chat: m.Chat, Encryption: c.enc, At: testNow}, nil
+	c.sent[string(m.ClientID)] = c.enc
+	return protocols.SendResult{NetworkID: protocols.MessageID("net-" + m.ClientID), Chat: m.Chat, Encryption: c.enc, At: testNow}, nil
 }
 
-func (c *routeConn) Edit(_ context.Context, chat, target, clientID, body string) (protocols.SendResult, error) {
+func (c *routeConn) Edit(_ context.Context, chat protocols.ChatID, target protocols.MessageID, clientID protocols.ClientID, body string) (protocols.SendResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.edits[body] = c.enc
-	return protocols.SendResult{NetworkID: "edit-" + clientID, Chat: chat, Encryption: c.enc, At: testNow}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID("edit-" + clientID), Chat: chat, Encryption: c.enc, At: testNow}, nil
 }
 
 func (c *routeConn) carried(clientID string) (protocols.Encryption, bool) {
@@ -153,7 +155,7 @@ func (w *routeWorld) chatOn(n protocols.Network) (protocols.Chat, protocols.Addr
 	if n == protocols.Matrix {
 		return protocols.Chat{ID: adaRoom, Peer: adaMX}, adaMX
 	}
-	return protocols.Chat{ID: adaXM.ID}, adaXM
+	return protocols.Chat{ID: protocols.ChatID(adaXM.ID)}, adaXM
 }
 
 // incoming is a new message from Ada over network n; it returns its
@@ -162,7 +164,7 @@ func (w *routeWorld) incoming(t testing.TB, n protocols.Network, body string) st
 	w.n++
 	chat, from := w.chatOn(n)
 	id := fmt.Sprintf("in-%s-%d", n, w.n)
-	w.ingest(t, w.acct[n], protocols.MessageEvent{Message: protocols.Message{NetworkID: id, Chat: chat, Sender: from,
+	w.ingest(t, w.acct[n], protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(id), Chat: chat, Sender: from,
 		Body: body, Encryption: w.conns[n].PeerEncryption(from)}})
 	return id
 }
@@ -173,7 +175,7 @@ func (w *routeWorld) own(t testing.TB, n protocols.Network, body string) string 
 	chat, _ := w.chatOn(n)
 	id := fmt.Sprintf("own-%s-%d", n, w.n)
 	self := protocols.Address{Network: n, ID: "me@" + string(n)}
-	w.ingest(t, w.acct[n], protocols.MessageEvent{Message: protocols.Message{NetworkID: id, Chat: chat, Sender: self,
+	w.ingest(t, w.acct[n], protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(id), Chat: chat, Sender: self,
 		Outgoing: true, Body: body, Encryption: w.conns[n].PeerEncryption(adaMX)}})
 	return id
 }

@@ -22,7 +22,7 @@ func (w *realWorld) withHistory(t *testing.T, n, at int, body string) {
 		}
 		sent := testNow.Add(-time.Hour - time.Duration(n-i)*time.Minute)
 		evs = append(evs, protocols.MessageEvent{Historical: true, Message: protocols.Message{
-			NetworkID: fmt.Sprintf("$h%d", i), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: adaMX,
+			NetworkID: protocols.MessageID(fmt.Sprintf("$h%d", i)), Chat: protocols.Chat{ID: "!ada:example.org"}, Sender: adaMX,
 			Body: b, Sent: sent, Received: sent, Encryption: protocols.EncE2EEVerified}})
 	}
 	if err := w.in.IngestBatch("mx", evs); err != nil {

@@ -22,7 +22,7 @@ func TestContactUnblockCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := in.Ingest("xm", protocols.MessageEvent{Message: protocols.Message{NetworkID: "e1",
-		Chat: protocols.Chat{ID: eve.ID}, Sender: eve, Body: "hello from eve", Sent: time.Unix(1_700_000_000, 0)}}); err != nil {
+		Chat: protocols.Chat{ID: protocols.ChatID(eve.ID)}, Sender: eve, Body: "hello from eve", Sent: time.Unix(1_700_000_000, 0)}}); err != nil {
 		t.Fatal(err)
 	}
 	reqs, err := in.Requests()

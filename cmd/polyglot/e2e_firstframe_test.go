@@ -29,7 +29,7 @@ func firstFrameProfile(t *testing.T, storedUnder string) *profile {
 	bob := protocols.Address{Network: protocols.XMPP, Account: "xmpp:me@localhost", ID: "bob@localhost", Server: "localhost"}
 	evs := []protocols.Event{protocols.ContactEvent{Contact: bob, Name: "Bob", Subscription: "both"}}
 	for i := 1; i <= 3; i++ {
-		evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: fmt.Sprintf("m%d", i),
+		evs = append(evs, protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(fmt.Sprintf("m%d", i)),
 			Chat: protocols.Chat{ID: "bob@localhost", Peer: bob}, Sender: bob, Body: fmt.Sprintf("stored n=%04d", i),
 			Sent: histT0.Add(time.Duration(i) * time.Second)}})
 	}

@@ -43,7 +43,7 @@ func historyStore(t *testing.T, p *profile, n int) *inbox.Inbox {
 }
 
 func annSays(id, body string, sec int) protocols.Event {
-	return protocols.MessageEvent{Message: protocols.Message{NetworkID: id, Chat: protocols.Chat{ID: "!ann", Peer: histAnn},
+	return protocols.MessageEvent{Message: protocols.Message{NetworkID: protocols.MessageID(id), Chat: protocols.Chat{ID: "!ann", Peer: histAnn},
 		Sender: histAnn, Body: body, Sent: histT0.Add(time.Duration(sec) * time.Second), Encryption: protocols.EncE2EE}}
 }
 

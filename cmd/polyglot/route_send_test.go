@@ -31,12 +31,12 @@ func (c *planConn) Network() protocols.Network { return c.net }
 func (c *planConn) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{E2EE: true, Receipts: true}
 }
-func (c *planConn) Connect(context.Context) error                  { return nil }
-func (c *planConn) Events() <-chan protocols.Event                 { return c.events }
-func (c *planConn) MarkRead(context.Context, string, string) error { return nil }
-func (c *planConn) SetTyping(context.Context, string, bool) error  { return nil }
-func (c *planConn) Close() error                                   { return nil }
-func (c *planConn) FetchHistory(context.Context, string, string, int) (protocols.HistoryPage, error) {
+func (c *planConn) Connect(context.Context) error                                         { return nil }
+func (c *planConn) Events() <-chan protocols.Event                                        { return c.events }
+func (c *planConn) MarkRead(context.Context, protocols.ChatID, protocols.MessageID) error { return nil }
+func (c *planConn) SetTyping(context.Context, protocols.ChatID, bool) error               { return nil }
+func (c *planConn) Close() error                                                          { return nil }
+func (c *planConn) FetchHistory(context.Context, protocols.ChatID, string, int) (protocols.HistoryPage, error) {
 	return protocols.HistoryPage{}, nil
 }
 
@@ -52,8 +52,8 @@ func (c *planConn) Send(_ context.Context, m protocols.OutgoingMessage) (protoco
 	if c.enc < m.MinEncryption {
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
 	}
-	c.sent[m.ClientID] = c.enc
-	return protocols.SendResult{NetworkID: "net-" + m.ClientID, Chat: m.Chat, Encryption: c.enc, At: time.Now()}, nil
+	c.sent[string(m.ClientID)] = c.enc
+	return protocols.SendResult{NetworkID: protocols.MessageID("net-" + m.ClientID), Chat: m.Chat, Encryption: c.enc, At: time.Now()}, nil
 }
 
 func (c *planConn) carried(clientID string) (protocols.Encryption, bool) {

@@ -86,7 +86,7 @@ type person struct {
 // room is a group chat.
 type room struct {
 	net     protocols.Network
-	id      string
+	id      protocols.ChatID
 	name    string
 	enc     protocols.Encryption
 	members []string // person keys (the user is always a member)

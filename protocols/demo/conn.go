@@ -24,7 +24,7 @@ type peer struct {
 	person *person
 	id     ident
 	addr   protocols.Address
-	chat   string // DM chat ID
+	chat   protocols.ChatID // DM chat ID
 }
 
 // chatLog is a chat's full history on the simulated server, oldest first.
@@ -53,16 +53,16 @@ type conn struct {
 	connected bool
 	closed    bool
 	down      bool
-	held      []func()                        // traffic that arrived while down
-	peers     map[string]*peer                // by address ID
-	byKey     map[string]*peer                // by person key
-	rooms     map[string]*room                // by chat ID
-	chats     map[string]*chatLog             // by chat ID
-	order     []string                        // chat IDs in cast order
-	sent      map[string]protocols.SendResult // by ClientID: Send is idempotent
-	replying  map[string]bool                 // chat → a reply is already on its way
-	replies   map[string]int                  // person key → replies given
-	verifs    map[string]*demoVerification    // by transaction
+	held      []func()                                    // traffic that arrived while down
+	peers     map[string]*peer                            // by address ID
+	byKey     map[string]*peer                            // by person key
+	rooms     map[protocols.ChatID]*room                  // by chat ID
+	chats     map[protocols.ChatID]*chatLog               // by chat ID
+	order     []protocols.ChatID                          // chat IDs in cast order
+	sent      map[protocols.ClientID]protocols.SendResult // by ClientID: Send is idempotent
+	replying  map[protocols.ChatID]bool                   // chat → a reply is already on its way
+	replies   map[string]int                              // person key → replies given
+	verifs    map[string]*demoVerification                // by transaction
 	liveCount uint64
 }
 
@@ -86,10 +86,10 @@ func newConn(w *World, n protocols.Network, people []person) *conn {
 		events:   make(chan protocols.Event, eventBuffer),
 		peers:    map[string]*peer{},
 		byKey:    map[string]*peer{},
-		rooms:    map[string]*room{},
-		chats:    map[string]*chatLog{},
-		sent:     map[string]protocols.SendResult{},
-		replying: map[string]bool{},
+		rooms:    map[protocols.ChatID]*room{},
+		chats:    map[protocols.ChatID]*chatLog{},
+		sent:     map[protocols.ClientID]protocols.SendResult{},
+		replying: map[protocols.ChatID]bool{},
 		replies:  map[string]int{},
 	}
 	for i := range people {
@@ -98,10 +98,10 @@ func newConn(w *World, n protocols.Network, people []person) *conn {
 			if id.net != n {
 				continue
 			}
-			pr := &peer{person: p, id: id, addr: id.address(), chat: id.dmChat()}
+			pr := &peer{person: p, id: id, addr: id.address(), chat: protocols.ChatID(id.dmChat())}
 			c.peers[id.id] = pr
 			c.byKey[p.key] = pr
-			c.chats[pr.chat] = c.dmHistory(pr)
+			c.chats[protocols.ChatID(string(pr.chat))] = c.dmHistory(pr)
 			c.order = append(c.order, pr.chat)
 		}
 	}
@@ -110,8 +110,8 @@ func newConn(w *World, n protocols.Network, people []person) *conn {
 			continue
 		}
 		r := r
-		c.rooms[r.id] = &r
-		c.chats[r.id] = c.roomHistory(&r)
+		c.rooms[protocols.ChatID(string(r.id))] = &r
+		c.chats[protocols.ChatID(string(r.id))] = c.roomHistory(&r)
 		c.order = append(c.order, r.id)
 	}
 	return c
@@ -142,8 +142,8 @@ func capabilities(n protocols.Network) protocols.Capabilities {
 
 // historyTimes returns n deterministic timestamps before the world's start,
 // oldest first.
-func (c *conn) historyTimes(chat string, n int) []time.Time {
-	r := newRand(c.w.seed, "times", chat)
+func (c *conn) historyTimes(chat protocols.ChatID, n int) []time.Time {
+	r := newRand(c.w.seed, "times", string(chat))
 	at := c.w.start.Add(-time.Duration(5+r.IntN(40)) * time.Minute)
 	out := make([]time.Time, n)
 	for i := n - 1; i >= 0; i-- {
@@ -159,7 +159,7 @@ func (c *conn) historyTimes(chat string, n int) []time.Time {
 
 func (c *conn) dmHistory(p *peer) *chatLog {
 	lg := &chatLog{chat: protocols.Chat{ID: p.chat, Peer: p.addr}}
-	r := newRand(c.w.seed, "filler", p.chat)
+	r := newRand(c.w.seed, "filler", string(p.chat))
 	lines := make([]line, 0, p.id.older+len(p.id.recent))
 	for range p.id.older {
 		lines = append(lines, filler[r.IntN(len(filler))])
@@ -171,14 +171,14 @@ func (c *conn) dmHistory(p *peer) *chatLog {
 		if l.out {
 			from = nil
 		}
-		lg.msgs = append(lg.msgs, c.message(lg, from, l.text, times[i], networkID(c.net, c.w.seed, "hist", p.chat, strconv.Itoa(i))))
+		lg.msgs = append(lg.msgs, c.message(lg, from, l.text, times[i], networkID(c.net, c.w.seed, "hist", string(p.chat), strconv.Itoa(i))))
 	}
 	return lg
 }
 
 func (c *conn) roomHistory(rm *room) *chatLog {
 	lg := &chatLog{chat: protocols.Chat{ID: rm.id, Group: true, Name: rm.name}}
-	r := newRand(c.w.seed, "filler", rm.id)
+	r := newRand(c.w.seed, "filler", string(rm.id))
 	lines := make([]groupLine, 0, rm.older+len(rm.recent))
 	for range rm.older {
 		f := filler[r.IntN(len(filler))]
@@ -191,13 +191,13 @@ func (c *conn) roomHistory(rm *room) *chatLog {
 	lines = append(lines, rm.recent...)
 	times := c.historyTimes(rm.id, len(lines))
 	for i, l := range lines {
-		lg.msgs = append(lg.msgs, c.message(lg, c.byKey[l.from], l.text, times[i], networkID(c.net, c.w.seed, "hist", rm.id, strconv.Itoa(i))))
+		lg.msgs = append(lg.msgs, c.message(lg, c.byKey[l.from], l.text, times[i], networkID(c.net, c.w.seed, "hist", string(rm.id), strconv.Itoa(i))))
 	}
 	return lg
 }
 
 // message builds a message in lg from p (nil: the user).
-func (c *conn) message(lg *chatLog, p *peer, body string, at time.Time, nid string) protocols.Message {
+func (c *conn) message(lg *chatLog, p *peer, body string, at time.Time, nid protocols.MessageID) protocols.Message {
 	m := protocols.Message{
 		NetworkID: nid, Chat: lg.chat, Body: body, Sent: at, Received: at,
 		Encryption: c.chatEncryption(lg.chat.ID),
@@ -210,8 +210,8 @@ func (c *conn) message(lg *chatLog, p *peer, body string, at time.Time, nid stri
 	return m
 }
 
-func (c *conn) chatEncryption(chat string) protocols.Encryption {
-	if r, ok := c.rooms[chat]; ok {
+func (c *conn) chatEncryption(chat protocols.ChatID) protocols.Encryption {
+	if r, ok := c.rooms[protocols.ChatID(string(chat))]; ok {
 		return r.enc
 	}
 	for _, p := range c.peers {
@@ -377,7 +377,7 @@ func (c *conn) PeerEncryption(peer protocols.Address) protocols.Encryption {
 	if p, ok := c.peers[peer.ID]; ok {
 		return p.id.enc
 	}
-	if r, ok := c.rooms[peer.ID]; ok {
+	if r, ok := c.rooms[protocols.ChatID(peer.ID)]; ok {
 		return r.enc
 	}
 	return c.defaultEncryption()
@@ -414,10 +414,10 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 	if msg.ClientID != "" {
 		if res, ok := c.sent[msg.ClientID]; ok {
 			c.mu.Unlock()
-			c.w.record(Outbound{Kind: OutMessage, Account: c.account, Network: c.net, ClientID: msg.ClientID,
-				NetworkID: res.NetworkID, To: msg.To, Chat: res.Chat, Body: msg.Body, Encryption: res.Encryption,
+			c.w.record(Outbound{Kind: OutMessage, Account: c.account, Network: c.net, ClientID: string(msg.ClientID),
+				NetworkID: string(res.NetworkID), To: msg.To, Chat: string(res.Chat), Body: msg.Body, Encryption: res.Encryption,
 				Resend: true, At: c.w.now()})
-			c.log.Debug().Str("client_id", msg.ClientID).Msg("resend acked, not delivered again")
+			c.log.Debug().Str("client_id", string(msg.ClientID)).Msg("resend acked, not delivered again")
 			return res, nil
 		}
 	}
@@ -437,10 +437,10 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 	c.liveCount++
 	clientID := msg.ClientID
 	if clientID == "" {
-		clientID = "demo-auto-" + strconv.FormatUint(c.liveCount, 10)
+		clientID = protocols.ClientID("demo-auto-" + strconv.FormatUint(c.liveCount, 10))
 	}
 	res := protocols.SendResult{
-		NetworkID:  networkID(c.net, c.w.seed, "sent", strconv.FormatUint(c.liveCount, 10), clientID),
+		NetworkID:  networkID(c.net, c.w.seed, "sent", strconv.FormatUint(c.liveCount, 10), string(clientID)),
 		Chat:       chat,
 		Encryption: enc,
 		At:         c.w.now(),
@@ -452,22 +452,22 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 	lg.msgs = append(lg.msgs, m)
 	c.mu.Unlock()
 
-	c.w.record(Outbound{Kind: OutMessage, Account: c.account, Network: c.net, ClientID: clientID,
-		NetworkID: res.NetworkID, To: msg.To, Chat: chat, Body: msg.Body, Encryption: enc, At: res.At})
-	c.w.deliver(clientID)
-	c.log.Debug().Str("client_id", clientID).Str("chat", chat).Msg("sent")
+	c.w.record(Outbound{Kind: OutMessage, Account: c.account, Network: c.net, ClientID: string(clientID),
+		NetworkID: string(res.NetworkID), To: msg.To, Chat: string(chat), Body: msg.Body, Encryption: enc, At: res.At})
+	c.w.deliver(string(clientID))
+	c.log.Debug().Str("client_id", string(clientID)).Str("chat", string(chat)).Msg("sent")
 
 	if rm != nil && len(rm.members) > 0 {
 		c.mu.Lock()
-		n := c.replies[rm.id]
-		c.replies[rm.id]++
+		n := c.replies[string(rm.id)]
+		c.replies[string(rm.id)]++
 		c.mu.Unlock()
-		responder = c.byKey[rm.members[newRand(c.w.seed, "member", rm.id, strconv.Itoa(n)).IntN(len(rm.members))]]
+		responder = c.byKey[rm.members[newRand(c.w.seed, "member", string(rm.id), strconv.Itoa(n)).IntN(len(rm.members))]]
 	}
 	if responder != nil {
 		ref := res.NetworkID
 		if c.net == protocols.XMPP {
-			ref = clientID // XEP-0184 receipts name the id we sent
+			ref = protocols.MessageID(clientID) // XEP-0184 receipts name the id we sent
 		}
 		c.respond(chat, rm != nil, responder, ref)
 	}
@@ -475,11 +475,11 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 }
 
 // resolveLocked finds the chat, the peer and the room msg goes to.
-func (c *conn) resolveLocked(msg protocols.OutgoingMessage) (chat string, p *peer, rm *room) {
-	if r, ok := c.rooms[msg.Chat]; ok {
+func (c *conn) resolveLocked(msg protocols.OutgoingMessage) (chat protocols.ChatID, p *peer, rm *room) {
+	if r, ok := c.rooms[protocols.ChatID(string(msg.Chat))]; ok {
 		return r.id, nil, r
 	}
-	if r, ok := c.rooms[msg.To.ID]; ok {
+	if r, ok := c.rooms[protocols.ChatID(msg.To.ID)]; ok {
 		return r.id, nil, r
 	}
 	if pr, ok := c.peers[msg.To.ID]; ok {
@@ -494,29 +494,29 @@ func (c *conn) resolveLocked(msg protocols.OutgoingMessage) (chat string, p *pee
 		return msg.Chat, nil, nil
 	}
 	if c.net == protocols.Matrix {
-		return "!dm-" + strings.NewReplacer("@", "", ":", "-").Replace(msg.To.ID) + ":" + matrixServer, nil, nil
+		return protocols.ChatID("!dm-" + strings.NewReplacer("@", "", ":", "-").Replace(msg.To.ID) + ":" + matrixServer), nil, nil
 	}
-	return msg.To.ID, nil, nil
+	return protocols.ChatID(msg.To.ID), nil, nil
 }
 
 // chatLocked returns the log of chat, creating it for a new peer.
-func (c *conn) chatLocked(chat string, group bool) *chatLog {
-	lg, ok := c.chats[chat]
+func (c *conn) chatLocked(chat protocols.ChatID, group bool) *chatLog {
+	lg, ok := c.chats[protocols.ChatID(string(chat))]
 	if !ok {
 		lg = &chatLog{chat: protocols.Chat{ID: chat, Group: group}}
-		c.chats[chat] = lg
+		c.chats[protocols.ChatID(string(chat))] = lg
 	}
 	return lg
 }
 
 // respond schedules what the peer's phone does with the user's message:
 // a delivery receipt, a read receipt, typing, then one reply per burst.
-func (c *conn) respond(chat string, group bool, p *peer, ref string) {
+func (c *conn) respond(chat protocols.ChatID, group bool, p *peer, ref protocols.MessageID) {
 	c.mu.Lock()
 	n := c.replies[p.person.key]
-	replyPending := c.replying[chat]
+	replyPending := c.replying[protocols.ChatID(string(chat))]
 	if !replyPending {
-		c.replying[chat] = true
+		c.replying[protocols.ChatID(string(chat))] = true
 		c.replies[p.person.key]++
 	}
 	c.mu.Unlock()
@@ -527,12 +527,12 @@ func (c *conn) respond(chat string, group bool, p *peer, ref string) {
 	readAt := base + sec(1.2+r.Float64())
 	if c.caps.Receipts {
 		c.sched.at(base+sec(0.5), c.onLink(func() {
-			c.emit(protocols.ReceiptEvent{Chat: chat, IDs: []string{ref}, Kind: protocols.ReceiptDelivered, From: p.addr, At: c.w.now()})
+			c.emit(protocols.ReceiptEvent{Chat: chat, IDs: []protocols.MessageID{ref}, Kind: protocols.ReceiptDelivered, From: p.addr, At: c.w.now()})
 		}))
 	}
 	if c.caps.ReadMarkers {
 		c.sched.at(readAt, c.onLink(func() {
-			c.emit(protocols.ReceiptEvent{Chat: chat, IDs: []string{ref}, Kind: protocols.ReceiptRead, From: p.addr, At: c.w.now()})
+			c.emit(protocols.ReceiptEvent{Chat: chat, IDs: []protocols.MessageID{ref}, Kind: protocols.ReceiptRead, From: p.addr, At: c.w.now()})
 		}))
 	}
 	if replyPending {
@@ -546,7 +546,7 @@ func (c *conn) respond(chat string, group bool, p *peer, ref string) {
 	}))
 	c.sched.at(replyAt, c.onLink(func() {
 		c.mu.Lock()
-		c.replying[chat] = false
+		c.replying[protocols.ChatID(string(chat))] = false
 		c.mu.Unlock()
 		c.emit(protocols.TypingEvent{Chat: chat, From: p.addr, Typing: false})
 		c.incoming(chat, group, p, text)
@@ -554,12 +554,12 @@ func (c *conn) respond(chat string, group bool, p *peer, ref string) {
 }
 
 // incoming appends a live message from p to chat and emits it.
-func (c *conn) incoming(chat string, group bool, p *peer, body string) protocols.Message {
+func (c *conn) incoming(chat protocols.ChatID, group bool, p *peer, body string) protocols.Message {
 	c.mu.Lock()
 	lg := c.chatLocked(chat, group)
 	c.liveCount++
 	now := c.w.now()
-	m := c.message(lg, p, body, now, networkID(c.net, c.w.seed, "live", chat, strconv.FormatUint(c.liveCount, 10)))
+	m := c.message(lg, p, body, now, networkID(c.net, c.w.seed, "live", string(chat), strconv.FormatUint(c.liveCount, 10)))
 	lg.msgs = append(lg.msgs, m)
 	c.mu.Unlock()
 	c.emit(protocols.MessageEvent{Message: m})
@@ -567,21 +567,21 @@ func (c *conn) incoming(chat string, group bool, p *peer, body string) protocols
 }
 
 // MarkRead records the read marker the user sends.
-func (c *conn) MarkRead(ctx context.Context, chat, networkID string) error {
+func (c *conn) MarkRead(ctx context.Context, chat protocols.ChatID, networkID protocols.MessageID) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	c.w.record(Outbound{Kind: OutRead, Account: c.account, Network: c.net, Chat: chat, NetworkID: networkID,
+	c.w.record(Outbound{Kind: OutRead, Account: c.account, Network: c.net, Chat: string(chat), NetworkID: string(networkID),
 		To: c.chatPeer(chat), At: c.w.now()})
 	return nil
 }
 
 // SetTyping records the typing notice the user sends.
-func (c *conn) SetTyping(ctx context.Context, chat string, typing bool) error {
+func (c *conn) SetTyping(ctx context.Context, chat protocols.ChatID, typing bool) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	c.w.record(Outbound{Kind: OutTyping, Account: c.account, Network: c.net, Chat: chat, Typing: typing,
+	c.w.record(Outbound{Kind: OutTyping, Account: c.account, Network: c.net, Chat: string(chat), Typing: typing,
 		To: c.chatPeer(chat), At: c.w.now()})
 	return nil
 }
@@ -594,11 +594,11 @@ func (c *conn) check(ctx context.Context) error {
 }
 
 // chatPeer is the peer (or room) address behind chat, if known.
-func (c *conn) chatPeer(chat string) protocols.Address {
+func (c *conn) chatPeer(chat protocols.ChatID) protocols.Address {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.rooms[chat]; ok {
-		return protocols.Address{Network: c.net, Account: c.account, ID: r.id, Server: matrixServer}
+	if r, ok := c.rooms[protocols.ChatID(string(chat))]; ok {
+		return protocols.Address{Network: c.net, Account: c.account, ID: string(r.id), Server: matrixServer}
 	}
 	for _, p := range c.peers {
 		if p.chat == chat {
@@ -613,7 +613,7 @@ const maxPage = 200
 
 // FetchHistory pages backwards through a chat's history. The cursor is
 // opaque ("before:<n>"); an empty cursor means the newest page.
-func (c *conn) FetchHistory(ctx context.Context, chat, before string, limit int) (protocols.HistoryPage, error) {
+func (c *conn) FetchHistory(ctx context.Context, chat protocols.ChatID, before string, limit int) (protocols.HistoryPage, error) {
 	if err := c.check(ctx); err != nil {
 		return protocols.HistoryPage{}, err
 	}
@@ -645,11 +645,11 @@ func (c *conn) FetchHistory(ctx context.Context, chat, before string, limit int)
 
 // AnswerRequest records the user's answer; accepting an XMPP subscription
 // puts the contact on the roster, as a server would push it.
-func (c *conn) AnswerRequest(ctx context.Context, from protocols.Address, chat string, accept bool) error {
+func (c *conn) AnswerRequest(ctx context.Context, from protocols.Address, chat protocols.ChatID, accept bool) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	c.w.record(Outbound{Kind: OutRequestAnswer, Account: c.account, Network: c.net, To: from, Chat: chat,
+	c.w.record(Outbound{Kind: OutRequestAnswer, Account: c.account, Network: c.net, To: from, Chat: string(chat),
 		Accept: accept, At: c.w.now()})
 	if accept && c.net == protocols.XMPP {
 		c.mu.Lock()
@@ -665,7 +665,7 @@ func (c *conn) AnswerRequest(ctx context.Context, from protocols.Address, chat s
 }
 
 // Edit corrects a sent message; idempotent per clientID like Send.
-func (c *conn) Edit(ctx context.Context, chat, targetID, clientID, newBody string) (protocols.SendResult, error) {
+func (c *conn) Edit(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, clientID protocols.ClientID, newBody string) (protocols.SendResult, error) {
 	if err := c.check(ctx); err != nil {
 		return protocols.SendResult{}, err
 	}
@@ -677,7 +677,7 @@ func (c *conn) Edit(ctx context.Context, chat, targetID, clientID, newBody strin
 	if !dup {
 		c.liveCount++
 		res = protocols.SendResult{
-			NetworkID:  networkID(c.net, c.w.seed, "edit", strconv.FormatUint(c.liveCount, 10), clientID),
+			NetworkID:  networkID(c.net, c.w.seed, "edit", strconv.FormatUint(c.liveCount, 10), string(clientID)),
 			Chat:       chat,
 			Encryption: c.chatEncryption(chat),
 			At:         c.w.now(),
@@ -687,27 +687,27 @@ func (c *conn) Edit(ctx context.Context, chat, targetID, clientID, newBody strin
 		}
 	}
 	c.mu.Unlock()
-	c.w.record(Outbound{Kind: OutEdit, Account: c.account, Network: c.net, ClientID: clientID, NetworkID: targetID,
-		Chat: chat, Body: newBody, Encryption: res.Encryption, Resend: dup, At: c.w.now()})
+	c.w.record(Outbound{Kind: OutEdit, Account: c.account, Network: c.net, ClientID: string(clientID), NetworkID: string(targetID),
+		Chat: string(chat), Body: newBody, Encryption: res.Encryption, Resend: dup, At: c.w.now()})
 	return res, nil
 }
 
 // React records a reaction the user set or removed.
-func (c *conn) React(ctx context.Context, chat, targetID, key string, remove bool) error {
+func (c *conn) React(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, key string, remove bool) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	c.w.record(Outbound{Kind: OutReaction, Account: c.account, Network: c.net, Chat: chat, NetworkID: targetID,
+	c.w.record(Outbound{Kind: OutReaction, Account: c.account, Network: c.net, Chat: string(chat), NetworkID: string(targetID),
 		Body: key, Remove: remove, At: c.w.now()})
 	return nil
 }
 
 // Retract records the deletion of a sent message.
-func (c *conn) Retract(ctx context.Context, chat, targetID string) error {
+func (c *conn) Retract(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	c.w.record(Outbound{Kind: OutRetraction, Account: c.account, Network: c.net, Chat: chat, NetworkID: targetID,
+	c.w.record(Outbound{Kind: OutRetraction, Account: c.account, Network: c.net, Chat: string(chat), NetworkID: string(targetID),
 		At: c.w.now()})
 	return nil
 }

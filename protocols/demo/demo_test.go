@@ -121,7 +121,7 @@ func TestConnectEmitsRosterGroupAndRecentHistory(t *testing.T) {
 			if !e.Historical {
 				t.Errorf("connect burst message not historical: %+v", e.Message)
 			}
-			perChat[e.Message.Chat.ID]++
+			perChat[string(e.Message.Chat.ID)]++
 		}
 	}
 	want := []string{"@alice:matrix.example", "@bob:matrix.example", "@priya:matrix.example", "@jose:matrix.example"}
@@ -150,7 +150,7 @@ func TestFetchHistoryPagesBackwardsWithoutGapsOrRepeats(t *testing.T) {
 	var all []protocols.Message
 	before, pages := "", 0
 	for {
-		p, err := c.FetchHistory(ctx, chat, before, 10)
+		p, err := c.FetchHistory(ctx, protocols.ChatID(chat), before, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,10 +169,10 @@ func TestFetchHistoryPagesBackwardsWithoutGapsOrRepeats(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i, m := range all {
-		if seen[m.NetworkID] {
+		if seen[string(m.NetworkID)] {
 			t.Fatalf("message %s twice", m.NetworkID)
 		}
-		seen[m.NetworkID] = true
+		seen[string(m.NetworkID)] = true
 		if i > 0 && m.Sent.Before(all[i-1].Sent) {
 			t.Fatalf("history out of order at %d", i)
 		}
@@ -183,7 +183,7 @@ func TestFetchHistoryPagesBackwardsWithoutGapsOrRepeats(t *testing.T) {
 	if last := all[len(all)-1]; last.Body != "Perfect. I owe you a coffee ☕" || last.Encryption != protocols.EncE2EEVerified {
 		t.Errorf("newest = %q (%v), want Alice's scripted last line, E2EE verified", last.Body, last.Encryption)
 	}
-	if _, err := c.FetchHistory(ctx, chat, "garbage", 10); err == nil {
+	if _, err := c.FetchHistory(ctx, protocols.ChatID(chat), "garbage", 10); err == nil {
 		t.Error("bad cursor accepted")
 	}
 	if _, err := c.FetchHistory(ctx, "!nope:matrix.example", "", 10); !errors.Is(err, protocols.ErrUnknownPeer) {
@@ -201,7 +201,7 @@ func TestSendGetsReceiptsTypingAndReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.NetworkID == "" || res.Chat != chloe || res.Encryption != protocols.EncE2EE {
+	if res.NetworkID == "" || res.Chat != protocols.ChatID(chloe) || res.Encryption != protocols.EncE2EE {
 		t.Fatalf("ack = %+v", res)
 	}
 	seen := await(t, c.Events(), 3*time.Second, "Chloé's reply", isMessageFrom(chloe))
@@ -210,7 +210,7 @@ func TestSendGetsReceiptsTypingAndReply(t *testing.T) {
 	for _, ev := range seen {
 		switch e := ev.(type) {
 		case protocols.ReceiptEvent:
-			if e.Chat == chloe && slices.Equal(e.IDs, []string{res.NetworkID}) {
+			if e.Chat == protocols.ChatID(chloe) && slices.Equal(e.IDs, []protocols.MessageID{res.NetworkID}) {
 				order = append(order, e.Kind.String())
 			}
 		case protocols.TypingEvent:
@@ -221,7 +221,7 @@ func TestSendGetsReceiptsTypingAndReply(t *testing.T) {
 			if e.Message.Sender.ID == chloe && !e.Historical {
 				order = append(order, "reply")
 				m := e.Message
-				if m.Outgoing || m.Encryption != protocols.EncE2EE || m.Chat.ID != chloe || m.NetworkID == "" {
+				if m.Outgoing || m.Encryption != protocols.EncE2EE || m.Chat.ID != protocols.ChatID(chloe) || m.NetworkID == "" {
 					t.Errorf("reply = %+v", m)
 				}
 				if !slices.Contains(cast()[2].replies, m.Body) {
@@ -236,7 +236,7 @@ func TestSendGetsReceiptsTypingAndReply(t *testing.T) {
 	}
 	// The reply is on the server too: the newest history page ends with it,
 	// after the user's own message.
-	page, err := c.FetchHistory(context.Background(), chloe, "", 2)
+	page, err := c.FetchHistory(context.Background(), protocols.ChatID(chloe), "", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,25 +257,25 @@ func TestReceiptsFollowEachNetwork(t *testing.T) {
 	}
 	await(t, x.Events(), 3*time.Second, "delivery receipt by client ID", func(ev protocols.Event) bool {
 		r, ok := ev.(protocols.ReceiptEvent)
-		return ok && r.Kind == protocols.ReceiptDelivered && slices.Equal(r.IDs, []string{"x1"})
+		return ok && r.Kind == protocols.ReceiptDelivered && slices.Equal(r.IDs, []protocols.MessageID{"x1"})
 	})
 
 	// Matrix has read receipts only; the group answer comes from a member.
 	m := connect(t, w, protocols.Matrix)
 	hike := "!hike:matrix.example"
-	res, err := m.Send(ctx, protocols.OutgoingMessage{ClientID: "m1", To: protocols.Address{Network: protocols.Matrix, ID: hike}, Chat: hike, Group: true, Body: "I'll bring sandwiches"})
+	res, err := m.Send(ctx, protocols.OutgoingMessage{ClientID: "m1", To: protocols.Address{Network: protocols.Matrix, ID: hike}, Chat: protocols.ChatID(hike), Group: true, Body: "I'll bring sandwiches"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	members := map[string]bool{"@alice:matrix.example": true, "@bob:matrix.example": true, "@priya:matrix.example": true}
 	seen := await(t, m.Events(), 3*time.Second, "a group reply", func(ev protocols.Event) bool {
 		e, ok := ev.(protocols.MessageEvent)
-		return ok && !e.Historical && e.Message.Chat.ID == hike && members[e.Message.Sender.ID] && e.Message.Chat.Group &&
+		return ok && !e.Historical && e.Message.Chat.ID == protocols.ChatID(hike) && members[e.Message.Sender.ID] && e.Message.Chat.Group &&
 			!strings.Contains(e.Message.Body, "stove") && !strings.Contains(e.Message.Body, "⛺")
 	})
 	var kinds []protocols.ReceiptKind
 	for _, ev := range seen {
-		if r, ok := ev.(protocols.ReceiptEvent); ok && slices.Equal(r.IDs, []string{res.NetworkID}) {
+		if r, ok := ev.(protocols.ReceiptEvent); ok && slices.Equal(r.IDs, []protocols.MessageID{res.NetworkID}) {
 			kinds = append(kinds, r.Kind)
 		}
 	}
@@ -304,10 +304,10 @@ func TestSendIsIdempotentPerClientID(t *testing.T) {
 		t.Errorf("Delivered = %d, want 1", n)
 	}
 	out := w.Outbound()
-	if len(out) != 2 || out[0].Resend || !out[1].Resend || out[1].NetworkID != first.NetworkID {
+	if len(out) != 2 || out[0].Resend || !out[1].Resend || protocols.MessageID(out[1].NetworkID) != first.NetworkID {
 		t.Errorf("outbound = %+v, want the send then a marked resend", out)
 	}
-	page, _ := c.FetchHistory(ctx, msg.To.ID, "", 5)
+	page, _ := c.FetchHistory(ctx, protocols.ChatID(msg.To.ID), "", 5)
 	n := 0
 	for _, m := range page.Messages {
 		if m.ClientID == "once" {
@@ -413,13 +413,13 @@ func TestSetDownRefusesTrafficAndHoldsIncoming(t *testing.T) {
 	if !errors.Is(err, protocols.ErrNotConnected) {
 		t.Errorf("Send while down: %v, want ErrNotConnected", err)
 	}
-	if err := c.MarkRead(ctx, oma.ID, "x"); !errors.Is(err, protocols.ErrNotConnected) {
+	if err := c.MarkRead(ctx, protocols.ChatID(oma.ID), "x"); !errors.Is(err, protocols.ErrNotConnected) {
 		t.Errorf("MarkRead while down: %v", err)
 	}
-	if err := c.SetTyping(ctx, oma.ID, true); !errors.Is(err, protocols.ErrNotConnected) {
+	if err := c.SetTyping(ctx, protocols.ChatID(oma.ID), true); !errors.Is(err, protocols.ErrNotConnected) {
 		t.Errorf("SetTyping while down: %v", err)
 	}
-	if _, err := c.FetchHistory(ctx, oma.ID, "", 5); !errors.Is(err, protocols.ErrNotConnected) {
+	if _, err := c.FetchHistory(ctx, protocols.ChatID(oma.ID), "", 5); !errors.Is(err, protocols.ErrNotConnected) {
 		t.Errorf("FetchHistory while down: %v", err)
 	}
 	if err := c.Connect(ctx); !errors.Is(err, protocols.ErrNotConnected) {
@@ -517,7 +517,7 @@ func TestStrangerRequestsAndHostileContent(t *testing.T) {
 	if out := w.Outbound(); len(out) != 0 {
 		t.Errorf("the world sent on the user's behalf: %+v", out)
 	}
-	if err := x.(protocols.RequestResponder).AnswerRequest(context.Background(), protocols.Address{Network: protocols.XMPP, ID: eve}, eve, true); err != nil {
+	if err := x.(protocols.RequestResponder).AnswerRequest(context.Background(), protocols.Address{Network: protocols.XMPP, ID: eve}, protocols.ChatID(eve), true); err != nil {
 		t.Fatal(err)
 	}
 	await(t, x.Events(), 2*time.Second, "Eve on the roster", func(ev protocols.Event) bool {
@@ -537,15 +537,15 @@ func TestOutboundRecordsEverythingSent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(c.MarkRead(ctx, sam.ID, "nid-1"))
-	must(c.SetTyping(ctx, sam.ID, true))
+	must(c.MarkRead(ctx, protocols.ChatID(sam.ID), "nid-1"))
+	must(c.SetTyping(ctx, protocols.ChatID(sam.ID), true))
 	_, err := c.Send(ctx, protocols.OutgoingMessage{ClientID: "s1", To: sam, Body: "yo"})
 	must(err)
 	must(c.(protocols.RequestResponder).AnswerRequest(ctx, protocols.Address{Network: protocols.XMPP, ID: "eve@chat.elsewhere.example"}, "", false))
-	must(c.(protocols.Reactor).React(ctx, sam.ID, "nid-1", "👍", false))
-	_, err = c.(protocols.Editor).Edit(ctx, sam.ID, "nid-2", "s1-edit", "yo!")
+	must(c.(protocols.Reactor).React(ctx, protocols.ChatID(sam.ID), "nid-1", "👍", false))
+	_, err = c.(protocols.Editor).Edit(ctx, protocols.ChatID(sam.ID), "nid-2", "s1-edit", "yo!")
 	must(err)
-	must(c.(protocols.Retractor).Retract(ctx, sam.ID, "nid-2"))
+	must(c.(protocols.Retractor).Retract(ctx, protocols.ChatID(sam.ID), "nid-2"))
 
 	out := w.Outbound()
 	var kinds []OutboundKind

@@ -25,7 +25,7 @@ func newRand(seed int64, parts ...string) *rand.Rand {
 
 // networkID makes an ID shaped like the real network's: a Matrix event ID,
 // a WhatsApp message ID or an XMPP stanza-id.
-func networkID(n protocols.Network, seed int64, parts ...string) string {
+func networkID(n protocols.Network, seed int64, parts ...string) protocols.MessageID {
 	r := newRand(seed, append([]string{"nid", string(n)}, parts...)...)
 	var b [32]byte
 	for i := 0; i < len(b); i += 8 {
@@ -33,11 +33,11 @@ func networkID(n protocols.Network, seed int64, parts ...string) string {
 	}
 	switch n {
 	case protocols.Matrix:
-		return "$" + base64.RawURLEncoding.EncodeToString(b[:])
+		return protocols.MessageID("$" + base64.RawURLEncoding.EncodeToString(b[:]))
 	case protocols.WhatsApp:
-		return "3EB0" + strings.ToUpper(fmt.Sprintf("%x", b[:8]))
+		return protocols.MessageID("3EB0" + strings.ToUpper(fmt.Sprintf("%x", b[:8])))
 	default:
-		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+		return protocols.MessageID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
 	}
 }
 

@@ -60,11 +60,11 @@ func (c *conn) Join(ctx context.Context, addr string) (protocols.Chat, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if lg, ok := c.chats[id]; ok && c.rooms[id] != nil {
+	if lg, ok := c.chats[protocols.ChatID(id)]; ok && c.rooms[protocols.ChatID(id)] != nil {
 		return lg.chat, nil
 	}
-	c.rooms[id] = &room{net: c.net, id: id, name: name, enc: c.defaultEncryption()}
-	lg := &chatLog{chat: protocols.Chat{ID: id, Group: true, Name: name}}
-	c.chats[id] = lg
+	c.rooms[protocols.ChatID(id)] = &room{net: c.net, id: protocols.ChatID(id), name: name, enc: c.defaultEncryption()}
+	lg := &chatLog{chat: protocols.Chat{ID: protocols.ChatID(id), Group: true, Name: name}}
+	c.chats[protocols.ChatID(id)] = lg
 	return lg.chat, nil
 }

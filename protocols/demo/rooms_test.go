@@ -29,7 +29,7 @@ func TestJoinRoomsAndSelfNames(t *testing.T) {
 	if err != nil || chat.ID != "!book-club:matrix.example" || chat.Name != "book-club" {
 		t.Fatalf("join a new room: %+v %v", chat, err)
 	}
-	res, err := mx.Send(ctx, protocols.OutgoingMessage{ClientID: "b1", To: protocols.Address{Network: protocols.Matrix, ID: chat.ID}, Chat: chat.ID, Group: true, Body: "first!"})
+	res, err := mx.Send(ctx, protocols.OutgoingMessage{ClientID: "b1", To: protocols.Address{Network: protocols.Matrix, ID: string(chat.ID)}, Chat: chat.ID, Group: true, Body: "first!"})
 	if err != nil || res.Chat != chat.ID {
 		t.Fatalf("send to the new room: %+v %v", res, err)
 	}

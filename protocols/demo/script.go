@@ -92,16 +92,16 @@ func (c *conn) say(key, text string) {
 
 func (c *conn) sayIn(roomID, key, text string) {
 	if p := c.byKey[key]; p != nil {
-		c.incoming(roomID, true, p, text)
+		c.incoming(protocols.ChatID(roomID), true, p, text)
 	}
 }
 
 func (c *conn) typing(key, chat string, on bool) {
 	if p := c.byKey[key]; p != nil {
 		if chat == "" {
-			chat = p.chat
+			chat = string(p.chat)
 		}
-		c.emit(protocols.TypingEvent{Chat: chat, From: p.addr, Typing: on})
+		c.emit(protocols.TypingEvent{Chat: protocols.ChatID(chat), From: p.addr, Typing: on})
 	}
 }
 
@@ -122,7 +122,7 @@ func (c *conn) keyChange(key string, kind protocols.KeyChangeKind, device string
 func (c *conn) last(chat, key string) (protocols.Message, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lg := c.chats[chat]
+	lg := c.chats[protocols.ChatID(chat)]
 	if lg == nil {
 		return protocols.Message{}, false
 	}
@@ -144,10 +144,10 @@ func (c *conn) react(key, chat, emoji string) {
 		return
 	}
 	if chat == "" {
-		chat = p.chat
+		chat = string(p.chat)
 	}
 	if m, ok := c.last(chat, ""); ok {
-		c.emit(protocols.ReactionEvent{Chat: chat, TargetID: m.NetworkID, Key: emoji, From: p.addr, At: c.w.now()})
+		c.emit(protocols.ReactionEvent{Chat: protocols.ChatID(chat), TargetID: m.NetworkID, Key: emoji, From: p.addr, At: c.w.now()})
 	}
 }
 
@@ -159,8 +159,8 @@ func (c *conn) edit(key, chat, body string) {
 	}
 	c.mu.Lock()
 	c.liveCount++
-	nid := networkID(c.net, c.w.seed, "edit-in", chat, m.NetworkID)
-	if lg := c.chats[chat]; lg != nil {
+	nid := networkID(c.net, c.w.seed, "edit-in", chat, string(m.NetworkID))
+	if lg := c.chats[protocols.ChatID(chat)]; lg != nil {
 		for i := range lg.msgs {
 			if lg.msgs[i].NetworkID == m.NetworkID {
 				lg.msgs[i].Body = body
@@ -168,7 +168,7 @@ func (c *conn) edit(key, chat, body string) {
 		}
 	}
 	c.mu.Unlock()
-	c.emit(protocols.EditEvent{Chat: chat, TargetID: m.NetworkID, NetworkID: nid, From: p.addr, Body: body, At: c.w.now()})
+	c.emit(protocols.EditEvent{Chat: protocols.ChatID(chat), TargetID: m.NetworkID, NetworkID: nid, From: p.addr, Body: body, At: c.w.now()})
 }
 
 func (c *conn) request(key string, kind protocols.RequestKind) {

@@ -98,7 +98,7 @@ type World struct {
 
 	outMu     sync.Mutex
 	out       []Outbound
-	delivered map[string]int
+	delivered map[protocols.ClientID]int
 }
 
 // New builds the world. Nothing runs until a connector's Connect.
@@ -108,7 +108,7 @@ func New(opts Options) *World {
 		speed:     opts.Speed,
 		now:       opts.Now,
 		log:       opts.Logger,
-		delivered: map[string]int{},
+		delivered: map[protocols.ClientID]int{},
 	}
 	if w.speed <= 0 {
 		w.speed = 1
@@ -177,7 +177,7 @@ func (w *World) Outbound() []Outbound {
 func (w *World) Delivered(clientID string) int {
 	w.outMu.Lock()
 	defer w.outMu.Unlock()
-	return w.delivered[clientID]
+	return w.delivered[protocols.ClientID(clientID)]
 }
 
 // Inject pushes ev on the events channel of the given account right away,
@@ -223,7 +223,7 @@ func (w *World) record(o Outbound) {
 
 func (w *World) deliver(clientID string) {
 	w.outMu.Lock()
-	w.delivered[clientID]++
+	w.delivered[protocols.ClientID(clientID)]++
 	w.outMu.Unlock()
 }
 

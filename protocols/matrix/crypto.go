@@ -331,5 +331,5 @@ func (c *Connector) emitKeyChange(ctx context.Context, u id.UserID, did id.Devic
 	if room, ok := c.st.dmRoom(ctx, u); ok {
 		chat = room.String()
 	}
-	c.emit(protocols.KeyChangeEvent{Chat: chat, Contact: userAddress(u), DeviceID: did.String(), Fingerprint: fp, Kind: kind, At: at})
+	c.emit(protocols.KeyChangeEvent{Chat: protocols.ChatID(chat), Contact: userAddress(u), DeviceID: did.String(), Fingerprint: fp, Kind: kind, At: at})
 }

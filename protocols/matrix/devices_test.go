@@ -89,7 +89,7 @@ func TestContactNewDeviceAndRemoval(t *testing.T) {
 
 	// What the user sees: the events through a real inbox.
 	in := openInbox(t, a)
-	shown := lines(conversationOf(t, in, res.NetworkID))
+	shown := lines(conversationOf(t, in, string(res.NetworkID)))
 	t.Logf("conversation:\n%s", strings.Join(shown, "\n"))
 	want := []string{
 		"bob: new device " + laptop.DeviceID + " (fingerprint " + groupBy4(wantFP) + ")",
@@ -215,7 +215,7 @@ func TestContactDeviceKeyChanged(t *testing.T) {
 		t.Fatal("a device whose key changed got the room key without any check")
 	}
 
-	shown := lines(conversationOf(t, openInbox(t, a), res.NetworkID))
+	shown := lines(conversationOf(t, openInbox(t, a), string(res.NetworkID)))
 	want := "bob: changed key " + phone.DeviceID + " (fingerprint " + groupBy4(k.Fingerprint) + ")"
 	if !slices.Contains(shown, want) {
 		t.Fatalf("conversation lacks %q:\n%s", want, strings.Join(shown, "\n"))

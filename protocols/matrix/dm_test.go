@@ -37,7 +37,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	if res.Encryption != protocols.EncE2EE || !strings.HasPrefix(res.Chat, "!") || res.NetworkID == "" {
+	if res.Encryption != protocols.EncE2EE || !strings.HasPrefix(string(res.Chat), "!") || res.NetworkID == "" {
 		t.Fatalf("send result %+v", res)
 	}
 	room := res.Chat
@@ -217,7 +217,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	}
 
 	// The server stored only ciphertext for this DM.
-	assertOnlyCiphertext(t, d, room, "secret-7f3a", "secret-91c2")
+	assertOnlyCiphertext(t, d, string(room), "secret-7f3a", "secret-91c2")
 }
 
 // assertOnlyCiphertext checks Dendrite's sync DB: the room's messages are

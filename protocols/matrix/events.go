@@ -96,7 +96,7 @@ func (c *Connector) convert(ctx context.Context, evt *event.Event, historical bo
 			}
 			body, formatted, notice := renderBody(nc)
 			_ = notice
-			return protocols.EditEvent{Chat: chat, TargetID: rel.EventID.String(), NetworkID: evt.ID.String(),
+			return protocols.EditEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(rel.EventID.String()), NetworkID: protocols.MessageID(evt.ID.String()),
 				From: userAddress(evt.Sender), Body: body, Formatted: formatted, At: at}
 		}
 		msg := c.baseMessage(ctx, evt)
@@ -108,7 +108,7 @@ func (c *Connector) convert(ctx context.Context, evt *event.Event, historical bo
 			return nil
 		}
 		_ = c.st.putReaction(ctx, evt.ID, evt.RoomID, rel.EventID, rel.Key, evt.Sender)
-		return protocols.ReactionEvent{Chat: chat, TargetID: rel.EventID.String(), Key: truncateUTF8(rel.Key, 64),
+		return protocols.ReactionEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(rel.EventID.String()), Key: truncateUTF8(rel.Key, 64),
 			From: userAddress(evt.Sender), At: at}
 	case event.EventRedaction:
 		target := evt.Redacts
@@ -119,10 +119,10 @@ func (c *Connector) convert(ctx context.Context, evt *event.Event, historical bo
 			return nil
 		}
 		if r, ok := c.st.takeReaction(ctx, target); ok {
-			return protocols.ReactionEvent{Chat: chat, TargetID: r.Target.String(), Key: r.Key,
+			return protocols.ReactionEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(r.Target.String()), Key: r.Key,
 				From: userAddress(r.Sender), Remove: true, At: at}
 		}
-		return protocols.DeleteEvent{Chat: chat, TargetID: target.String(), From: userAddress(evt.Sender), At: at}
+		return protocols.DeleteEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(target.String()), From: userAddress(evt.Sender), At: at}
 	}
 	return nil
 }
@@ -144,9 +144,9 @@ func (c *Connector) baseMessage(ctx context.Context, evt *event.Event) protocols
 		enc = protocols.EncTransport
 	}
 	return protocols.Message{
-		ClientID:   evt.Unsigned.TransactionID,
-		NetworkID:  evt.ID.String(),
-		Chat:       protocols.Chat{ID: evt.RoomID.String(), Group: room.DirectUser == "", Name: room.Name, Peer: directPeer(room.DirectUser)},
+		ClientID:   protocols.ClientID(evt.Unsigned.TransactionID),
+		NetworkID:  protocols.MessageID(evt.ID.String()),
+		Chat:       protocols.Chat{ID: protocols.ChatID(evt.RoomID.String()), Group: room.DirectUser == "", Name: room.Name, Peer: directPeer(room.DirectUser)},
 		Sender:     userAddress(evt.Sender),
 		Outgoing:   evt.Sender == c.cli.UserID,
 		Sent:       time.UnixMilli(evt.Timestamp),
@@ -168,7 +168,7 @@ func (c *Connector) isVerified(u id.UserID) bool {
 func fillMessage(msg *protocols.Message, content *event.MessageEventContent) {
 	if content.RelatesTo != nil {
 		if r := content.RelatesTo.GetReplyTo(); r != "" {
-			msg.ReplyTo = r.String()
+			msg.ReplyTo = protocols.MessageID(r.String())
 		}
 	}
 	body, formatted, notice := renderBody(content)
@@ -239,12 +239,12 @@ func (c *Connector) handleEphemeral(ctx context.Context, evt *event.Event) {
 		c.mu.Unlock()
 		for u := range now {
 			if !prev[u] {
-				c.emit(protocols.TypingEvent{Chat: room.String(), From: userAddress(u), Typing: true})
+				c.emit(protocols.TypingEvent{Chat: protocols.ChatID(room.String()), From: userAddress(u), Typing: true})
 			}
 		}
 		for u := range prev {
 			if !now[u] {
-				c.emit(protocols.TypingEvent{Chat: room.String(), From: userAddress(u), Typing: false})
+				c.emit(protocols.TypingEvent{Chat: protocols.ChatID(room.String()), From: userAddress(u), Typing: false})
 			}
 		}
 	case event.EphemeralEventReceipt:
@@ -257,7 +257,7 @@ func (c *Connector) handleEphemeral(ctx context.Context, evt *event.Event) {
 					if u == c.cli.UserID {
 						continue
 					}
-					c.emit(protocols.ReceiptEvent{Chat: room.String(), IDs: []string{evtID.String()},
+					c.emit(protocols.ReceiptEvent{Chat: protocols.ChatID(room.String()), IDs: []protocols.MessageID{protocols.MessageID(evtID)},
 						Kind: protocols.ReceiptRead, From: userAddress(u), At: r.Timestamp})
 				}
 			}
@@ -370,7 +370,7 @@ func (c *Connector) flushRooms(ctx context.Context) {
 			continue
 		}
 		c.emit(protocols.RequestEvent{From: userAddress(r.InvitedBy), Name: r.Name,
-			Chat: protocols.Chat{ID: room.String(), Group: r.DirectUser == "", Name: r.Name},
+			Chat: protocols.Chat{ID: protocols.ChatID(room.String()), Group: r.DirectUser == "", Name: r.Name},
 			Kind: protocols.RequestInvite, At: time.Now()})
 	}
 	for room := range dirty {
@@ -384,7 +384,7 @@ func (c *Connector) flushRooms(ctx context.Context) {
 			addrs = append(addrs, userAddress(m))
 		}
 		c.emit(protocols.ChatEvent{
-			Chat:       protocols.Chat{ID: room.String(), Group: r.DirectUser == "", Name: r.Name, Peer: directPeer(r.DirectUser)},
+			Chat:       protocols.Chat{ID: protocols.ChatID(room.String()), Group: r.DirectUser == "", Name: r.Name, Peer: directPeer(r.DirectUser)},
 			Encryption: c.roomEncryption(ctx, room),
 			Members:    addrs,
 		})

@@ -149,7 +149,7 @@ type peer interface {
 // creates the DM; p joins and must decrypt it. It returns the send result.
 func openDM(t testing.TB, a *client, p peer, user, clientID, body string) protocols.SendResult {
 	t.Helper()
-	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: clientID,
+	res, err := a.c.Send(context.Background(), protocols.OutgoingMessage{ClientID: protocols.ClientID(clientID),
 		To: protocols.Address{Network: protocols.Matrix, ID: user}, Body: body, MinEncryption: protocols.EncE2EE})
 	if err != nil {
 		t.Fatalf("send: %v", err)

@@ -28,7 +28,7 @@ func TestInviteIsARequestAndHostileInput(t *testing.T) {
 	// Group-style: a second invite into a named room without is_direct.
 	req := a.wait(20*time.Second, "invite request", func(ev protocols.Event) bool {
 		r, ok := ev.(protocols.RequestEvent)
-		return ok && r.Chat.ID == room
+		return ok && r.Chat.ID == protocols.ChatID(room)
 	}).(protocols.RequestEvent)
 	if req.Kind != protocols.RequestInvite || req.From.ID != mallory {
 		t.Fatalf("request %+v", req)
@@ -41,12 +41,12 @@ func TestInviteIsARequestAndHostileInput(t *testing.T) {
 		t.Fatalf("alice sent %d receipts/typing to an unaccepted inviter", n)
 	}
 
-	if err := a.c.AnswerRequest(ctx, req.From, room, true); err != nil {
+	if err := a.c.AnswerRequest(ctx, req.From, protocols.ChatID(room), true); err != nil {
 		t.Fatal(err)
 	}
 	a.wait(20*time.Second, "room name with escapes kept raw for the TUI to sanitize", func(ev protocols.Event) bool {
 		c, ok := ev.(protocols.ChatEvent)
-		return ok && c.Chat.ID == room && c.Chat.Name == "Room"+esc
+		return ok && c.Chat.ID == protocols.ChatID(room) && c.Chat.Name == "Room"+esc
 	})
 	a.wait(20*time.Second, "display name", func(ev protocols.Event) bool {
 		c, ok := ev.(protocols.ContactEvent)

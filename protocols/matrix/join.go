@@ -80,5 +80,5 @@ func (c *Connector) Join(ctx context.Context, addr string) (protocols.Chat, erro
 		return protocols.Chat{}, err
 	}
 	c.markDirty(room)
-	return protocols.Chat{ID: room.String(), Group: true, Name: name}, nil
+	return protocols.Chat{ID: protocols.ChatID(room.String()), Group: true, Name: name}, nil
 }

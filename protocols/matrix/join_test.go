@@ -45,7 +45,7 @@ func TestJoinRoomByAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if chat.ID != created.RoomID.String() || !chat.Group || chat.Name != "Book club" {
+	if chat.ID != protocols.ChatID(created.RoomID.String()) || !chat.Group || chat.Name != "Book club" {
 		t.Fatalf("joined %+v, want room %s named Book club", chat, created.RoomID)
 	}
 	if _, err := carol.SendText(ctx, created.RoomID, "welcome, alice"); err != nil {

@@ -21,7 +21,7 @@ func jsDM(t *testing.T, a *client, js *testserver.JSPeer, clientID, body string)
 	// it has not downloaded yet; its /keys/query may still be in flight
 	// after the first decrypt, so wait for it like a settled client.
 	js.MustDo(map[string]any{"op": "devices", "user": a.c.Session().UserID})
-	return res.Chat
+	return string(res.Chat)
 }
 
 // TestEncryptedDMWithJSSDK: Polyglot and matrix-js-sdk (Rust crypto) talk
@@ -38,12 +38,12 @@ func TestEncryptedDMWithJSSDK(t *testing.T) {
 	sent := js.MustDo(map[string]any{"op": "send", "room": room, "body": "hi alice secret-c07b"})
 	m := a.waitMessage(30*time.Second, "hi alice secret-c07b")
 	if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing || m.Sender.ID != bob ||
-		m.Chat.ID != room || m.Chat.Group || m.NetworkID != sent["event_id"] {
+		m.Chat.ID != protocols.ChatID(room) || m.Chat.Group || m.NetworkID != sent["event_id"] {
 		t.Fatalf("Polyglot received %+v (js-sdk sent %v)", m, sent)
 	}
 
 	// A second round each way: the sessions keep working after first use.
-	if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "j-2", To: bobAddr, Chat: room, Body: "second secret-5d1e", MinEncryption: protocols.EncE2EE}); err != nil {
+	if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "j-2", To: bobAddr, Chat: protocols.ChatID(room), Body: "second secret-5d1e", MinEncryption: protocols.EncE2EE}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.WaitEvent(20*time.Second, bodyIs("second secret-5d1e")); err != nil {
@@ -183,7 +183,7 @@ func TestSASVerificationPolyglotStartsWithJSSDK(t *testing.T) {
 	}
 	verifiedBothWays(t, a, js, txn)
 
-	r, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "v-2", To: bobAddr, Chat: room, Body: "now verified", MinEncryption: protocols.EncE2EEVerified})
+	r, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: "v-2", To: bobAddr, Chat: protocols.ChatID(room), Body: "now verified", MinEncryption: protocols.EncE2EEVerified})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestMeasureEncryptedLatencyJSSDK(t *testing.T) {
 
 	pgToJS := measure(t, func(i int) {
 		body := fmt.Sprintf("pg→js %d", i)
-		if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: fmt.Sprintf("m-%d", i+1), To: bobAddr, Chat: room, Body: body, MinEncryption: protocols.EncE2EE}); err != nil {
+		if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: protocols.ClientID(fmt.Sprintf("m-%d", i+1)), To: bobAddr, Chat: protocols.ChatID(room), Body: body, MinEncryption: protocols.EncE2EE}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := js.WaitEvent(20*time.Second, bodyIs(body)); err != nil {

@@ -31,7 +31,7 @@ func TestLateRoomKeyReplacesUndecryptable(t *testing.T) {
 	nio.MustDo(map[string]any{"op": "typing", "room": room, "on": true})
 	got := a.wait(20*time.Second, "decrypted message", isLate(evID, false)).(protocols.MessageEvent).Message
 	if got.Body != "late secret-5d1e" || got.Notice != "" || got.Encryption != protocols.EncE2EE ||
-		got.Sender.ID != lk.bob || got.Chat.ID != room || got.Outgoing {
+		got.Sender.ID != lk.bob || got.Chat.ID != protocols.ChatID(room) || got.Outgoing {
 		t.Fatalf("decrypted message %+v", got)
 	}
 	if proxy.Releases() == 0 {
@@ -100,7 +100,7 @@ func startLateKey(t *testing.T) *lateKey {
 	cfg.Homeserver = proxy.URL()
 	a := connect(t, d, cfg)
 	room := openDM(t, a, nio, bob, "l-1", "hello bob").Chat
-	return &lateKey{d: d, a: a, cfg: cfg, nio: nio, proxy: proxy, bob: bob, room: room, t: t}
+	return &lateKey{d: d, a: a, cfg: cfg, nio: nio, proxy: proxy, bob: bob, room: string(room), t: t}
 }
 
 // sendLocked has bob send body while the proxy holds alice's to-device
@@ -114,7 +114,7 @@ func (lk *lateKey) sendLocked(body string) string {
 	evID := lk.nio.MustDo(map[string]any{"op": "send", "room": lk.room, "body": body})["event_id"].(string)
 	first := lk.a.wait(20*time.Second, "undecryptable message", isLate(evID, true)).(protocols.MessageEvent).Message
 	if first.Body != "" || !strings.Contains(first.Notice, "Unable to decrypt") || first.Sender.ID != lk.bob ||
-		first.Chat.ID != lk.room || first.Encryption != protocols.EncE2EE {
+		first.Chat.ID != protocols.ChatID(lk.room) || first.Encryption != protocols.EncE2EE {
 		t.Fatalf("undecryptable message %+v", first)
 	}
 	if held := lk.proxy.HeldTypes(); !slices.Contains(held, "m.room.encrypted") {
@@ -129,7 +129,7 @@ func (lk *lateKey) sendLocked(body string) string {
 func isLate(evID string, undecryptable bool) func(protocols.Event) bool {
 	return func(ev protocols.Event) bool {
 		m, ok := ev.(protocols.MessageEvent)
-		return ok && m.Message.NetworkID == evID && m.Message.Undecryptable == undecryptable
+		return ok && m.Message.NetworkID == protocols.MessageID(evID) && m.Message.Undecryptable == undecryptable
 	}
 }
 
@@ -175,7 +175,7 @@ func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := a.wait(20*time.Second, "undecryptable message", isLate(sent.NetworkID, true)).(protocols.MessageEvent).Message
+	first := a.wait(20*time.Second, "undecryptable message", isLate(string(sent.NetworkID), true)).(protocols.MessageEvent).Message
 	if first.Body != "" || !strings.Contains(first.Notice, "Unable to decrypt") || first.Sender.ID != bob {
 		t.Fatalf("undecryptable message %+v", first)
 	}
@@ -183,11 +183,11 @@ func TestLostRoomKeyRecoveredByKeyRequest(t *testing.T) {
 	if proxy.Dropped() == 0 {
 		t.Fatal("the proxy lost no to-device event: the room key was not withheld")
 	}
-	got := a.wait(20*time.Second, "message decrypted with the forwarded key", isLate(sent.NetworkID, false)).(protocols.MessageEvent).Message
+	got := a.wait(20*time.Second, "message decrypted with the forwarded key", isLate(string(sent.NetworkID), false)).(protocols.MessageEvent).Message
 	if got.Body != "lost key secret-0c4f" || got.Notice != "" || got.Sender.ID != bob || got.Encryption != protocols.EncE2EE {
 		t.Fatalf("decrypted message %+v", got)
 	}
-	assertOneRow(t, openInbox(t, a), sent.NetworkID, "lost key secret-0c4f", "lost key secret-0c4f")
+	assertOneRow(t, openInbox(t, a), string(sent.NetworkID), "lost key secret-0c4f", "lost key secret-0c4f")
 }
 
 // TestLateKeyForEditShowsNoLockRow: bob's message and his edit of it come
@@ -208,14 +208,14 @@ func TestLateKeyForEditShowsNoLockRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.wait(20*time.Second, "undecryptable message", isLate(sent.NetworkID, true))
+	a.wait(20*time.Second, "undecryptable message", isLate(string(sent.NetworkID), true))
 	// Both graces are over once the edit's would have been shown.
 	time.Sleep(3 * time.Second)
 	locked := a.count(func(ev protocols.Event) bool {
 		m, ok := ev.(protocols.MessageEvent)
 		return ok && m.Message.Undecryptable
 	})
-	if locked != 1 || a.count(isLate(edit.NetworkID, true)) != 0 {
+	if locked != 1 || a.count(isLate(string(edit.NetworkID), true)) != 0 {
 		t.Fatalf("%d lock rows, want 1 (the message, not the edit):\n%s", locked, dumpEvents(a.events()))
 	}
 
@@ -223,13 +223,13 @@ func TestLateKeyForEditShowsNoLockRow(t *testing.T) {
 	if err := b.c.SetTyping(ctx, res.Chat, true); err != nil {
 		t.Fatal(err)
 	}
-	a.wait(20*time.Second, "decrypted message", isLate(sent.NetworkID, false))
+	a.wait(20*time.Second, "decrypted message", isLate(string(sent.NetworkID), false))
 	a.wait(20*time.Second, "bob's edit", func(ev protocols.Event) bool {
 		e, ok := ev.(protocols.EditEvent)
 		return ok && e.TargetID == sent.NetworkID && e.Body == "typo fixed" && e.NetworkID == edit.NetworkID
 	})
 
-	ms := conversationOf(t, openInbox(t, a), res.NetworkID)
+	ms := conversationOf(t, openInbox(t, a), string(res.NetworkID))
 	t.Logf("conversation:\n%s", strings.Join(lines(ms), "\n"))
 	var rows []inbox.Message
 	for _, m := range ms {
@@ -240,7 +240,7 @@ func TestLateKeyForEditShowsNoLockRow(t *testing.T) {
 			rows = append(rows, m)
 		}
 	}
-	if len(rows) != 1 || rows[0].NetworkID != sent.NetworkID || rows[0].Body != "typo fixed" || !rows[0].Edited {
+	if len(rows) != 1 || protocols.MessageID(rows[0].NetworkID) != sent.NetworkID || rows[0].Body != "typo fixed" || !rows[0].Edited {
 		t.Fatalf("bob's rows: %+v", rows)
 	}
 }

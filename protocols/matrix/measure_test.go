@@ -65,7 +65,7 @@ func TestMeasureEncryptedLatency(t *testing.T) {
 
 	pgToNio := measure(t, func(i int) {
 		body := fmt.Sprintf("pg→nio %d", i)
-		if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: fmt.Sprintf("m-%d", i+1), To: protocols.Address{Network: protocols.Matrix, ID: bob}, Chat: pgRoom, Body: body, MinEncryption: protocols.EncE2EE}); err != nil {
+		if _, err := a.c.Send(ctx, protocols.OutgoingMessage{ClientID: protocols.ClientID(fmt.Sprintf("m-%d", i+1)), To: protocols.Address{Network: protocols.Matrix, ID: bob}, Chat: pgRoom, Body: body, MinEncryption: protocols.EncE2EE}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := nb.WaitEvent(20*time.Second, bodyIs(body)); err != nil {
@@ -140,7 +140,7 @@ func TestMeasureInitialSync200Rooms(t *testing.T) {
 	rooms := map[string]bool{}
 	for _, ev := range a.events() {
 		if c, ok := ev.(protocols.ChatEvent); ok && c.Chat.Group {
-			rooms[c.Chat.ID] = true
+			rooms[string(c.Chat.ID)] = true
 		}
 	}
 	t.Logf("initial sync with 200 rooms: Connect (login, keys, first sync) took %v; creating the rooms took %v", took, setup)

@@ -28,7 +28,7 @@ func TestClientRestartResumes(t *testing.T) {
 	inviteRoom := nio.MustDo(map[string]any{"op": "create_dm", "invite": alice})["room"].(string)
 	req := a.wait(20*time.Second, "invite", func(ev protocols.Event) bool {
 		r, ok := ev.(protocols.RequestEvent)
-		return ok && r.Chat.ID == inviteRoom
+		return ok && r.Chat.ID == protocols.ChatID(inviteRoom)
 	}).(protocols.RequestEvent)
 	if req.Chat.Group || req.From.ID != bob {
 		t.Fatalf("DM invite looks like %+v", req)

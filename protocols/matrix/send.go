@@ -155,11 +155,11 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if msg.ReplyTo != "" {
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(id.EventID(msg.ReplyTo))
 	}
-	resp, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content, mautrix.ReqSendEvent{TransactionID: msg.ClientID})
+	resp, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content, mautrix.ReqSendEvent{TransactionID: string(msg.ClientID)})
 	if err != nil {
 		return protocols.SendResult{}, c.sendError(err)
 	}
-	return protocols.SendResult{NetworkID: resp.EventID.String(), Chat: room.String(), Encryption: enc, At: time.Now()}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(resp.EventID.String()), Chat: protocols.ChatID(room.String()), Encryption: enc, At: time.Now()}, nil
 }
 
 func (c *Connector) sendError(err error) error {
@@ -170,7 +170,7 @@ func (c *Connector) sendError(err error) error {
 }
 
 // Edit replaces the text of an earlier message (m.replace).
-func (c *Connector) Edit(ctx context.Context, chat, targetID, clientID, newBody string) (protocols.SendResult, error) {
+func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, clientID protocols.ClientID, newBody string) (protocols.SendResult, error) {
 	cli, _, _, err := c.client()
 	if err != nil {
 		return protocols.SendResult{}, err
@@ -183,15 +183,15 @@ func (c *Connector) Edit(ctx context.Context, chat, targetID, clientID, newBody 
 	content.NewContent = &nc
 	content.RelatesTo = (&event.RelatesTo{}).SetReplace(id.EventID(targetID))
 	room := id.RoomID(chat)
-	resp, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content, mautrix.ReqSendEvent{TransactionID: clientID})
+	resp, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content, mautrix.ReqSendEvent{TransactionID: string(clientID)})
 	if err != nil {
 		return protocols.SendResult{}, c.sendError(err)
 	}
-	return protocols.SendResult{NetworkID: resp.EventID.String(), Chat: chat, Encryption: c.roomEncryption(ctx, room), At: time.Now()}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(resp.EventID.String()), Chat: chat, Encryption: c.roomEncryption(ctx, room), At: time.Now()}, nil
 }
 
 // React adds a reaction, or removes our earlier one with the same key.
-func (c *Connector) React(ctx context.Context, chat, targetID, key string, remove bool) error {
+func (c *Connector) React(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, key string, remove bool) error {
 	cli, _, st, err := c.client()
 	if err != nil {
 		return err
@@ -217,7 +217,7 @@ func (c *Connector) React(ctx context.Context, chat, targetID, key string, remov
 }
 
 // Retract redacts a message.
-func (c *Connector) Retract(ctx context.Context, chat, targetID string) error {
+func (c *Connector) Retract(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID) error {
 	cli, _, _, err := c.client()
 	if err != nil {
 		return err
@@ -230,7 +230,7 @@ func (c *Connector) Retract(ctx context.Context, chat, targetID string) error {
 }
 
 // MarkRead sends a read receipt. The core calls it only with consent.
-func (c *Connector) MarkRead(ctx context.Context, chat, networkID string) error {
+func (c *Connector) MarkRead(ctx context.Context, chat protocols.ChatID, networkID protocols.MessageID) error {
 	cli, _, _, err := c.client()
 	if err != nil {
 		return err
@@ -239,7 +239,7 @@ func (c *Connector) MarkRead(ctx context.Context, chat, networkID string) error 
 }
 
 // SetTyping sends a typing notice (30 s) or clears it. Only with consent.
-func (c *Connector) SetTyping(ctx context.Context, chat string, typing bool) error {
+func (c *Connector) SetTyping(ctx context.Context, chat protocols.ChatID, typing bool) error {
 	cli, _, _, err := c.client()
 	if err != nil {
 		return err
@@ -250,7 +250,7 @@ func (c *Connector) SetTyping(ctx context.Context, chat string, typing bool) err
 
 // AnswerRequest joins (accept) or leaves (decline) an invited room. A DM
 // invite, once joined, is recorded in m.direct.
-func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, chat string, accept bool) error {
+func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, chat protocols.ChatID, accept bool) error {
 	cli, _, st, err := c.client()
 	if err != nil {
 		return err
@@ -285,7 +285,7 @@ func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, c
 
 // FetchHistory pages back through a room with /messages. before is the
 // cursor from the previous page ("" = from the newest event).
-func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit int) (protocols.HistoryPage, error) {
+func (c *Connector) FetchHistory(ctx context.Context, chat protocols.ChatID, before string, limit int) (protocols.HistoryPage, error) {
 	cli, mach, _, err := c.client()
 	if err != nil {
 		return protocols.HistoryPage{}, err
@@ -338,7 +338,7 @@ func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit
 		}
 		switch ev := c.convert(ctx, evt, true).(type) {
 		case protocols.MessageEvent:
-			byID[ev.Message.NetworkID] = len(page.Messages)
+			byID[string(ev.Message.NetworkID)] = len(page.Messages)
 			page.Messages = append(page.Messages, ev.Message)
 		case protocols.EditEvent:
 			msg := c.baseMessage(ctx, evt)
@@ -349,7 +349,7 @@ func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit
 		}
 	}
 	for _, r := range reactions {
-		if i, ok := byID[r.TargetID]; ok {
+		if i, ok := byID[string(r.TargetID)]; ok {
 			page.Messages[i].Reactions = append(page.Messages[i].Reactions, protocols.Reaction{Key: r.Key, Sender: r.From})
 		}
 	}

@@ -112,7 +112,7 @@ func Run(t *testing.T, n Network) {
 type suite struct {
 	n    Network
 	rec  *Recorder
-	chat string // the user's chat with the peer, as the network names it
+	chat protocols.ChatID // the user's chat with the peer, as the network names it
 }
 
 // connect opens and connects the user's connector, recording from its
@@ -169,7 +169,7 @@ func (s *suite) connectOrder(t *testing.T) {
 
 func (s *suite) send(t testing.TB, clientID, body string) protocols.SendResult {
 	t.Helper()
-	res, err := s.rec.C.Send(s.ctx(t), protocols.OutgoingMessage{ClientID: clientID, To: s.n.Peer.Address(), Chat: s.chat, Body: body})
+	res, err := s.rec.C.Send(s.ctx(t), protocols.OutgoingMessage{ClientID: protocols.ClientID(clientID), To: s.n.Peer.Address(), Chat: s.chat, Body: body})
 	if err != nil {
 		t.Fatalf("send %q: %v", body, err)
 	}
@@ -229,7 +229,7 @@ func (s *suite) peerEncryption(t *testing.T) {
 	}
 	// Asking for more than the peer offers is refused, and nothing leaves.
 	body := "must not leave " + Token()
-	_, err := s.rec.C.Send(s.ctx(t), protocols.OutgoingMessage{ClientID: "strong-" + Token(), To: peer, Chat: s.chat,
+	_, err := s.rec.C.Send(s.ctx(t), protocols.OutgoingMessage{ClientID: protocols.ClientID("strong-" + Token()), To: peer, Chat: s.chat,
 		Body: body, MinEncryption: claim + 1})
 	if !errors.Is(err, protocols.ErrEncryptionUnavailable) {
 		t.Fatalf("a send requiring %s to a %s peer: err %v, want ErrEncryptionUnavailable", (claim + 1).Label(), claim.Label(), err)
@@ -286,7 +286,7 @@ func (s *suite) historyPages(t *testing.T) {
 		}
 		var bodies []string
 		for _, m := range p.Messages {
-			key := m.NetworkID
+			key := string(m.NetworkID)
 			if key == "" {
 				key = m.Body
 			}
@@ -329,7 +329,7 @@ func (s *suite) unsupported(t *testing.T) {
 	check("Typing", caps.Typing, c.SetTyping(ctx, s.chat, false))
 	check("ReadMarkers", caps.ReadMarkers, c.MarkRead(ctx, s.chat, target))
 	if e, ok := c.(protocols.Editor); ok {
-		_, err := e.Edit(ctx, s.chat, target, "edit-"+Token(), "edited "+Token())
+		_, err := e.Edit(ctx, s.chat, target, protocols.ClientID("edit-"+Token()), "edited "+Token())
 		check("Edits", caps.Edits, err)
 	} else if caps.Edits {
 		t.Error("Edits is true but the connector has no Edit")

@@ -17,7 +17,7 @@ type ConnectorPeer struct {
 	// user's as the peer writes to them.
 	Self, User protocols.Address
 	Timeout    time.Duration
-	chat       string
+	chat       protocols.ChatID
 }
 
 // NewConnectorPeer connects c and records its events.
@@ -49,7 +49,7 @@ func (p *ConnectorPeer) Say(t testing.TB, body string) {
 			}
 		}
 	}
-	res, err := p.R.C.Send(ctx, protocols.OutgoingMessage{ClientID: "peer-" + Token(), To: p.User, Chat: p.chat, Body: body})
+	res, err := p.R.C.Send(ctx, protocols.OutgoingMessage{ClientID: protocols.ClientID("peer-" + Token()), To: p.User, Chat: p.chat, Body: body})
 	if err != nil {
 		t.Fatalf("peer says %q: %v", body, err)
 	}

@@ -71,7 +71,7 @@ func TestRosterAndBookmarksAtLogin(t *testing.T) {
 	// message arrives live, and ours goes out under the bookmark's nick.
 	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "welcome to the club"})
 	me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "welcome to the club" })
-	if !me.Message.Chat.Group || me.Message.Chat.ID != room || me.Historical {
+	if !me.Message.Chat.Group || me.Message.Chat.ID != protocols.ChatID(room) || me.Historical {
 		t.Fatalf("room message %+v", me)
 	}
 	if _, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "g1", To: protocols.Address{Network: protocols.XMPP, ID: room}, Group: true, Body: "hi, Ally here"}); err != nil {

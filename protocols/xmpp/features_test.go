@@ -193,14 +193,14 @@ func TestDeclineAndInvite(t *testing.T) {
 	dave.Must(10*time.Second, "joined", func(e testserver.PeerEvent) bool { return e.Ev == "joined" })
 	dave.Do(map[string]any{"op": "raw", "xml": `<message to='alice@localhost'><x xmlns='jabber:x:conference' jid='` + room + `' reason='come along'/></message>`})
 	inv := waitEvent(t, alice, 10*time.Second, func(e protocols.RequestEvent) bool { return e.Kind == protocols.RequestInvite })
-	if inv.From.ID != "dave@localhost" || inv.Chat.ID != room || !inv.Chat.Group {
+	if inv.From.ID != "dave@localhost" || inv.Chat.ID != protocols.ChatID(room) || !inv.Chat.Group {
 		t.Fatalf("invitation %+v", inv)
 	}
 	if err := alice.AnswerRequest(ctx10(t), inv.From, inv.Chat.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	dave.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "glad you came"})
-	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "glad you came" }); me.Message.Chat.ID != room {
+	if me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "glad you came" }); me.Message.Chat.ID != protocols.ChatID(room) {
 		t.Fatalf("room message %+v", me.Message)
 	}
 }

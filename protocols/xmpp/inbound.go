@@ -169,7 +169,7 @@ func (c *Connector) onPresence(p *inPresence) {
 	case "subscribe":
 		c.emit(protocols.RequestEvent{
 			From: c.addr(from.Bare()), Name: p.Nick,
-			Chat: protocols.Chat{ID: bare}, Kind: protocols.RequestSubscription, At: time.Now(),
+			Chat: protocols.Chat{ID: protocols.ChatID(bare)}, Kind: protocols.RequestSubscription, At: time.Now(),
 		})
 	case "", "unavailable":
 		if from.Bare().Equal(c.me) {
@@ -277,7 +277,7 @@ func (c *Connector) onInvite(m *inMessage) {
 	}
 	c.emit(protocols.RequestEvent{
 		From: c.addr(fj.Bare()), Name: reason,
-		Chat: protocols.Chat{ID: rj.Bare().String(), Group: true, Name: rj.Localpart()},
+		Chat: protocols.Chat{ID: protocols.ChatID(rj.Bare().String()), Group: true, Name: rj.Localpart()},
 		Kind: protocols.RequestInvite, At: time.Now(),
 	})
 }
@@ -371,19 +371,19 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	if !out {
 		switch {
 		case m.Receipt != nil:
-			evs = append(evs, protocols.ReceiptEvent{Chat: chatID, IDs: []string{m.Receipt.ID}, Kind: protocols.ReceiptDelivered, From: senderAddr, At: at})
+			evs = append(evs, protocols.ReceiptEvent{Chat: protocols.ChatID(chatID), IDs: []protocols.MessageID{protocols.MessageID(m.Receipt.ID)}, Kind: protocols.ReceiptDelivered, From: senderAddr, At: at})
 		case m.MarkReceived != nil:
-			evs = append(evs, protocols.ReceiptEvent{Chat: chatID, IDs: []string{m.MarkReceived.ID}, Kind: protocols.ReceiptDelivered, From: senderAddr, At: at})
+			evs = append(evs, protocols.ReceiptEvent{Chat: protocols.ChatID(chatID), IDs: []protocols.MessageID{protocols.MessageID(m.MarkReceived.ID)}, Kind: protocols.ReceiptDelivered, From: senderAddr, At: at})
 		}
 		if mk := firstRef(m.MarkShown, m.MarkAcked); mk != nil {
-			evs = append(evs, protocols.ReceiptEvent{Chat: chatID, IDs: []string{mk.ID}, Kind: protocols.ReceiptRead, From: senderAddr, At: at})
+			evs = append(evs, protocols.ReceiptEvent{Chat: protocols.ChatID(chatID), IDs: []protocols.MessageID{protocols.MessageID(mk.ID)}, Kind: protocols.ReceiptRead, From: senderAddr, At: at})
 		}
 		if st := m.state(); st != "" && !historical {
-			evs = append(evs, protocols.TypingEvent{Chat: chatID, From: senderAddr, Typing: st == StateComposing})
+			evs = append(evs, protocols.TypingEvent{Chat: protocols.ChatID(chatID), From: senderAddr, Typing: st == StateComposing})
 		}
 	}
 	if target := m.retractTarget(); target != "" {
-		return append(evs, protocols.DeleteEvent{Chat: chatID, TargetID: ref(target), From: senderAddr, At: at})
+		return append(evs, protocols.DeleteEvent{Chat: protocols.ChatID(chatID), TargetID: protocols.MessageID(ref(target)), From: senderAddr, At: at})
 	}
 	if m.Reactions != nil {
 		return append(evs, c.reactionEvents(chatID, ref(m.Reactions.ID), senderAddr, m.Reactions.Reactions, at)...)
@@ -391,7 +391,7 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	body := m.body()
 	if m.Replace != nil && body != "" {
 		b, _ := capBody(body, c.cfg.MaxBody)
-		return append(evs, protocols.EditEvent{Chat: chatID, TargetID: ref(m.Replace.ID), NetworkID: netID, From: senderAddr, Body: b, At: at})
+		return append(evs, protocols.EditEvent{Chat: protocols.ChatID(chatID), TargetID: protocols.MessageID(ref(m.Replace.ID)), NetworkID: protocols.MessageID(netID), From: senderAddr, Body: b, At: at})
 	}
 	var notice string
 	if body == "" {
@@ -413,9 +413,9 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		return evs // already delivered (live and catch-up overlap)
 	}
 	msg := protocols.Message{
-		ClientID:   clientID,
-		NetworkID:  netID,
-		Chat:       protocols.Chat{ID: chatID, Group: group, Name: chatName(chat, group)},
+		ClientID:   protocols.ClientID(clientID),
+		NetworkID:  protocols.MessageID(netID),
+		Chat:       protocols.Chat{ID: protocols.ChatID(chatID), Group: group, Name: chatName(chat, group)},
 		Sender:     senderAddr,
 		Outgoing:   out,
 		Body:       body,
@@ -425,7 +425,7 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		Notice:     notice,
 	}
 	if m.Reply != nil {
-		msg.ReplyTo = ref(m.Reply.ID)
+		msg.ReplyTo = protocols.MessageID(ref(m.Reply.ID))
 	}
 	return append(evs, protocols.MessageEvent{Message: msg, Historical: historical})
 }
@@ -457,11 +457,11 @@ func (c *Connector) reactionEvents(chat, target string, from protocols.Address, 
 			continue
 		}
 		now[key] = true
-		evs = append(evs, protocols.ReactionEvent{Chat: chat, TargetID: target, Key: key, From: from, At: at})
+		evs = append(evs, protocols.ReactionEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(target), Key: key, From: from, At: at})
 	}
 	for _, key := range prev {
 		if !now[key] {
-			evs = append(evs, protocols.ReactionEvent{Chat: chat, TargetID: target, Key: key, From: from, Remove: true, At: at})
+			evs = append(evs, protocols.ReactionEvent{Chat: protocols.ChatID(chat), TargetID: protocols.MessageID(target), Key: key, From: from, Remove: true, At: at})
 		}
 	}
 	set := make([]string, 0, len(now))
@@ -494,7 +494,7 @@ func (c *Connector) autoReceipt(t xmlstream.TokenReadEncoder, m *inMessage, evs 
 	if m.Markable != nil {
 		kinds += "m"
 	}
-	c.ackable.Put(msg.Chat.ID+"\x00"+m.ID, kinds)
+	c.ackable.Put(string(msg.Chat.ID)+"\x00"+m.ID, kinds)
 	if msg.Chat.Group || c.cfg.DeliveryReceipts == nil || !c.cfg.DeliveryReceipts(msg.Sender) {
 		return
 	}

@@ -41,5 +41,5 @@ func (c *Connector) Join(ctx context.Context, addr string) (protocols.Chat, erro
 		}
 		return protocols.Chat{}, err
 	}
-	return protocols.Chat{ID: bare, Group: true, Name: rj.Localpart()}, nil
+	return protocols.Chat{ID: protocols.ChatID(bare), Group: true, Name: rj.Localpart()}, nil
 }

@@ -27,15 +27,15 @@ func TestJoinByAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if chat.ID != room || !chat.Group || chat.Name != "club" {
+	if chat.ID != protocols.ChatID(room) || !chat.Group || chat.Name != "club" {
 		t.Fatalf("joined %+v", chat)
 	}
 	dave.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "hello room"})
 	me := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "hello room" })
-	if me.Message.Chat.ID != room {
+	if me.Message.Chat.ID != protocols.ChatID(room) {
 		t.Fatalf("room message in %q", me.Message.Chat.ID)
 	}
-	if again, err := alice.Join(ctx10(t), room); err != nil || again.ID != room {
+	if again, err := alice.Join(ctx10(t), room); err != nil || again.ID != protocols.ChatID(room) {
 		t.Fatalf("joining again: %+v %v", again, err)
 	}
 	if _, err := alice.Join(ctx10(t), "no-local-part"); err == nil {

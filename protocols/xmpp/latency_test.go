@@ -33,7 +33,7 @@ func TestLatencyAgainstSlixmpp(t *testing.T) {
 	for i := 0; i < n; i++ {
 		body := fmt.Sprintf("lat-p-%d", i)
 		start := time.Now()
-		if _, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: body, To: bobAddr, Body: body}); err != nil {
+		if _, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: protocols.ClientID(body), To: bobAddr, Body: body}); err != nil {
 			t.Fatal(err)
 		}
 		ev := bob.Message(10*time.Second, body)

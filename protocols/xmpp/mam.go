@@ -127,12 +127,12 @@ func strp(s string) *string { return &s }
 // filtered by the peer, or the room's own MAM). Messages are returned oldest
 // first; edits, reactions and retractions found on the page go out on Events
 // as they would live.
-func (c *Connector) FetchHistory(ctx context.Context, chat, before string, limit int) (protocols.HistoryPage, error) {
+func (c *Connector) FetchHistory(ctx context.Context, chat protocols.ChatID, before string, limit int) (protocols.HistoryPage, error) {
 	sess, _, err := c.session()
 	if err != nil {
 		return protocols.HistoryPage{}, err
 	}
-	cj, err := jid.Parse(chat)
+	cj, err := jid.Parse(string(chat))
 	if err != nil {
 		return protocols.HistoryPage{}, fmt.Errorf("xmpp: bad chat %q: %w", chat, err)
 	}

@@ -74,7 +74,7 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	case <-wctx.Done():
 		return fmt.Errorf("xmpp: join %s: %w", rj, wctx.Err())
 	}
-	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: rj.String(), Group: true, Name: rj.Localpart()}, Encryption: c.PeerEncryption(protocols.Address{})})
+	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: protocols.ChatID(rj.String()), Group: true, Name: rj.Localpart()}, Encryption: c.PeerEncryption(protocols.Address{})})
 	if since != "" {
 		if err := c.roomCatchUp(ctx, sess, r, since); err != nil {
 			// The conversation stays usable; the position stays put, so the

@@ -55,15 +55,15 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	}
 	chat := msg.Chat
 	if chat == "" {
-		chat = msg.To.ID
+		chat = protocols.ChatID(msg.To.ID)
 	}
-	to, group, err := c.target(chat)
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return protocols.SendResult{}, err
 	}
 	group = group || msg.Group
 	if msg.ClientID == "" {
-		msg.ClientID = randomID()
+		msg.ClientID = protocols.ClientID(randomID())
 	}
 	if len(msg.Body) == 0 {
 		return protocols.SendResult{}, errors.New("xmpp: empty message")
@@ -72,8 +72,8 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if err != nil {
 		return protocols.SendResult{}, err
 	}
-	res := protocols.SendResult{NetworkID: msg.ClientID, Chat: to.String(), Encryption: c.PeerEncryption(msg.To), At: time.Now()}
-	if _, done := c.outArch.Get(msg.ClientID); done && !group {
+	res := protocols.SendResult{NetworkID: protocols.MessageID(msg.ClientID), Chat: protocols.ChatID(to.String()), Encryption: c.PeerEncryption(msg.To), At: time.Now()}
+	if _, done := c.outArch.Get(string(msg.ClientID)); done && !group {
 		return res, nil
 	}
 	if group {
@@ -82,8 +82,8 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		}
 	}
 	out := outMessage{
-		ID: msg.ClientID, To: to.String(), Type: msgType(group), Body: msg.Body,
-		OriginID:  &OriginID{ID: msg.ClientID},
+		ID: string(msg.ClientID), To: to.String(), Type: msgType(group), Body: msg.Body,
+		OriginID:  &OriginID{ID: string(msg.ClientID)},
 		Markers:   []*Marker{NewMarker("markable", "")},
 		ChatState: NewChatState(StateActive),
 	}
@@ -91,13 +91,13 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		out.Request = &ReceiptRequest{}
 	}
 	if msg.ReplyTo != "" {
-		out.Reply = &Reply{ID: c.wireID(to.String(), group, msg.ReplyTo)}
+		out.Reply = &Reply{ID: c.wireID(to.String(), group, string(msg.ReplyTo))}
 	}
 	if err := c.sendAcked(ctx, sess, out); err != nil {
 		return protocols.SendResult{}, err
 	}
 	if !group {
-		c.outArch.Put(msg.ClientID, true) // a retry of an acked message is a no-op
+		c.outArch.Put(string(msg.ClientID), true) // a retry of an acked message is a no-op
 	}
 	return res, nil
 }
@@ -139,37 +139,37 @@ func (c *Connector) sendSimple(ctx context.Context, out outMessage) error {
 }
 
 // Edit sends a XEP-0308 correction of targetID (our ClientID of the message).
-func (c *Connector) Edit(ctx context.Context, chat, targetID, clientID, newBody string) (protocols.SendResult, error) {
-	to, group, err := c.target(chat)
+func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, clientID protocols.ClientID, newBody string) (protocols.SendResult, error) {
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return protocols.SendResult{}, err
 	}
 	if clientID == "" {
-		clientID = randomID()
+		clientID = protocols.ClientID(randomID())
 	}
 	sess, _, err := c.session()
 	if err != nil {
 		return protocols.SendResult{}, err
 	}
 	out := outMessage{
-		ID: clientID, To: to.String(), Type: msgType(group), Body: newBody,
-		OriginID: &OriginID{ID: clientID},
-		Replace:  &Replace{ID: c.wireID(to.String(), group, targetID)},
+		ID: string(clientID), To: to.String(), Type: msgType(group), Body: newBody,
+		OriginID: &OriginID{ID: string(clientID)},
+		Replace:  &Replace{ID: c.wireID(to.String(), group, string(targetID))},
 	}
 	if err := c.sendAcked(ctx, sess, out); err != nil {
 		return protocols.SendResult{}, err
 	}
-	return protocols.SendResult{NetworkID: clientID, Chat: to.String(), Encryption: c.PeerEncryption(protocols.Address{}), At: time.Now()}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(clientID), Chat: protocols.ChatID(to.String()), Encryption: c.PeerEncryption(protocols.Address{}), At: time.Now()}, nil
 }
 
 // React sets or removes one reaction. XEP-0444 sends the full set of our
 // reactions to a message, so the connector keeps the set it last sent.
-func (c *Connector) React(ctx context.Context, chat, targetID, key string, remove bool) error {
-	to, group, err := c.target(chat)
+func (c *Connector) React(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID, key string, remove bool) error {
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return err
 	}
-	ref := c.wireID(to.String(), group, targetID)
+	ref := c.wireID(to.String(), group, string(targetID))
 	k := "mine\x00" + to.String() + "\x00" + ref
 	prev, _ := c.react.Get(k)
 	var set []string
@@ -194,12 +194,12 @@ func (c *Connector) React(ctx context.Context, chat, targetID, key string, remov
 
 // Retract retracts one of our messages (XEP-0424, both the current form and
 // the 0.x fastening form, plus the fallback body for clients without it).
-func (c *Connector) Retract(ctx context.Context, chat, targetID string) error {
-	to, group, err := c.target(chat)
+func (c *Connector) Retract(ctx context.Context, chat protocols.ChatID, targetID protocols.MessageID) error {
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return err
 	}
-	ref := c.wireID(to.String(), group, targetID)
+	ref := c.wireID(to.String(), group, string(targetID))
 	sess, _, err := c.session()
 	if err != nil {
 		return err
@@ -217,12 +217,12 @@ func (c *Connector) Retract(ctx context.Context, chat, targetID string) error {
 // MarkRead sends a XEP-0333 displayed marker for networkID (and the XEP-0184
 // receipt it asked for, if not sent yet). The core calls it only for peers
 // the user accepted; nothing here sends read state on its own.
-func (c *Connector) MarkRead(ctx context.Context, chat, networkID string) error {
-	to, group, err := c.target(chat)
+func (c *Connector) MarkRead(ctx context.Context, chat protocols.ChatID, networkID protocols.MessageID) error {
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return err
 	}
-	id := c.wireID(to.String(), group, networkID)
+	id := c.wireID(to.String(), group, string(networkID))
 	out := outMessage{To: to.String(), Type: msgType(group), Markers: []*Marker{NewMarker("displayed", id)}}
 	if kinds, ok := c.ackable.Get(to.String() + "\x00" + id); ok && !group {
 		for _, k := range kinds {
@@ -236,8 +236,8 @@ func (c *Connector) MarkRead(ctx context.Context, chat, networkID string) error 
 }
 
 // SetTyping sends a XEP-0085 composing/active state.
-func (c *Connector) SetTyping(ctx context.Context, chat string, typing bool) error {
-	to, group, err := c.target(chat)
+func (c *Connector) SetTyping(ctx context.Context, chat protocols.ChatID, typing bool) error {
+	to, group, err := c.target(string(chat))
 	if err != nil {
 		return err
 	}
@@ -251,12 +251,12 @@ func (c *Connector) SetTyping(ctx context.Context, chat string, typing bool) err
 // AnswerRequest answers a presence subscription (accept: approve and ask
 // back, so presence flows both ways; deny: refuse) or a room invitation
 // (accept: join).
-func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, chat string, accept bool) error {
+func (c *Connector) AnswerRequest(ctx context.Context, from protocols.Address, chat protocols.ChatID, accept bool) error {
 	sess, _, err := c.session()
 	if err != nil {
 		return err
 	}
-	if cj, err := jid.Parse(chat); err == nil && chat != "" && !cj.Bare().Equal(mustBare(from.ID)) {
+	if cj, err := jid.Parse(string(chat)); err == nil && chat != "" && !cj.Bare().Equal(mustBare(from.ID)) {
 		if accept {
 			return c.JoinRoom(ctx, cj.Bare().String())
 		}

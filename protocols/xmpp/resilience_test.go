@@ -101,7 +101,7 @@ func TestMUC(t *testing.T) {
 		t.Fatal(err)
 	}
 	hist := waitEvent(t, alice, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "before you came" })
-	if !hist.Historical || !hist.Message.Chat.Group || hist.Message.Chat.ID != room || hist.Message.Sender.ID != room+"/Bobby" {
+	if !hist.Historical || !hist.Message.Chat.Group || hist.Message.Chat.ID != protocols.ChatID(room) || hist.Message.Sender.ID != room+"/Bobby" {
 		t.Fatalf("room history %+v", hist)
 	}
 	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "hello room"})
@@ -120,7 +120,7 @@ func TestMUC(t *testing.T) {
 	if !echo.Message.Outgoing || echo.Message.ClientID != "g1" {
 		t.Fatalf("own room echo %+v", echo.Message)
 	}
-	page, err := alice.FetchHistory(ctx10(t), room, "", 10)
+	page, err := alice.FetchHistory(ctx10(t), protocols.ChatID(room), "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 	}
 	var got []string
 	for _, me := range collectMessages(alice, 1500*time.Millisecond) {
-		if me.Message.Chat.ID != room {
+		if me.Message.Chat.ID != protocols.ChatID(room) {
 			continue
 		}
 		if me.Message.Body == "before the outage" {
@@ -270,7 +270,7 @@ func TestRoomCatchUpAfterReconnect(t *testing.T) {
 	next := newClient(t, p, "alice", "pw", func(c *Config) { c.DataDir, c.Rooms = dataDir, []string{room} })
 	got = got[:0]
 	for _, me := range collectMessages(next, 1500*time.Millisecond) {
-		if me.Message.Chat.ID == room {
+		if me.Message.Chat.ID == protocols.ChatID(room) {
 			got = append(got, me.Message.Body)
 		}
 	}

@@ -207,7 +207,7 @@ func TestContactDeviceKeyChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := again.WaitEvent(20*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "undecryptable" && ev["event_id"] == r2.NetworkID
+		return ev["ev"] == "undecryptable" && ev["event_id"] == string(r2.NetworkID)
 	}); err != nil {
 		t.Fatalf("the changed device should get the message but not its key: %v\n%v", err, again.Events())
 	}

@@ -42,7 +42,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	}
 	room := res.Chat
 
-	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == room })
+	inv, err := nio.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == string(room) })
 	if err != nil {
 		t.Fatalf("nio got no invite: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nio did not decrypt Polyglot's message: %v\n%v", err, nio.Events())
 	}
-	if got["encrypted"] != true || got["event_id"] != res.NetworkID {
+	if got["encrypted"] != true || got["event_id"] != string(res.NetworkID) {
 		t.Fatalf("nio saw %v", got)
 	}
 	if f, _ := got["formatted"].(string); !strings.Contains(f, "<strong>bob</strong>") {
@@ -70,7 +70,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	if m.Chat.ID != room || m.Chat.Group {
 		t.Fatalf("DM chat = %+v, want 1:1 %s", m.Chat, room)
 	}
-	if m.ReplyTo != res.NetworkID || m.NetworkID != reply["event_id"] {
+	if m.ReplyTo != res.NetworkID || string(m.NetworkID) != reply["event_id"] {
 		t.Fatalf("reply: ReplyTo=%q NetworkID=%q", m.ReplyTo, m.NetworkID)
 	}
 	a.wait(10*time.Second, "ChatEvent for the DM", func(ev protocols.Event) bool {
@@ -87,7 +87,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel, _ := ev["relates_to"].(map[string]any); rel == nil || rel["m.in_reply_to"].(map[string]any)["event_id"] != m.NetworkID {
+	if rel, _ := ev["relates_to"].(map[string]any); rel == nil || rel["m.in_reply_to"].(map[string]any)["event_id"] != string(m.NetworkID) {
 		t.Fatalf("reply relation lost: %v", ev)
 	}
 
@@ -96,7 +96,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := nio.WaitEvent(20*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "receipt" && ev["user"] == alice && ev["event_id"] == m.NetworkID
+		return ev["ev"] == "receipt" && ev["user"] == alice && ev["event_id"] == string(m.NetworkID)
 	}); err != nil {
 		t.Fatalf("nio saw no read receipt: %v", err)
 	}
@@ -129,14 +129,14 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	edit := nio.MustDo(map[string]any{"op": "send", "room": room, "body": "hi alice (edited)", "edit_of": m.NetworkID})
 	a.wait(20*time.Second, "edit from bob", func(ev protocols.Event) bool {
 		e, ok := ev.(protocols.EditEvent)
-		return ok && e.TargetID == m.NetworkID && e.Body == "hi alice (edited)" && e.NetworkID == edit["event_id"]
+		return ok && e.TargetID == m.NetworkID && e.Body == "hi alice (edited)" && string(e.NetworkID) == edit["event_id"]
 	})
 	if _, err := a.c.Edit(ctx, room, r2.NetworkID, "c-3", "a better reply"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := nio.WaitEvent(20*time.Second, func(ev map[string]any) bool {
 		rel, _ := ev["relates_to"].(map[string]any)
-		return ev["ev"] == "message" && rel != nil && rel["rel_type"] == "m.replace" && rel["event_id"] == r2.NetworkID
+		return ev["ev"] == "message" && rel != nil && rel["rel_type"] == "m.replace" && rel["event_id"] == string(r2.NetworkID)
 	}); err != nil {
 		t.Fatalf("nio saw no edit: %v", err)
 	}
@@ -151,7 +151,7 @@ func TestEncryptedDMWithNio(t *testing.T) {
 		t.Fatal(err)
 	}
 	react, err := nio.WaitEvent(20*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "reaction" && ev["target"] == m.NetworkID && ev["key"] == "🎉"
+		return ev["ev"] == "reaction" && ev["target"] == string(m.NetworkID) && ev["key"] == "🎉"
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -171,13 +171,13 @@ func TestEncryptedDMWithNio(t *testing.T) {
 	nio.MustDo(map[string]any{"op": "redact", "room": room, "target": gone["event_id"]})
 	a.wait(20*time.Second, "redaction from bob", func(ev protocols.Event) bool {
 		dl, ok := ev.(protocols.DeleteEvent)
-		return ok && dl.TargetID == gone["event_id"] && dl.From.ID == bob
+		return ok && string(dl.TargetID) == gone["event_id"] && dl.From.ID == bob
 	})
 	if err := a.c.Retract(ctx, room, r2.NetworkID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := nio.WaitEvent(20*time.Second, func(ev map[string]any) bool {
-		return ev["ev"] == "redaction" && ev["redacts"] == r2.NetworkID
+		return ev["ev"] == "redaction" && ev["redacts"] == string(r2.NetworkID)
 	}); err != nil {
 		t.Fatalf("nio saw no redaction: %v", err)
 	}

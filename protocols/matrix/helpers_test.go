@@ -157,7 +157,7 @@ func openDM(t testing.TB, a *client, p peer, user, clientID, body string) protoc
 	if res.Encryption != protocols.EncE2EE {
 		t.Fatalf("send result %+v", res)
 	}
-	if _, err := p.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == res.Chat }); err != nil {
+	if _, err := p.WaitEvent(30*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == string(res.Chat) }); err != nil {
 		t.Fatalf("the peer got no invite: %v", err)
 	}
 	p.MustDo(map[string]any{"op": "join", "room": res.Chat})
@@ -165,7 +165,7 @@ func openDM(t testing.TB, a *client, p peer, user, clientID, body string) protoc
 	if err != nil {
 		t.Fatalf("the peer did not decrypt Polyglot's message: %v\n%v\n%s", err, p.Events(), p.Stderr())
 	}
-	if got["encrypted"] != true || got["event_id"] != res.NetworkID || got["sender"] != a.c.Session().UserID {
+	if got["encrypted"] != true || got["event_id"] != string(res.NetworkID) || got["sender"] != a.c.Session().UserID {
 		t.Fatalf("the peer saw %v (sent %+v)", got, res)
 	}
 	return res

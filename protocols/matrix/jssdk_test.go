@@ -38,7 +38,7 @@ func TestEncryptedDMWithJSSDK(t *testing.T) {
 	sent := js.MustDo(map[string]any{"op": "send", "room": room, "body": "hi alice secret-c07b"})
 	m := a.waitMessage(30*time.Second, "hi alice secret-c07b")
 	if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing || m.Sender.ID != bob ||
-		m.Chat.ID != protocols.ChatID(room) || m.Chat.Group || m.NetworkID != sent["event_id"] {
+		m.Chat.ID != protocols.ChatID(room) || m.Chat.Group || string(m.NetworkID) != sent["event_id"] {
 		t.Fatalf("Polyglot received %+v (js-sdk sent %v)", m, sent)
 	}
 

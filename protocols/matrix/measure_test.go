@@ -46,7 +46,7 @@ func TestMeasureEncryptedLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgRoom := res.Chat
-	if _, err := nb.WaitEvent(20*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == pgRoom }); err != nil {
+	if _, err := nb.WaitEvent(20*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == string(pgRoom) }); err != nil {
 		t.Fatal(err)
 	}
 	nb.MustDo(map[string]any{"op": "join", "room": pgRoom})

@@ -28,12 +28,12 @@ func TestMessageFeaturesBothWays(t *testing.T) {
 	}
 	bob.Message(w, "one")
 	rc := waitEvent(t, alice, w, func(e protocols.ReceiptEvent) bool { return e.Kind == protocols.ReceiptDelivered })
-	if !reflect.DeepEqual(rc.IDs, []string{"m1"}) || rc.Chat != "bob@localhost" {
+	if !reflect.DeepEqual(rc.IDs, []protocols.MessageID{"m1"}) || rc.Chat != "bob@localhost" {
 		t.Fatalf("delivery receipt %+v", rc)
 	}
 	bob.Send(map[string]any{"op": "mark", "to": "alice@localhost", "id": "m1", "kind": "displayed"})
 	rd := waitEvent(t, alice, w, func(e protocols.ReceiptEvent) bool { return e.Kind == protocols.ReceiptRead })
-	if !reflect.DeepEqual(rd.IDs, []string{"m1"}) {
+	if !reflect.DeepEqual(rd.IDs, []protocols.MessageID{"m1"}) {
 		t.Fatalf("read marker %+v", rd)
 	}
 

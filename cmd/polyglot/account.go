@@ -161,8 +161,9 @@ func (o *addOptions) account() accounts.Account {
 func newAccountListCmd(io streams) *cobra.Command {
 	var online bool
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List accounts: network, address, state, server, name",
+		Use:         "list",
+		Annotations: forwardToCore,
+		Short:       "List accounts: network, address, state, server, name",
 		Long: `Lists the configured accounts. Without --online the state is what the
 config says (enabled or disabled); with --online each account connects and the
 live state is shown (online, retrying, login needed…).`,

@@ -28,6 +28,8 @@ type app struct {
 	backoff accounts.Backoff
 	// demo: the TUI runs over the demo world (it says so).
 	demo bool
+	// owner is set while this process owns the data dir as its core.
+	owner *coreHost
 }
 
 func newApp(s streams) (*app, error) {

@@ -15,6 +15,7 @@ import (
 	"polyglot/inbox"
 	"polyglot/keystore"
 	"polyglot/protocols"
+	"polyglot/remote"
 	"polyglot/tui"
 )
 
@@ -27,9 +28,18 @@ type runtime struct {
 	keys     keystore.Store
 	accounts *accounts.Manager
 	cancel   context.CancelFunc
+	// lock: this runtime owns the data dir (a standalone command).
+	lock *remote.Lock
+	// shared: the core's runtime lent to a command it runs; stop leaves
+	// it running.
+	shared bool
 }
 
 func (r *runtime) stop() {
+	if r.shared {
+		return
+	}
+	defer r.lock.Release()
 	if r.accounts != nil {
 		r.accounts.Stop()
 	}
@@ -124,13 +134,32 @@ func (a *app) newManager(cfg *accounts.Config, ks keystore.Store, in *inbox.Inbo
 }
 
 // startClient opens store and keystore and starts every enabled account.
+// Inside a running core it is the core's own (see core.go); elsewhere
+// this process must own the data dir, or no second set of connections is
+// made.
 func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, error) {
+	if rt := hostedRuntime(ctx); rt != nil {
+		return rt, nil
+	}
+	var lock *remote.Lock
+	if a.owner == nil {
+		l, err := remote.TryLock(a.paths.Data)
+		if errors.Is(err, remote.ErrLocked) {
+			return nil, withCode(exitBusy, fmt.Errorf("%w and is not answering yet; try again in a moment", err))
+		}
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
 	ks, err := a.openKeystore(cfg)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	in, err := a.openClientInbox(cfg)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -138,9 +167,10 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 	if err != nil {
 		cancel()
 		in.Close()
+		lock.Release()
 		return nil, err
 	}
-	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel, lock: lock}, nil
 }
 
 // openClientInbox opens the store (it holds no secret) and tells it about
@@ -257,12 +287,19 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 	if err := a.checkStartup(cfg, false); err != nil {
 		return err
 	}
+	// This process is the core: a `polyglot send` beside it runs here.
+	host, err := a.hostCore(ctx, "tui")
+	if err != nil {
+		return err
+	}
+	defer host.close()
 	if !unlocksUnattended(cfg) {
 		rt, err := a.startClient(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer rt.stop()
+		host.setRuntime(rt)
 		return a.runTUI(ctx, cfg, rt.inbox, rt.control(a))
 	}
 	in, err := a.openClientInbox(cfg)
@@ -272,6 +309,15 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 	defer in.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	late := a.unlockInBackground(ctx, cfg, in)
+	go func() {
+		<-late.done
+		if v, _ := late.ready(); v != nil {
+			late.mu.Lock()
+			ks := late.keys
+			late.mu.Unlock()
+			host.setRuntime(&runtime{inbox: in, keys: ks, accounts: v.m})
+		}
+	}()
 	err = a.runTUI(ctx, cfg, in, late)
 	cancel()
 	// A keystore that failed to unlock is the exit code, even when the

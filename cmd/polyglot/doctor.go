@@ -16,8 +16,9 @@ import (
 func newDoctorCmd(io streams) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "doctor",
-		Short: "Check config, keystore, data dir permissions and each account's reachability",
+		Use:         "doctor",
+		Annotations: forwardToCore,
+		Short:       "Check config, keystore, data dir permissions and each account's reachability",
 		Long: `Checks what polyglot depends on and prints what to do about each problem:
 the config file (and everything starting polyglot checks: theme, key
 bindings, notifications), the keystore, the permissions of the directories

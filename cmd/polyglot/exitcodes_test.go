@@ -9,6 +9,7 @@ import (
 
 	"polyglot/accounts"
 	"polyglot/keystore"
+	"polyglot/remote"
 )
 
 // offlineAccount is an XMPP account whose server refuses connections, in a
@@ -100,6 +101,16 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"send, no password stored", func(t *testing.T, p *profile) { writeConfig(t, p, offlineAccount) },
 			[]string{"send", "--to", "bob@localhost", "hello"}, exitAuth, "has no password in the keystore"},
 
+		{"send, another process owns the data dir", func(t *testing.T, p *profile) {
+			writeConfig(t, p, offlineAccount)
+			storeSecret(t, p, p.passphrase, acc, "pw")
+			l, err := remote.TryLock(filepath.Join(p.data, "polyglot"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(l.Release)
+		}, []string{"send", "--to", "bob@localhost", "hello"}, exitBusy, "owns this data dir"},
+
 		{"send, every route offline", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
 			storeSecret(t, p, p.passphrase, acc, "pw")
@@ -128,7 +139,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		})
 		seen[r.code] = true
 	}
-	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitQueued} {
+	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitQueued} {
 		if !seen[c] {
 			t.Errorf("no row for exit code %d", c)
 		}

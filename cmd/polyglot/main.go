@@ -65,6 +65,9 @@ func main() {
 
 func execute(ctx context.Context, args []string, io streams) int {
 	root := newRootCmd(io)
+	if code, ok := forward(ctx, root, args, io); ok {
+		return code
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -170,7 +173,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io))
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io), newServeCmd(io))
 	strictCommands(root)
 	return root
 }

@@ -26,8 +26,9 @@ type sendOptions struct {
 func newSendCmd(io streams) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:   "send --to ADDRESS [--via NETWORK] TEXT",
-		Short: "Send one message through the same router and outbox as the TUI",
+		Use:         "send --to ADDRESS [--via NETWORK] TEXT",
+		Annotations: forwardToCore,
+		Short:       "Send one message through the same router and outbox as the TUI",
 		Long: `Sends TEXT to ADDRESS (a network address such as bob@example.org or
 @bob:example.org, optionally prefixed "xmpp:" or "matrix:", or a contact's
 exact name). The router picks the best network and encryption; a weaker

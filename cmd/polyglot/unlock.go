@@ -8,6 +8,7 @@ import (
 	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/internal/errtext"
+	"polyglot/keystore"
 	"polyglot/protocols"
 	"polyglot/tui"
 )
@@ -33,8 +34,9 @@ type lateAccounts struct {
 	done     chan struct{}
 
 	mu   sync.Mutex
-	view *statusView // set once the accounts started
-	err  error       // why the keystore did not open
+	keys keystore.Store // set once unlocked
+	view *statusView    // set once the accounts started
+	err  error          // why the keystore did not open
 }
 
 var (
@@ -69,6 +71,9 @@ func (l *lateAccounts) start(ctx context.Context, a *app) (*statusView, error) {
 	if ctx.Err() != nil {
 		return nil, nil // the user quit while it unlocked: connect nothing
 	}
+	l.mu.Lock()
+	l.keys = ks
+	l.mu.Unlock()
 	m, err := a.startAccounts(ctx, l.cfg, ks, l.in)
 	if err != nil {
 		return nil, err

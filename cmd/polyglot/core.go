@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"polyglot/accounts"
+	"polyglot/remote"
+)
+
+// exitBusy: another Polyglot process owns the data dir and cannot serve
+// this command (see README's exit codes).
+const exitBusy = 5
+
+// forwardToCore marks a command that runs inside a running core (send,
+// doctor, account list): it then uses the core's connected accounts
+// instead of connecting them a second time.
+var forwardToCore = map[string]string{"core": "forward"}
+
+// hostedKey carries the core's runtime to the commands it runs.
+type hostedKey struct{}
+
+// hostedRuntime is the running core's runtime when ctx is a command run
+// inside it, else nil.
+func hostedRuntime(ctx context.Context) *runtime {
+	rt, _ := ctx.Value(hostedKey{}).(*runtime)
+	return rt
+}
+
+// socketPath is the core socket of this user's data dir.
+func (a *app) socketPath() string { return remote.SocketPath(os.Getenv, a.paths.Data) }
+
+// coreHost is this process as the owner of the data dir: it holds the lock
+// and runs the commands other polyglot processes forward to it, with its
+// runtime once the accounts run.
+type coreHost struct {
+	a     *app
+	srv   *remote.Server
+	ready chan struct{}
+	once  sync.Once
+	rt    *runtime
+	done  chan struct{}
+}
+
+// hostCore takes the data dir and opens its socket. Another owner is
+// exitBusy, with its pid.
+func (a *app) hostCore(ctx context.Context, name string) (*coreHost, error) {
+	srv, err := remote.Listen(a.paths.Data, a.socketPath())
+	if errors.Is(err, remote.ErrLocked) {
+		return nil, withCode(exitBusy, fmt.Errorf("%w: it connects the accounts; stop it first, or use `polyglot send` beside it", err))
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := &coreHost{a: a, srv: srv, ready: make(chan struct{}), done: make(chan struct{})}
+	srv.Name, srv.Log, srv.Run = "polyglot "+version+" "+name, a.log, h.run
+	go func() {
+		defer close(h.done)
+		if err := srv.Serve(ctx); err != nil {
+			a.log.Error().Err(err).Msg("core socket stopped")
+		}
+	}()
+	a.owner = h
+	a.log.Info().Str("socket", srv.Path()).Msg("core socket open")
+	return h, nil
+}
+
+// setRuntime lets forwarded commands run, over rt's accounts.
+func (h *coreHost) setRuntime(rt *runtime) {
+	h.once.Do(func() {
+		h.rt = &runtime{inbox: rt.inbox, keys: rt.keys, accounts: rt.accounts, shared: true}
+		close(h.ready)
+	})
+}
+
+// close stops serving, removes the socket and releases the data dir.
+func (h *coreHost) close() {
+	h.srv.Close()
+	<-h.done
+	h.a.owner = nil
+}
+
+// run is a forwarded command line, run here once the accounts run.
+func (h *coreHost) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return exitInterrupt
+	}
+	h.a.log.Info().Str("command", firstWord(args)).Msg("running a forwarded command")
+	return execute(context.WithValue(ctx, hostedKey{}, h.rt), args, streams{in: strings.NewReader(""), out: stdout, err: stderr})
+}
+
+func firstWord(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// forward runs the command line in the data dir's running core when the
+// command is one that may and a core answers; ok false: run it here.
+func forward(ctx context.Context, root *cobra.Command, args []string, io streams) (code int, ok bool) {
+	if hostedRuntime(ctx) != nil {
+		return 0, false // already inside the core
+	}
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.Annotations["core"] != "forward" {
+		return 0, false
+	}
+	paths, err := accounts.DefaultPaths()
+	if err != nil {
+		return 0, false
+	}
+	c, err := remote.Dial(ctx, remote.SocketPath(os.Getenv, paths.Data), remote.Hello{Client: "polyglot " + version + " " + cmd.Name(), DataDir: paths.Data})
+	var refused *remote.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		fmt.Fprintln(io.err, "polyglot:", refused.Reason)
+		return exitBusy, true
+	case err != nil:
+		return 0, false // no core: the command runs here
+	}
+	defer c.Close()
+	code, err = c.Run(ctx, args, io.out, io.err)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitInterrupt, true
+		}
+		fmt.Fprintln(io.err, "polyglot:", err)
+		return exitError, true
+	}
+	return code, true
+}

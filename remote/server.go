@@ -226,4 +226,3 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-

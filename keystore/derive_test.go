@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"filippo.io/age"
@@ -159,5 +160,25 @@ func TestPassphraseChangeInterruptedAfterFirstWrite(t *testing.T) {
 	}
 	if v, err := openFileStore(t, dir, "old").Get("k"); err != nil || string(v) != "v" {
 		t.Fatalf("old passphrase after the first write: %q, %v", v, err)
+	}
+}
+
+// TestKeyFileThatDoesNotFitIsNotCalledAWrongPassphrase: a key file from
+// another store next to this secrets file is reported as that, not as a
+// wrong passphrase, and neither file is touched.
+func TestKeyFileThatDoesNotFitIsNotCalledAWrongPassphrase(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	openFileStore(t, a, "pw").Set("k", []byte("v"))
+	openFileStore(t, b, "pw")
+	other, _ := os.ReadFile(filepath.Join(b, KeyFileName))
+	os.WriteFile(filepath.Join(a, KeyFileName), other, 0o600)
+	before, _ := os.ReadFile(filepath.Join(a, FileName))
+	var calls []bool
+	_, err := Open(Options{Dir: a, Backend: BackendFile, Passphrase: prompt("pw", &calls), ScryptWorkFactor: fastWF})
+	if err == nil || errors.Is(err, ErrWrongPassphrase) || !strings.Contains(err.Error(), "not encrypted to the key") {
+		t.Fatalf("err = %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(a, FileName)); !bytes.Equal(before, after) {
+		t.Fatal("the secrets file was rewritten")
 	}
 }

@@ -128,6 +128,10 @@ func openFile(opts Options, log zerolog.Logger) (*fileStore, error) {
 // stays in place until the new one atomically replaces it.
 func (s *fileStore) unlockSecrets(pass []byte) error {
 	scryptUsed, err := s.load(pass)
+	if errors.Is(err, ErrWrongPassphrase) && s.identity != nil {
+		// The passphrase opened the key file, so it is not the passphrase.
+		return fmt.Errorf("keystore: %s is not encrypted to the key in %s (the passphrase is right); both were left untouched", s.path, s.keyPath)
+	}
 	if err != nil || !scryptUsed {
 		return err
 	}
@@ -188,6 +192,8 @@ func (s *fileStore) readKey(pass []byte) (*age.X25519Identity, error) {
 		return nil, err
 	}
 	r, err := age.Decrypt(bytes.NewReader(raw), id)
+	// Also after a wrong passphrase: the TUI stays up, saying so.
+	releaseScryptMemory()
 	if err != nil {
 		var nomatch *age.NoIdentityMatchError
 		if errors.As(err, &nomatch) {
@@ -196,7 +202,6 @@ func (s *fileStore) readKey(pass []byte) (*age.X25519Identity, error) {
 		return nil, fmt.Errorf("keystore: %s is not a readable key file (%v); it was left untouched", s.keyPath, err)
 	}
 	plain, err := io.ReadAll(r)
-	releaseScryptMemory()
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %s is damaged (%v); it was left untouched", s.keyPath, err)
 	}
@@ -405,6 +410,10 @@ func (s *fileStore) load(pass []byte) (scryptUsed bool, err error) {
 		return false, ErrWrongPassphrase
 	}
 	r, err := age.Decrypt(bytes.NewReader(raw), ids...)
+	scryptUsed = byPass != nil && byPass.ran
+	if scryptUsed {
+		releaseScryptMemory()
+	}
 	if err != nil {
 		var nomatch *age.NoIdentityMatchError
 		if errors.As(err, &nomatch) {
@@ -413,10 +422,6 @@ func (s *fileStore) load(pass []byte) (scryptUsed bool, err error) {
 		return false, fmt.Errorf("keystore: %s is not a readable secrets file (%v); it was left untouched", s.path, err)
 	}
 	plain, err := io.ReadAll(r)
-	scryptUsed = byPass != nil && byPass.ran
-	if scryptUsed {
-		releaseScryptMemory()
-	}
 	if err != nil {
 		return false, fmt.Errorf("keystore: %s is damaged (%v); it was left untouched", s.path, err)
 	}

@@ -31,14 +31,16 @@ func derivationsLogged(t *testing.T, p *profile) int {
 }
 
 // TestOneKeyDerivationPerRun: `account add` into a new secrets file, a
-// second `account add` into the existing one, and a client start that
-// connects both accounts each derive the passphrase key exactly once, at
+// second `account add` into the existing one (XMPP, then Matrix), and a
+// client start that connects all three accounts each derive the passphrase key exactly once, at
 // the default work factor (they used to derive once per secret written:
 // three times for an add). The passphrase is never in the log.
 func TestOneKeyDerivationPerRun(t *testing.T) {
 	srv := testserver.StartProsody(t)
 	srv.Register("alice", "alice-pw-k1")
 	srv.Register("bob", "bob-pw-k2")
+	d := testserver.StartDendrite(t)
+	erin := d.CreateUser("erin", "erin-pw-k3")
 	p := newProfile(t)
 
 	step := func(what string, run func()) {
@@ -53,9 +55,11 @@ func TestOneKeyDerivationPerRun(t *testing.T) {
 	}
 	step("account add (new secrets file)", func() { addXMPPAccount(t, p, srv, "alice", "alice-pw-k1") })
 	step("account add (existing secrets file)", func() { addXMPPAccount(t, p, srv, "bob", "bob-pw-k2") })
+	// Matrix writes more secrets: password, access token, pickle key.
+	step("account add matrix (existing secrets file)", func() { addMatrixAccount(t, p, d, erin, "erin-pw-k3") })
 	step("client start", func() {
 		s := tmuxtest.Start(t, 120, 30, append(p.env(), "LANG=C.UTF-8"), "sh", "-c", `"$0"; echo "polyglot exited: $?"`, binPath)
-		s.WaitFor(30*time.Second, "alice@localhost online", "bob@localhost online")
+		s.WaitFor(30*time.Second, "alice@localhost online", "bob@localhost online", "@erin:localhost online")
 		s.Keys("q")
 		s.WaitFor(15*time.Second, "polyglot exited: 0")
 	})

@@ -18,6 +18,10 @@ import (
 	"polyglot/keystore"
 )
 
+// countDerivations makes p's runs log at info level, where the keystore
+// logs each derivation, whatever POLYGLOT_LOG_LEVEL the tests run with.
+func countDerivations(p *profile) { p.extraEnv = append(p.extraEnv, "POLYGLOT_LOG_LEVEL=info") }
+
 // derivationsLogged counts the keystore's "passphrase key derivation"
 // lines in the profile's polyglot.log (one per scrypt run, never with the
 // passphrase).
@@ -42,6 +46,7 @@ func TestOneKeyDerivationPerRun(t *testing.T) {
 	d := testserver.StartDendrite(t)
 	erin := d.CreateUser("erin", "erin-pw-k3")
 	p := newProfile(t)
+	countDerivations(p)
 
 	step := func(what string, run func()) {
 		t.Helper()
@@ -79,6 +84,7 @@ func TestSecretsFileOfAnOlderPolyglotKeepsWorking(t *testing.T) {
 	srv := testserver.StartProsody(t)
 	srv.Register("alice", "alice-pw-old")
 	p := newProfile(t)
+	countDerivations(p)
 	writeConfig(t, p, fmt.Sprintf("keystore = \"file\"\n\n[[account]]\nnetwork = \"xmpp\"\naddress = \"alice@localhost\"\nserver = %q\nca_file = %q\n", srv.Addr(), srv.CAFile()))
 	dir := filepath.Join(p.data, "polyglot")
 	old := writeOldSecretsFile(t, dir, p.passphrase, map[string][]byte{

@@ -38,6 +38,8 @@ type Inbox struct {
 	// connector's last (re)connect: their checkpoints are not committed,
 	// so the connector fetches that range again.
 	lost map[string]bool
+	// history is each account's first-login history fill while it runs.
+	history map[string]HistoryProgress
 	// older is where each chat's history continues on the server
 	// (LoadOlder), keyed by account and chat.
 	older  map[chatKey]olderCursor
@@ -85,6 +87,7 @@ func newInbox(db *sql.DB, opts Options) *Inbox {
 		typing:   map[ConversationID]typingEntry{},
 		inflight: map[MessageID]bool{},
 		lost:     map[string]bool{},
+		history:  map[string]HistoryProgress{},
 		older:    map[chatKey]olderCursor{},
 		outbox:   map[string]*outboxRun{},
 		known:    map[string]knownAccount{},
@@ -165,6 +168,7 @@ func (in *Inbox) Detach(account string) {
 	in.mu.Lock()
 	delete(in.conns, account)
 	delete(in.states, account)
+	delete(in.history, account)
 	in.mu.Unlock()
 	in.publish(Change{Kind: ChangeAccounts})
 }

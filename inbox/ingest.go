@@ -63,6 +63,9 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 			checkpoints = append(checkpoints, e)
 		case protocols.VerificationEvent:
 			in.onVerification(account, e)
+		case protocols.HistoryProgressEvent:
+			in.onHistoryProgress(account, e)
+			g.changed(ChangeAccounts, 0)
 		case nil:
 		default:
 			rest = append(rest, ev)
@@ -226,6 +229,11 @@ func (g *ingester) connection(e protocols.ConnectionEvent) {
 		g.in.mu.Lock()
 		delete(g.in.lost, g.account)
 		g.in.mu.Unlock()
+	}
+	if e.State != protocols.ConnOnline {
+		// A history fill ends with its session (it is not resumed), even
+		// if its last report was lost with the link.
+		g.in.endHistory(g.account)
 	}
 	online, changed := g.in.setState(g.account, e, "")
 	if online {

@@ -61,6 +61,10 @@ const (
 // FileName is the secrets file inside Options.Dir.
 const FileName = "secrets.age"
 
+// KeyFileName, beside FileName, holds the random key the secrets file is
+// encrypted to, itself encrypted under the passphrase.
+const KeyFileName = "secrets.key.age"
+
 // DefaultScryptWorkFactor is age's own default (log2 of scrypt N): about a
 // second of work per unlock on a laptop.
 const DefaultScryptWorkFactor = 18

@@ -195,16 +195,28 @@ type ChatEvent struct {
 	Members    []Address
 }
 
-func (MessageEvent) isEvent()    {}
-func (ReceiptEvent) isEvent()    {}
-func (TypingEvent) isEvent()     {}
-func (PresenceEvent) isEvent()   {}
-func (EditEvent) isEvent()       {}
-func (DeleteEvent) isEvent()     {}
-func (ReactionEvent) isEvent()   {}
-func (KeyChangeEvent) isEvent()  {}
-func (ConnectionEvent) isEvent() {}
-func (CheckpointEvent) isEvent() {}
-func (ContactEvent) isEvent()    {}
-func (RequestEvent) isEvent()    {}
-func (ChatEvent) isEvent()       {}
+// HistoryProgressEvent reports the recent history a first login fills in
+// the background: how far it got, for the status bar. Several may come;
+// the last one of a fill has Done set, however the fill ended. Figures are
+// what was fetched so far, not an estimate of what remains.
+type HistoryProgressEvent struct {
+	Messages int  // messages fetched so far
+	Limit    int  // the fill stops at this many (history_messages); 0: none
+	Chats    int  // conversations those messages belong to
+	Done     bool // the fill ended (finished, reached its limit, or stopped)
+}
+
+func (MessageEvent) isEvent()         {}
+func (ReceiptEvent) isEvent()         {}
+func (TypingEvent) isEvent()          {}
+func (PresenceEvent) isEvent()        {}
+func (EditEvent) isEvent()            {}
+func (DeleteEvent) isEvent()          {}
+func (ReactionEvent) isEvent()        {}
+func (KeyChangeEvent) isEvent()       {}
+func (ConnectionEvent) isEvent()      {}
+func (CheckpointEvent) isEvent()      {}
+func (ContactEvent) isEvent()         {}
+func (RequestEvent) isEvent()         {}
+func (ChatEvent) isEvent()            {}
+func (HistoryProgressEvent) isEvent() {}

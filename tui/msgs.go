@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -230,14 +231,24 @@ func loadAccounts(c Core, av AccountsView) tea.Cmd {
 }
 
 // accountStatuses prefers the supervisor's view (it knows back-off) and
-// falls back to what the inbox saw.
+// falls back to what the inbox saw; history fills come from the inbox.
 func accountStatuses(c Core, av AccountsView) []AccountStatus {
-	if av != nil {
-		return av.AccountStatuses()
-	}
 	var out []AccountStatus
-	for _, s := range c.AccountStates() {
-		out = append(out, AccountStatus{Account: s.Account, Network: s.Network, State: s.State.String(), Detail: s.Detail})
+	if av != nil {
+		// A copy: the view's own slice is not ours to annotate.
+		out = slices.Clone(av.AccountStatuses())
+	} else {
+		for _, s := range c.AccountStates() {
+			out = append(out, AccountStatus{Account: s.Account, Network: s.Network, State: s.State.String(), Detail: s.Detail})
+		}
+	}
+	if hr, ok := c.(HistoryReporter); ok {
+		fills := hr.HistoryProgress()
+		for i := range out {
+			if p, ok := fills[out[i].Account]; ok {
+				out[i].History = &p
+			}
+		}
 	}
 	return out
 }

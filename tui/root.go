@@ -753,6 +753,17 @@ func (m *rootModel) header() string {
 	return truncateStyled(s, m.width)
 }
 
+// historyProgressText says how far a first-login history fill got, in
+// figures fetched so far (how many there are in all nobody knows yet).
+func historyProgressText(p inbox.HistoryProgress) string {
+	s := "history " + itoa(int64(p.Messages)) + " messages"
+	if p.Limit > 0 {
+		s += " (up to " + itoa(int64(p.Limit)) + ")"
+	}
+	s += " · " + itoa(int64(p.Chats)) + " chats…"
+	return s
+}
+
 // statusBar shows each account's state in its network colour (the latest
 // notice has lines of its own: feedback).
 func (m *rootModel) statusBar() string {
@@ -768,7 +779,11 @@ func (m *rootModel) statusBar() string {
 		if isLocked(state) && locked == "" {
 			locked = a.Detail
 		}
-		parts = append(parts, st.netBadge(a.Network)+" "+inline(a.Account, 24)+" "+stateStyle(st, a).Render(state))
+		part := st.netBadge(a.Network) + " " + inline(a.Account, 24) + " " + stateStyle(st, a).Render(state)
+		if a.History != nil {
+			part += st.dim.Render(" · " + historyProgressText(*a.History))
+		}
+		parts = append(parts, part)
 	}
 	s := strings.Join(parts, st.dim.Render(" │ "))
 	switch {

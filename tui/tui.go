@@ -74,6 +74,15 @@ type AccountStatus struct {
 	// NextRetry is when a "retrying" account tries again; the accounts
 	// screen counts down to it.
 	NextRetry time.Time
+	// History is the first-login history fill running for the account;
+	// nil when none runs.
+	History *inbox.HistoryProgress
+}
+
+// HistoryReporter is the optional part of a Core that knows which
+// accounts are filling their recent history (inbox.HistoryProgress).
+type HistoryReporter interface {
+	HistoryProgress() map[string]inbox.HistoryProgress
 }
 
 // AccountsView is the optional richer source of account states (the

@@ -63,6 +63,8 @@ func TestFirstLoginShowsExistingHistory(t *testing.T) {
 	if screen := s.Screen(); strings.Contains(screen, "Requests (") {
 		t.Fatalf("roster contacts' history landed in Requests:\n%s", screen)
 	}
+	// The status bar's history note goes once the background fill ended.
+	s.WaitGone(30*time.Second, "messages (up to")
 
 	openConversation(t, s, "carol@localhost")
 	s.WaitFor(10*time.Second, "carol 030")

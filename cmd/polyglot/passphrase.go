@@ -17,8 +17,10 @@ func newPassphraseCmd(io streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "passphrase [--new-passphrase-file FILE]",
 		Short: "Change the passphrase of the encrypted secrets file",
-		Long: `Re-encrypts the secrets file ($XDG_DATA_HOME/polyglot/secrets.age) under a
-new passphrase, in one atomic replace. The current passphrase comes from
+		Long: `Puts the secrets file ($XDG_DATA_HOME/polyglot/secrets.age) under a new
+passphrase: a new random key, kept in secrets.key.age under the new
+passphrase, and the secrets re-encrypted to it; a crash at any point leaves
+a pair the old or the new passphrase opens. The current passphrase comes from
 POLYGLOT_PASSPHRASE_FILE or a prompt; the new one from --new-passphrase-file
 or a prompt (asked twice). A wrong current passphrase changes nothing.
 

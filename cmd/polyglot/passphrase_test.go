@@ -37,6 +37,11 @@ func TestChangePassphrase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(p.data, "polyglot", keystore.KeyFileName)
+	keyBefore, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const newPass = "a new and longer passphrase 9d1"
 	newFile := filepath.Join(p.root, "new-passphrase")
 	if err := os.WriteFile(newFile, []byte(newPass+"\n"), 0o600); err != nil {
@@ -53,6 +58,9 @@ func TestChangePassphrase(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(secrets); !bytes.Equal(before, after) {
 		t.Fatal("a refused change rewrote the secrets file")
+	}
+	if after, _ := os.ReadFile(keyFile); !bytes.Equal(keyBefore, after) {
+		t.Fatal("a refused change rewrote the key file")
 	}
 
 	if err := os.WriteFile(p.passFile, []byte(current+"\n"), 0o600); err != nil {

@@ -43,6 +43,8 @@ var (
 	_ tui.AccountsControl = (*lateAccounts)(nil)
 	_ tui.AccountsAdder   = (*lateAccounts)(nil)
 	_ tui.AccountsRetrier = (*lateAccounts)(nil)
+	// The status bar shows history fills from the inbox.
+	_ tui.HistoryReporter = (*inbox.Inbox)(nil)
 )
 
 // unlockInBackground opens the keystore and starts the accounts without

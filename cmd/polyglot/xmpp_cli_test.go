@@ -82,11 +82,16 @@ func TestXMPPAccountAddListSend(t *testing.T) {
 		}
 	})
 	t.Run("wrong passphrase changes nothing", func(t *testing.T) {
+		// The secrets file and the key file it is encrypted to.
 		secrets, _ := filepath.Glob(filepath.Join(p.data, "polyglot", "*.age"))
-		if len(secrets) != 1 {
-			t.Fatalf("want one secrets file, got %v", secrets)
+		if len(secrets) != 2 {
+			t.Fatalf("want the secrets file and its key file, got %v", secrets)
 		}
-		before, _ := os.ReadFile(secrets[0])
+		var before []string
+		for _, f := range secrets {
+			b, _ := os.ReadFile(f)
+			before = append(before, string(b))
+		}
 		wrong := filepath.Join(p.root, "wrongpass")
 		os.WriteFile(wrong, []byte("not it\n"), 0o600)
 		q := *p
@@ -95,9 +100,10 @@ func TestXMPPAccountAddListSend(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, "wrong passphrase") {
 			t.Fatalf("exit %d (want %d): %s", code, exitUsage, stderr)
 		}
-		after, _ := os.ReadFile(secrets[0])
-		if string(before) != string(after) {
-			t.Fatal("a wrong passphrase changed the secrets file")
+		for i, f := range secrets {
+			if after, _ := os.ReadFile(f); string(after) != before[i] {
+				t.Fatalf("a wrong passphrase changed %s", f)
+			}
 		}
 	})
 	t.Run("all accounts offline is reported as queued, then goes out once", func(t *testing.T) {

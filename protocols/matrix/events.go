@@ -54,7 +54,7 @@ func (c *Connector) handleEvent(ctx context.Context, evt *event.Event) {
 		c.dispatchDecrypted(ctx, dec)
 		return
 	}
-	c.dispatch(ctx, evt, false)
+	c.dispatch(ctx, evt, c.firstSync.Load())
 }
 
 // dispatchDecrypted handles a live event that arrived encrypted. A step of
@@ -68,7 +68,7 @@ func (c *Connector) dispatchDecrypted(ctx context.Context, evt *event.Event) {
 		}
 		return
 	}
-	c.dispatch(ctx, evt, false)
+	c.dispatch(ctx, evt, c.firstSync.Load())
 }
 
 // dispatch handles a (decrypted) timeline event.

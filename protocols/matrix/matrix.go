@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,6 +97,10 @@ type Connector struct {
 	invites   map[id.RoomID]bool // invites whose RequestEvent is due
 	// batch is held while a sync response is handled (see ProcessResponse).
 	batch chan struct{}
+	// firstSync is set while the account's first sync (no token yet) is
+	// handled: its timelines are history from before this client, shown
+	// but neither unread nor notified, as XMPP's first-login archive page.
+	firstSync atomic.Bool
 	// selfName is the user's display name from their own membership.
 	selfName string
 }

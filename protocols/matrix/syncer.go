@@ -174,6 +174,8 @@ func (s *syncer) ProcessResponse(ctx context.Context, res *mautrix.RespSync, sin
 		return err
 	}
 	before := s.snapshotDevices(ctx, res.DeviceLists.Changed)
+	s.c.firstSync.Store(since == "")
+	defer s.c.firstSync.Store(false)
 	err := s.DefaultSyncer.ProcessResponse(ctx, res, since)
 	if err != nil {
 		return err

@@ -55,7 +55,7 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 			}
 			return err
 		}
-		c.emitArchived(items, nil)
+		c.emitArchived(items, nil, nil)
 		if fin.Last != "" {
 			pos = fin.Last
 			c.emit(c.checkpoint("", pos))
@@ -82,7 +82,8 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if err != nil {
 		return err
 	}
-	c.emitArchived(items, nil)
+	chats := map[string]bool{}
+	c.emitArchived(items, nil, chats)
 	pos := fin.Last
 	if pos == "" {
 		pos = posStart // empty archive: next time, read it from the start
@@ -90,14 +91,15 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 	c.emit(c.checkpoint("", pos))
 	c.setCaughtUp(nil)
 	if !fin.Complete && fin.First != "" && len(items) > 0 {
-		go c.backfill(sess, fin.First, len(items), items[0].fwd.Delay.time())
+		go c.backfill(sess, fin.First, len(items), items[0].fwd.Delay.time(), chats)
 	}
 	return nil
 }
 
 // backfill pages our archive backwards from before, oldest-bound by the
-// configured history depth.
-func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, floor time.Time) {
+// configured history depth, and reports its progress as it goes (chats:
+// the conversations the newest page already touched).
+func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, floor time.Time, chats map[string]bool) {
 	ctx, cancel := c.linked(context.Background())
 	defer cancel()
 	days, most := c.cfg.HistoryDays, c.cfg.HistoryMessages
@@ -107,6 +109,11 @@ func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, fl
 	if most <= 0 {
 		most = defaultHistoryMsgs
 	}
+	progress := func(done bool) {
+		c.emit(protocols.HistoryProgressEvent{Messages: fetched, Limit: most, Chats: len(chats), Done: done})
+	}
+	defer progress(true)
+	progress(false)
 	since := time.Now().AddDate(0, 0, -days)
 	for fetched < most {
 		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: min(100, most-fetched), Before: strp(before)})
@@ -125,25 +132,30 @@ func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, fl
 			stamps[i] = it.fwd.Delay.time()
 		}
 		stamps, floor = protocols.OlderThan(stamps, floor)
-		c.emitArchived(keep, stamps)
-		fetched += len(items)
+		c.emitArchived(keep, stamps, chats)
+		fetched += len(keep)
 		if fin.Complete || fin.First == "" || len(items) == 0 || len(keep) < len(items) {
 			break
 		}
+		progress(false)
 		before = fin.First
 	}
-	c.log.Info().Int("messages", fetched).Msg("first-login history fetched")
+	c.log.Info().Int("messages", fetched).Int("chats", len(chats)).Msg("first-login history fetched")
 }
 
 // emitArchived emits archive results (oldest first) as historical events,
-// stamped with stamps if given, else with their delay stamps.
-func (c *Connector) emitArchived(items []mamItem, stamps []time.Time) {
+// stamped with stamps if given, else with their delay stamps; chats, if
+// given, collects the conversations they belong to.
+func (c *Connector) emitArchived(items []mamItem, stamps []time.Time, chats map[string]bool) {
 	for i, it := range items {
 		stamp := it.fwd.Delay.time()
 		if stamps != nil {
 			stamp = stamps[i]
 		}
 		for _, ev := range c.convert(it.fwd.Message, false, true, it.id, stamp) {
+			if me, ok := ev.(protocols.MessageEvent); ok && chats != nil {
+				chats[me.Message.Chat.ID] = true
+			}
 			c.emit(ev)
 		}
 	}

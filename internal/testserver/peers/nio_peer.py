@@ -33,6 +33,8 @@ Commands (field "op"):
     read       room, event
     invite     room, user
     set_name   room, name
+    mark_direct room, user  (records the room in this account's m.direct, as
+               Element does when it joins a DM)
     displayname name
     devices    user  -> {"devices": [device ids]}  (after a keys query)
     logout     (this device leaves the account; its keys go with it)
@@ -45,6 +47,7 @@ import json
 import logging
 import os
 import sys
+import urllib.parse
 
 from nio import (AsyncClient, AsyncClientConfig, InviteMemberEvent, MegolmEvent,
                  RedactionEvent, RoomMessage, RoomMemberEvent, TypingNoticeEvent,
@@ -65,6 +68,7 @@ class Peer:
         cfg = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True,
                                 max_timeouts=None)
         self.c = AsyncClient(hs, user, device_id=device_id, store_path=store, config=cfg)
+        self.direct = {}  # m.direct as mark_direct wrote it
         self.password = password
         self.c.add_event_callback(self.on_message, (RoomMessage, RoomEncryptedMedia))
         self.c.add_event_callback(self.on_undecryptable, MegolmEvent)
@@ -243,6 +247,14 @@ class Peer:
             r = await c.room_put_state(cmd["room"], "m.room.name", {"name": cmd["name"]})
             if not hasattr(r, "event_id"):
                 raise RuntimeError(str(r))
+            return {}
+        if op == "mark_direct":
+            self.direct.setdefault(cmd["user"], []).append(cmd["room"])
+            path = "/_matrix/client/v3/user/%s/account_data/m.direct" % urllib.parse.quote(c.user_id)
+            r = await c.send("PUT", path, json.dumps(self.direct),
+                             {"Authorization": "Bearer " + c.access_token, "Content-Type": "application/json"})
+            if r.status != 200:
+                raise RuntimeError("m.direct: HTTP %d %s" % (r.status, await r.text()))
             return {}
         if op == "displayname":
             await c.set_displayname(cmd["name"])

@@ -33,7 +33,7 @@ func TestFirstLoginReportsHistoryProgress(t *testing.T) {
 	// Each report's figures must be what arrived before it (one channel,
 	// in order).
 	var reports []protocols.HistoryProgressEvent
-	messages, chats := 0, map[string]bool{}
+	messages, chats := 0, map[protocols.ChatID]bool{}
 	deadline := time.After(60 * time.Second)
 	for done := false; !done; {
 		select {

@@ -82,7 +82,7 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if err != nil {
 		return err
 	}
-	chats := map[string]bool{}
+	chats := map[protocols.ChatID]bool{}
 	c.emitArchived(items, nil, chats)
 	pos := fin.Last
 	if pos == "" {
@@ -99,7 +99,7 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 // backfill pages our archive backwards from before, oldest-bound by the
 // configured history depth, and reports its progress as it goes (chats:
 // the conversations the newest page already touched).
-func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, floor time.Time, chats map[string]bool) {
+func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, floor time.Time, chats map[protocols.ChatID]bool) {
 	ctx, cancel := c.linked(context.Background())
 	defer cancel()
 	days, most := c.cfg.HistoryDays, c.cfg.HistoryMessages
@@ -146,7 +146,7 @@ func (c *Connector) backfill(sess *mxmpp.Session, before string, fetched int, fl
 // emitArchived emits archive results (oldest first) as historical events,
 // stamped with stamps if given, else with their delay stamps; chats, if
 // given, collects the conversations they belong to.
-func (c *Connector) emitArchived(items []mamItem, stamps []time.Time, chats map[string]bool) {
+func (c *Connector) emitArchived(items []mamItem, stamps []time.Time, chats map[protocols.ChatID]bool) {
 	for i, it := range items {
 		stamp := it.fwd.Delay.time()
 		if stamps != nil {

@@ -215,8 +215,17 @@ func (c *Connector) convert(ctx context.Context, base protocols.Message, msg *wa
 		return nil
 	}
 	if r := msg.GetReactionMessage(); r != nil {
-		return []protocols.Event{protocols.ReactionEvent{Chat: base.Chat.ID, TargetID: r.GetKey().GetID(), Key: r.GetText(),
-			From: base.Sender, Remove: r.GetText() == "", At: at}}
+		// One reaction per person: a new one replaces theirs, "" clears it.
+		target, key := r.GetKey().GetID(), r.GetText()
+		prev := c.st.swapReaction(ctx, base.Chat.ID, target, base.Sender.ID, key)
+		var evs []protocols.Event
+		if prev != "" && prev != key {
+			evs = append(evs, protocols.ReactionEvent{Chat: base.Chat.ID, TargetID: target, Key: prev, From: base.Sender, Remove: true, At: at})
+		}
+		if key != "" && key != prev {
+			evs = append(evs, protocols.ReactionEvent{Chat: base.Chat.ID, TargetID: target, Key: key, From: base.Sender, At: at})
+		}
+		return evs
 	}
 	body, reply, atts := content(msg)
 	m := base

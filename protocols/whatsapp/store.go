@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS polyglot_messages (
 	from_me INTEGER NOT NULL,
 	body    TEXT NOT NULL,
 	PRIMARY KEY (chat, id)
+);
+CREATE TABLE IF NOT EXISTS polyglot_reactions (
+	chat   TEXT NOT NULL,
+	target TEXT NOT NULL,
+	sender TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	PRIMARY KEY (chat, target, sender)
 );`
 
 func openStore(ctx context.Context, path string, log zerolog.Logger) (*store, error) {
@@ -129,4 +136,17 @@ func (s *store) lookup(ctx context.Context, chat, id string) (known, bool) {
 	err := s.db.QueryRowContext(ctx, `SELECT sender, from_me, body FROM polyglot_messages WHERE chat = ? AND id = ?`, chat, id).
 		Scan(&k.sender, &k.fromMe, &k.body)
 	return k, err == nil
+}
+
+// swapReaction records sender's reaction on target (WhatsApp keeps one per
+// person; "" clears it) and returns the one it replaces.
+func (s *store) swapReaction(ctx context.Context, chat, target, sender, key string) (prev string) {
+	_ = s.db.QueryRowContext(ctx, `SELECT key FROM polyglot_reactions WHERE chat = ? AND target = ? AND sender = ?`, chat, target, sender).Scan(&prev)
+	if key == "" {
+		_, _ = s.db.ExecContext(ctx, `DELETE FROM polyglot_reactions WHERE chat = ? AND target = ? AND sender = ?`, chat, target, sender)
+	} else {
+		_, _ = s.db.ExecContext(ctx, `INSERT INTO polyglot_reactions(chat, target, sender, key) VALUES (?, ?, ?, ?)
+			ON CONFLICT(chat, target, sender) DO UPDATE SET key = excluded.key`, chat, target, sender, key)
+	}
+	return prev
 }

@@ -100,6 +100,10 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"send, no password stored", func(t *testing.T, p *profile) { writeConfig(t, p, offlineAccount) },
 			[]string{"send", "--to", "bob@localhost", "hello"}, exitAuth, "has no password in the keystore"},
 
+		{"account add whatsapp, no route", func(t *testing.T, p *profile) {
+			p.extraEnv = append(p.extraEnv, "HTTPS_PROXY=http://"+closedPort(t))
+		}, []string{"account", "add", "whatsapp"}, exitUnavailable, "cannot reach WhatsApp's servers"},
+
 		{"send, every route offline", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
 			storeSecret(t, p, p.passphrase, acc, "pw")
@@ -128,7 +132,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		})
 		seen[r.code] = true
 	}
-	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitQueued} {
+	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitUnavailable, exitQueued} {
 		if !seen[c] {
 			t.Errorf("no row for exit code %d", c)
 		}

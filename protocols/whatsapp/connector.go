@@ -165,8 +165,20 @@ func (c *Connector) Connect(ctx context.Context) error {
 		c.waiting = nil
 		c.mu.Unlock()
 	}()
-	if err := c.cli.ConnectContext(ctx); err != nil {
-		return fmt.Errorf("connecting to WhatsApp: %w", err)
+	// whatsmeow ties the socket's life to the context it connects with:
+	// that is the connector's, and ctx only bounds the wait.
+	dialed := make(chan error, 1)
+	go func() { dialed <- c.cli.ConnectContext(c.ctx) }()
+	select {
+	case err := <-dialed:
+		if err != nil {
+			return fmt.Errorf("connecting to WhatsApp: %w", err)
+		}
+	case <-ctx.Done():
+		go c.cli.Disconnect()
+		return fmt.Errorf("WhatsApp's servers did not answer in time: %w", ctx.Err())
+	case <-c.closed:
+		return protocols.ErrNotConnected
 	}
 	select {
 	case err := <-wait:
@@ -245,7 +257,7 @@ func (c *Connector) Logout(ctx context.Context) error {
 		return nil
 	}
 	if !c.cli.IsConnected() {
-		if err := c.cli.ConnectContext(ctx); err != nil {
+		if err := c.cli.ConnectContext(c.ctx); err != nil {
 			return fmt.Errorf("unlinking from WhatsApp: %w", err)
 		}
 		if !c.cli.WaitForConnection(15 * time.Second) {

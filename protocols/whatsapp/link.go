@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -85,11 +86,22 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 			return types.JID{}, err
 		}
 		codes = ch
-		dctx, cancel := context.WithTimeout(ctx, ReachTimeout)
-		err = cli.ConnectContext(dctx)
-		cancel()
-		if err != nil {
-			return types.JID{}, fmt.Errorf("%w (web.whatsapp.com): %v", ErrUnreachable, err)
+		// The socket lives as long as the context it connects with: the
+		// link's, cancelled to abandon a dial that does not answer.
+		linkCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		dialed := make(chan error, 1)
+		go func() { dialed <- cli.ConnectContext(linkCtx) }()
+		select {
+		case err := <-dialed:
+			if err != nil {
+				return types.JID{}, fmt.Errorf("%w (web.whatsapp.com): %s", ErrUnreachable, netCause(err))
+			}
+		case <-time.After(ReachTimeout):
+			cancel()
+			return types.JID{}, fmt.Errorf("%w: no answer from web.whatsapp.com within %s", ErrUnreachable, ReachTimeout)
+		case <-ctx.Done():
+			return types.JID{}, ctx.Err()
 		}
 	}
 
@@ -158,4 +170,18 @@ func RemoveStore(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
 		os.Remove(p)
 	}
+}
+
+// netCause is the part of a dial error a user can act on: the failed DNS
+// lookup or connection, without the websocket layers around it.
+func netCause(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		return "looking up " + dnsErr.Name + " failed (" + dnsErr.Err + ")"
+	case errors.As(err, &opErr):
+		return opErr.Error()
+	}
+	return err.Error()
 }

@@ -51,6 +51,7 @@ type Connector struct {
 	online    bool
 	waiting   chan error // set while Connect waits for the server's answer
 	retried   bool       // a ClientOutdated was answered with a version update
+	updating  bool       // that update (and its reconnect) is under way
 	groups    map[types.JID]string
 	reconnect func(ctx context.Context) error // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
@@ -207,7 +208,7 @@ func (c *Connector) settle(ev protocols.ConnectionEvent) {
 		c.online = false
 	}
 	c.mu.Unlock()
-	if wait != nil {
+	if wait != nil && ev.State != protocols.ConnConnecting {
 		var err error
 		if ev.State != protocols.ConnOnline {
 			err = ev.Err
@@ -267,13 +268,24 @@ func (c *Connector) Logout(ctx context.Context) error {
 	return c.cli.Logout(ctx)
 }
 
-// updateVersion answers a 405 (client outdated) once per connector: fetch
-// WhatsApp Web's current version, use it, and connect again.
-func (c *Connector) updateVersion() {
+// clientOutdated answers a 405 (client outdated) once per connector: fetch
+// WhatsApp Web's current version, use it, and connect again. The flag is
+// set before the server's disconnect is handled, which the retry covers.
+func (c *Connector) clientOutdated() {
 	c.mu.Lock()
 	again := c.retried
 	c.retried = true
+	c.updating = !again
 	c.mu.Unlock()
+	go c.updateVersion(again)
+}
+
+func (c *Connector) updateVersion(again bool) {
+	defer func() {
+		c.mu.Lock()
+		c.updating = false
+		c.mu.Unlock()
+	}()
 	if again {
 		c.settle(protocols.ConnectionEvent{State: protocols.ConnOffline,
 			Err:    errors.New("WhatsApp refuses this client version (405) even after updating it: update Polyglot"),

@@ -79,7 +79,7 @@ func (c *Connector) handle(raw any) bool {
 			Detail: fmt.Sprintf("WhatsApp is not answering (%d keep-alives missed since %s); waiting for it", e.ErrorCount, e.LastSuccess.Local().Format("15:04:05"))})
 	case *events.Disconnected:
 		c.mu.Lock()
-		updating := c.retried && c.waiting != nil
+		updating := c.updating
 		c.mu.Unlock()
 		if !updating {
 			c.settle(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: errors.New("connection to WhatsApp lost"), Detail: "connection to WhatsApp lost"})
@@ -95,7 +95,7 @@ func (c *Connector) handle(raw any) bool {
 		d := fmt.Sprintf("WhatsApp has temporarily banned this account (%s); it ends in %s", e.Code, e.Expire.Round(time.Minute))
 		c.settle(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: errors.New(d), Detail: d})
 	case *events.ClientOutdated:
-		go c.updateVersion()
+		c.clientOutdated()
 	case *events.ConnectFailure:
 		d := fmt.Sprintf("WhatsApp refused the connection (%d %s)", int(e.Reason), e.Message)
 		c.settle(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: errors.New(d), Detail: d})

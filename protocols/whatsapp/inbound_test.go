@@ -311,10 +311,24 @@ func TestClientOutdatedUpdatesOnce(t *testing.T) {
 		fetched <- struct{}{}
 		return &want, nil
 	}
-	r.c.reconnect = func(ctx context.Context) error { reconnected <- struct{}{}; return nil }
+	release := make(chan struct{})
+	r.c.reconnect = func(ctx context.Context) error { reconnected <- struct{}{}; <-release; return nil }
 	r.dispatch(&events.ClientOutdated{})
+	// The server drops the outdated session at once: while the update and
+	// its reconnect run, that is not reported as the link going down.
+	r.dispatch(&events.Disconnected{})
 	waitChan(t, fetched, "version fetch")
 	waitChan(t, reconnected, "reconnect")
+	r.dispatch(&events.Presence{From: bob}) // a marker: events are emitted in order
+	event(r, func(e protocols.PresenceEvent) bool { return e.From.ID == bob.String() })
+	r.mu.Lock()
+	for _, ev := range r.seen {
+		if ce, ok := ev.(protocols.ConnectionEvent); ok {
+			t.Errorf("during the version update: %+v", ce)
+		}
+	}
+	r.mu.Unlock()
+	close(release)
 	if got := wastore.GetWAVersion(); got != want {
 		t.Fatalf("version after update %v, want %v", got, want)
 	}

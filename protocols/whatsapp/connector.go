@@ -116,9 +116,12 @@ func New(cfg Config) (*Connector, error) {
 
 func (c *Connector) Network() protocols.Network { return protocols.WhatsApp }
 
+// Capabilities: no Presence — contacts' presence needs a subscription
+// and our own "online", which Polyglot never announces (consent); a
+// presence WhatsApp sends anyway is still reported.
 func (c *Connector) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{
-		E2EE: true, Receipts: true, ReadMarkers: true, Typing: true, Presence: true,
+		E2EE: true, Receipts: true, ReadMarkers: true, Typing: true,
 		Edits: true, Reactions: true, Retractions: true, Replies: true, Groups: true,
 		Attachments: true, MaxBody: 65536,
 	}

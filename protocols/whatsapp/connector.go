@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 
 	"polyglot/protocols"
@@ -53,7 +54,8 @@ type Connector struct {
 	retried   bool       // a ClientOutdated was answered with a version update
 	updating  bool       // that update (and its reconnect) is under way
 	groups    map[types.JID]string
-	reconnect func(ctx context.Context) error // test seam: what a version update retries
+	retries   map[string]chan *events.MediaRetry // media-retry answers awaited, by message ID
+	reconnect func(ctx context.Context) error    // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
 	sendHook func(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error)
 
@@ -96,6 +98,7 @@ func New(cfg Config) (*Connector, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		groups:  map[types.JID]string{},
+		retries: map[string]chan *events.MediaRetry{},
 		history: make(chan *historyJob, 64),
 	}
 	c.cli = whatsmeow.NewClient(dev, waLog.Zerolog(log.With().Str("component", "whatsmeow").Logger()))

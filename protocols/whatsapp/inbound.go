@@ -55,6 +55,8 @@ func (c *Connector) handle(raw any) bool {
 			st = protocols.PresenceOffline
 		}
 		c.emit(protocols.PresenceEvent{From: c.address(c.phoneJID(ctx, e.From, types.EmptyJID)), State: st})
+	case *events.MediaRetry:
+		c.mediaRetry(e)
 	case *events.HistorySync:
 		c.queueHistory(e)
 	case *events.GroupInfo:
@@ -230,6 +232,7 @@ func (c *Connector) convert(ctx context.Context, base protocols.Message, msg *wa
 	body, reply, atts := content(msg)
 	m := base
 	m.Body, m.ReplyTo, m.Attachments = body, reply, atts
+	withOrigin(m.Attachments, m)
 	if body == "" && len(atts) == 0 {
 		kind := kindOf(msg)
 		if kind == "" {

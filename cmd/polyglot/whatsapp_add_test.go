@@ -110,3 +110,21 @@ func TestAddWhatsAppWithNoRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatsAppAccountNotLinked: a WhatsApp account in config.toml whose
+// device store is missing (never linked here, or deleted) shows "login
+// needed" and says how to link again, without making a store.
+func TestWhatsAppAccountNotLinked(t *testing.T) {
+	p := newProfile(t)
+	writeConfig(t, p, "keystore = \"file\"\n\n[[account]]\nnetwork = \"whatsapp\"\naddress = \"+491701234567\"\n")
+	out, stderr, code := p.run("", "account", "list", "--online")
+	if code != 0 || !strings.Contains(out, "login needed (link again with `polyglot account add whatsapp`") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	_ = filepath.WalkDir(p.root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "whatsapp.db") {
+			t.Errorf("a store was made for an unlinked account: %s", path)
+		}
+		return nil
+	})
+}

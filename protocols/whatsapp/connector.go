@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -71,10 +72,14 @@ var _ interface {
 	protocols.Logouter
 } = (*Connector)(nil)
 
-// New opens (creating) the account's device store; it does not connect.
+// New opens the account's device store (made by Link); it does not connect.
 func New(cfg Config) (*Connector, error) {
 	if cfg.DBPath == "" {
 		return nil, errors.New("whatsapp: no DBPath")
+	}
+	// Only linking makes a store: an account without one is not linked.
+	if _, err := os.Stat(cfg.DBPath); errors.Is(err, os.ErrNotExist) {
+		return nil, loginNeeded("this computer is not linked to the phone (no whatsapp.db)")
 	}
 	log := cfg.Logger.With().Str("whatsapp", cfg.Account).Logger()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,8 +159,9 @@ func (e *linkError) Unwrap() []error {
 	return []error{protocols.ErrAuthFailed, ErrNotLinked}
 }
 
+// loginNeeded reads after the account state "login needed".
 func loginNeeded(why string) error {
-	return &linkError{detail: "login needed — link again (polyglot account add whatsapp): " + why}
+	return &linkError{detail: "link again with `polyglot account add whatsapp`: " + why}
 }
 
 // Connect connects and returns once WhatsApp accepted the session.

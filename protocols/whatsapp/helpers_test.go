@@ -62,6 +62,9 @@ func newRig(t *testing.T) *rig {
 // open builds a connector on the rig's whatsapp.db (again, after a
 // "restart") and starts forwarding its events into the inbox.
 func (r *rig) open() {
+	if err := createPrivate(r.db); err != nil { // as Link would
+		r.t.Fatal(err)
+	}
 	c, err := New(Config{Account: testAccount, DBPath: r.db, Accepted: r.in.Accepted, Logger: zerolog.Nop()})
 	if err != nil {
 		r.t.Fatal(err)

@@ -3,6 +3,8 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,7 +270,8 @@ func state(r *rig) inbox.AccountState {
 	return inbox.AccountState{}
 }
 
-// TestConnectionStates: LoggedOut asks for a new link, with the reason;
+// TestConnectionStates: LoggedOut asks for a new link, with the reason
+// (the accounts screen shows "login needed (link again …)");
 // StreamReplaced, TemporaryBan and KeepAliveTimeout each say what
 // happened.
 func TestConnectionStates(t *testing.T) {
@@ -277,7 +280,7 @@ func TestConnectionStates(t *testing.T) {
 		state  protocols.ConnState
 		detail string
 	}{
-		{&events.LoggedOut{Reason: events.ConnectFailureLoggedOut}, protocols.ConnAuthFailed, "login needed — link again"},
+		{&events.LoggedOut{Reason: events.ConnectFailureLoggedOut}, protocols.ConnAuthFailed, "link again with `polyglot account add whatsapp`: this device was unlinked"},
 		{&events.LoggedOut{OnConnect: true, Reason: events.ConnectFailureMainDeviceGone}, protocols.ConnAuthFailed, "account is gone or locked"},
 		{&events.StreamReplaced{}, protocols.ConnAuthFailed, "opened by another program"},
 		{&events.TemporaryBan{Code: events.TempBanSentToTooManyPeople, Expire: time.Hour}, protocols.ConnOffline, "temporarily banned"},
@@ -348,5 +351,19 @@ func waitChan(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// TestNotLinkedIsLoginNeeded: an account whose store was never made (or
+// was deleted) is an auth failure saying to link again, and opening it
+// creates no store.
+func TestNotLinkedIsLoginNeeded(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "whatsapp.db")
+	_, err := New(Config{Account: testAccount, DBPath: db})
+	if !errors.Is(err, protocols.ErrAuthFailed) || !errors.Is(err, ErrNotLinked) || !strings.Contains(err.Error(), "link again") {
+		t.Fatalf("New without a store = %v", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("New made a store: %v", err)
 	}
 }

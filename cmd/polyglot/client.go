@@ -174,11 +174,15 @@ func (a *app) startAccounts(ctx context.Context, cfg *accounts.Config, ks keysto
 	return m, nil
 }
 
-// linkFloor is the class an account's link gives even without end-to-end
-// encryption: verified TLS on XMPP, unless certificate checks are off.
+// linkFloor is the least class an account's messages get, known while it
+// is offline: verified TLS on XMPP, unless certificate checks are off; end
+// to end on WhatsApp, which has no other kind.
 func linkFloor(acc accounts.Account) protocols.Encryption {
 	if acc.Network == protocols.XMPP && !acc.InsecureTLS {
 		return protocols.EncTransport
+	}
+	if acc.Network == protocols.WhatsApp {
+		return protocols.EncE2EE // every WhatsApp message is end-to-end encrypted
 	}
 	return protocols.EncNone
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"polyglot/accounts"
+	"polyglot/protocols"
 )
 
 // closedPort is a loopback address nothing listens on.
@@ -127,4 +130,14 @@ func TestWhatsAppAccountNotLinked(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWhatsAppRouteIsE2EEWhileOffline: an offline WhatsApp account still
+// ranks as end-to-end encrypted (no WhatsApp message travels otherwise),
+// so the route plan does not see a downgrade that cannot happen.
+func TestWhatsAppRouteIsE2EEWhileOffline(t *testing.T) {
+	acc := accounts.Account{ID: "whatsapp:+491701234567", Network: protocols.WhatsApp, Address: "+491701234567"}
+	if got := linkFloor(acc); got != protocols.EncE2EE {
+		t.Fatalf("linkFloor(whatsapp) = %v, want e2ee", got)
+	}
 }

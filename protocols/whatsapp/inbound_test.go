@@ -367,3 +367,28 @@ func TestNotLinkedIsLoginNeeded(t *testing.T) {
 		t.Fatalf("New made a store: %v", err)
 	}
 }
+
+// TestUnshownKindsSaySo: a message kind Polyglot cannot show yet is a
+// line that says what it was, and one whatsmeow could not decrypt is
+// marked undecryptable; protocol plumbing (key distribution) is no line.
+func TestUnshownKindsSaySo(t *testing.T) {
+	r := newRig(t)
+	r.dispatch(incoming(alice, alice, "L1", "Alice", &waE2E.Message{LocationMessage: &waE2E.LocationMessage{
+		DegreesLatitude: proto.Float64(52.5), DegreesLongitude: proto.Float64(13.4)}}))
+	if m := r.message("L1"); m.Notice != "a WhatsApp location message, which Polyglot cannot show yet" {
+		t.Fatalf("location stored as %+v", m)
+	}
+	r.dispatch(incoming(alice, alice, "K1", "Alice", &waE2E.Message{SenderKeyDistributionMessage: &waE2E.SenderKeyDistributionMessage{
+		GroupID: proto.String(group.String())}}))
+	r.dispatch(&events.UndecryptableMessage{Info: types.MessageInfo{
+		MessageSource: types.MessageSource{Chat: alice, Sender: alice}, ID: "U1", Timestamp: clock.Add(time.Hour)}})
+	_, ms := r.messages("U1")
+	for _, m := range ms {
+		if m.NetworkID == "K1" {
+			t.Fatalf("key distribution became a line: %+v", m)
+		}
+		if m.NetworkID == "U1" && !strings.Contains(m.Notice, "could not be decrypted") {
+			t.Fatalf("undecryptable stored as %+v", m)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 
 	"polyglot/protocols"
 )
@@ -106,7 +105,7 @@ func New(cfg Config) (*Connector, error) {
 		retries: map[string]chan *events.MediaRetry{},
 		history: make(chan *historyJob, 64),
 	}
-	c.cli = whatsmeow.NewClient(dev, waLog.Zerolog(log.With().Str("component", "whatsmeow").Logger()))
+	c.cli = whatsmeow.NewClient(dev, wmLog(log, "whatsmeow"))
 	// The supervisor reconnects (with backoff, visible on the accounts
 	// screen); whatsmeow's own loop would hide outages from it.
 	c.cli.EnableAutoReconnect = false

@@ -13,7 +13,6 @@ import (
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 )
 
 // ReachTimeout bounds how long linking waits for WhatsApp's servers to
@@ -65,7 +64,7 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 		}
 	}()
 	dev := st.container.NewDevice()
-	cli := whatsmeow.NewClient(dev, waLog.Zerolog(o.Logger.With().Str("component", "whatsmeow-link").Logger()))
+	cli := whatsmeow.NewClient(dev, wmLog(o.Logger, "whatsmeow-link"))
 	cli.EnableAutoReconnect = false
 	defer cli.Disconnect()
 

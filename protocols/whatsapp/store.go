@@ -69,7 +69,7 @@ func openStore(ctx context.Context, path string, log zerolog.Logger) (*store, er
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
-	container, err := sqlstore.New(ctx, "sqlite", dsn(path), waLog.Zerolog(log.With().Str("component", "whatsmeow-store").Logger()))
+	container, err := sqlstore.New(ctx, "sqlite", dsn(path), wmLog(log, "whatsmeow-store"))
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
@@ -149,4 +149,14 @@ func (s *store) swapReaction(ctx context.Context, chat, target, sender, key stri
 			ON CONFLICT(chat, target, sender) DO UPDATE SET key = excluded.key`, chat, target, sender, key)
 	}
 	return prev
+}
+
+// wmLog is whatsmeow's logger: never below info, because its debug lines
+// carry protocol nodes (pairing refs, keys) that must not reach the log.
+func wmLog(log zerolog.Logger, component string) waLog.Logger {
+	l := log.With().Str("component", component).Logger()
+	if l.GetLevel() < zerolog.InfoLevel {
+		l = l.Level(zerolog.InfoLevel)
+	}
+	return waLog.Zerolog(l)
 }

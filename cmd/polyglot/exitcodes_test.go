@@ -100,6 +100,8 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"send, no password stored", func(t *testing.T, p *profile) { writeConfig(t, p, offlineAccount) },
 			[]string{"send", "--to", "bob@localhost", "hello"}, exitAuth, "has no password in the keystore"},
 
+		{"account add whatsapp with an address", nil, []string{"account", "add", "whatsapp", "+491701234567"}, exitUsage, "--phone"},
+		{"account add whatsapp, bad phone", nil, []string{"account", "add", "whatsapp", "--phone", "call me"}, exitUsage, "not a phone number"},
 		{"account add whatsapp, no route", func(t *testing.T, p *profile) {
 			p.extraEnv = append(p.extraEnv, "HTTPS_PROXY=http://"+closedPort(t))
 		}, []string{"account", "add", "whatsapp"}, exitUnavailable, "cannot reach WhatsApp's servers"},

@@ -36,17 +36,14 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 	if o.server != "" || o.caFile != "" || o.passwordFile != "" || o.tokenFile != "" || o.insecureTLS {
 		return withCode(exitUsage, errors.New("WhatsApp accounts take no server, CA file, password or token: they link to your phone"))
 	}
+	if o.address != "" {
+		// The account is the phone's number, learnt when it confirms.
+		return withCode(exitUsage, errors.New("WhatsApp takes no ADDRESS: run `polyglot account add whatsapp` for a QR code, or add --phone +NUMBER for a code to type on the phone"))
+	}
 	phone := ""
-	if o.phone != "" || o.address != "" {
-		given := o.phone
-		if given == "" {
-			given = o.address
-		}
-		if phone = whatsapp.PhoneDigits(given); phone == "" {
-			return withCode(exitUsage, fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", given))
-		}
-		if o.address != "" && o.phone == "" {
-			phone = "" // an address alone names the account; linking is by QR code
+	if o.phone != "" {
+		if phone = whatsapp.PhoneDigits(o.phone); phone == "" {
+			return withCode(exitUsage, fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", o.phone))
 		}
 	}
 	cfg, err := a.loadConfig()

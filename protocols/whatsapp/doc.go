@@ -17,6 +17,10 @@
 //     (cli.GenerateMessageID) and stored in whatsapp.db before the first
 //     attempt, so a retry after a crash resends the same ID and the peer
 //     sees one message.
+//   - Nothing acknowledged is lost: a live message's handler waits for the
+//     store to commit its checkpoint before whatsmeow acks it; if it does
+//     not, the handler fails (no ack) and the session ends, so WhatsApp
+//     delivers it again after the supervisor reconnects.
 //   - No WhatsApp server can run in tests: tests feed whatsmeow's own
 //     event types through the connector and assert the protobufs that
 //     would be sent (outbound building is separate from SendMessage).

@@ -32,7 +32,18 @@ func (c *Connector) handle(raw any) bool {
 		if len(evs) == 0 {
 			return true
 		}
-		return c.emitCommitted(evs)
+		if c.emitCommitted(evs) {
+			return true
+		}
+		// Not stored: end this session unacknowledged, so the next one
+		// (the supervisor reconnects) receives the message again.
+		select {
+		case <-c.closed:
+		default:
+			d := "a message could not be stored; reconnecting to receive it again"
+			go c.settle(protocols.ConnectionEvent{State: protocols.ConnOffline, Err: errors.New(d), Detail: d})
+		}
+		return false
 	case *events.UndecryptableMessage:
 		if e.DecryptFailMode == events.DecryptFailHide {
 			return true

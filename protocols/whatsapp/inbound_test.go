@@ -392,3 +392,45 @@ func TestUnshownKindsSaySo(t *testing.T) {
 		}
 	}
 }
+
+// TestUnstoredMessageIsNotAcknowledged: when the store does not confirm a
+// live message, the handler tells whatsmeow it failed (so no ack or
+// receipt goes to the server, which delivers it again) and the session is
+// ended, so the supervisor's reconnect receives it again.
+func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
+	old := commitWait
+	commitWait = 300 * time.Millisecond
+	t.Cleanup(func() { commitWait = old })
+	db := filepath.Join(t.TempDir(), "whatsapp.db")
+	if err := createPrivate(db); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Account: testAccount, DBPath: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	own := me
+	c.cli.Store.ID = &own
+	if failed := c.cli.DangerousInternals().DispatchEvent(incoming(alice, alice, "X1", "Alice", text("lost?"))); !failed {
+		t.Fatal("a message nobody stored was reported as handled")
+	}
+	deadline := time.After(5 * time.Second)
+	var sawMessage bool
+	for {
+		select {
+		case ev := <-c.Events():
+			switch e := ev.(type) {
+			case protocols.MessageEvent:
+				sawMessage = e.Message.NetworkID == "X1"
+			case protocols.ConnectionEvent:
+				if !sawMessage || e.State != protocols.ConnOffline || !strings.Contains(e.Detail, "reconnecting to receive it again") {
+					t.Fatalf("got %+v (message seen first: %v)", e, sawMessage)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no offline event after an unstored message")
+		}
+	}
+}

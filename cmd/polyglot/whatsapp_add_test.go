@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func silentPort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	var conns []net.Conn
 	go func() {
 		for {
@@ -40,11 +42,15 @@ func silentPort(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			mu.Lock()
 			conns = append(conns, c)
+			mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
 		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}

@@ -59,7 +59,8 @@ type Connector struct {
 	// sendHook replaces whatsmeow's SendMessage in tests.
 	sendHook func(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error)
 
-	history chan *historyJob
+	history     chan *historyJob
+	histReceipt func(ctx context.Context, id types.MessageID) error // test seam
 }
 
 var _ interface {
@@ -109,6 +110,11 @@ func New(cfg Config) (*Connector, error) {
 	// The supervisor reconnects (with backoff, visible on the accounts
 	// screen); whatsmeow's own loop would hide outages from it.
 	c.cli.EnableAutoReconnect = false
+	// History is downloaded and acknowledged by us, once it is stored (a
+	// short session such as the login check must not consume it).
+	c.cli.ManualHistorySyncDownload = true
+	c.cli.DisableManualHistorySyncReceipt = true
+	c.histReceipt = c.sendHistReceipt
 	c.reconnect = func(ctx context.Context) error {
 		c.cli.Disconnect()
 		return c.cli.ConnectContext(ctx)

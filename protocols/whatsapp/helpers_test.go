@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -69,9 +70,17 @@ func (r *rig) open() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	own := me
-	own.Device = 7
-	c.cli.Store.ID = &own
+	if !c.Linked() {
+		// What a link leaves in whatsapp.db: a device with its ID (the
+		// next open loads it, as after a restart).
+		own := me
+		own.Device = 7
+		c.cli.Store.ID = &own
+		c.cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{}, AccountSignature: make([]byte, 64), AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
+		if err := c.cli.Store.Save(context.Background()); err != nil {
+			r.t.Fatal(err)
+		}
+	}
 	c.sendHook = func(_ context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -101,6 +110,12 @@ func (r *rig) open() {
 		}
 	}()
 	r.t.Cleanup(func() { c.Close(); <-done })
+}
+
+func (r *rig) setFail(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
 }
 
 // dispatch hands an event to the connector exactly as whatsmeow does.

@@ -1,21 +1,29 @@
 package whatsapp
 
 import (
+	"context"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"polyglot/protocols"
 )
 
-// historyJob is one history-sync blob (whatsmeow downloads and parses it
-// in its own goroutine) waiting to be turned into events.
-type historyJob struct{ e *events.HistorySync }
+// historyJob is one history sync waiting for the history goroutine: a
+// notification from the phone (downloaded here, ManualHistorySyncDownload)
+// or an already parsed blob.
+type historyJob struct {
+	notif *waE2E.HistorySyncNotification
+	msgID types.MessageID // the notification's message, answered once stored
+	e     *events.HistorySync
+}
 
-// queueHistory hands a blob to the history goroutine: the live message
-// handler never waits on a history write.
-func (c *Connector) queueHistory(e *events.HistorySync) {
+// queueHistory hands a history sync to the history goroutine: the live
+// message handler never waits on a download or a history write.
+func (c *Connector) queueHistory(job *historyJob) {
 	select {
-	case c.history <- &historyJob{e: e}:
+	case c.history <- job:
 	case <-c.closed:
 	}
 }
@@ -26,15 +34,39 @@ func (c *Connector) historyLoop() {
 		case <-c.closed:
 			return
 		case job := <-c.history:
-			c.writeHistory(job.e)
+			c.runHistory(job)
 		}
 	}
 }
 
+// runHistory downloads a notification's blob, writes it, and only when
+// every conversation of it is stored tells the phone it was received (the
+// hist_sync receipt). A sync cut short (the account closed, the store
+// failing) is not acknowledged, so the phone may send it again.
+func (c *Connector) runHistory(job *historyJob) {
+	hs := job.e
+	if job.notif != nil {
+		data, err := c.cli.DownloadHistorySync(c.ctx, job.notif, true)
+		if err != nil {
+			c.log.Warn().Err(err).Msg("downloading a history sync")
+			return
+		}
+		hs = &events.HistorySync{Data: data, Notification: job.notif}
+	}
+	if !c.writeHistory(hs) || job.notif == nil {
+		return
+	}
+	if err := c.histReceipt(c.ctx, job.msgID); err != nil {
+		c.log.Warn().Err(err).Msg("acknowledging a history sync")
+	}
+}
+
 // writeHistory emits a blob's messages, one conversation at a time, each
-// followed by a checkpoint it waits for.
-func (c *Connector) writeHistory(e *events.HistorySync) {
+// followed by a checkpoint it waits for; it reports whether all were
+// stored.
+func (c *Connector) writeHistory(e *events.HistorySync) bool {
 	ctx := c.ctx
+	stored := true
 	for _, conv := range e.Data.GetConversations() {
 		chat, err := types.ParseJID(conv.GetID())
 		if err != nil || chat.Server == types.BroadcastServer || chat.Server == types.NewsletterServer {
@@ -72,6 +104,13 @@ func (c *Connector) writeHistory(e *events.HistorySync) {
 		// Paced by the store: the next conversation waits for this one.
 		if !c.emitCommitted(evs) {
 			c.log.Warn().Int("events", len(evs)).Msg("history of a chat was not confirmed as stored")
+			stored = false
 		}
 	}
+	return stored
+}
+
+// sendHistReceipt is whatsmeow's hist_sync receipt.
+func (c *Connector) sendHistReceipt(ctx context.Context, id types.MessageID) error {
+	return c.cli.SendProtocolMessageReceipt(ctx, id, types.ReceiptTypeHistorySync)
 }

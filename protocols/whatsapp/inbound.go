@@ -28,6 +28,10 @@ func (c *Connector) handle(raw any) bool {
 	ctx := c.ctx
 	switch e := raw.(type) {
 	case *events.Message:
+		if n := e.Message.GetProtocolMessage().GetHistorySyncNotification(); n != nil && e.Info.IsFromMe {
+			c.queueHistory(&historyJob{notif: n, msgID: e.Info.ID})
+			return true
+		}
 		evs := c.messageEvents(ctx, e, false)
 		if len(evs) == 0 {
 			return true
@@ -69,7 +73,7 @@ func (c *Connector) handle(raw any) bool {
 	case *events.MediaRetry:
 		c.mediaRetry(e)
 	case *events.HistorySync:
-		c.queueHistory(e)
+		c.queueHistory(&historyJob{e: e})
 	case *events.GroupInfo:
 		if e.Name != nil {
 			c.setGroupName(e.JID, e.Name.Name)

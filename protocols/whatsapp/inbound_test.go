@@ -1,6 +1,8 @@
 package whatsapp
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"os"
@@ -432,5 +434,50 @@ func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no offline event after an unstored message")
 		}
+	}
+}
+
+// TestHistorySyncNotificationAcknowledgedWhenStored: the phone's history
+// sync notification (its blob inline, zlib-compressed protobuf, as for the
+// first bootstrap) is downloaded and parsed by whatsmeow, written into the
+// store, and only then acknowledged with a hist_sync receipt.
+func TestHistorySyncNotificationAcknowledgedWhenStored(t *testing.T) {
+	r := newRig(t)
+	blob, _ := proto.Marshal(&waHistorySync.HistorySync{
+		SyncType: waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
+		Conversations: []*waHistorySync.Conversation{{ID: proto.String(bob.String()), Messages: []*waHistorySync.HistorySyncMsg{{
+			Message: &waWeb.WebMessageInfo{
+				Key:              &waCommon.MessageKey{RemoteJID: proto.String(bob.String()), FromMe: proto.Bool(false), ID: proto.String("HB1")},
+				Message:          text("from before the link"),
+				MessageTimestamp: proto.Uint64(uint64(clock.Add(-time.Hour).Unix())),
+			}}}}},
+	})
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(blob)
+	zw.Close()
+	acked := make(chan bool, 1)
+	r.c.histReceipt = func(_ context.Context, id types.MessageID) error {
+		_, ms := r.messages("HB1") // stored before the receipt
+		acked <- id == "N1" && len(ms) == 1
+		return nil
+	}
+	notif := &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type: waE2E.ProtocolMessage_HISTORY_SYNC_NOTIFICATION.Enum(),
+		HistorySyncNotification: &waE2E.HistorySyncNotification{
+			SyncType:                          waE2E.HistorySyncType_INITIAL_BOOTSTRAP.Enum(),
+			InitialHistBootstrapInlinePayload: z.Bytes(),
+		}}}
+	r.dispatch(incoming(me, me, "N1", "", notif))
+	select {
+	case ok := <-acked:
+		if !ok {
+			t.Fatal("hist_sync receipt for the wrong message, or before the history was stored")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the history sync was never acknowledged")
+	}
+	if m := r.message("HB1"); m.Body != "from before the link" || m.Sender.ID != bob.String() {
+		t.Fatalf("history message %+v", m)
 	}
 }

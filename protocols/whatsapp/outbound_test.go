@@ -19,11 +19,11 @@ func TestSendTextIsIdempotent(t *testing.T) {
 	r := newRig(t)
 	out := protocols.OutgoingMessage{ClientID: "c-1", To: r.c.address(alice), Body: hostileBody}
 
-	r.fail = errors.New("connection reset")
+	r.setFail(errors.New("connection reset"))
 	if _, err := r.c.Send(r.c.ctx, out); err == nil {
 		t.Fatal("Send with a failing socket succeeded")
 	}
-	r.fail = nil
+	r.setFail(nil)
 	res, err := r.c.Send(r.c.ctx, out)
 	if err != nil {
 		t.Fatal(err)

@@ -129,7 +129,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		}
 		return err
 	}
-	fmt.Fprintf(a.io.out, "added %s (%s); the phone lists this computer under Linked devices as Polyglot\n", added.ID, added.Network)
+	fmt.Fprintf(a.io.out, "added %s (%s); the phone lists this computer under Linked devices\n", added.ID, added.Network)
 	return nil
 }
 

@@ -78,6 +78,9 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 		}
 	})
 
+	// One bound for reaching WhatsApp: the dial, the handshake and the
+	// first code together.
+	reach := time.Now().Add(ReachTimeout)
 	codes := o.Codes
 	if codes == nil {
 		ch, err := cli.GetQRChannel(ctx)
@@ -96,7 +99,7 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 			if err != nil {
 				return types.JID{}, fmt.Errorf("%w (web.whatsapp.com): %s", ErrUnreachable, netCause(err))
 			}
-		case <-time.After(ReachTimeout):
+		case <-time.After(time.Until(reach)):
 			cancel()
 			return types.JID{}, fmt.Errorf("%w: no answer from web.whatsapp.com within %s", ErrUnreachable, ReachTimeout)
 		case <-ctx.Done():
@@ -104,7 +107,7 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 		}
 	}
 
-	first := time.NewTimer(ReachTimeout)
+	first := time.NewTimer(time.Until(reach))
 	defer first.Stop()
 	gotFirst := false
 	for {

@@ -274,15 +274,17 @@ func (c *Connector) Logout(ctx context.Context) error {
 	if !c.Linked() {
 		return nil
 	}
-	if !c.cli.IsConnected() {
-		if err := c.cli.ConnectContext(c.ctx); err != nil {
-			return fmt.Errorf("unlinking from WhatsApp: %w", err)
-		}
-		if !c.cli.WaitForConnection(15 * time.Second) {
-			return errors.New("unlinking from WhatsApp: the server did not accept the session")
+	if !c.connected() {
+		// Bounded by ctx, as Connect is: an unanswered dial must not hold
+		// up the removal.
+		if err := c.Connect(ctx); err != nil {
+			return fmt.Errorf("unlinking from WhatsApp (unlink it on the phone instead): %w", err)
 		}
 	}
-	return c.cli.Logout(ctx)
+	if err := c.cli.Logout(ctx); err != nil {
+		return fmt.Errorf("unlinking from WhatsApp (unlink it on the phone instead): %w", err)
+	}
+	return nil
 }
 
 // clientOutdated answers a 405 (client outdated) once per connector: fetch

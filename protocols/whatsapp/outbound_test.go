@@ -1,10 +1,13 @@
 package whatsapp
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
@@ -148,5 +151,40 @@ func TestParseAddress(t *testing.T) {
 		if _, err := ParseAddress(bad); err == nil {
 			t.Errorf("ParseAddress(%q) accepted", bad)
 		}
+	}
+}
+
+// TestLogoutWithNoRouteIsBounded: removing an account unlinks the device;
+// when WhatsApp cannot be reached (a route that swallows the connection)
+// the attempt ends with the caller's deadline and says to unlink on the
+// phone.
+func TestLogoutWithNoRouteIsBounded(t *testing.T) {
+	r := newRig(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	if err := r.c.cli.SetProxyAddress("http://" + l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = r.c.Logout(ctx)
+	if err == nil || !strings.Contains(err.Error(), "unlink it on the phone") {
+		t.Fatalf("Logout with no route = %v", err)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("Logout took %s with a 2 s deadline", took)
 	}
 }

@@ -94,6 +94,12 @@ func describe(r Reason, err error) string {
 	if err != nil {
 		cause = err.Error()
 	}
+	// A connector's own explanation (WhatsApp's "login needed — link
+	// again: …") is shown as it is.
+	var own interface{ Detail() string }
+	if errors.As(err, &own) {
+		return own.Detail()
+	}
 	switch r {
 	case ReasonAuth:
 		if errors.Is(err, keystore.ErrNotFound) {

@@ -38,6 +38,7 @@ type addOptions struct {
 	insecureTLS  bool
 	displayName  string
 	reach        string
+	phone        string // WhatsApp: link by pairing code for this number
 }
 
 func newAccountAddCmd(io streams) *cobra.Command {
@@ -51,13 +52,17 @@ Run bare in a terminal to be asked for everything. For scripts:
   polyglot account add xmpp alice@example.org --server HOST:PORT --ca-file PEM --password-file FILE
   polyglot account add matrix @alice:example.org --server https://matrix.example.org --password-file FILE
   polyglot account add matrix @alice:example.org --token-file FILE
+  polyglot account add whatsapp                   # shows a QR code to scan with the phone
+  polyglot account add whatsapp --phone +4915123456789   # shows a code to type on the phone
 
 The password comes from --password-file or standard input, never from a flag.
 A Matrix access token (--token-file) keeps its device; without a password
 Polyglot cannot set up cross-signing for it, so verifying contacts needs a
 password login (or cross-signing set up by your other client).
 It is kept in the keystore (OS keyring, or a passphrase-encrypted file), never
-in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.`,
+in config.toml. WhatsApp links Polyglot as a device of your phone: nothing is
+saved until the phone confirms. Exit status: 0 added; 2 bad arguments; 4 login
+refused; 69 WhatsApp's servers cannot be reached; 1 other.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return withCode(exitUsage, errors.New("want a network (xmpp, matrix or whatsapp) and optionally an ADDRESS"))
@@ -89,10 +94,17 @@ in config.toml. Exit status: 0 added; 2 bad arguments; 4 login refused; 1 other.
 	f.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
 	f.StringVar(&o.displayName, "name", "", "display name for this account")
 	f.StringVar(&o.reach, "reach", "", "who may start a conversation: everyone (default; strangers land in Requests), contacts or own-server")
+	f.StringVar(&o.phone, "phone", "", "WhatsApp: link with an 8-character code typed on the phone with this number (+4915…), instead of a QR code")
 	return cmd
 }
 
 func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
+	if o.network == protocols.WhatsApp {
+		return a.accountAddWhatsApp(ctx, o)
+	}
+	if o.phone != "" {
+		return withCode(exitUsage, errors.New("--phone is for WhatsApp accounts"))
+	}
 	interactive := o.address == "" && isTerminal(a.io.in)
 	if o.address == "" {
 		if !interactive {

@@ -80,11 +80,11 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 		t.Errorf("built account %+v: want CAFile %s and the CLI's ID", acc, ca)
 	}
 
-	// A network without a connector is refused before any login and
-	// nothing is added.
+	// WhatsApp links by QR or pairing code, which the form cannot show
+	// yet: refused before any login, pointing at the command, nothing added.
 	_, err = v.AddAccount(context.Background(), tui.AddAccountRequest{Network: protocols.WhatsApp, Address: "+4915123456789"}, []byte("pw"))
-	if !errors.Is(err, accounts.ErrNoConnector) {
-		t.Fatalf("AddAccount(whatsapp) = %v, want ErrNoConnector", err)
+	if !errors.Is(err, errWhatsAppFormLink) || !strings.Contains(err.Error(), "polyglot account add whatsapp") {
+		t.Fatalf("AddAccount(whatsapp) = %v, want the pointer to `account add whatsapp`", err)
 	}
 	// A refused login names the field to fix: nothing listens on port 1.
 	_, err = v.AddAccount(context.Background(), tui.AddAccountRequest{Network: protocols.XMPP, Address: "bob@localhost",

@@ -204,11 +204,15 @@ func (a *app) startAccounts(ctx context.Context, cfg *accounts.Config, ks keysto
 	return m, nil
 }
 
-// linkFloor is the class an account's link gives even without end-to-end
-// encryption: verified TLS on XMPP, unless certificate checks are off.
+// linkFloor is the least class an account's messages get, known while it
+// is offline: verified TLS on XMPP, unless certificate checks are off; end
+// to end on WhatsApp, which has no other kind.
 func linkFloor(acc accounts.Account) protocols.Encryption {
 	if acc.Network == protocols.XMPP && !acc.InsecureTLS {
 		return protocols.EncTransport
+	}
+	if acc.Network == protocols.WhatsApp {
+		return protocols.EncE2EE // every WhatsApp message is end-to-end encrypted
 	}
 	return protocols.EncNone
 }
@@ -338,12 +342,14 @@ func (r *runtime) control(a *app) statusView {
 	return statusView{m: r.accounts, in: r.inbox, networks: addableNetworks(a), log: a.log}
 }
 
-// addableNetworks lists the networks this build has a connector for.
+// addableNetworks lists the networks the add form can add: this build has
+// a connector for them and they log in with what the form asks. WhatsApp
+// links by QR or pairing code, which only `account add whatsapp` shows yet.
 func addableNetworks(a *app) []protocols.Network {
 	reg := registry(a.log, func(protocols.Address) bool { return false })
 	var out []protocols.Network
 	for _, n := range protocols.Networks {
-		if reg[n] != nil {
+		if reg[n] != nil && n != protocols.WhatsApp {
 			out = append(out, n)
 		}
 	}
@@ -406,6 +412,9 @@ func (v statusView) CheckAdd(req tui.AddAccountRequest) error {
 // is offline; until then nothing is lost, as ingesting needs no
 // registration and reachability defaults to everyone.
 func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, secret []byte) (string, error) {
+	if req.Network == protocols.WhatsApp {
+		return "", errWhatsAppFormLink
+	}
 	acc, err := v.m.Add(ctx, addRequestOptions(req).account(), secret)
 	var le *accounts.LoginError
 	switch {
@@ -425,6 +434,9 @@ func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, s
 	}
 	return acc.ID, nil
 }
+
+// errWhatsAppFormLink: the form cannot draw a QR code yet.
+var errWhatsAppFormLink = errors.New("link WhatsApp from a terminal with `polyglot account add whatsapp` (QR code) or `--phone +NUMBER` (pairing code)")
 
 // loginErrorField is the form field a refused login most likely needs
 // changed: the password, the server override, or the CA file.

@@ -13,6 +13,7 @@ import (
 	"polyglot/keystore"
 	"polyglot/protocols"
 	"polyglot/protocols/matrix"
+	"polyglot/protocols/whatsapp"
 	"polyglot/protocols/xmpp"
 )
 
@@ -81,6 +82,20 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 				return nil, err
 			}
 			return &matrixSession{Connector: c, secrets: secrets}, nil
+		},
+		// WhatsApp keeps no secret in the keystore: the linked device's
+		// keys are whatsmeow's store, whatsapp.db (0600) in the account's
+		// directory, made by `account add whatsapp`.
+		protocols.WhatsApp: func(acc accounts.Account, _ accounts.SecretSource) (protocols.Connector, error) {
+			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			return whatsapp.New(whatsapp.Config{
+				Account:  acc.ID,
+				DBPath:   filepath.Join(acc.DataDir, "whatsapp.db"),
+				Accepted: accepted,
+				Logger:   log.With().Str("account", acc.ID).Logger(),
+			})
 		},
 	}
 }

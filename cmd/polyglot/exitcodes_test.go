@@ -110,6 +110,11 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 			}
 			t.Cleanup(l.Release)
 		}, []string{"send", "--to", "bob@localhost", "hello"}, exitBusy, "owns this data dir"},
+		{"account add whatsapp with an address", nil, []string{"account", "add", "whatsapp", "+491701234567"}, exitUsage, "--phone"},
+		{"account add whatsapp, bad phone", nil, []string{"account", "add", "whatsapp", "--phone", "call me"}, exitUsage, "not a phone number"},
+		{"account add whatsapp, no route", func(t *testing.T, p *profile) {
+			p.extraEnv = append(p.extraEnv, "HTTPS_PROXY=http://"+closedPort(t))
+		}, []string{"account", "add", "whatsapp"}, exitUnavailable, "cannot reach WhatsApp's servers"},
 
 		{"send, every route offline", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
@@ -139,7 +144,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		})
 		seen[r.code] = true
 	}
-	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitQueued} {
+	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitUnavailable, exitQueued} {
 		if !seen[c] {
 			t.Errorf("no row for exit code %d", c)
 		}

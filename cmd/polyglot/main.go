@@ -24,13 +24,14 @@ var version = "0.1.0-dev"
 
 // Exit codes scripts can rely on (documented in README.md).
 const (
-	exitOK        = 0
-	exitError     = 1  // anything unexpected
-	exitUsage     = 2  // bad flags, bad config, wrong passphrase
-	exitCannot    = 3  // send: unknown contact, no route, downgrade not allowed
-	exitAuth      = 4  // login refused
-	exitQueued    = 75 // send: accepted but queued (all routes offline); EX_TEMPFAIL
-	exitInterrupt = 130
+	exitOK          = 0
+	exitError       = 1  // anything unexpected
+	exitUsage       = 2  // bad flags, bad config, wrong passphrase
+	exitCannot      = 3  // send: unknown contact, no route, downgrade not allowed
+	exitAuth        = 4  // login refused
+	exitUnavailable = 69 // account add whatsapp: WhatsApp's servers cannot be reached; EX_UNAVAILABLE
+	exitQueued      = 75 // send: accepted but queued (all routes offline); EX_TEMPFAIL
+	exitInterrupt   = 130
 )
 
 // exitError carries an exit code with a one-line reason.

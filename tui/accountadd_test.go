@@ -62,7 +62,7 @@ func (f *fakeAdder) AddAccount(ctx context.Context, req AddAccountRequest, secre
 	}
 	id := string(req.Network) + ":" + req.Address
 	f.mu.Lock()
-	f.sts = append(f.sts, AccountStatus{Account: id, Address: req.Address, Network: req.Network, State: "connecting"})
+	f.sts = append(f.sts, AccountStatus{Account: id, Address: req.Address, Network: req.Network, State: AccountConnecting})
 	f.mu.Unlock()
 	return id, nil
 }

@@ -120,13 +120,13 @@ func (a *accountsView) clamp() {
 func (a *accountsView) onStatuses(sts []AccountStatus) {
 	before := map[string]bool{}
 	for _, s := range a.items {
-		before[s.Account] = needsLogin(s.State)
+		before[s.Account] = s.State == AccountLoginNeeded
 	}
 	a.items, a.loaded = sts, true
 	clear(a.pending)
 	if !a.prompting() {
 		for i, s := range sts {
-			if needsLogin(s.State) && !before[s.Account] {
+			if s.State == AccountLoginNeeded && !before[s.Account] {
 				a.cursor = i
 				break
 			}
@@ -141,7 +141,7 @@ func (a *accountsView) opened() {
 	a.cancelRelogin()
 	a.closeForm()
 	for i, s := range a.items {
-		if needsLogin(s.State) {
+		if s.State == AccountLoginNeeded {
 			a.cursor = i
 			break
 		}
@@ -204,7 +204,7 @@ func (a *accountsView) onAddDone(msg addDoneMsg) tea.Cmd {
 // needsTick says a state on screen changes with the clock.
 func (a *accountsView) needsTick() bool {
 	for _, s := range a.items {
-		if isRetrying(s.State) && !s.NextRetry.IsZero() {
+		if s.State == AccountRetrying && !s.NextRetry.IsZero() {
 			return true
 		}
 	}
@@ -329,7 +329,7 @@ func (a *accountsView) toggle() tea.Cmd {
 		return nil
 	}
 	c, id := a.env.control, s.Account
-	if s.State == "disabled" {
+	if s.State == AccountDisabled {
 		a.pending[id] = "enabling…"
 		return accountOp(c.Enable, id, "enabled "+id, "enabling "+id)
 	}
@@ -416,31 +416,22 @@ var tickAccounts tea.Cmd = func() tea.Msg {
 	return accountsTickMsg{}
 }
 
-func needsLogin(state string) bool { return state == "login needed" || state == "auth failed" }
-
-func isRetrying(state string) bool { return state == "retrying" || state == "backing off" }
-
-// isLocked: the keystore did not open, so the account cannot connect
-// (Detail says why); "unlocking" is the wait before that is known.
-func isLocked(state string) bool { return state == "locked" }
 
 // stateText is the state as shown, with the time and countdown of a
 // retrying account's next attempt, e.g. "retrying at 14:03:12 (in 41 s)".
 func stateText(s AccountStatus, now time.Time) string {
 	switch {
-	case needsLogin(s.State):
+	case s.State == AccountLoginNeeded:
 		return "login needed"
-	case isRetrying(s.State) && !s.NextRetry.IsZero():
+	case s.State == AccountRetrying && !s.NextRetry.IsZero():
 		d := s.NextRetry.Sub(now)
 		if d <= 0 {
 			return "retrying now"
 		}
 		at := s.NextRetry.In(now.Location()).Format("15:04:05")
 		return fmt.Sprintf("retrying at %s (in %d s)", at, int((d+time.Second-1)/time.Second))
-	case isRetrying(s.State):
-		return "retrying"
 	}
-	return s.State
+	return s.State.String()
 }
 
 func (a *accountsView) View() string {
@@ -485,15 +476,15 @@ func (a *accountsView) View() string {
 		b.WriteString(truncateStyled(line, w) + "\n")
 		detail := s.Detail
 		switch {
-		case needsLogin(s.State) && !a.readOnly():
+		case s.State == AccountLoginNeeded && !a.readOnly():
 			detail = strings.TrimSpace(detail + "  press L to enter the password")
-		case isRetrying(s.State) && a.retrier():
+		case s.State == AccountRetrying && a.retrier():
 			detail = strings.TrimSpace(detail + " — press r to retry now")
 		case s.Account != addr:
 			detail = strings.TrimSpace("id " + s.Account + "  " + detail)
 		}
 		detailStyle := st.dim
-		if isLocked(s.State) {
+		if s.State == AccountLocked {
 			detailStyle = st.errStyle
 		}
 		b.WriteString("     " + detailStyle.Render(inline(detail, w-5)) + "\n")
@@ -528,11 +519,11 @@ func (a *accountsView) View() string {
 // stateStyle colours a state: online in the network accent, problems loud.
 func stateStyle(st *styles, s AccountStatus) lipgloss.Style {
 	switch {
-	case s.State == "online":
+	case s.State == AccountOnline:
 		return st.netAccent(s.Network)
-	case needsLogin(s.State), isLocked(s.State):
+	case s.State == AccountLoginNeeded, s.State == AccountLocked:
 		return st.errStyle
-	case isRetrying(s.State), s.State == "offline":
+	case s.State == AccountRetrying, s.State == AccountOffline:
 		return st.warn
 	}
 	return st.dim

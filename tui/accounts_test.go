@@ -32,7 +32,7 @@ func (f *fakeControl) AccountStatuses() []AccountStatus {
 	return append([]AccountStatus(nil), f.sts...)
 }
 
-func (f *fakeControl) setState(id, state string) {
+func (f *fakeControl) setState(id string, state AccountState) {
 	for i := range f.sts {
 		if f.sts[i].Account == id {
 			f.sts[i].State, f.sts[i].Detail, f.sts[i].NextRetry = state, "", time.Time{}
@@ -47,7 +47,7 @@ func (f *fakeControl) Enable(id string) error {
 	if f.err != nil {
 		return f.err
 	}
-	f.setState(id, "connecting")
+	f.setState(id, AccountConnecting)
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (f *fakeControl) Disable(id string) error {
 	if f.err != nil {
 		return f.err
 	}
-	f.setState(id, "disabled")
+	f.setState(id, AccountDisabled)
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (f *fakeControl) Relogin(id string, secret []byte) error {
 	if f.err != nil {
 		return f.err
 	}
-	f.setState(id, "connecting")
+	f.setState(id, AccountConnecting)
 	return nil
 }
 
@@ -99,12 +99,12 @@ func (f *fakeControl) callList() string {
 
 func sampleAccounts() []AccountStatus {
 	return []AccountStatus{
-		{Account: "alice@xmpp.example", Address: "alice@xmpp.example", Network: protocols.XMPP, State: "online"},
-		{Account: "mx-main", Address: "@alice:matrix.example", Network: protocols.Matrix, State: "retrying",
+		{Account: "alice@xmpp.example", Address: "alice@xmpp.example", Network: protocols.XMPP, State: AccountOnline},
+		{Account: "mx-main", Address: "@alice:matrix.example", Network: protocols.Matrix, State: AccountRetrying,
 			Detail: "server unreachable", NextRetry: testNow.Add(7 * time.Second)},
-		{Account: "work@xmpp.example", Address: "work@xmpp.example", Network: protocols.XMPP, State: "login needed",
+		{Account: "work@xmpp.example", Address: "work@xmpp.example", Network: protocols.XMPP, State: AccountLoginNeeded,
 			Detail: "the server refused the password"},
-		{Account: "old@xmpp.example", Address: "old@xmpp.example", Network: protocols.XMPP, State: "disabled"},
+		{Account: "old@xmpp.example", Address: "old@xmpp.example", Network: protocols.XMPP, State: AccountDisabled},
 	}
 }
 
@@ -183,7 +183,7 @@ func TestAccountsToggleEnableDisable(t *testing.T) {
 		t.Fatalf("calls %q", got)
 	}
 	h.mustShow("disabled alice@xmpp.example")
-	if s, _ := h.m.acctView.selected(); s.State != "disabled" {
+	if s, _ := h.m.acctView.selected(); s.State != AccountDisabled {
 		t.Fatalf("row not re-read: %+v", s)
 	}
 	h.keys("e")
@@ -284,7 +284,7 @@ func TestAccountsReloginCancelAndEmpty(t *testing.T) {
 
 func TestAccountsNewAuthFailureIsSelected(t *testing.T) {
 	sts := sampleAccounts()
-	sts[2].State = "online"
+	sts[2].State = AccountOnline
 	ctl := &fakeControl{sts: sts}
 	h := accountsHarness(t, ctl, nil, nil)
 	h.mustNotShow("press A")
@@ -293,7 +293,7 @@ func TestAccountsNewAuthFailureIsSelected(t *testing.T) {
 		t.Fatal("nothing needs a login: the first account is selected")
 	}
 	ctl.mu.Lock()
-	ctl.sts[3].State = "login needed"
+	ctl.sts[3].State = AccountLoginNeeded
 	ctl.mu.Unlock()
 	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeAccounts}}})
 	if s, _ := h.m.acctView.selected(); s.Account != "old@xmpp.example" {
@@ -360,8 +360,8 @@ func (r *retryingControl) ReconnectNow() int {
 	r.woken++
 	n := 0
 	for _, s := range r.sts {
-		if isRetrying(s.State) {
-			r.setState(s.Account, "connecting")
+		if s.State == AccountRetrying {
+			r.setState(s.Account, AccountConnecting)
 			n++
 		}
 	}
@@ -389,7 +389,7 @@ func TestAccountsKeyRetriesNow(t *testing.T) {
 	}
 	// The fake woke the retrying account; put it back to waiting.
 	ctl.mu.Lock()
-	ctl.sts[1].State, ctl.sts[1].NextRetry = "retrying", testNow.Add(41*time.Second)
+	ctl.sts[1].State, ctl.sts[1].NextRetry = AccountRetrying, testNow.Add(41*time.Second)
 	ctl.mu.Unlock()
 	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeAccounts}}})
 	h.mustShow("retrying at 15:00:41 (in 41 s)", "press r to retry now", "[r] retry now")
@@ -397,7 +397,7 @@ func TestAccountsKeyRetriesNow(t *testing.T) {
 	if ctl.wakes() != 2 {
 		t.Fatalf("a key on the accounts screen: %d wakes, want 2", ctl.wakes())
 	}
-	if s := ctl.AccountStatuses()[1]; s.State != "connecting" {
+	if s := ctl.AccountStatuses()[1]; s.State != AccountConnecting {
 		t.Fatalf("the waiting account is %q after the key", s.State)
 	}
 	h.keys("r")
@@ -406,7 +406,7 @@ func TestAccountsKeyRetriesNow(t *testing.T) {
 	}
 	h.mustShow("no account is waiting to retry")
 	ctl.mu.Lock()
-	ctl.sts[1].State = "retrying"
+	ctl.sts[1].State = AccountRetrying
 	ctl.mu.Unlock()
 	h.keys("r")
 	h.mustShow("retrying 1 account now", "connecting")

@@ -48,7 +48,7 @@ func TestStatusBarShowsHistoryProgress(t *testing.T) {
 		core.set("me@matrix", &inbox.HistoryProgress{Messages: 340, Limit: 2000, Chats: 12})
 		o := Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20}
 		if withSupervisor {
-			o.Accounts = supervisor{{Account: "me@matrix", Network: "matrix", State: "online"}, {Account: "other@xmpp", Network: "xmpp", State: "online"}}
+			o.Accounts = supervisor{{Account: "me@matrix", Network: "matrix", State: AccountOnline}, {Account: "other@xmpp", Network: "xmpp", State: AccountOnline}}
 		}
 		m := newRoot(o)
 		t.Cleanup(m.close)

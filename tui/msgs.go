@@ -239,7 +239,7 @@ func accountStatuses(c Core, av AccountsView) []AccountStatus {
 		out = slices.Clone(av.AccountStatuses())
 	} else {
 		for _, s := range c.AccountStates() {
-			out = append(out, AccountStatus{Account: s.Account, Network: s.Network, State: s.State.String(), Detail: s.Detail})
+			out = append(out, AccountStatus{Account: s.Account, Network: s.Network, State: ConnAccountState(s.State), Detail: s.Detail})
 		}
 	}
 	if hr, ok := c.(HistoryReporter); ok {

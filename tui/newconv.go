@@ -99,12 +99,12 @@ func (f *newConvForm) target() (inbox.Target, error) { return inbox.ParseTarget(
 func (f *newConvForm) candidates(n protocols.Network) []AccountStatus {
 	var out []AccountStatus
 	for _, a := range f.accounts() {
-		if a.Network == n && a.State != "disabled" {
+		if a.Network == n && a.State != AccountDisabled {
 			out = append(out, a)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		oi, oj := out[i].State == "online", out[j].State == "online"
+		oi, oj := out[i].State == AccountOnline, out[j].State == AccountOnline
 		if oi != oj {
 			return oi
 		}
@@ -425,8 +425,8 @@ func (f *newConvForm) explain(w int) string {
 		return st.warn.Render(inline(netName(t.Network)+": "+what+" — but you have no "+netName(t.Network)+" account", w))
 	}
 	s := netName(t.Network) + ": " + what + " via " + acc.Account
-	if acc.State != "online" {
-		s += " (" + acc.State + ")"
+	if acc.State != AccountOnline {
+		s += " (" + acc.State.String() + ")"
 	}
 	if n := len(f.candidates(t.Network)); n > 1 {
 		s += " · tab: " + itoa(int64(n-1)) + " more"

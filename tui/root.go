@@ -772,11 +772,9 @@ func (m *rootModel) statusBar() string {
 	login := false
 	locked := ""
 	for _, a := range m.accounts {
-		state := a.State
-		if needsLogin(state) {
-			state, login = "login needed", true
-		}
-		if isLocked(state) && locked == "" {
+		state := a.State.String()
+		login = login || a.State == AccountLoginNeeded
+		if a.State == AccountLocked && locked == "" {
 			locked = a.Detail
 		}
 		part := st.netBadge(a.Network) + " " + inline(a.Account, 24) + " " + stateStyle(st, a).Render(state)

@@ -54,11 +54,11 @@ func (s supervisor) AccountStatuses() []AccountStatus { return s }
 func TestStatusBarPrefersSupervisorStates(t *testing.T) {
 	f := world(1)
 	m := newRoot(Options{Core: f, Theme: asciiTheme(t), Now: func() time.Time { return testNow },
-		Accounts: supervisor{{Account: "me@xmpp", Network: protocols.XMPP, State: "backing off"}}})
+		Accounts: supervisor{{Account: "me@xmpp", Network: protocols.XMPP, State: AccountRetrying}}})
 	h := &harness{t: t, m: m}
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 10})
 	h.run(m.Init())
-	h.mustShow("XM me@xmpp backing off")
+	h.mustShow("XM me@xmpp retrying")
 	h.mustNotShow("me@matrix")
 }
 

@@ -66,10 +66,7 @@ type AccountStatus struct {
 	Network protocols.Network
 	// Address is the account's own address; empty: Account is shown.
 	Address string
-	// State is the short text shown: "online", "connecting", "offline",
-	// "retrying" (the supervisor's back-off), "login needed" (the
-	// supervisor's auth failure; the inbox says "auth failed"), "disabled".
-	State  string
+	State  AccountState
 	Detail string
 	// NextRetry is when a "retrying" account tries again; the accounts
 	// screen counts down to it.
@@ -83,6 +80,56 @@ type AccountStatus struct {
 // accounts are filling their recent history (inbox.HistoryProgress).
 type HistoryReporter interface {
 	HistoryProgress() map[string]inbox.HistoryProgress
+}
+
+// AccountState is an account's state as the screens show it, from the
+// supervisor (retrying, login needed, disabled), the keystore (unlocking,
+// locked) or the connection itself.
+type AccountState int
+
+const (
+	AccountOffline AccountState = iota
+	AccountConnecting
+	AccountOnline
+	AccountRetrying    // waiting until NextRetry
+	AccountLoginNeeded // a login was refused, or the keystore holds no secret
+	AccountDisabled
+	AccountUnlocking // the keystore is still opening
+	AccountLocked    // the keystore did not open (Detail says why)
+)
+
+func (s AccountState) String() string {
+	switch s {
+	case AccountConnecting:
+		return "connecting"
+	case AccountOnline:
+		return "online"
+	case AccountRetrying:
+		return "retrying"
+	case AccountLoginNeeded:
+		return "login needed"
+	case AccountDisabled:
+		return "disabled"
+	case AccountUnlocking:
+		return "unlocking"
+	case AccountLocked:
+		return "locked"
+	}
+	return "offline"
+}
+
+// ConnAccountState is the screen's state for a link state the core
+// reports (no supervisor in between, as in the demo).
+func ConnAccountState(s protocols.ConnState) AccountState {
+	switch s {
+	case protocols.ConnConnecting:
+		return AccountConnecting
+	case protocols.ConnOnline:
+		return AccountOnline
+	case protocols.ConnAuthFailed:
+		return AccountLoginNeeded
+	}
+	return AccountOffline
 }
 
 // AccountsView is the optional richer source of account states (the

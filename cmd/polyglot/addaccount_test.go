@@ -174,7 +174,7 @@ func waitState(t *testing.T, v statusView, id, state string) {
 	for time.Now().Before(deadline) {
 		got = v.AccountStatuses()
 		for _, s := range got {
-			if s.Account == id && s.State == state {
+			if s.Account == id && s.State.String() == state {
 				return
 			}
 		}

@@ -379,9 +379,26 @@ func (v statusView) AccountStatuses() []tui.AccountStatus {
 	for _, st := range sts {
 		// The TUI counts down to NextRetry itself, against its own clock.
 		out = append(out, tui.AccountStatus{Account: st.Account, Network: st.Network, Address: st.Address,
-			State: st.State.String(), Detail: st.Detail, NextRetry: st.NextRetry})
+			State: screenState(st.State), Detail: st.Detail, NextRetry: st.NextRetry})
 	}
 	return out
+}
+
+// screenState is the supervisor's state as the screens name it.
+func screenState(s accounts.State) tui.AccountState {
+	switch s {
+	case accounts.StateConnecting:
+		return tui.AccountConnecting
+	case accounts.StateOnline:
+		return tui.AccountOnline
+	case accounts.StateBackingOff:
+		return tui.AccountRetrying
+	case accounts.StateAuthFailed:
+		return tui.AccountLoginNeeded
+	case accounts.StateDisabled:
+		return tui.AccountDisabled
+	}
+	return tui.AccountOffline
 }
 
 func (v statusView) Enable(id string) error                 { return v.m.Enable(id) }

@@ -13,12 +13,6 @@ import (
 	"polyglot/tui"
 )
 
-// Account row states while the keystore is not (yet) open.
-const (
-	stateUnlocking = "unlocking"
-	stateLocked    = "locked"
-)
-
 // errNotUnlocked refuses account changes before the supervisors run.
 var errNotUnlocked = errors.New("the keystore is still unlocking; try again in a moment")
 
@@ -115,12 +109,12 @@ func (l *lateAccounts) AccountStatuses() []tui.AccountStatus {
 	}
 	out := make([]tui.AccountStatus, 0, len(l.cfg.Accounts))
 	for _, acc := range l.cfg.Accounts {
-		st := tui.AccountStatus{Account: acc.ID, Network: acc.Network, Address: acc.Address, State: stateUnlocking}
+		st := tui.AccountStatus{Account: acc.ID, Network: acc.Network, Address: acc.Address, State: tui.AccountUnlocking}
 		switch {
 		case !acc.Enabled:
-			st.State = "disabled"
+			st.State = tui.AccountDisabled
 		case failed != nil:
-			st.State, st.Detail = stateLocked, errtext.Of(failed)+" — accounts stay offline"
+			st.State, st.Detail = tui.AccountLocked, errtext.Of(failed)+" — accounts stay offline"
 		}
 		out = append(out, st)
 	}

@@ -416,7 +416,6 @@ var tickAccounts tea.Cmd = func() tea.Msg {
 	return accountsTickMsg{}
 }
 
-
 // stateText is the state as shown, with the time and countdown of a
 // retrying account's next attempt, e.g. "retrying at 14:03:12 (in 41 s)".
 func stateText(s AccountStatus, now time.Time) string {

@@ -66,8 +66,8 @@ type AccountStatus struct {
 	Network protocols.Network
 	// Address is the account's own address; empty: Account is shown.
 	Address string
-	State  AccountState
-	Detail string
+	State   AccountState
+	Detail  string
 	// NextRetry is when a "retrying" account tries again; the accounts
 	// screen counts down to it.
 	NextRetry time.Time

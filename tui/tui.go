@@ -255,6 +255,16 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
+// NewProgram builds the program for a screen that is not this process's
+// terminal (an SSH session): opts.Terminal is that screen's writer, popts
+// give its input and output. The caller runs it, then calls release.
+func NewProgram(ctx context.Context, opts Options, popts ...tea.ProgramOption) (p *tea.Program, release func()) {
+	opts.Context = ctx
+	m := newRoot(opts)
+	popts = append(popts, tea.WithContext(ctx), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithReportFocus())
+	return tea.NewProgram(m, popts...), m.close
+}
+
 // New builds the root model without a program, for tests and embedding.
 // The caller stops the change subscription by sending tea.Quit or by calling
 // Close on the returned model if it implements io.Closer.

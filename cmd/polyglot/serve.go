@@ -4,12 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/ssh"
 
 	"github.com/spf13/cobra"
+
+	"polyglot/accounts"
+	"polyglot/sshscreen"
+	"polyglot/themes"
+	"polyglot/tui"
 )
 
+// serveOptions are serve's flags.
+type serveOptions struct {
+	ssh            string
+	authorizedKeys string
+	maxSessions    int
+	idle           time.Duration
+}
+
 func newServeCmd(io streams) *cobra.Command {
-	return &cobra.Command{
+	o := &serveOptions{}
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the core headless: accounts stay online, other commands run through it",
 		Long: `Runs Polyglot's core in the foreground with no screen (for a systemd user
@@ -18,6 +38,10 @@ online, drains the outbox, and serves the commands you run beside it
 (polyglot send, doctor, account list) over its socket,
 $XDG_RUNTIME_DIR/polyglot/core.sock. They then need no passphrase and make
 no second connection. SIGINT or SIGTERM stops it.
+
+With --ssh ADDR it also serves the TUI over SSH: public-key logins only,
+from --authorized-keys (default $XDG_CONFIG_HOME/polyglot/authorized_keys);
+the host key is made once under the data dir and its fingerprint printed.
 
 Exit status: 0 stopped by a signal; 5 another Polyglot process already owns
 the data dir; 2 and 4 as for every command (config, passphrase, login).`,
@@ -28,12 +52,18 @@ the data dir; 2 and 4 as for every command (config, passphrase, login).`,
 				return err
 			}
 			defer a.close()
-			return a.serve(cmd.Context())
+			return a.serve(cmd.Context(), o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.ssh, "ssh", "", "also serve the TUI over SSH on this address (e.g. 127.0.0.1:2222)")
+	f.StringVar(&o.authorizedKeys, "authorized-keys", "", "public keys allowed over SSH (default $XDG_CONFIG_HOME/polyglot/authorized_keys)")
+	f.IntVar(&o.maxSessions, "max-sessions", 8, "most SSH sessions at once")
+	f.DurationVar(&o.idle, "idle-timeout", 30*time.Minute, "close an SSH session idle this long")
+	return cmd
 }
 
-func (a *app) serve(ctx context.Context) error {
+func (a *app) serve(ctx context.Context, o *serveOptions) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -52,9 +82,52 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer rt.stop()
 	host.setRuntime(rt)
+	if o.ssh != "" {
+		stop, err := a.serveSSH(ctx, cfg, rt, o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(a.io.out, "polyglot core serving %d account(s) on %s\n", len(cfg.Accounts), host.srv.Path())
 	a.log.Info().Int("accounts", len(cfg.Accounts)).Msg("serving")
 	<-ctx.Done()
 	a.log.Info().Msg("serve stopped by a signal")
 	return nil
+}
+
+// serveSSH serves the TUI over SSH, each session a screen of this core.
+func (a *app) serveSSH(ctx context.Context, cfg *accounts.Config, rt *runtime, o *serveOptions) (stop func(), err error) {
+	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
+	}
+	keys := o.authorizedKeys
+	if keys == "" {
+		keys = filepath.Join(a.paths.Config, "authorized_keys")
+	}
+	control := rt.control(a)
+	srv, err := sshscreen.Listen(sshscreen.Options{
+		Addr: o.ssh, AuthorizedKeys: keys, HostKey: filepath.Join(a.paths.Data, "ssh_host_ed25519_key"),
+		MaxSessions: o.maxSessions, IdleTimeout: o.idle, Log: a.log,
+		Screen: func(ctx context.Context, r *lipgloss.Renderer, env func(string) string, popts []tea.ProgramOption, sess ssh.Session) (*tea.Program, func()) {
+			th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != "",
+				LightBackground: themes.LightBackground(env("COLORFGBG"))})
+			if err != nil { // checked at start: the file changed since
+				th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
+			}
+			return tui.NewProgram(ctx, tui.Options{Core: rt.inbox, Theme: th, Accounts: control, Control: control, Logger: a.log,
+				Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
+		},
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("--ssh: %w", err))
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			a.log.Error().Err(err).Msg("ssh server stopped")
+		}
+	}()
+	fmt.Fprintf(a.io.out, "ssh: listening on %s, host key %s\n", srv.Addr(), srv.Fingerprint)
+	a.log.Info().Str("addr", srv.Addr().String()).Str("host_key", srv.Fingerprint).Msg("ssh screens served")
+	return func() { _ = srv.Close() }, nil
 }

@@ -525,6 +525,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 	}
 	if c.focus == focusComposer {
 		if isKey && key.Matches(k, keys.Editor) {
+			if c.env.remote {
+				return cmdOf(statusMsg{Text: "ctrl+e: $EDITOR would run on the core's machine, not on this screen's; write here instead", Err: true})
+			}
 			return c.openEditor()
 		}
 		before := c.composer.empty()

@@ -139,9 +139,9 @@ func (c *conversationView) openLink() tea.Cmd {
 	if link == "" {
 		return cmdOf(statusMsg{Text: "this message has no http(s) link"})
 	}
-	log := c.env.log
+	log, remote := c.env.log, c.env.remote
 	return func() tea.Msg {
-		text, err := openTarget(link, log)
+		text, err := openTarget(link, log, remote)
 		return statusMsg{Text: text, Err: err}
 	}
 }
@@ -149,9 +149,12 @@ func (c *conversationView) openLink() tea.Cmd {
 // openTarget opens a link or file with the opener rules of opener(), in
 // the background; the text says what happened, with remote text made
 // safe to show.
-func openTarget(target string, log zerolog.Logger) (text string, failed bool) {
+func openTarget(target string, log zerolog.Logger, remote bool) (text string, failed bool) {
 	shown := inline(target, 80)
 	argv, why := opener(os.Getenv, exec.LookPath, runtime.GOOS)
+	if remote {
+		argv, why = nil, remoteNotOpened
+	}
 	if argv == nil {
 		return shown + " (" + why + ")", false
 	}

@@ -36,11 +36,13 @@ type env struct {
 	term io.Writer
 	// mentions are the user's names per account, highlighted in messages.
 	mentions mentions
+	// remote: Options.Remote.
+	remote bool
 }
 
 func newEnv(o Options) *env {
 	e := &env{core: o.Core, accounts: o.Accounts, control: o.Control, ctx: o.Context, log: o.Logger, now: o.Now, page: o.PageSize,
-		drafts: newDraftBook(o.Core), demo: o.Demo, term: o.Terminal}
+		drafts: newDraftBook(o.Core), demo: o.Demo, term: o.Terminal, remote: o.Remote}
 	e.verify, _ = o.Core.(VerifyCore)
 	if e.accounts == nil && e.control != nil {
 		e.accounts = e.control

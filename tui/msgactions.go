@@ -53,7 +53,7 @@ func downloadCmd(e *env, conv inbox.ConversationID, id inbox.MessageID, index in
 		if err != nil {
 			return actionDoneMsg{Conv: conv, Kind: actDownload, Msg: id, Err: err}
 		}
-		return actionDoneMsg{Conv: conv, Kind: actDownload, Msg: id, Text: openDownloaded(path, e.log)}
+		return actionDoneMsg{Conv: conv, Kind: actDownload, Msg: id, Text: openDownloaded(path, e.log, e.remote)}
 	}
 }
 

@@ -16,6 +16,10 @@ import (
 // even over SSH.
 const OpenerEnv = "POLYGLOT_OPENER"
 
+// remoteNotOpened says why a screen the core serves opens nothing: the
+// opener would start on the core's machine.
+const remoteNotOpened = "not opened: this screen is served by the Polyglot core, and the opener would start on its machine"
+
 // opener decides how a downloaded file is opened: $POLYGLOT_OPENER, else
 // the desktop's opener (xdg-open, macOS open) — but not over SSH, where a
 // window would appear on a screen the user is not at. argv nil: do not
@@ -40,8 +44,11 @@ func opener(getenv func(string) string, lookPath func(string) (string, error), g
 
 // openDownloaded opens path with the system opener and returns the status
 // line to show.
-func openDownloaded(path string, log zerolog.Logger) string {
+func openDownloaded(path string, log zerolog.Logger, remote bool) string {
 	argv, why := opener(os.Getenv, exec.LookPath, runtime.GOOS)
+	if remote {
+		argv, why = nil, remoteNotOpened
+	}
 	if argv == nil {
 		return "saved to " + path + " (" + why + ")"
 	}

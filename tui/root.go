@@ -407,6 +407,8 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case k.String() == "ctrl+c":
 			return m, m.askQuit()
+		case key.Matches(k, keys.Suspend) && m.env.remote:
+			return m, cmdOf(statusMsg{Text: "ctrl+z suspends only a local polyglot: this screen is served by the core; q closes it and the core keeps running"})
 		case key.Matches(k, keys.Suspend):
 			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}

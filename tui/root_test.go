@@ -195,3 +195,24 @@ func TestStatusErrorsCarryNoErrorChains(t *testing.T) {
 		t.Fatalf("the status line shows a Go error chain:\n%s", v)
 	}
 }
+
+// TestRemoteScreenRunsNothingOnTheCoresMachine: a screen the core serves
+// (SSH, attach) never suspends the core, starts $EDITOR or opens a link
+// there; each key says why instead.
+func TestRemoteScreenRunsNothingOnTheCoresMachine(t *testing.T) {
+	h := newHarness(t, chatWorld(1), 100, 24)
+	h.m.env.remote = true
+	h.keys("enter")
+	h.typeText("half")
+	_, cmd := h.m.Update(tea.KeyMsg{Type: tea.KeyCtrlZ})
+	if hasMsg(cmd, tea.SuspendMsg{}) {
+		t.Fatal("ctrl+z would suspend the core")
+	}
+	h.run(cmd)
+	h.mustShow("ctrl+z suspends only a local polyglot")
+	h.send(tea.KeyMsg{Type: tea.KeyCtrlE})
+	h.mustShow("$EDITOR would run on the core's machine")
+	if text, _ := openTarget("https://example.org/x", h.m.env.log, true); !strings.Contains(text, "served by the Polyglot core") {
+		t.Fatalf("a link opened from a remote screen: %q", text)
+	}
+}

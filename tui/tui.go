@@ -227,6 +227,10 @@ type Options struct {
 	// Demo says the core is the embedded demo world: the header says so,
 	// and the add-account form can be tried (it adds nothing).
 	Demo bool
+	// Remote: the core serves this screen to another terminal (SSH,
+	// attach), so nothing runs on the core's machine in its name: no
+	// suspend, no $EDITOR, no opener.
+	Remote bool
 }
 
 // Run starts the program on the terminal (alt screen, mouse cell motion) and

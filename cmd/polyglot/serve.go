@@ -115,7 +115,7 @@ func (a *app) serveSSH(ctx context.Context, cfg *accounts.Config, rt *runtime, o
 			if err != nil { // checked at start: the file changed since
 				th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
 			}
-			return tui.NewProgram(ctx, tui.Options{Core: rt.inbox, Theme: th, Accounts: control, Control: control, Logger: a.log,
+			return tui.NewProgram(ctx, tui.Options{Core: rt.inbox, Theme: th, Accounts: control, Control: control, Logger: a.log, Remote: true,
 				Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
 		},
 	})

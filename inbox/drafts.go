@@ -35,5 +35,6 @@ func (in *Inbox) SetDraft(id ConversationID, text string) error {
 	if err != nil {
 		return fmt.Errorf("inbox: save draft: %w", err)
 	}
+	in.publish(Change{Kind: ChangeDrafts, Conversation: id})
 	return nil
 }

@@ -221,6 +221,8 @@ const (
 	// already pending. Conversation is 0 when a stalled subscriber's queue
 	// collapsed.
 	ChangeIncoming
+	// ChangeDrafts: the draft of Conversation was saved (by any screen).
+	ChangeDrafts
 )
 
 // Change is the small notification the TUI re-arms on.

@@ -78,6 +78,42 @@ func (c *Client) read() (Frame, error) {
 	return f, err
 }
 
+// Attach turns the connection into a screen's: once the core says so, the
+// returned connection carries SSH to the core's screen server. The Client
+// is not used after it.
+func (c *Client) Attach() (net.Conn, error) {
+	id := c.next.Add(1)
+	if err := c.enc.Encode(Frame{ID: id, Attach: true}); err != nil {
+		return nil, err
+	}
+	// Read the answer a byte at a time: whatever follows it is SSH, and
+	// must not be swallowed by a buffer.
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := io.ReadFull(c.c, b); err != nil {
+			return nil, fmt.Errorf("the Polyglot core went away: %w", err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		if line = append(line, b[0]); len(line) > maxFrame {
+			return nil, errors.New("the Polyglot core answered an attach with garbage")
+		}
+	}
+	var f Frame
+	if err := json.Unmarshal(line, &f); err != nil {
+		return nil, err
+	}
+	if !f.Attached {
+		if f.Refused != "" {
+			return nil, &RefusedError{f.Refused}
+		}
+		return nil, errors.New("the Polyglot core did not attach a screen")
+	}
+	return c.c, nil
+}
+
 // Close ends the connection (and with it anything still running for it).
 func (c *Client) Close() error { return c.c.Close() }
 

@@ -23,6 +23,9 @@ type Server struct {
 	Name string
 	// Run serves Run requests; nil refuses them.
 	Run Runner
+	// Attach serves a screen on the connection until it ends; nil
+	// refuses screens.
+	Attach func(net.Conn)
 	Log zerolog.Logger
 
 	dataDir string
@@ -164,6 +167,19 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 			continue
 		}
 		switch {
+		case f.Attach:
+			if s.Attach == nil {
+				_ = c.send(Frame{ID: f.ID, Refused: "this Polyglot core serves no screens"})
+				return
+			}
+			// Nothing was read past the frame: the client waits for this
+			// answer before it speaks SSH.
+			if err := c.send(Frame{ID: f.ID, Attached: true}); err != nil {
+				return
+			}
+			s.Log.Debug().Str("client", h.Client).Msg("screen attached")
+			s.Attach(nc)
+			return
 		case f.Cancel:
 			mu.Lock()
 			if cancel := running[f.ID]; cancel != nil {

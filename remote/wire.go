@@ -21,6 +21,12 @@ type Frame struct {
 	Stderr string `json:"stderr,omitempty"`
 	Exit   *int   `json:"exit,omitempty"`
 	Cancel bool   `json:"cancel,omitempty"` // the client gave up on request ID
+
+	// Attach asks for a screen: the core answers Attached, and from the
+	// next byte on the connection carries SSH (a PTY session running the
+	// TUI in the core), no more frames.
+	Attach   bool `json:"attach,omitempty"`
+	Attached bool `json:"attached,omitempty"`
 }
 
 // Hello opens a connection.

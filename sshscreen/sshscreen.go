@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -57,39 +58,24 @@ type Server struct {
 	sessions    atomic.Int32
 }
 
-// Listen opens the server on o.Addr.
+// Listen opens the server for SSH clients on o.Addr.
 func Listen(o Options) (*Server, error) {
-	if o.MaxSessions == 0 {
-		o.MaxSessions = 8
-	}
-	if o.IdleTimeout == 0 {
-		o.IdleTimeout = 30 * time.Minute
-	}
+	o = o.withDefaults()
 	keys, err := loadAuthorizedKeys(o.AuthorizedKeys)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := hostKey(o.HostKey)
+	signer, err := HostKey(o.HostKey)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{Fingerprint: gossh.FingerprintSHA256(signer.PublicKey()), limiter: newAuthLimiter(time.Now)}
-	srv, err := wish.NewServer(
-		wish.WithAddress(o.Addr),
-		func(srv *ssh.Server) error { srv.AddHostKey(signer); return nil },
+	srv, err := s.newSSH(o, signer,
 		// Public keys only: no password or keyboard-interactive handler
 		// is ever set, so the server offers neither.
 		wish.WithPublicKeyAuth(func(ctx ssh.Context, key ssh.PublicKey) bool {
 			return s.limiter.check(ctx.RemoteAddr(), func() bool { return keys.allows(key) }, o.Log)
-		}),
-		wish.WithIdleTimeout(o.IdleTimeout),
-		wish.WithMiddleware(
-			s.screen(o),
-			requirePTY,
-			s.capSessions(o.MaxSessions),
-			logSessions(o.Log),
-		),
-	)
+		}))
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +85,67 @@ func Listen(o Options) (*Server, error) {
 	}
 	s.srv, s.l = srv, l
 	return s, nil
+}
+
+// Local serves screens to `polyglot attach` on connections the core's
+// socket hands over: the socket (0600) already says who may connect, so
+// there is no SSH login on top.
+type Local struct {
+	s   *Server
+	srv *ssh.Server
+}
+
+// NewLocal builds the server for local screens (o.Addr and
+// o.AuthorizedKeys are not used).
+func NewLocal(o Options) (*Local, error) {
+	o = o.withDefaults()
+	signer, err := HostKey(o.HostKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Fingerprint: gossh.FingerprintSHA256(signer.PublicKey())}
+	srv, err := s.newSSH(o, signer)
+	if err != nil {
+		return nil, err
+	}
+	// HandleConn alone does not install the default session handlers
+	// (Serve does): install them, as Serve would.
+	srv.RequestHandlers = maps.Clone(ssh.DefaultRequestHandlers)
+	srv.ChannelHandlers = maps.Clone(ssh.DefaultChannelHandlers)
+	srv.SubsystemHandlers = maps.Clone(ssh.DefaultSubsystemHandlers)
+	return &Local{s: s, srv: srv}, nil
+}
+
+// HandleConn serves one attached screen until it ends.
+func (l *Local) HandleConn(c net.Conn) { l.srv.HandleConn(c) }
+
+// Close ends every attached screen.
+func (l *Local) Close() error { return l.srv.Close() }
+
+func (o Options) withDefaults() Options {
+	if o.MaxSessions == 0 {
+		o.MaxSessions = 8
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 30 * time.Minute
+	}
+	return o
+}
+
+// newSSH is the SSH server both kinds share: the screen, behind the PTY
+// requirement and the session cap.
+func (s *Server) newSSH(o Options, signer gossh.Signer, opts ...ssh.Option) (*ssh.Server, error) {
+	return wish.NewServer(append([]ssh.Option{
+		wish.WithAddress(o.Addr),
+		func(srv *ssh.Server) error { srv.AddHostKey(signer); return nil },
+		wish.WithIdleTimeout(o.IdleTimeout),
+		wish.WithMiddleware(
+			s.screen(o),
+			requirePTY,
+			s.capSessions(o.MaxSessions),
+			logSessions(o.Log),
+		),
+	}, opts...)...)
 }
 
 // Addr is where the server listens.
@@ -248,9 +295,9 @@ func (k authorizedKeys) allows(key ssh.PublicKey) bool {
 	return false
 }
 
-// hostKey loads the server's key, making an Ed25519 one (0600) the first
-// time.
-func hostKey(path string) (gossh.Signer, error) {
+// HostKey loads the server's key, making an Ed25519 one (0600) the first
+// time. `polyglot attach` reads it to know it reached its own core.
+func HostKey(path string) (gossh.Signer, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)

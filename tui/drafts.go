@@ -16,18 +16,31 @@ type draftBook struct {
 	core  Core
 	text  map[inbox.ConversationID]string // Update only
 	seq   uint64                          // Update only
+	kept  map[inbox.ConversationID]uint64 // newest seq kept per draft, Update only
 	mu    sync.Mutex                      // the writes (they run in tea.Cmds)
 	wrote map[inbox.ConversationID]uint64 // newest seq written, under mu
 }
 
 func newDraftBook(c Core) *draftBook {
-	return &draftBook{core: c, text: map[inbox.ConversationID]string{}, wrote: map[inbox.ConversationID]uint64{}}
+	return &draftBook{core: c, text: map[inbox.ConversationID]string{}, kept: map[inbox.ConversationID]uint64{}, wrote: map[inbox.ConversationID]uint64{}}
 }
 
 // known is the draft of id this screen already holds.
 func (d *draftBook) known(id inbox.ConversationID) (string, bool) {
 	t, ok := d.text[id]
 	return t, ok
+}
+
+// forget drops what this screen holds for id, since the core's draft may
+// be newer (another screen of the same core saved one) — unless a write of
+// this screen's is still on its way: then the core's is older.
+func (d *draftBook) forget(id inbox.ConversationID) {
+	d.mu.Lock()
+	pending := d.wrote[id] < d.kept[id]
+	d.mu.Unlock()
+	if !pending {
+		delete(d.text, id)
+	}
 }
 
 // loaded records what the core had for id, unless the user has already
@@ -42,12 +55,16 @@ func (d *draftBook) loaded(id inbox.ConversationID, text string) {
 // changed. Writes may run concurrently; an older one never overwrites a
 // newer.
 func (d *draftBook) keep(id inbox.ConversationID, text string) tea.Cmd {
-	if old, ok := d.text[id]; ok && old == text {
+	old, ok := d.text[id]
+	// Nothing written here over a draft another screen saved (forget):
+	// leaving an empty composer must not delete theirs.
+	if (ok && old == text) || (!ok && text == "") {
 		return nil
 	}
 	d.text[id] = text
 	d.seq++
 	seq := d.seq
+	d.kept[id] = seq
 	return func() tea.Msg {
 		d.mu.Lock()
 		defer d.mu.Unlock()

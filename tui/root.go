@@ -615,6 +615,10 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 			people, list, routes = true, true, true
 		case inbox.ChangeVerification:
 			verifs = true
+		case inbox.ChangeDrafts:
+			// Another screen (or this one) saved it: read the core's the
+			// next time the conversation opens here.
+			m.env.drafts.forget(c.Conversation)
 		}
 	}
 	var cmds []tea.Cmd

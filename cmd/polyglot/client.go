@@ -291,8 +291,15 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 	if err := a.checkStartup(cfg, false); err != nil {
 		return err
 	}
-	// This process is the core: a `polyglot send` beside it runs here.
-	host, err := a.hostCore(ctx, "tui")
+	// A core already runs (serve, or polyglot in another terminal): this
+	// terminal becomes one more of its screens.
+	if c, err := a.dialCore(ctx, "tui"); err == nil {
+		return a.attach(ctx, c)
+	} else if !errors.Is(err, remote.ErrNoCore) {
+		return err
+	}
+	// Else this process is the core: a `polyglot send` beside it runs here.
+	host, err := a.hostCore(ctx, "tui", cfg)
 	if err != nil {
 		return err
 	}
@@ -303,7 +310,7 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 			return err
 		}
 		defer rt.stop()
-		host.setRuntime(rt)
+		host.setRuntime(rt, rt.control(a))
 		return a.runTUI(ctx, cfg, rt.inbox, rt.control(a))
 	}
 	in, err := a.openClientInbox(cfg)
@@ -319,7 +326,7 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 			late.mu.Lock()
 			ks := late.keys
 			late.mu.Unlock()
-			host.setRuntime(&runtime{inbox: in, keys: ks, accounts: v.m})
+			host.setRuntime(&runtime{inbox: in, keys: ks, accounts: v.m}, late)
 		}
 	}()
 	err = a.runTUI(ctx, cfg, in, late)

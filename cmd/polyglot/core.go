@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"polyglot/accounts"
 	"polyglot/remote"
+	"polyglot/sshscreen"
+	"polyglot/tui"
 )
 
 // exitBusy: another Polyglot process owns the data dir and cannot serve
@@ -42,16 +45,23 @@ func (a *app) socketPath() string { return remote.SocketPath(os.Getenv, a.paths.
 // runtime once the accounts run.
 type coreHost struct {
 	a     *app
+	cfg   *accounts.Config
 	srv   *remote.Server
 	ready chan struct{}
 	once  sync.Once
 	rt    *runtime
-	done  chan struct{}
+	// screens serves `polyglot attach` (and a second `polyglot`).
+	screens *sshscreen.Local
+	done    chan struct{}
 }
 
 // hostCore takes the data dir and opens its socket. Another owner is
 // exitBusy, with its pid.
-func (a *app) hostCore(ctx context.Context, name string) (*coreHost, error) {
+func (a *app) hostCore(ctx context.Context, name string, cfg *accounts.Config) (*coreHost, error) {
+	// Attached screens use the [keys] of config.toml (checked at start).
+	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
+	}
 	srv, err := remote.Listen(a.paths.Data, a.socketPath())
 	if errors.Is(err, remote.ErrLocked) {
 		return nil, withCode(exitBusy, fmt.Errorf("%w: it connects the accounts; stop it first, or use `polyglot send` beside it", err))
@@ -59,8 +69,8 @@ func (a *app) hostCore(ctx context.Context, name string) (*coreHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &coreHost{a: a, srv: srv, ready: make(chan struct{}), done: make(chan struct{})}
-	srv.Name, srv.Log, srv.Run = "polyglot "+version+" "+name, a.log, h.run
+	h := &coreHost{a: a, cfg: cfg, srv: srv, ready: make(chan struct{}), done: make(chan struct{})}
+	srv.Name, srv.Log, srv.Run, srv.Attach = "polyglot "+version+" "+name, a.log, h.run, h.attach
 	go func() {
 		defer close(h.done)
 		if err := srv.Serve(ctx); err != nil {
@@ -72,16 +82,37 @@ func (a *app) hostCore(ctx context.Context, name string) (*coreHost, error) {
 	return h, nil
 }
 
-// setRuntime lets forwarded commands run, over rt's accounts.
-func (h *coreHost) setRuntime(rt *runtime) {
+// setRuntime lets forwarded commands run over rt's accounts, and screens
+// attach with view as their accounts screen.
+func (h *coreHost) setRuntime(rt *runtime, view tui.AccountsView) {
 	h.once.Do(func() {
 		h.rt = &runtime{inbox: rt.inbox, keys: rt.keys, accounts: rt.accounts, shared: true}
+		local, err := sshscreen.NewLocal(sshscreen.Options{HostKey: h.a.hostKeyPath(), Log: h.a.log, Screen: h.a.screen(h.cfg, rt.inbox, view)})
+		if err != nil {
+			h.a.log.Error().Err(err).Msg("screens cannot attach")
+		}
+		h.screens = local
 		close(h.ready)
 	})
 }
 
+// attach serves an attached screen once the accounts run.
+func (h *coreHost) attach(c net.Conn) {
+	select {
+	case <-h.ready:
+	case <-h.done:
+		return
+	}
+	if h.screens != nil {
+		h.screens.HandleConn(c)
+	}
+}
+
 // close stops serving, removes the socket and releases the data dir.
 func (h *coreHost) close() {
+	if h.screens != nil {
+		_ = h.screens.Close()
+	}
 	h.srv.Close()
 	<-h.done
 	h.a.owner = nil

@@ -116,6 +116,8 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 			p.extraEnv = append(p.extraEnv, "HTTPS_PROXY=http://"+closedPort(t))
 		}, []string{"account", "add", "whatsapp"}, exitUnavailable, "cannot reach WhatsApp's servers"},
 
+		{"attach, no core running", nil, []string{"attach"}, exitNoCore, "no Polyglot core is running"},
+
 		{"send, every route offline", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
 			storeSecret(t, p, p.passphrase, acc, "pw")
@@ -144,7 +146,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		})
 		seen[r.code] = true
 	}
-	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitUnavailable, exitQueued} {
+	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitNoCore, exitUnavailable, exitQueued} {
 		if !seen[c] {
 			t.Errorf("no row for exit code %d", c)
 		}

@@ -174,7 +174,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io), newServeCmd(io))
+	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io), newServeCmd(io), newAttachCmd(io))
 	strictCommands(root)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"polyglot/accounts"
+	"polyglot/inbox"
 	"polyglot/sshscreen"
 	"polyglot/themes"
 	"polyglot/tui"
@@ -71,7 +72,10 @@ func (a *app) serve(ctx context.Context, o *serveOptions) error {
 	if len(cfg.Accounts) == 0 {
 		return withCode(exitCannot, errors.New("no account configured: add one with `polyglot account add`"))
 	}
-	host, err := a.hostCore(ctx, "serve")
+	if err := a.checkStartup(cfg, false); err != nil {
+		return err
+	}
+	host, err := a.hostCore(ctx, "serve", cfg)
 	if err != nil {
 		return err
 	}
@@ -81,7 +85,7 @@ func (a *app) serve(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	defer rt.stop()
-	host.setRuntime(rt)
+	host.setRuntime(rt, rt.control(a))
 	if o.ssh != "" {
 		stop, err := a.serveSSH(ctx, cfg, rt, o)
 		if err != nil {
@@ -98,26 +102,14 @@ func (a *app) serve(ctx context.Context, o *serveOptions) error {
 
 // serveSSH serves the TUI over SSH, each session a screen of this core.
 func (a *app) serveSSH(ctx context.Context, cfg *accounts.Config, rt *runtime, o *serveOptions) (stop func(), err error) {
-	if err := tui.OverrideKeys(cfg.Keys); err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
-	}
 	keys := o.authorizedKeys
 	if keys == "" {
 		keys = filepath.Join(a.paths.Config, "authorized_keys")
 	}
-	control := rt.control(a)
 	srv, err := sshscreen.Listen(sshscreen.Options{
-		Addr: o.ssh, AuthorizedKeys: keys, HostKey: filepath.Join(a.paths.Data, "ssh_host_ed25519_key"),
+		Addr: o.ssh, AuthorizedKeys: keys, HostKey: a.hostKeyPath(),
 		MaxSessions: o.maxSessions, IdleTimeout: o.idle, Log: a.log,
-		Screen: func(ctx context.Context, r *lipgloss.Renderer, env func(string) string, popts []tea.ProgramOption, sess ssh.Session) (*tea.Program, func()) {
-			th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != "",
-				LightBackground: themes.LightBackground(env("COLORFGBG"))})
-			if err != nil { // checked at start: the file changed since
-				th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
-			}
-			return tui.NewProgram(ctx, tui.Options{Core: rt.inbox, Theme: th, Accounts: control, Control: control, Logger: a.log, Remote: true,
-				Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
-		},
+		Screen: a.screen(cfg, rt.inbox, rt.control(a)),
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("--ssh: %w", err))
@@ -130,4 +122,22 @@ func (a *app) serveSSH(ctx context.Context, cfg *accounts.Config, rt *runtime, o
 	fmt.Fprintf(a.io.out, "ssh: listening on %s, host key %s\n", srv.Addr(), srv.Fingerprint)
 	a.log.Info().Str("addr", srv.Addr().String()).Str("host_key", srv.Fingerprint).Msg("ssh screens served")
 	return func() { _ = srv.Close() }, nil
+}
+
+func (a *app) hostKeyPath() string { return filepath.Join(a.paths.Data, "ssh_host_ed25519_key") }
+
+// screen builds the TUI for a screen this core serves (an SSH session or
+// an attached terminal): its own renderer and theme from the session's
+// environment, the core's store and accounts.
+func (a *app) screen(cfg *accounts.Config, core *inbox.Inbox, view tui.AccountsView) sshscreen.Screen {
+	control, _ := view.(tui.AccountsControl)
+	return func(ctx context.Context, r *lipgloss.Renderer, env func(string) string, popts []tea.ProgramOption, sess ssh.Session) (*tea.Program, func()) {
+		th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != "",
+			LightBackground: themes.LightBackground(env("COLORFGBG"))})
+		if err != nil { // checked at start: the file changed since
+			th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
+		}
+		return tui.NewProgram(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: control, Logger: a.log, Remote: true,
+			Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
+	}
 }

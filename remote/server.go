@@ -26,7 +26,7 @@ type Server struct {
 	// Attach serves a screen on the connection until it ends; nil
 	// refuses screens.
 	Attach func(net.Conn)
-	Log zerolog.Logger
+	Log    zerolog.Logger
 
 	dataDir string
 	path    string

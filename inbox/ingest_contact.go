@@ -178,6 +178,16 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	if err != nil || !ok {
 		return err
 	}
+	wasVerified := false
+	if r != nil && (e.Kind == protocols.KeyChanged || e.Kind == protocols.KeyCodeChanged) && r.enc > protocols.EncE2EE {
+		// A changed key is not the one the user verified: back to E2EE,
+		// as Signal does, until they compare again.
+		if _, err := g.exec(`UPDATE identities SET encryption = ? WHERE id = ?`, int(protocols.EncE2EE), r.id); err != nil {
+			return err
+		}
+		r.enc, wasVerified = protocols.EncE2EE, true
+		g.changed(ChangePeople, 0)
+	}
 	conv, err := g.chatConv(string(e.Chat))
 	if err != nil {
 		return err
@@ -200,6 +210,9 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	}
 	if e.Fingerprint != "" {
 		body += " (fingerprint " + groupFingerprint(e.Fingerprint) + ")"
+	}
+	if wasVerified {
+		body += " — not verified any more: compare the new code in their person view"
 	}
 	at := e.At
 	if at.IsZero() {

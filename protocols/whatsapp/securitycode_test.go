@@ -134,7 +134,9 @@ func TestSecurityCodeComparedThenChanged(t *testing.T) {
 	if cs := r.codes(person); !cs[0].Code.Compared {
 		t.Fatalf("code not shown as compared: %+v", cs)
 	}
-	event(r, func(k protocols.KeyChangeEvent) bool { return k.Kind == protocols.KeyVerified && k.Contact.ID == alice.String() })
+	event(r, func(k protocols.KeyChangeEvent) bool {
+		return k.Kind == protocols.KeyVerified && k.Contact.ID == alice.String()
+	})
 
 	// After a restart the mark is still there, and her messages are
 	// stored as verified (an E2EE one would lower the identity again).

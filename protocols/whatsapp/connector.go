@@ -55,6 +55,7 @@ type Connector struct {
 	updating  bool       // that update (and its reconnect) is under way
 	groups    map[types.JID]string
 	compared  map[string][32]byte                // phone number → identity key whose code the user compared
+	codes     map[codeKey]string                 // security codes computed (securitycode.go)
 	retries   map[string]chan *events.MediaRetry // media-retry answers awaited, by message ID
 	reconnect func(ctx context.Context) error    // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
@@ -106,6 +107,7 @@ func New(cfg Config) (*Connector, error) {
 		cancel:   cancel,
 		groups:   map[types.JID]string{},
 		compared: map[string][32]byte{},
+		codes:    map[codeKey]string{},
 		retries:  map[string]chan *events.MediaRetry{},
 		history:  make(chan *historyJob, 64),
 	}

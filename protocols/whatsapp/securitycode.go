@@ -60,6 +60,32 @@ func safetyNumber(localID string, localKey [32]byte, remoteID string, remoteKey 
 	return fingerprint.NewDisplay(fingerprintHash(localID, localKey), fingerprintHash(remoteID, remoteKey)).DisplayText()
 }
 
+// codeKey is what a code is computed from: the cache key.
+type codeKey struct {
+	own, peer       string
+	ownKey, peerKey [32]byte
+}
+
+// code is safetyNumber, remembered: the person view asks on every refresh
+// and one computation takes milliseconds (2 × 5200 SHA-512).
+func (c *Connector) code(own types.JID, ownKey [32]byte, peer types.JID, peerKey [32]byte) string {
+	k := codeKey{stableID(own), stableID(peer), ownKey, peerKey}
+	c.mu.Lock()
+	d, ok := c.codes[k]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = safetyNumber(k.own, ownKey, k.peer, peerKey)
+	c.mu.Lock()
+	if len(c.codes) >= 256 {
+		clear(c.codes)
+	}
+	c.codes[k] = d
+	c.mu.Unlock()
+	return d
+}
+
 // stableID is a WhatsApp user's identifier in the code: the phone number
 // as the JID's user part (digits, no +).
 func stableID(j types.JID) string { return j.User }
@@ -135,7 +161,7 @@ func (c *Connector) SecurityCode(ctx context.Context, peer protocols.Address) (p
 	if err != nil {
 		return protocols.SecurityCode{}, err
 	}
-	code := protocols.SecurityCode{Digits: safetyNumber(stableID(own), ownKey, stableID(j), key)}
+	code := protocols.SecurityCode{Digits: c.code(own, ownKey, j, key)}
 	c.mu.Lock()
 	compared, ok := c.compared[j.User]
 	c.mu.Unlock()
@@ -164,7 +190,7 @@ func (c *Connector) MarkCompared(ctx context.Context, peer protocols.Address, co
 	if err != nil {
 		return err
 	}
-	if safetyNumber(stableID(own), ownKey, stableID(j), key) != code {
+	if c.code(own, ownKey, j, key) != code {
 		return protocols.ErrCodeChanged
 	}
 	if _, err := c.st.db.ExecContext(ctx, `INSERT INTO polyglot_compared(peer, identity) VALUES (?, ?)

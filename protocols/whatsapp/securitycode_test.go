@@ -209,3 +209,12 @@ func TestSecurityCodeUnknownUntilFirstSession(t *testing.T) {
 		t.Fatalf("PeerEncryption = %v", got)
 	}
 }
+
+// BenchmarkSafetyNumber: the person view computes one code per WhatsApp
+// identity on each refresh (2 × 5200 SHA-512).
+func BenchmarkSafetyNumber(b *testing.B) {
+	own, theirs := testKey(1), testKey(100)
+	for b.Loop() {
+		safetyNumber(me.User, own, alice.User, theirs)
+	}
+}

@@ -1,6 +1,8 @@
 package inbox
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,5 +159,38 @@ func TestWhatsAppMergeSuggestions(t *testing.T) {
 	}
 	if r := reasonWith(t, in, pWA, pMX); !strings.HasPrefix(r, "same name") {
 		t.Fatalf("after merging the XMPP identity the Matrix suggestion is gone: %q", r)
+	}
+}
+
+// codeOnly is a connector that compares security codes and has no SAS.
+type codeOnly struct{ protocols.Connector }
+
+func (codeOnly) Network() protocols.Network { return protocols.WhatsApp }
+func (codeOnly) SecurityCode(context.Context, protocols.Address) (protocols.SecurityCode, error) {
+	return protocols.SecurityCode{}, protocols.ErrUnknownPeer
+}
+func (codeOnly) MarkCompared(context.Context, protocols.Address, string) error { return nil }
+
+// TestStartVerificationPointsToTheCode: V on a WhatsApp-only contact says
+// where their keys are verified instead of "Matrix can".
+func TestStartVerificationPointsToTheCode(t *testing.T) {
+	in, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	in.Attach("wa", codeOnly{})
+	a := waAddr("491711111111@s.whatsapp.net")
+	if err := in.Ingest("wa", protocols.ContactEvent{Contact: a, Name: "Ali"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := in.PersonOf(a)
+	_, err = in.StartVerification(t.Context(), p)
+	if !errors.Is(err, ErrCannotVerify) || !strings.Contains(err.Error(), "security code in their person view") {
+		t.Fatalf("StartVerification: %v", err)
+	}
+	cs, err := in.SecurityCodes(t.Context(), p)
+	if err != nil || len(cs) != 1 || cs[0].Unavailable == "" {
+		t.Fatalf("codes %+v %v", cs, err)
 	}
 }

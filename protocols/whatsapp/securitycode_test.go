@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"polyglot/inbox"
@@ -217,4 +218,39 @@ func BenchmarkSafetyNumber(b *testing.B) {
 	for b.Loop() {
 		safetyNumber(me.User, own, alice.User, theirs)
 	}
+}
+
+// TestSecurityCodeUnderLID: WhatsApp moves sessions to a contact's LID;
+// the key stored there is the one in the code, and an IdentityChange
+// naming the LID reaches the conversation of the phone number.
+func TestSecurityCodeUnderLID(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	lid := types.NewJID("123456789012345", types.HiddenUserServer)
+	if err := r.c.cli.Store.LIDs.PutLIDMapping(ctx, lid, alice); err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(50)
+	if err := r.c.cli.Store.Identities.PutIdentity(ctx, lid.SignalAddress().String(), key); err != nil {
+		t.Fatal(err)
+	}
+	r.dispatch(incoming(alice, alice, "L1", "Alice", text("hi")))
+	conv, _ := r.messages("L1")
+	cs := r.codes(conv.Person)
+	if len(cs) != 1 || cs[0].Code.Digits != safetyNumber(me.User, ownIdentityKey, alice.User, key) {
+		t.Fatalf("codes %+v", cs)
+	}
+	r.dispatch(&events.IdentityChange{JID: lid, Timestamp: clock.Add(time.Minute)})
+	r.waitFor("the notice in alice's conversation", func() bool {
+		ms, err := r.in.Messages(conv.ID, inbox.Cursor{}, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if strings.Contains(m.Body, "security code changed") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -58,6 +58,33 @@ func (g *ingester) contact(e protocols.ContactEvent) error {
 	return nil
 }
 
+// adoptName takes the name a network gives a sender (a WhatsApp push
+// name) for their identity when it has none, and for their person while
+// it still carries the address as name: merge suggestions compare names,
+// and an address matches nobody.
+func (g *ingester) adoptName(r *identRow, a protocols.Address, name string) error {
+	if r.name == "" {
+		if _, err := g.exec(`UPDATE identities SET name = ? WHERE id = ?`, name, r.id); err != nil {
+			return err
+		}
+		r.name = name
+		g.changed(ChangePeople, 0)
+	}
+	if r.personNm != a.ID {
+		return nil
+	}
+	if _, err := g.exec(`UPDATE people SET name = ?, norm_name = ? WHERE id = ?`, name, normName(name), r.person); err != nil {
+		return err
+	}
+	if _, err := g.exec(`UPDATE conversations SET title = ? WHERE kind = 1 AND person_id = ?`, name, r.person); err != nil {
+		return err
+	}
+	r.personNm = name
+	g.changed(ChangePeople, 0)
+	g.changed(ChangeConversations, 0)
+	return nil
+}
+
 func (g *ingester) request(e protocols.RequestEvent) error {
 	net := g.network(e.From)
 	r, ok, err := g.admit(net, e.From, admitStranger.named(e.Name))
@@ -178,6 +205,16 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	if err != nil || !ok {
 		return err
 	}
+	wasVerified := false
+	if r != nil && (e.Kind == protocols.KeyChanged || e.Kind == protocols.KeyCodeChanged) && r.enc > protocols.EncE2EE {
+		// A changed key is not the one the user verified: back to E2EE,
+		// as Signal does, until they compare again.
+		if _, err := g.exec(`UPDATE identities SET encryption = ? WHERE id = ?`, int(protocols.EncE2EE), r.id); err != nil {
+			return err
+		}
+		r.enc, wasVerified = protocols.EncE2EE, true
+		g.changed(ChangePeople, 0)
+	}
 	conv, err := g.chatConv(string(e.Chat))
 	if err != nil {
 		return err
@@ -200,6 +237,9 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 	}
 	if e.Fingerprint != "" {
 		body += " (fingerprint " + groupFingerprint(e.Fingerprint) + ")"
+	}
+	if wasVerified {
+		body += " — not verified any more: compare the new code in their person view"
 	}
 	at := e.At
 	if at.IsZero() {

@@ -72,11 +72,19 @@ func addrServer(a protocols.Address) string {
 	return serverOf(a.ID)
 }
 
+// notPhoneHosts are WhatsApp servers whose user parts are digits but no
+// phone number: a LID (an opaque ID WhatsApp gives some chats), a group, a
+// broadcast list, a channel.
+var notPhoneHosts = map[string]bool{"lid": true, "g.us": true, "broadcast": true, "newsletter": true}
+
 // phoneDigits extracts a phone number from an address whose user part is
 // one (WhatsApp JIDs, +4915…@host, tel:+49…), else "".
 func phoneDigits(id string) string {
 	user := strings.TrimPrefix(id, "tel:")
 	if i := strings.IndexByte(user, '@'); i > 0 {
+		if notPhoneHosts[strings.ToLower(user[i+1:])] {
+			return ""
+		}
 		user = user[:i]
 	}
 	if strings.HasPrefix(user, "@") { // Matrix localpart

@@ -99,6 +99,11 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 			}
 		}
 		ident = r
+		if !m.Outgoing && m.Chat.Name != "" {
+			if err := g.adoptName(r, peer, m.Chat.Name); err != nil {
+				return err
+			}
+		}
 		if conv, request, err = g.directConv(r); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"polyglot/protocols"
 )
@@ -40,6 +41,140 @@ func (in *Inbox) MergeSuggestions() ([]MergeSuggestion, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// MergeSuggestionsFor proposes the people that may be the same human as
+// person, with why: the same phone number on any two identities (a
+// WhatsApp number, a +number in an XMPP or Matrix address), or the same
+// name, where a name is the person's or any identity's (a WhatsApp push
+// name, an address-book or roster name). Blocked identities suggest
+// nothing. Nothing is merged until the user confirms with Merge.
+func (in *Inbox) MergeSuggestionsFor(person PersonID) ([]MergeSuggestion, error) {
+	p, err := in.Person(person)
+	if err != nil {
+		return nil, err
+	}
+	type match struct {
+		other   PersonID
+		reasons []string
+	}
+	var order []PersonID
+	found := map[PersonID]*match{}
+	add := func(o PersonID, reason string) {
+		if o == person {
+			return
+		}
+		m, ok := found[o]
+		if !ok {
+			m = &match{other: o}
+			found[o] = m
+			order = append(order, o)
+		}
+		for _, r := range m.reasons {
+			if r == reason {
+				return
+			}
+		}
+		m.reasons = append(m.reasons, reason)
+	}
+
+	rows, err := in.db.Query(`SELECT DISTINCT ib.person_id, ia.phone FROM identities ia
+		JOIN identities ib ON ib.phone = ia.phone AND ib.person_id <> ia.person_id
+		WHERE ia.person_id = ? AND ia.phone <> '' AND ia.consent <> ? AND ib.consent <> ?
+		ORDER BY ib.person_id LIMIT 100`, person, int(ConsentBlocked), int(ConsentBlocked))
+	if err != nil {
+		return nil, fmt.Errorf("inbox: merge suggestions: %w", err)
+	}
+	for rows.Next() {
+		var o PersonID
+		var phone string
+		if err := rows.Scan(&o, &phone); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		add(o, "same phone number +"+phone)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// The names this person goes by, normalized → as first seen.
+	names := map[string]string{}
+	addName := func(n string) {
+		if k := normName(n); k != "" {
+			if _, ok := names[k]; !ok {
+				names[k] = n
+			}
+		}
+	}
+	addName(p.Name)
+	for _, id := range p.Identities {
+		if id.Consent != ConsentBlocked {
+			addName(id.Name)
+		}
+	}
+	// An address used as a name matches nobody else: leave it out.
+	for _, id := range p.Identities {
+		delete(names, normName(id.Address.ID))
+	}
+	if len(names) > 0 {
+		keys := make([]any, 0, len(names)+1)
+		keys = append(keys, person)
+		marks := make([]string, 0, len(names))
+		for k := range names {
+			keys = append(keys, k)
+			marks = append(marks, "?")
+		}
+		rows, err := in.db.Query(`SELECT id, norm_name FROM people WHERE id <> ? AND norm_name IN (`+strings.Join(marks, ",")+`) ORDER BY id LIMIT 100`, keys...)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: merge suggestions: %w", err)
+		}
+		for rows.Next() {
+			var o PersonID
+			var k string
+			if err := rows.Scan(&o, &k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			add(o, "same name “"+names[k]+"”")
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		// Identity names are not normalized in the store: compare here.
+		rows, err = in.db.Query(`SELECT person_id, name FROM identities WHERE person_id <> ? AND name <> '' AND consent <> ? ORDER BY person_id`,
+			person, int(ConsentBlocked))
+		if err != nil {
+			return nil, fmt.Errorf("inbox: merge suggestions: %w", err)
+		}
+		for rows.Next() {
+			var o PersonID
+			var n string
+			if err := rows.Scan(&o, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if shown, ok := names[normName(n)]; ok {
+				add(o, "same name “"+shown+"”")
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	out := make([]MergeSuggestion, 0, len(order))
+	for _, o := range order {
+		a, b := person, o
+		if b < a {
+			a, b = b, a
+		}
+		out = append(out, MergeSuggestion{A: a, B: b, Reason: strings.Join(found[o].reasons, ", ")})
+	}
+	return out, nil
 }
 
 // Merge folds person other into keep, on the user's explicit confirmation:

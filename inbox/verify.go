@@ -126,6 +126,11 @@ func (in *Inbox) StartVerification(ctx context.Context, person PersonID) (Verifi
 		in.publish(Change{Kind: ChangeVerification})
 		return v, nil
 	}
+	for _, id := range p.Identities {
+		if _, cc := in.comparerFor(id.Address); cc != nil && id.Consent != ConsentBlocked {
+			return Verification{}, fmt.Errorf("%w; for %s, compare the security code in their person view (p)", ErrCannotVerify, id.Address.Network)
+		}
+	}
 	return Verification{}, ErrCannotVerify
 }
 

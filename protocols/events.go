@@ -104,6 +104,10 @@ const (
 	KeyChanged
 	KeyRemoved
 	KeyVerified
+	// KeyCodeChanged: the contact's identity key changed, so the security
+	// code the user may have compared (CodeComparer) is a new one and the
+	// contact is no longer verified.
+	KeyCodeChanged
 )
 
 func (k KeyChangeKind) String() string {
@@ -116,6 +120,8 @@ func (k KeyChangeKind) String() string {
 		return "removed device"
 	case KeyVerified:
 		return "verified"
+	case KeyCodeChanged:
+		return "security code changed"
 	}
 	return "key event"
 }

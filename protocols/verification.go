@@ -1,6 +1,9 @@
 package protocols
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Verifier is implemented by connectors that can verify a contact's keys
 // interactively by comparing a short authentication string (SAS emoji), so
@@ -61,3 +64,41 @@ type VerificationEvent struct {
 }
 
 func (VerificationEvent) isEvent() {}
+
+// CodeComparer is implemented by connectors whose contacts are verified by
+// comparing a security code out of band, as WhatsApp and Signal do: both
+// phones show the same 60 digits, derived from both identity keys. The
+// user reads them against the contact's screen and marks them compared;
+// the contact's class is EncE2EEVerified from then on, until their
+// identity key changes (a KeyChangeEvent of kind KeyCodeChanged).
+type CodeComparer interface {
+	// SecurityCode is peer's code now, from stored keys (no network).
+	// ErrUnknownPeer: no identity key of peer is known yet (no message
+	// exchanged).
+	SecurityCode(ctx context.Context, peer Address) (SecurityCode, error)
+	// MarkCompared records that the user compared code with peer. A code
+	// that no longer matches the current keys is refused with
+	// ErrCodeChanged: the user compared an old one.
+	MarkCompared(ctx context.Context, peer Address, code string) error
+}
+
+// ErrCodeChanged: the security code changed since it was shown.
+var ErrCodeChanged = errors.New("the security code changed since it was shown; compare the new one")
+
+// SecurityCode is a contact's security code (safety number).
+type SecurityCode struct {
+	Digits   string // 60 digits
+	Compared bool   // the user marked these digits compared
+}
+
+// Groups splits the digits into groups of five, the way both apps show
+// them (12 groups for 60 digits).
+func (c SecurityCode) Groups() []string {
+	var out []string
+	for d := c.Digits; d != ""; {
+		n := min(5, len(d))
+		out = append(out, d[:n])
+		d = d[n:]
+	}
+	return out
+}

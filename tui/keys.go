@@ -136,7 +136,7 @@ var keys = keyMap{
 	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
 	RetryNow:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry now (any key here, or the terminal regaining focus, also does)")),
 
-	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys with this person (emoji), or answer a request")),
+	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys (emoji, or WhatsApp's security code), or answer a request")),
 	VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
 	Dismiss:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "dismiss a finished verification")),
 

@@ -61,6 +61,7 @@ type (
 		Person      inbox.Person
 		Suggestions []inbox.MergeSuggestion
 		Others      map[inbox.PersonID]string // names of suggested people (raw)
+		Codes       []inbox.SecurityCode      // WhatsApp security codes (SecurityCodeCore)
 		Err         error
 	}
 	searchMsg struct {
@@ -187,20 +188,15 @@ func (s *readSeq) fresh(seq int) bool {
 	return true
 }
 
-func loadPerson(c Core, id inbox.PersonID) tea.Cmd {
+func loadPerson(ctx context.Context, c Core, id inbox.PersonID) tea.Cmd {
 	return func() tea.Msg {
 		p, err := c.Person(id)
 		if err != nil {
 			return personMsg{Err: err}
 		}
-		all, err := c.MergeSuggestions()
-		var mine []inbox.MergeSuggestion
+		mine, err := suggestionsFor(c, id)
 		others := map[inbox.PersonID]string{}
-		for _, s := range all {
-			if s.A != id && s.B != id {
-				continue
-			}
-			mine = append(mine, s)
+		for _, s := range mine {
 			o := s.A
 			if o == id {
 				o = s.B
@@ -209,7 +205,11 @@ func loadPerson(c Core, id inbox.PersonID) tea.Cmd {
 				others[o] = op.Name
 			}
 		}
-		return personMsg{Person: p, Suggestions: mine, Others: others, Err: err}
+		var codes []inbox.SecurityCode
+		if sc, ok := c.(SecurityCodeCore); ok && err == nil {
+			codes, err = sc.SecurityCodes(ctx, id)
+		}
+		return personMsg{Person: p, Suggestions: mine, Others: others, Codes: codes, Err: err}
 	}
 }
 

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -10,25 +12,67 @@ import (
 	"polyglot/protocols"
 )
 
+// PersonSuggester is the optional part of a Core that suggests merges
+// for one person, with the matched name or number (*inbox.Inbox does);
+// without it the person view filters MergeSuggestions.
+type PersonSuggester interface {
+	MergeSuggestionsFor(p inbox.PersonID) ([]inbox.MergeSuggestion, error)
+}
+
+// SecurityCodeCore is the optional part of a Core that shows a contact's
+// security code (WhatsApp's 60 digits) and records that the user compared
+// it; *inbox.Inbox implements it.
+type SecurityCodeCore interface {
+	SecurityCodes(ctx context.Context, p inbox.PersonID) ([]inbox.SecurityCode, error)
+	MarkCodeCompared(ctx context.Context, peer protocols.Address, digits string) error
+}
+
+func suggestionsFor(c Core, id inbox.PersonID) ([]inbox.MergeSuggestion, error) {
+	if ps, ok := c.(PersonSuggester); ok {
+		return ps.MergeSuggestionsFor(id)
+	}
+	all, err := c.MergeSuggestions()
+	var mine []inbox.MergeSuggestion
+	for _, s := range all {
+		if s.A == id || s.B == id {
+			mine = append(mine, s)
+		}
+	}
+	return mine, err
+}
+
+func markComparedCmd(ctx context.Context, sc SecurityCodeCore, peer protocols.Address, digits string) tea.Cmd {
+	return func() tea.Msg {
+		err := sc.MarkCodeCompared(ctx, peer, digits)
+		if errors.Is(err, protocols.ErrCodeChanged) {
+			err = protocols.ErrCodeChanged // the whole story, without the wrapping
+		}
+		return doneMsg{What: "security code marked compared: E2EE verified", Err: err}
+	}
+}
+
 // personView shows one person: every identity with its network, address,
 // server, encryption and presence; the preferred network; the visible
-// downgrade rule; and merge suggestions, applied only after y.
+// downgrade rule; WhatsApp security codes to compare; and merge
+// suggestions, applied only after y.
 type personView struct {
 	env         *env
 	id          inbox.PersonID
 	person      inbox.Person
 	suggestions []inbox.MergeSuggestion
 	others      map[inbox.PersonID]string
+	codes       []inbox.SecurityCode
 	loaded      bool
 	cursor      int // identities first, then suggestions
 	confirm     *inbox.MergeSuggestion
+	comparing   *inbox.SecurityCode // asking: do the digits match?
 	width       int
 	height      int
 }
 
 func newPerson(e *env, id inbox.PersonID) *personView { return &personView{env: e, id: id} }
 
-func (p *personView) refresh() tea.Cmd { return loadPerson(p.env.core, p.id) }
+func (p *personView) refresh() tea.Cmd { return loadPerson(p.env.ctx, p.env.core, p.id) }
 
 func (p *personView) setSize(w, h int) { p.width, p.height = w, h }
 
@@ -40,6 +84,7 @@ func (p *personView) onPerson(m personMsg) {
 	p.person = m.Person
 	p.suggestions = m.Suggestions
 	p.others = m.Others
+	p.codes = m.Codes
 	p.clamp()
 }
 
@@ -85,9 +130,64 @@ func (p *personView) other(s inbox.MergeSuggestion) inbox.PersonID {
 	return s.A
 }
 
+// codeToCompare is the security code V compares: the selected identity's,
+// else the first one not compared yet; ok false when there is none (V
+// then verifies by emoji, as for Matrix).
+func (p *personView) codeToCompare() (inbox.SecurityCode, bool) {
+	if id, ok := p.selectedIdentity(); ok {
+		for _, c := range p.codes {
+			if c.Identity.Key() == id.Address.Key() {
+				return c, c.Code.Digits != ""
+			}
+		}
+		if id.Address.Network == protocols.Matrix {
+			return inbox.SecurityCode{}, false
+		}
+	}
+	for _, c := range p.codes {
+		if c.Code.Digits != "" && !c.Code.Compared {
+			return c, true
+		}
+	}
+	return inbox.SecurityCode{}, false
+}
+
+// compareKey answers V on this screen when the person has a security code
+// to compare: it asks whether the digits match. handled false leaves V to
+// the emoji verification.
+func (p *personView) compareKey() (cmd tea.Cmd, handled bool) {
+	c, ok := p.codeToCompare()
+	if !ok {
+		return nil, false
+	}
+	if _, can := p.env.core.(SecurityCodeCore); !can {
+		return nil, false
+	}
+	if c.Code.Compared {
+		return cmdOf(statusMsg{Text: "already compared: E2EE verified until their key changes"}), true
+	}
+	p.comparing = &c
+	p.confirm = nil
+	return nil, true
+}
+
 func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	k, ok := msg.(tea.KeyMsg)
 	if !ok {
+		return nil
+	}
+	if p.comparing != nil {
+		c := *p.comparing
+		switch {
+		case key.Matches(k, keys.Yes):
+			p.comparing = nil
+			if sc, ok := p.env.core.(SecurityCodeCore); ok {
+				return markComparedCmd(p.env.ctx, sc, c.Identity, c.Code.Digits)
+			}
+		case key.Matches(k, keys.No):
+			p.comparing = nil
+			return cmdOf(statusMsg{Text: "not marked: the code stays unverified"})
+		}
 		return nil
 	}
 	if p.confirm != nil {
@@ -187,6 +287,9 @@ func (p *personView) View() string {
 			break
 		}
 	}
+	for _, c := range p.codes {
+		b.WriteString(p.codeView(c, w))
+	}
 	if len(p.suggestions) > 0 {
 		b.WriteString("\n" + st.dim.Render("Maybe the same person (never merged without your yes)") + "\n")
 		for j, s := range p.suggestions {
@@ -197,6 +300,10 @@ func (p *personView) View() string {
 			}
 			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  [m] merge") + "\n")
 		}
+	}
+	if p.comparing != nil {
+		b.WriteString("\n" + st.warn.Render("Do all 60 digits match the code on "+inline(p.person.Name, w/3)+"'s phone? Only then is no one in between.") +
+			"\n[y] they match: mark compared   [n] cancel")
 	}
 	if p.confirm != nil {
 		b.WriteString("\n" + st.warn.Render("Merge "+inline(p.otherName(*p.confirm), w/3)+" into "+inline(p.person.Name, w/3)+"? Their identities and conversations become one entry.") +
@@ -218,4 +325,30 @@ func (p *personView) refused() string {
 		}
 	}
 	return r
+}
+
+// codeView draws one security code: 12 groups of five digits in two rows,
+// as WhatsApp shows them, and whether the user compared it.
+func (p *personView) codeView(c inbox.SecurityCode, w int) string {
+	st := p.env.st
+	var b strings.Builder
+	b.WriteString("\n")
+	head := "Security code with " + inline(c.Identity.ID, w/2) + " (" + networkName(c.Identity.Network) + ")"
+	if c.Code.Digits == "" {
+		return "\n" + truncateStyled(head+st.dim.Render(" — "+inline(c.Unavailable, w)), w) + "\n"
+	}
+	if c.Code.Compared {
+		head += " " + st.unread.Render("✓ compared: E2EE verified")
+	} else {
+		head += st.dim.Render(" — not compared yet")
+	}
+	b.WriteString(truncateStyled(head, w) + "\n")
+	g := c.Code.Groups()
+	for i := 0; i < len(g); i += 6 {
+		b.WriteString("    " + strings.Join(g[i:min(i+6, len(g))], " ") + "\n")
+	}
+	if !c.Code.Compared {
+		b.WriteString(truncateStyled(st.dim.Render("    [V] they match — compare with their phone (WhatsApp › their name › Encryption), in person or on a call"), w) + "\n")
+	}
+	return b.String()
 }

@@ -556,14 +556,23 @@ func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
 // verification screen.
 func (m *rootModel) verifyKey() tea.Cmd {
 	vc := m.env.verify
+	if vc != nil {
+		if _, ok := pendingVerification(m.verify.items); ok {
+			m.verify.txn = ""
+			m.push(screenVerify)
+			return loadVerifications(vc)
+		}
+	}
+	// A WhatsApp contact is verified by comparing the security code the
+	// person view shows.
+	if m.screen == screenPerson && m.person != nil {
+		if cmd, ok := m.person.compareKey(); ok {
+			return cmd
+		}
+	}
 	if vc == nil {
 		m.status, m.statusErr = "this build cannot verify keys", true
 		return nil
-	}
-	if _, ok := pendingVerification(m.verify.items); ok {
-		m.verify.txn = ""
-		m.push(screenVerify)
-		return loadVerifications(vc)
 	}
 	var person inbox.PersonID
 	switch {

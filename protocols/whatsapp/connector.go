@@ -54,6 +54,8 @@ type Connector struct {
 	retried   bool       // a ClientOutdated was answered with a version update
 	updating  bool       // that update (and its reconnect) is under way
 	groups    map[types.JID]string
+	compared  map[string][32]byte                // phone number → identity key whose code the user compared
+	codes     map[codeKey]string                 // security codes computed (securitycode.go)
 	retries   map[string]chan *events.MediaRetry // media-retry answers awaited, by message ID
 	reconnect func(ctx context.Context) error    // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
@@ -70,6 +72,7 @@ var _ interface {
 	protocols.Retractor
 	protocols.Downloader
 	protocols.Logouter
+	protocols.CodeComparer
 } = (*Connector)(nil)
 
 // New opens the account's device store (made by Link); it does not connect.
@@ -95,16 +98,23 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
 	c := &Connector{
-		cfg:     cfg,
-		log:     log,
-		st:      st,
-		events:  make(chan protocols.Event, 1024),
-		closed:  make(chan struct{}),
-		ctx:     ctx,
-		cancel:  cancel,
-		groups:  map[types.JID]string{},
-		retries: map[string]chan *events.MediaRetry{},
-		history: make(chan *historyJob, 64),
+		cfg:      cfg,
+		log:      log,
+		st:       st,
+		events:   make(chan protocols.Event, 1024),
+		closed:   make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		groups:   map[types.JID]string{},
+		compared: map[string][32]byte{},
+		codes:    map[codeKey]string{},
+		retries:  map[string]chan *events.MediaRetry{},
+		history:  make(chan *historyJob, 64),
+	}
+	if err := c.loadCompared(ctx); err != nil {
+		st.close()
+		cancel()
+		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
 	c.cli = whatsmeow.NewClient(dev, wmLog(log, "whatsmeow"))
 	// The supervisor reconnects (with backoff, visible on the accounts
@@ -134,7 +144,7 @@ func (c *Connector) Network() protocols.Network { return protocols.WhatsApp }
 // presence WhatsApp sends anyway is still reported.
 func (c *Connector) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{
-		E2EE: true, Receipts: true, ReadMarkers: true, Typing: true,
+		E2EE: true, Verify: true, Receipts: true, ReadMarkers: true, Typing: true,
 		Edits: true, Reactions: true, Retractions: true, Replies: true, Groups: true,
 		Attachments: true, MaxBody: 65536,
 	}
@@ -143,9 +153,15 @@ func (c *Connector) Capabilities() protocols.Capabilities {
 func (c *Connector) Events() <-chan protocols.Event { return c.events }
 
 // PeerEncryption: WhatsApp encrypts every message end to end (Signal
-// protocol). Security codes are not compared in Polyglot yet, so no peer
-// counts as verified.
-func (c *Connector) PeerEncryption(protocols.Address) protocols.Encryption { return protocols.EncE2EE }
+// protocol); a contact whose security code the user compared is verified
+// (securitycode.go). A group counts as unverified.
+func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
+	j, err := ParseAddress(peer.ID)
+	if err != nil {
+		return protocols.EncE2EE
+	}
+	return c.peerClass(j)
+}
 
 // Linked reports whether the store holds a linked device.
 func (c *Connector) Linked() bool { return c.cli.Store.ID != nil }

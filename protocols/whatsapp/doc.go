@@ -6,8 +6,9 @@
 //
 // What the user sees relies on a few rules:
 //   - Encryption: every WhatsApp message is end-to-end encrypted (Signal
-//     protocol), so messages are EncE2EE. Comparing security codes is not
-//     built yet, so nothing is ever EncE2EEVerified.
+//     protocol), so messages are EncE2EE; with a contact whose security
+//     code the user compared (securitycode.go) they are EncE2EEVerified
+//     until the contact's identity key changes (events.IdentityChange).
 //   - Consent: read receipts and typing go only to senders the core says
 //     the user accepted (Config.Accepted); Polyglot never announces global
 //     presence. Delivery receipts are the protocol's own acknowledgement:

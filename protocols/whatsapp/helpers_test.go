@@ -20,6 +20,10 @@ import (
 
 const testAccount = "whatsapp:+491700000001"
 
+// ownIdentityKey is the phone's identity key the rig's link leaves in the
+// store (whatsmeow keeps it; a later Save does not change it).
+var ownIdentityKey = testKey(1)
+
 var (
 	me    = types.NewJID("491700000001", types.DefaultUserServer)
 	alice = types.NewJID("491711111111", types.DefaultUserServer)
@@ -76,7 +80,7 @@ func (r *rig) open() {
 		own := me
 		own.Device = 7
 		c.cli.Store.ID = &own
-		c.cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{}, AccountSignature: make([]byte, 64), AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
+		c.cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{}, AccountSignature: make([]byte, 64), AccountSignatureKey: ownIdentityKey[:], DeviceSignature: make([]byte, 64)}
 		if err := c.cli.Store.Save(context.Background()); err != nil {
 			r.t.Fatal(err)
 		}

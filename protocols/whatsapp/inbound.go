@@ -82,6 +82,8 @@ func (c *Connector) handle(raw any) bool {
 	case *events.JoinedGroup:
 		c.setGroupName(e.JID, e.Name)
 		c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: protocols.ChatID(e.JID.String()), Group: true, Name: e.Name}, Encryption: protocols.EncE2EE})
+	case *events.IdentityChange:
+		c.identityChanged(ctx, identityChange{jid: e.JID, at: e.Timestamp})
 	case *events.Contact:
 		// The phone's address book: the user's own contacts.
 		if name := e.Action.GetFullName(); name != "" {
@@ -178,6 +180,10 @@ func (c *Connector) baseMessage(ctx context.Context, info types.MessageInfo, cha
 		Sent:       info.Timestamp,
 		Received:   time.Now(),
 		Encryption: protocols.EncE2EE,
+	}
+	if !info.IsFromMe {
+		// From a contact whose code the user compared: verified.
+		m.Encryption = c.peerClass(sender)
 	}
 	switch {
 	case info.IsGroup:

@@ -47,12 +47,13 @@ func (c *Connector) messageID(ctx context.Context, clientID string, chat types.J
 
 // Send sends a text message, quoting ReplyTo when set.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
-	if msg.MinEncryption > protocols.EncE2EE {
-		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
-	}
 	to, err := target(string(msg.Chat), msg.To)
 	if err != nil {
 		return protocols.SendResult{}, err
+	}
+	class := c.peerClass(to)
+	if msg.MinEncryption > class {
+		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
 	}
 	id, err := c.messageID(ctx, string(msg.ClientID), to)
 	if err != nil {
@@ -64,7 +65,7 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		return protocols.SendResult{}, err
 	}
 	_ = c.st.remember(ctx, to.String(), id, c.ownJID().String(), true, msg.Body)
-	return protocols.SendResult{NetworkID: protocols.MessageID(id), Chat: protocols.ChatID(to.String()), Encryption: protocols.EncE2EE, At: stamp(resp.Timestamp)}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(id), Chat: protocols.ChatID(to.String()), Encryption: class, At: stamp(resp.Timestamp)}, nil
 }
 
 func stamp(t time.Time) time.Time {
@@ -112,7 +113,7 @@ func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID pr
 		return protocols.SendResult{}, err
 	}
 	_ = c.st.remember(ctx, to.String(), string(targetID), c.ownJID().String(), true, newBody)
-	return protocols.SendResult{NetworkID: protocols.MessageID(id), Chat: protocols.ChatID(to.String()), Encryption: protocols.EncE2EE, At: stamp(resp.Timestamp)}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(id), Chat: protocols.ChatID(to.String()), Encryption: c.peerClass(to), At: stamp(resp.Timestamp)}, nil
 }
 
 func (c *Connector) buildEdit(chat types.JID, targetID, body string) *waE2E.Message {

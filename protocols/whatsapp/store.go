@@ -35,9 +35,10 @@ func createPrivate(path string) error {
 	return os.Chmod(path, 0o600)
 }
 
-// store is whatsmeow's device store plus Polyglot's two tables in the same
-// file: the message ID chosen for each ClientID, and what a reply, reaction
-// or edit must know about an earlier message (its sender).
+// store is whatsmeow's device store plus Polyglot's tables in the same
+// file: the message ID chosen for each ClientID, what a reply, reaction or
+// edit must know about an earlier message (its sender), and the contacts
+// whose security code the user compared (with the key it was compared for).
 type store struct {
 	container *sqlstore.Container
 	db        *sql.DB
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS polyglot_messages (
 	from_me INTEGER NOT NULL,
 	body    TEXT NOT NULL,
 	PRIMARY KEY (chat, id)
+);
+CREATE TABLE IF NOT EXISTS polyglot_compared (
+	peer     TEXT PRIMARY KEY, -- the contact's phone number (JID user)
+	identity BLOB NOT NULL     -- their identity key when the user compared the code
 );
 CREATE TABLE IF NOT EXISTS polyglot_reactions (
 	chat   TEXT NOT NULL,

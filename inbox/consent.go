@@ -31,7 +31,7 @@ func (in *Inbox) Requests() ([]Request, error) {
 	}
 	for i := range out {
 		// The connector's live view of the peer's keys beats the stored one.
-		if c, ok := in.connector(out[i].From.Account); c != nil && ok {
+		if c, ok := in.connector(string(out[i].From.Account)); c != nil && ok {
 			out[i].Encryption = c.PeerEncryption(out[i].From)
 		}
 		out[i].Verified = out[i].Encryption == protocols.EncE2EEVerified
@@ -149,7 +149,7 @@ func (in *Inbox) Decide(ctx context.Context, id ConversationID, d Decision) erro
 func (in *Inbox) connFor(a protocols.Address) protocols.Connector {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if c, ok := in.conns[a.Account]; ok {
+	if c, ok := in.conns[string(a.Account)]; ok {
 		return c
 	}
 	for _, c := range in.conns {

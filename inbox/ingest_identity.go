@@ -242,7 +242,7 @@ func (g *ingester) ident(net protocols.Network, a protocols.Address, create bool
 		pid, _ := res.LastInsertId()
 		acc := a.Account
 		if acc == "" {
-			acc = g.account
+			acc = protocols.AccountID(g.account)
 		}
 		res, err = g.exec(`INSERT INTO identities(person_id, network, addr_id, account, server, name, phone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			pid, string(net), a.ID, acc, addrServer(a), name, phoneDigits(a.ID))

@@ -206,7 +206,7 @@ func (g *ingester) directPeer(m protocols.Message, net protocols.Network) protoc
 	case (m.Outgoing || peer.IsZero()) && !m.Chat.Peer.IsZero():
 		peer = m.Chat.Peer
 	case m.Outgoing || peer.IsZero():
-		peer = protocols.Address{Network: net, Account: g.account, ID: string(m.Chat.ID)}
+		peer = protocols.Address{Network: net, Account: protocols.AccountID(g.account), ID: string(m.Chat.ID)}
 	}
 	return peer
 }

@@ -319,7 +319,7 @@ func (in *Inbox) PersonOf(a protocols.Address) (PersonID, error) {
 // contact first: the user writing to someone is their consent. It is what
 // `polyglot send --to` uses for an address not seen before.
 func (in *Inbox) StartConversation(account string, addr protocols.Address) (ConversationID, error) {
-	addr.Account = account
+	addr.Account = protocols.AccountID(account)
 	if err := in.Ingest(account, protocols.ContactEvent{Contact: addr}); err != nil {
 		return 0, err
 	}

@@ -93,7 +93,7 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 			if !ok {
 				continue
 			}
-			to := protocols.Address{Network: c.Network(), Account: ch.account, ID: ch.chat}
+			to := protocols.Address{Network: c.Network(), Account: protocols.AccountID(ch.account), ID: ch.chat}
 			cands = append(cands, Route{Account: ch.account, Network: c.Network(), To: to,
 				Encryption: c.PeerEncryption(to), Online: online[ch.account]})
 		}
@@ -123,20 +123,20 @@ func (in *Inbox) routes(id ConversationID) ([]Route, routeCtx, error) {
 			if c.Network() != ident.Address.Network {
 				continue
 			}
-			if ident.Address.Account != "" && ident.Address.Account != acc {
+			if ident.Address.Account != "" && ident.Address.Account != protocols.AccountID(acc) {
 				continue
 			}
 			to := ident.Address
-			to.Account = acc
+			to.Account = protocols.AccountID(acc)
 			cands = append(cands, Route{Account: acc, Network: c.Network(), To: to,
 				Encryption: c.PeerEncryption(to), Online: online[acc]})
 		}
 		for acc, k := range known {
-			if k.network != ident.Address.Network || (ident.Address.Account != "" && ident.Address.Account != acc) {
+			if k.network != ident.Address.Network || (ident.Address.Account != "" && ident.Address.Account != protocols.AccountID(acc)) {
 				continue
 			}
 			to := ident.Address
-			to.Account = acc
+			to.Account = protocols.AccountID(acc)
 			cands = append(cands, Route{Account: acc, Network: k.network, To: to,
 				Encryption: max(ident.Encryption, k.floor), Online: false})
 		}

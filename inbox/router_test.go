@@ -281,7 +281,7 @@ func TestRoutesPerAccount(t *testing.T) {
 		for _, r := range rs {
 			if r.Account == account {
 				n++
-				if r.To.Account != account {
+				if r.To.Account != protocols.AccountID(account) {
 					t.Fatalf("route via %s addressed through %s", account, r.To.Account)
 				}
 			}

@@ -38,7 +38,7 @@ func (in *Inbox) SecurityCodes(ctx context.Context, person PersonID) ([]Security
 			continue
 		}
 		peer := id.Address
-		peer.Account = account
+		peer.Account = protocols.AccountID(account)
 		sc := SecurityCode{Identity: peer}
 		code, err := cc.SecurityCode(ctx, peer)
 		switch {
@@ -64,8 +64,8 @@ func (in *Inbox) comparerFor(a protocols.Address) (string, protocols.CodeCompare
 		names = append(names, name)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == a.Account) != (names[j] == a.Account) {
-			return names[i] == a.Account
+		if (protocols.AccountID(names[i]) == a.Account) != (protocols.AccountID(names[j]) == a.Account) {
+			return protocols.AccountID(names[i]) == a.Account
 		}
 		return names[i] < names[j]
 	})
@@ -88,7 +88,7 @@ func (in *Inbox) MarkCodeCompared(ctx context.Context, peer protocols.Address, d
 	if cc == nil {
 		return fmt.Errorf("inbox: mark compared: no %s account compares security codes: %w", peer.Network, protocols.ErrUnsupported)
 	}
-	peer.Account = account
+	peer.Account = protocols.AccountID(account)
 	if err := cc.MarkCompared(ctx, peer, digits); err != nil {
 		return fmt.Errorf("inbox: mark compared: %w", err)
 	}

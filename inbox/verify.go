@@ -107,7 +107,7 @@ func (in *Inbox) StartVerification(ctx context.Context, person PersonID) (Verifi
 			continue
 		}
 		peer := id.Address
-		peer.Account = account
+		peer.Account = protocols.AccountID(account)
 		txn, err := vf.StartVerification(ctx, peer)
 		if err != nil {
 			return Verification{}, fmt.Errorf("inbox: start verification: %w", err)
@@ -146,7 +146,7 @@ func (in *Inbox) verifierFor(a protocols.Address) (string, protocols.Verifier) {
 	if a.Account != "" {
 		// The account the identity was seen through goes first.
 		for i, n := range names {
-			if n == a.Account {
+			if protocols.AccountID(n) == a.Account {
 				names[0], names[i] = names[i], names[0]
 			}
 		}
@@ -226,7 +226,7 @@ func (in *Inbox) onVerification(account string, e protocols.VerificationEvent) {
 		if peer.Network == "" {
 			peer.Network = in.accountNetwork(account)
 		}
-		peer.Account = account
+		peer.Account = protocols.AccountID(account)
 		if !in.identityAccepted(peer) {
 			in.log.Info().Str("account", account).Msg("verification request from someone not accepted: ignored")
 			return

@@ -56,12 +56,12 @@ func waitVerification(t *testing.T, in *inbox.Inbox, txn, what string, ok func(i
 func TestVerificationRaisesTheRoute(t *testing.T) {
 	in, _ := openDemo(t)
 	ctx := context.Background()
-	priya := protocols.Address{Network: protocols.Matrix, ID: "@priya:matrix.example", Account: demo.AccountID(protocols.Matrix)}
-	priyaWA := protocols.Address{Network: protocols.WhatsApp, ID: "15550100006@s.whatsapp.net", Account: demo.AccountID(protocols.WhatsApp)}
+	priya := protocols.Address{Network: protocols.Matrix, ID: "@priya:matrix.example", Account: protocols.AccountID(demo.AccountID(protocols.Matrix))}
+	priyaWA := protocols.Address{Network: protocols.WhatsApp, ID: "15550100006@s.whatsapp.net", Account: protocols.AccountID(demo.AccountID(protocols.WhatsApp))}
 	// The user confirmed long ago that both are Priya (as `polyglot demo` replays).
 	var ids []inbox.PersonID
 	for _, a := range []protocols.Address{priya, priyaWA} {
-		if err := in.Ingest(a.Account, protocols.ContactEvent{Contact: a}); err != nil {
+		if err := in.Ingest(string(a.Account), protocols.ContactEvent{Contact: a}); err != nil {
 			t.Fatal(err)
 		}
 		p, err := in.PersonOf(a)

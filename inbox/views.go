@@ -142,7 +142,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 	m.At, m.Outgoing, m.Edited, m.Deleted = fromNanos(at), out == 1, edited == 1, deleted == 1
 	if m.Sender.ID != "" {
 		m.Sender.Network = m.Network
-		m.Sender.Account = m.Account
+		m.Sender.Account = protocols.AccountID(m.Account)
 	}
 	if atts != "" {
 		_ = json.Unmarshal([]byte(atts), &m.Attachments) // written by us; a bad row shows no attachments

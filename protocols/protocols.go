@@ -47,13 +47,17 @@ type MessageID string
 // same across retries, so the peer sees the message once.
 type ClientID string
 
+// AccountID names one of the user's own accounts (its config entry), e.g.
+// "xmpp:alice@example.org".
+type AccountID string
+
 // Address is one identity on one network, e.g. @bob:example.org on Matrix,
 // bob@example.org on XMPP or 4915123456789@s.whatsapp.net on WhatsApp.
 type Address struct {
 	Network Network
 	// Account is the user's own account this address was seen through
 	// (an accounts ID); empty when the address stands on its own.
-	Account string
+	Account AccountID
 	// ID is the network-native identifier of the contact or room.
 	ID string
 	// Server is the homeserver / domain that hosts the identity.

@@ -258,7 +258,7 @@ func (f *newConvForm) selected() (inbox.ContactMatch, bool) {
 func (f *newConvForm) matchAccount(c inbox.ContactMatch) (string, bool) {
 	cs := f.candidates(c.Address.Network)
 	for _, a := range cs {
-		if a.Account == c.Address.Account {
+		if protocols.AccountID(a.Account) == c.Address.Account {
 			return a.Account, true
 		}
 	}

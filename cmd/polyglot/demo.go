@@ -89,7 +89,7 @@ func mergeKnownPeople(in *inbox.Inbox, people [][]protocols.Address) error {
 	for _, ids := range people {
 		var keep inbox.PersonID
 		for _, addr := range ids {
-			if err := in.Ingest(addr.Account, protocols.ContactEvent{Contact: addr}); err != nil {
+			if err := in.Ingest(string(addr.Account), protocols.ContactEvent{Contact: addr}); err != nil {
 				return err
 			}
 			p, err := in.PersonOf(addr)

@@ -58,7 +58,7 @@ func (i ident) server() string {
 }
 
 func (i ident) address() protocols.Address {
-	return protocols.Address{Network: i.net, Account: AccountID(i.net), ID: i.id, Server: i.server()}
+	return protocols.Address{Network: i.net, Account: protocols.AccountID(AccountID(i.net)), ID: i.id, Server: i.server()}
 }
 
 // dmChat is the network chat ID of the 1:1 conversation with i: a Matrix

@@ -598,7 +598,7 @@ func (c *conn) chatPeer(chat protocols.ChatID) protocols.Address {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.rooms[protocols.ChatID(string(chat))]; ok {
-		return protocols.Address{Network: c.net, Account: c.account, ID: string(r.id), Server: matrixServer}
+		return protocols.Address{Network: c.net, Account: protocols.AccountID(c.account), ID: string(r.id), Server: matrixServer}
 	}
 	for _, p := range c.peers {
 		if p.chat == chat {

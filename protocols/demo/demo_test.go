@@ -633,7 +633,7 @@ func TestPeopleLeaveASameNamePairUnmerged(t *testing.T) {
 			t.Errorf("group of %d: %v", len(g), g)
 		}
 		for _, a := range g {
-			if a.Account != AccountID(a.Network) || a.Server == "" {
+			if a.Account != protocols.AccountID(AccountID(a.Network)) || a.Server == "" {
 				t.Errorf("address not as the connectors emit it: %+v", a)
 			}
 			merged[a.Key()] = true

@@ -50,7 +50,7 @@ func PhoneDigits(s string) string {
 
 func (c *Connector) address(j types.JID) protocols.Address {
 	j = j.ToNonAD()
-	return protocols.Address{Network: protocols.WhatsApp, Account: c.cfg.Account, ID: j.String(), Server: j.Server}
+	return protocols.Address{Network: protocols.WhatsApp, Account: protocols.AccountID(c.cfg.Account), ID: j.String(), Server: j.Server}
 }
 
 // phoneJID prefers the phone-number form of a user: WhatsApp addresses

@@ -157,7 +157,7 @@ func (c *Connector) emit(ev protocols.Event) {
 }
 
 func (c *Connector) addr(j jid.JID) protocols.Address {
-	return protocols.Address{Network: protocols.XMPP, Account: c.cfg.Account, ID: j.String(), Server: j.Domainpart()}
+	return protocols.Address{Network: protocols.XMPP, Account: protocols.AccountID(c.cfg.Account), ID: j.String(), Server: j.Domainpart()}
 }
 
 func (c *Connector) session() (*mxmpp.Session, int, error) {

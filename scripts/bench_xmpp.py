@@ -1,0 +1,432 @@
+"""Driver of scripts/bench-xmpp: Polyglot and profanity logging in for the
+first time to the same seeded Prosody account, each started cold in tmux.
+
+Per run and client it measures, from the moment the process is exec'd:
+  frame     the first non-blank screen
+  contact   a roster contact (cNNNN@localhost) on screen
+  history   after the contact list settled: open the contact with the
+            newest archived message; time until that message is on screen
+  rss       VmRSS once the process is quiet (CPU time unchanged for 2 s)
+  peak      VmHWM at that point
+  cpu       utime+stime of the process at that point
+and prints the medians and the ratios Polyglot/profanity.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PY = "/usr/bin/python3"
+HOST = "localhost"
+CONTACT_RE = re.compile(r"c\d{4}@localhost")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_tcp(port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit(f"bench-xmpp: nothing listens on {port}")
+
+
+class Prosody:
+    """A loopback Prosody like internal/testserver's, plus the admin shell
+    (for seeding) and an archive limit above Prosody's default 10,000."""
+
+    def __init__(self, root):
+        self.dir = os.path.join(root, "prosody")
+        os.makedirs(os.path.join(self.dir, "data"))
+        self.port = free_port()
+        self.cfg = os.path.join(self.dir, "prosody.cfg.lua")
+        self.ca = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                        "-keyout", key, "-out", self.ca], check=True, capture_output=True)
+        q = lambda s: '"' + s + '"'
+        # Prosody 0.12 advertises MAM on the account's disco only; profanity
+        # 0.13 looks for it on the server's and otherwise never queries the
+        # archive ("Server doesn't advertise urn:xmpp:mam:2"). ejabberd
+        # advertises both; this module does what it does, for profanity's
+        # sake (Polyglot asks the account).
+        with open(os.path.join(self.dir, "mod_bench_mam_feature.lua"), "w") as f:
+            f.write('module:add_feature("urn:xmpp:mam:2");\n')
+        with open(self.cfg, "w") as f:
+            f.write(f"""daemonize = false
+plugin_paths = {{ {q(self.dir)} }}
+run_as_root = true
+pidfile = {q(os.path.join(self.dir, "prosody.pid"))}
+data_path = {q(os.path.join(self.dir, "data"))}
+admin_socket = {q(os.path.join(self.dir, "admin.sock"))}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {self.port} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+log = {{ info = {q(os.path.join(self.dir, "prosody.log"))} }}
+modules_enabled = {{
+	"roster"; "saslauth"; "tls"; "disco"; "posix"; "ping"; "carbons"; "mam";
+	"smacks"; "pep"; "private"; "blocklist"; "vcard4"; "bookmarks"; "admin_shell";
+	"bench_mam_feature";
+}}
+modules_disabled = {{ "s2s" }}
+c2s_require_encryption = true
+authentication = "internal_hashed"
+storage = "internal"
+default_archive_policy = true
+archive_expires_after = "never"
+storage_archive_item_limit = 1000000
+ssl = {{ certificate = {q(self.ca)}; key = {q(key)}; }}
+VirtualHost "localhost"
+""")
+        self.proc = subprocess.Popen(["prosody", "--config", self.cfg, "-F"], cwd=self.dir,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_tcp(self.port, 10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            log = open(os.path.join(self.dir, "prosody.log")).read()
+            if "Refusing to run" in log or "Failed to load" in log:
+                raise SystemExit("bench-xmpp: prosody did not start cleanly:\n" + log)
+            if "Activated service 'c2s'" in log:
+                break
+            time.sleep(0.02)
+
+    def seed(self, n, m):
+        """alice, her n contacts (mutual subscriptions) and m messages with
+        each in her archive, through Prosody's user, roster and archive
+        stores: the same calls mod_roster and mod_mam make. Messages are
+        interleaved in time, alternately from the contact and from alice,
+        the newest with contact n. Returns the newest message's body."""
+        now = int(time.time())
+        first = now - n * m * 10 - 600  # 10 s apart, ending 10 min ago
+        lua = os.path.join(self.dir, "seed.lua")
+        with open(lua, "w") as f:
+            f.write(f"""
+local um = require "core.usermanager"
+local rm = require "core.rostermanager"
+local sm = require "core.storagemanager"
+local st = require "util.stanza"
+local host, n, m, first = "{HOST}", {n}, {m}, {first}
+assert(um.create_user("alice", "alice-pw", host))
+local roster = rm.load_roster("alice", host)
+for i = 1, n do
+  local c = string.format("c%04d", i)
+  assert(um.create_user(c, c .. "-pw", host))
+  roster[c .. "@" .. host] = {{ subscription = "both", groups = {{}} }}
+  local theirs = rm.load_roster(c, host)
+  theirs["alice@" .. host] = {{ subscription = "both", groups = {{}} }}
+  assert(rm.save_roster(c, host, theirs))
+end
+assert(rm.save_roster("alice", host, roster))
+local archive = assert(sm.open(host, "archive", "archive"))
+local k = 0
+for j = 1, m do
+  for i = 1, n do
+    local c = string.format("c%04d@%s", i, host)
+    local body = string.format("c%04d says message %d of %d", i, j, m)
+    local from, to = c .. "/phone", "alice@" .. host
+    if (i + j) % 2 == 0 then
+      body = string.format("alice to c%04d, message %d of %d", i, j, m)
+      from, to = "alice@" .. host .. "/laptop", c
+    end
+    local msg = st.message({{ type = "chat", from = from, to = to, id = "seed" .. k }})
+      :tag("body"):text(body):up()
+    assert(archive:append("alice", nil, msg, first + k * 10, c))
+    k = k + 1
+  end
+end
+return "seeded " .. k
+""")
+        out = subprocess.run(["prosodyctl", "--config", self.cfg, "shell", f'>dofile("{lua}")'],
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0 or f"seeded {n * m}" not in out.stdout:
+            raise SystemExit(f"bench-xmpp: seeding failed: {out.stdout}{out.stderr}")
+        if (n + m) % 2 == 0:
+            return f"alice to c{n:04d}, message {m} of {m}", f"c{n:04d}@localhost"
+        return f"c{n:04d} says message {m} of {m}", f"c{n:04d}@localhost"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Tmux:
+    """One tmux server per run, the client exec'd from a shell that waits on
+    a FIFO, so launch is the moment we write to it."""
+
+    def __init__(self, root, env, argv, cols=120, rows=40):
+        self.sock = os.path.join(root, "tmux.sock")
+        fifo = os.path.join(root, "go")
+        os.mkfifo(fifo)
+        envargs = " ".join(shq(f"{k}={v}") for k, v in env.items())
+        cmd = f"read x < {shq(fifo)}; exec env -i {envargs} " + " ".join(shq(a) for a in argv)
+        self.tmux("new-session", "-d", "-s", "b", "-x", str(cols), "-y", str(rows), "sh -c " + shq(cmd))
+        self.pid = int(self.tmux("display", "-p", "-t", "b", "#{pane_pid}").strip())
+        self.fifo = fifo
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null", *args],
+                              check=True, capture_output=True, text=True).stdout
+
+    def launch(self):
+        with open(self.fifo, "w") as f:
+            t0 = time.monotonic()
+            f.write("go\n")
+        return t0
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "b")
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "b", *keys)
+
+    def wait(self, t0, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.screen()
+            now = time.monotonic()
+            if pred(s):
+                return now - t0, s
+            if now > deadline:
+                raise TimeoutError(f"{what} not on screen after {timeout} s:\n{s}")
+            time.sleep(0.005)
+
+    def kill(self):
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
+
+
+def shq(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def proc_cpu(pid):
+    """utime+stime of pid in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_mem(pid):
+    mem = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                mem[k] = int(v.split()[0]) / 1024  # MiB
+    return mem["VmRSS"], mem["VmHWM"]
+
+
+def wait_quiet(pid, quiet=2.0, timeout=120):
+    """Waits until pid used no CPU for quiet seconds (sampled every 0.25 s)."""
+    deadline = time.monotonic() + timeout
+    last, since = proc_cpu(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        c = proc_cpu(pid)
+        if c != last:
+            last, since = c, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+    print(f"  (pid {pid} never quiet for {quiet} s)", file=sys.stderr)
+
+
+def wait_settled(t, seconds=1.0, timeout=60):
+    """Waits until the screen stays the same for seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = t.screen(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        s = t.screen()
+        if s != last:
+            last, since = s, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return
+
+
+class PolyglotClient:
+    name = "polyglot"
+
+    def __init__(self, binary, srv, root):
+        self.binary = binary
+        self.template = os.path.join(root, "polyglot-template")
+        os.makedirs(self.template)
+        env = self.env(self.template)
+        pw = os.path.join(self.template, "pw")
+        with open(pw, "w") as f:
+            f.write("alice-pw")
+        with open(env["POLYGLOT_PASSPHRASE_FILE"], "w") as f:
+            f.write("bench passphrase, not a secret\n")
+        # `account add` checks the login (nothing else) before the first run.
+        subprocess.run([binary, "account", "add", "xmpp", "alice@localhost", "--server",
+                        f"127.0.0.1:{srv.port}", "--ca-file", srv.ca, "--password-file", pw],
+                       env=env, check=True, capture_output=True, timeout=120)
+        os.remove(pw)
+
+    @staticmethod
+    def env(home):
+        return {"HOME": home, "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
+                "XDG_STATE_HOME": f"{home}/state", "XDG_RUNTIME_DIR": f"{home}/run",
+                "POLYGLOT_PASSPHRASE_FILE": f"{home}/passphrase", "TERM": "xterm-256color",
+                "LANG": "C.UTF-8", "PATH": os.environ["PATH"],
+                "DBUS_SESSION_BUS_ADDRESS": f"unix:path={home}/no-bus"}
+
+    def prepare(self, run_dir):
+        home = os.path.join(run_dir, "home")
+        shutil.copytree(self.template, home)
+        # The template's own paths, rewritten for this copy.
+        cfg = os.path.join(home, "config", "polyglot", "config.toml")
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace(self.template, home))
+        return self.env(home), [self.binary]
+
+    def open_first(self, t, contact):
+        # The list is newest first: the top row is contact; open it.
+        t.keys("g")
+        t.keys("Enter")
+
+    def history_pred(self, contact, body):
+        # The composer shows only in an opened conversation (the list's
+        # previews would show body too).
+        return lambda s: body in s and "Write a message" in s
+
+
+class ProfanityClient:
+    name = "profanity"
+
+    def __init__(self, srv):
+        self.srv = srv
+
+    def prepare(self, run_dir):
+        home = os.path.join(run_dir, "home")
+        os.makedirs(f"{home}/data/profanity")
+        os.makedirs(f"{home}/config/profanity")
+        with open(f"{home}/data/profanity/accounts", "w") as f:
+            f.write(f"""[alice@localhost]
+enabled=true
+jid=alice@localhost
+server=127.0.0.1
+port={self.srv.port}
+resource=bench
+password=alice-pw
+tls.policy=trust
+""")
+        # MAM on, so an opened chat shows the archived history (off by
+        # default in 0.13).
+        with open(f"{home}/config/profanity/profrc", "w") as f:
+            f.write("[connection]\nmam=true\n")  # what `/mam on` + `/save` write
+        env = {"HOME": home, "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
+               "TERM": "xterm-256color", "LANG": "C.UTF-8", "PATH": os.environ["PATH"]}
+        return env, ["profanity", "-a", "alice@localhost"]
+
+    def open_first(self, t, contact):
+        t.keys("-l", f"/msg {contact}")
+        t.keys("Enter")
+
+    def history_pred(self, contact, body):
+        return lambda s: body in s
+
+
+def one_run(client, root, i, contact, body, keep):
+    run_dir = os.path.join(root, f"{client.name}-{i}")
+    os.makedirs(run_dir)
+    env, argv = client.prepare(run_dir)
+    t = Tmux(run_dir, env, argv)
+    try:
+        t0 = t.launch()
+        frame, _ = t.wait(t0, lambda s: s.strip() != "", 30, "first frame")
+        seen, _ = t.wait(t0, lambda s: CONTACT_RE.search(s) is not None, 120, "a contact")
+        # Before opening: the first login's work is done (screen still).
+        wait_settled(t, 1.0)
+        t1 = time.monotonic()
+        client.open_first(t, contact)
+        history, screen = t.wait(t1, client.history_pred(contact, body), 60, f"{body!r}")
+        wait_quiet(t.pid)
+        rss, peak = proc_mem(t.pid)
+        cpu = proc_cpu(t.pid)
+        if keep:
+            print(f"--- {client.name} run {i} screen after opening {contact}:\n{screen}")
+        return {"frame": frame * 1000, "contact": seen * 1000, "history": history * 1000,
+                "rss": rss, "peak": peak, "cpu": cpu * 1000}
+    finally:
+        t.kill()
+
+
+ROWS = [("frame", "launch → first frame", "ms"),
+        ("contact", "launch → first contact visible", "ms"),
+        ("history", "open newest contact → its newest message", "ms"),
+        ("rss", "RSS settled (VmRSS)", "MiB"),
+        ("peak", "RSS peak (VmHWM)", "MiB"),
+        ("cpu", "CPU time (utime+stime)", "ms")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--polyglot", required=True)
+    ap.add_argument("--sizes", default="200x50 1000x20")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--show", action="store_true", help="print the screen after opening")
+    ap.add_argument("--only", choices=["polyglot", "profanity"])
+    args = ap.parse_args()
+    for size in args.sizes.split():
+        n, m = map(int, size.split("x"))
+        root = tempfile.mkdtemp(prefix="bench-xmpp-")
+        srv = Prosody(root)
+        try:
+            t = time.monotonic()
+            body, contact = srv.seed(n, m)
+            print(f"\n== N={n} contacts, M={m} messages each ({n * m} archived), "
+                  f"seeded in {time.monotonic() - t:.1f} s; newest: {contact} {body!r}")
+            clients = []
+            if args.only != "profanity":
+                clients.append(PolyglotClient(args.polyglot, srv, root))
+            if args.only != "polyglot":
+                clients.append(ProfanityClient(srv))
+            results = {c.name: [] for c in clients}
+            # Alternate the clients run by run, so load drifts hit both.
+            for i in range(args.runs):
+                for c in clients:
+                    r = one_run(c, root, i, contact, body, args.show and i == 0)
+                    results[c.name].append(r)
+                    print(f"  {c.name:9} run {i + 1}: " +
+                          " ".join(f"{k}={r[k]:.0f}" if k not in ("rss", "peak") else f"{k}={r[k]:.1f}"
+                                   for k, _, _ in ROWS), flush=True)
+            print(f"\nmedians of {args.runs} runs, N={n}, M={m}")
+            print(f"{'':44}" + "".join(f"{c.name:>12}" for c in clients) +
+                  ("  ratio P/p" if len(clients) == 2 else ""))
+            for key, label, unit in ROWS:
+                meds = [statistics.median(r[key] for r in results[c.name]) for c in clients]
+                line = f"{label + ' (' + unit + ')':44}" + "".join(f"{v:12.1f}" for v in meds)
+                if len(meds) == 2 and meds[1] > 0:
+                    line += f"  {meds[0] / meds[1]:9.2f}"
+                print(line)
+        finally:
+            srv.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

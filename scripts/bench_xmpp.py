@@ -406,6 +406,28 @@ ROWS = [("frame", "launch → first frame", "ms"),
         ("cpu", "CPU time (utime+stime)", "ms")]
 
 
+def idle_cpu(clients, root, contact, seconds):
+    """CPU per second of each client over seconds with nothing happening:
+    after its first login is over (under 2% of a core for 2 s) and 5 s more."""
+    for c in clients:
+        run_dir = os.path.join(root, f"idle-{c.name}")
+        os.makedirs(run_dir)
+        env, argv = c.prepare(run_dir)
+        t = Tmux(run_dir, env, argv)
+        try:
+            t0 = t.launch()
+            t.wait(t0, lambda s: CONTACT_RE.search(s) is not None, 120, "a contact")
+            wait_quiet(t.pid)
+            time.sleep(5)
+            c0 = proc_cpu(t.pid)
+            time.sleep(seconds)
+            used = proc_cpu(t.pid) - c0
+        finally:
+            t.kill()
+        print(f"  idle {c.name}: {used * 1000 / seconds:.2f} ms CPU per s over {seconds} s "
+              f"(resolution {1000 / CLK_TCK / seconds:.2f})", flush=True)
+
+
 def frame_on_store(binary, store, runs):
     """The real binary's first frame on a big store (scripts/bench's 1M
     one): one XMPP account whose server is down, so the inbox (not the
@@ -479,6 +501,8 @@ def main():
     ap.add_argument("--show", action="store_true", help="print the screen after opening")
     ap.add_argument("--only", choices=["polyglot", "profanity"])
     ap.add_argument("--store", help="instead: the first frame of the real binary on this store")
+    ap.add_argument("--idle", type=int, metavar="SECONDS",
+                    help="instead: CPU per second of each client, idle after its first login")
     args = ap.parse_args()
     if args.store:
         frame_on_store(args.polyglot, args.store, args.runs)
@@ -497,6 +521,9 @@ def main():
                 clients.append(PolyglotClient(args.polyglot, srv, root))
             if args.only != "polyglot":
                 clients.append(ProfanityClient(srv))
+            if args.idle:
+                idle_cpu(clients, root, contact, args.idle)
+                continue
             results = {c.name: [] for c in clients}
             # Alternate the clients run by run, so load drifts hit both.
             for i in range(args.runs):

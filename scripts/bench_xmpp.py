@@ -271,10 +271,10 @@ def wait_settled(t, seconds=1.0, timeout=60):
 class PolyglotClient:
     name = "polyglot"
 
-    def __init__(self, binary, srv, root):
+    def __init__(self, binary, srv, root, template=None):
         self.binary = binary
-        self.template = os.path.join(root, "polyglot-template")
-        os.makedirs(self.template)
+        self.template = template or os.path.join(root, "polyglot-template")
+        os.makedirs(self.template, exist_ok=True)
         env = self.env(self.template)
         pw = os.path.join(self.template, "pw")
         with open(pw, "w") as f:
@@ -287,8 +287,7 @@ class PolyglotClient:
                        env=env, check=True, capture_output=True, timeout=120)
         os.remove(pw)
 
-    @staticmethod
-    def env(home):
+    def env(self, home):
         return {"HOME": home, "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
                 "XDG_STATE_HOME": f"{home}/state", "XDG_RUNTIME_DIR": f"{home}/run",
                 "POLYGLOT_PASSPHRASE_FILE": f"{home}/passphrase", "TERM": "xterm-256color",
@@ -318,6 +317,75 @@ class PolyglotClient:
         # The composer shows only in an opened conversation (the list's
         # previews show message bodies too).
         return "Write a message" in screen
+
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path={path}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
+<allow own="*"/></policy></busconfig>
+"""
+
+
+class Keyring:
+    """A Secret Service of its own (gnome-keyring on a private D-Bus, as
+    internal/testserver's SecretService), so Polyglot can keep the password
+    in an OS keyring: its unlock then runs no scrypt."""
+
+    def __init__(self, root):
+        d = os.path.join(root, "keyring")
+        for sub in ("home", "data", "config", "run"):
+            os.makedirs(os.path.join(d, sub))
+        with open(os.path.join(d, "bus.conf"), "w") as f:
+            f.write(BUS_CONFIG.format(path=os.path.join(d, "bus")))
+        self.bus = subprocess.Popen(["dbus-daemon", "--config-file=" + os.path.join(d, "bus.conf"),
+                                     "--nofork", "--print-address"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True)
+        self.address = self.bus.stdout.readline().strip()
+        env = {"PATH": os.environ["PATH"], "DBUS_SESSION_BUS_ADDRESS": self.address,
+               "HOME": f"{d}/home", "XDG_DATA_HOME": f"{d}/data", "XDG_CONFIG_HOME": f"{d}/config",
+               "XDG_RUNTIME_DIR": f"{d}/run"}
+        self.gk = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--components=secrets",
+                                    "--unlock", f"--control-directory={d}/run/keyring"],
+                                   env=env, cwd=d, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, text=True)
+        self.gk.stdin.write("bench keyring, guards nothing")
+        self.gk.stdin.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            out = subprocess.run(["secret-tool", "search", "--all", "bench", "probe"], env=env,
+                                 capture_output=True, text=True)
+            if out.returncode in (0, 1) and "Cannot autolaunch" not in out.stderr and \
+                    "not provided" not in out.stderr:
+                return
+            time.sleep(0.1)
+
+    def stop(self):
+        for p in (self.gk, self.bus):
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+class PolyglotKeyringClient(PolyglotClient):
+    """Polyglot with `keystore = "keyring"`: the password in the OS keyring
+    (as profanity keeps it in its accounts file), no secrets file to unlock."""
+    name = "polyglot+keyring"
+
+    def __init__(self, binary, srv, root, keyring):
+        self.bus = keyring.address
+        home = os.path.join(root, "polyglot-keyring-template")
+        os.makedirs(f"{home}/config/polyglot")
+        with open(f"{home}/config/polyglot/config.toml", "w") as f:
+            f.write('keystore = "keyring"\n')
+        super().__init__(binary, srv, root, template=home)
+
+    def env(self, home):
+        e = PolyglotClient.env(self, home)
+        e["DBUS_SESSION_BUS_ADDRESS"] = self.bus
+        return e
 
 
 class ProfanityClient:
@@ -445,7 +513,7 @@ def frame_on_store(binary, store, runs):
         with open(f"{home}/passphrase", "w") as f:
             f.write("bench passphrase, not a secret\n")
         shutil.copyfile(store, f"{home}/data/polyglot/polyglot.db")
-        env = PolyglotClient.env(home)
+        env = PolyglotClient.env(None, home)
         rows = {"frame": [], "list": [], "peak": [], "rss": []}
         for i in range(runs):
             run_dir = os.path.join(root, f"run-{i}")
@@ -500,6 +568,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--show", action="store_true", help="print the screen after opening")
     ap.add_argument("--only", choices=["polyglot", "profanity"])
+    ap.add_argument("--keyring", action="store_true",
+                    help="also Polyglot with its password in an OS keyring (gnome-keyring)")
     ap.add_argument("--store", help="instead: the first frame of the real binary on this store")
     ap.add_argument("--idle", type=int, metavar="SECONDS",
                     help="instead: CPU per second of each client, idle after its first login")
@@ -511,6 +581,7 @@ def main():
         n, m = map(int, size.split("x"))
         root = tempfile.mkdtemp(prefix="bench-xmpp-")
         srv = Prosody(root)
+        keyring = None
         try:
             t = time.monotonic()
             body, contact = srv.seed(n, m)
@@ -519,6 +590,9 @@ def main():
             clients = []
             if args.only != "profanity":
                 clients.append(PolyglotClient(args.polyglot, srv, root))
+                if args.keyring:
+                    keyring = Keyring(root)
+                    clients.append(PolyglotKeyringClient(args.polyglot, srv, root, keyring))
             if args.only != "polyglot":
                 clients.append(ProfanityClient(srv))
             if args.idle:
@@ -530,19 +604,24 @@ def main():
                 for c in clients:
                     r = one_run(c, root, i, contact, body, args.show and i == 0)
                     results[c.name].append(r)
-                    print(f"  {c.name:9} run {i + 1}: " + " ".join(f"{k}={fmt(r[k])}" for k, _, _ in ROWS),
+                    print(f"  {c.name:16} run {i + 1}: " + " ".join(f"{k}={fmt(r[k])}" for k, _, _ in ROWS),
                           flush=True)
             print(f"\nmedians of {args.runs} runs, N={n}, M={m} (never: not on screen within "
                   f"{ProfanityClient.history_timeout} s, newest {ProfanityClient.newest_timeout} s)")
-            print(f"{'':48}" + "".join(f"{c.name:>12}" for c in clients) +
-                  ("  ratio P/p" if len(clients) == 2 else ""))
+            names = [c.name for c in clients]
+            ours = [x for x in names if x != "profanity"] if "profanity" in names else []
+            print(f"{'':48}" + "".join(f"{x:>17}" for x in names) +
+                  "".join(f"{'ratio ' + x + '/p':>24}" for x in ours))
             for key, label, unit in ROWS:
-                meds = [median([r[key] for r in results[c.name]]) for c in clients]
-                line = f"{label + ' (' + unit + ')':48}" + "".join(f"{fmt(v):>12}" for v in meds)
-                if len(meds) == 2 and None not in meds and meds[1] > 0:
-                    line += f"  {meds[0] / meds[1]:9.2f}"
+                meds = {x: median([r[key] for r in results[x]]) for x in names}
+                line = f"{label + ' (' + unit + ')':48}" + "".join(f"{fmt(meds[x]):>17}" for x in names)
+                for x in ours:
+                    p_, q_ = meds[x], meds["profanity"]
+                    line += f"{(f'{p_ / q_:.2f}' if None not in (p_, q_) and q_ > 0 else '-'):>24}"
                 print(line)
         finally:
+            if keyring:
+                keyring.stop()
             srv.stop()
             shutil.rmtree(root, ignore_errors=True)
 

@@ -611,13 +611,13 @@ def main():
             names = [c.name for c in clients]
             ours = [x for x in names if x != "profanity"] if "profanity" in names else []
             print(f"{'':48}" + "".join(f"{x:>17}" for x in names) +
-                  "".join(f"{'ratio ' + x + '/p':>24}" for x in ours))
+                  "".join(f"  {'ratio ' + x + '/p':>24}" for x in ours))
             for key, label, unit in ROWS:
                 meds = {x: median([r[key] for r in results[x]]) for x in names}
                 line = f"{label + ' (' + unit + ')':48}" + "".join(f"{fmt(meds[x]):>17}" for x in names)
                 for x in ours:
                     p_, q_ = meds[x], meds["profanity"]
-                    line += f"{(f'{p_ / q_:.2f}' if None not in (p_, q_) and q_ > 0 else '-'):>24}"
+                    line += f"  {(f'{p_ / q_:.2f}' if None not in (p_, q_) and q_ > 0 else '-'):>24}"
                 print(line)
         finally:
             if keyring:

@@ -238,21 +238,23 @@ def proc_mem(pid):
     return mem["VmRSS"], mem["VmHWM"]
 
 
-def wait_quiet(pid, window=2.0, busy=0.02, timeout=120):
-    """Waits until pid used less than busy (a share of one core) over the
-    last window seconds: the first login's work is over. Not zero: an idle
-    client may still wake (Bubble Tea's frame ticker, pings)."""
+def wait_quiet(pids, window=2.0, busy=0.02, timeout=120):
+    """Waits until each of pids used less than busy (a share of one core)
+    over the last window seconds: the first login's work is over on both
+    ends (the client waits idle while Prosody reads its archive, so the
+    client alone can look quiet mid-login). Not zero: an idle client may
+    still wake (a ping)."""
     deadline = time.monotonic() + timeout
-    samples = [(time.monotonic(), proc_cpu(pid))]
+    samples = [(time.monotonic(), [proc_cpu(p) for p in pids])]
     while time.monotonic() < deadline:
         time.sleep(0.25)
-        samples.append((time.monotonic(), proc_cpu(pid)))
+        samples.append((time.monotonic(), [proc_cpu(p) for p in pids]))
         while samples[-1][0] - samples[0][0] > window + 0.01:
             samples.pop(0)
         (t0, c0), (t1, c1) = samples[0], samples[-1]
-        if t1 - t0 >= window - 0.01 and c1 - c0 <= busy * (t1 - t0):
+        if t1 - t0 >= window - 0.01 and all(b - a <= busy * (t1 - t0) for a, b in zip(c0, c1)):
             return
-    print(f"  (pid {pid} never below {busy:.0%} CPU over {window} s)", file=sys.stderr)
+    print(f"  (pids {pids} never below {busy:.0%} CPU over {window} s)", file=sys.stderr)
 
 
 def wait_settled(t, seconds=1.0, timeout=60):
@@ -430,7 +432,7 @@ tls.policy=trust
         return screen.startswith(" " + contact + " [")
 
 
-def one_run(client, root, i, contact, body, keep):
+def one_run(client, root, i, contact, body, keep, server_pid):
     run_dir = os.path.join(root, f"{client.name}-{i}")
     os.makedirs(run_dir)
     env, argv = client.prepare(run_dir)
@@ -453,7 +455,7 @@ def one_run(client, root, i, contact, body, keep):
                                     client.newest_timeout, repr(body))
         except TimeoutError:
             screen = t.screen()
-        wait_quiet(t.pid)
+        wait_quiet([t.pid, server_pid])
         rss, peak = proc_mem(t.pid)
         cpu = proc_cpu(t.pid)
         if keep:
@@ -474,7 +476,7 @@ ROWS = [("frame", "launch → first frame", "ms"),
         ("cpu", "CPU time (utime+stime)", "ms")]
 
 
-def idle_cpu(clients, root, contact, seconds):
+def idle_cpu(clients, root, contact, seconds, server_pid):
     """CPU per second of each client over seconds with nothing happening:
     after its first login is over (under 2% of a core for 2 s) and 5 s more."""
     for c in clients:
@@ -485,7 +487,7 @@ def idle_cpu(clients, root, contact, seconds):
         try:
             t0 = t.launch()
             t.wait(t0, lambda s: CONTACT_RE.search(s) is not None, 120, "a contact")
-            wait_quiet(t.pid)
+            wait_quiet([t.pid, server_pid])
             time.sleep(5)
             c0 = proc_cpu(t.pid)
             time.sleep(seconds)
@@ -596,13 +598,13 @@ def main():
             if args.only != "polyglot":
                 clients.append(ProfanityClient(srv))
             if args.idle:
-                idle_cpu(clients, root, contact, args.idle)
+                idle_cpu(clients, root, contact, args.idle, srv.proc.pid)
                 continue
             results = {c.name: [] for c in clients}
             # Alternate the clients run by run, so load drifts hit both.
             for i in range(args.runs):
                 for c in clients:
-                    r = one_run(c, root, i, contact, body, args.show and i == 0)
+                    r = one_run(c, root, i, contact, body, args.show and i == 0, srv.proc.pid)
                     results[c.name].append(r)
                     print(f"  {c.name:16} run {i + 1}: " + " ".join(f"{k}={fmt(r[k])}" for k, _, _ in ROWS),
                           flush=True)

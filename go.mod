@@ -93,3 +93,7 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	rsc.io/qr v0.2.0 // indirect
 )
+
+// Bubble Tea with a frame ticker that stops while nothing changes
+// (third_party/bubbletea/PATCHED.md).
+replace github.com/charmbracelet/bubbletea => ./third_party/bubbletea

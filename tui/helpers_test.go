@@ -41,12 +41,18 @@ type harness struct {
 	t    testing.TB
 	m    *rootModel
 	quit bool
+	// clocks counts the minute clocks the model scheduled.
+	clocks int
 }
 
 var watcherPC = reflect.ValueOf(waitChange(make(chan inbox.Change))).Pointer()
 
 // tickPC is the accounts countdown timer; tests send accountsTickMsg instead.
 var tickPC = reflect.ValueOf(tickAccounts).Pointer()
+
+// clockPC is the minute clock; tests send clockMsg instead, and count how
+// often it was scheduled (clocks).
+var clockPC = reflect.ValueOf(tickClock).Pointer()
 
 func newHarness(t testing.TB, core Core, w, h int) *harness {
 	t.Helper()
@@ -62,7 +68,11 @@ func (h *harness) run(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
-	if pc := reflect.ValueOf(cmd).Pointer(); pc == watcherPC || pc == tickPC {
+	switch pc := reflect.ValueOf(cmd).Pointer(); pc {
+	case clockPC:
+		h.clocks++
+		return
+	case watcherPC, tickPC:
 		return
 	}
 	msg := cmd()

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -86,7 +87,25 @@ func (m *rootModel) Init() tea.Cmd {
 		loadVerifications(m.env.verify),
 		waitChange(m.feed),
 		m.notify.init(),
+		tickClock,
 	)
+}
+
+// clockMsg redraws what ages with the clock (relative times such as "now"
+// and "5m" in the lists) once a minute. It is the only timer of an idle
+// screen: everything else redraws when something changes.
+type clockMsg struct{}
+
+// clockEvery is how stale a relative time may get: its unit is a minute.
+const clockEvery = time.Minute
+
+// tickClock waits clockEvery. It is one value (not built per call) so
+// tests can recognise and skip it.
+var tickClock tea.Cmd = func() tea.Msg {
+	t := time.NewTimer(clockEvery)
+	defer t.Stop()
+	<-t.C
+	return clockMsg{}
 }
 
 // bodyHeight is the lines between the header and the feedback and status
@@ -284,6 +303,8 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, loadAccounts(m.env.core, m.env.accounts)
 	case addDoneMsg:
 		return m, m.acctView.onAddDone(msg)
+	case clockMsg:
+		return m, tickClock // View reads the clock
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {

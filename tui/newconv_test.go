@@ -254,3 +254,21 @@ func TestNewConversationEnterWaitsForTheAnswer(t *testing.T) {
 	}
 	h.mustShow("newfriend", "not an address")
 }
+
+// TestKeysAfterABurstWaitTheirTurn: "n" and an address arrive in one read
+// (the form opens, a command), enter in the next; enter acts after the
+// whole address is typed, never in the middle of it.
+func TestKeysAfterABurstWaitTheirTurn(t *testing.T) {
+	f := world(2)
+	f.accounts = []inbox.AccountState{{Account: "xm", Network: protocols.XMPP, State: protocols.ConnOnline}}
+	h := newHarness(t, f, 100, 24)
+	_, first := h.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("nsomeone@")})
+	if _, cmd := h.m.Update(tea.KeyMsg{Type: tea.KeyEnter}); cmd != nil {
+		t.Fatal("enter acted before the burst before it was typed")
+	}
+	h.run(first)
+	if v := h.m.newConv.input.Value(); v != "someone@" {
+		t.Fatalf("the form holds %q", v)
+	}
+	h.mustShow("someone@", "name@server")
+}

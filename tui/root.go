@@ -50,6 +50,13 @@ type rootModel struct {
 	// confirmQuit: ctrl+c was pressed with a draft on screen.
 	confirmQuit bool
 
+	// keyQueue holds keys in arrival order while the rest of a burst waits
+	// for a command its key started (keysWaiting); keyActing: a key from the
+	// queue is acting.
+	keyQueue    []tea.KeyMsg
+	keysWaiting bool
+	keyActing   bool
+
 	feed        <-chan inbox.Change
 	unsubscribe func()
 	notify      *notifier
@@ -413,8 +420,16 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.back()
 	}
 
-	if k, ok := msg.(tea.KeyMsg); ok && isBurst(k) && !m.textFocus() {
-		return m, m.burst(k)
+	if k, ok := msg.(tea.KeyMsg); ok && !m.keyActing {
+		m.keyQueue = append(m.keyQueue, k)
+		if m.keysWaiting {
+			return m, nil // after the burst before it
+		}
+		return m, m.typeKeys()
+	}
+	if _, ok := msg.(keysResumeMsg); ok {
+		m.keysWaiting = false
+		return m, m.typeKeys()
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		if m.confirmQuit {
@@ -484,29 +499,41 @@ func isBurst(k tea.KeyMsg) bool {
 	return k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste && !k.Alt
 }
 
-// burst makes every key of a burst act, in order, as if typed one by one:
-// a key that starts a command (opening a screen, loading rows) has its
-// result delivered before the next key acts. Once a text field has the
-// keyboard the rest goes to it whole, as typed text.
-func (m *rootModel) burst(k tea.KeyMsg) tea.Cmd {
-	for i, r := range k.Runes {
-		if m.textFocus() {
+// keysResumeMsg: the command a burst's key started has delivered its
+// result; the queued keys go on.
+type keysResumeMsg struct{}
+
+// typeKeys makes the queued keys act, in order, as if typed one by one: a
+// key of a burst that starts a command (opening a screen, loading rows)
+// has its result delivered before the next key acts, and keys arriving
+// meanwhile wait their turn. Once a text field has the keyboard the rest
+// of a burst goes to it whole, as typed text.
+func (m *rootModel) typeKeys() tea.Cmd {
+	var cmds []tea.Cmd
+	for len(m.keyQueue) > 0 {
+		k := m.keyQueue[0]
+		split := isBurst(k) && !m.textFocus()
+		if split {
 			rest := k
-			rest.Runes = k.Runes[i:]
-			_, cmd := m.Update(rest)
-			return cmd
+			rest.Runes = k.Runes[1:]
+			m.keyQueue[0] = rest
+			k = tea.KeyMsg{Type: tea.KeyRunes, Runes: k.Runes[:1]}
+		} else {
+			m.keyQueue = m.keyQueue[1:]
 		}
-		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-		if cmd != nil && i+1 < len(k.Runes) {
-			rest := k
-			rest.Runes = k.Runes[i+1:]
-			return tea.Sequence(cmd, cmdOf(rest))
+		m.keyActing = true
+		_, cmd := m.Update(k)
+		m.keyActing = false
+		if cmd == nil {
+			continue
 		}
-		if cmd != nil {
-			return cmd
+		if split {
+			m.keysWaiting = true
+			return tea.Batch(append(cmds, tea.Sequence(cmd, cmdOf(keysResumeMsg{})))...)
 		}
+		cmds = append(cmds, cmd)
 	}
-	return nil
+	return tea.Batch(cmds...)
 }
 
 // textFocus says a text field on screen has the keyboard (the composer, a

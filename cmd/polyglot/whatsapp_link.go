@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mdp/qrterminal/v3"
 	"go.mau.fi/whatsmeow"
 
 	"polyglot/accounts"
+	"polyglot/internal/qrblock"
 	"polyglot/protocols"
 	"polyglot/protocols/whatsapp"
 )
@@ -179,11 +179,13 @@ func (s *qrScreen) show(code string, valid time.Duration) {
 		io.WriteString(s.w, "\x1b[H\x1b[2J")
 	}
 	io.WriteString(s.w, "Scan with the phone: WhatsApp → Settings → Linked devices → Link a device\n")
-	qrterminal.GenerateWithConfig(code, qrterminal.Config{
-		Level: qrterminal.L, Writer: s.w, HalfBlocks: true, QuietZone: 2,
-		BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
-		WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE,
-	})
+	lines, err := qrblock.Lines(code)
+	if err != nil {
+		io.WriteString(s.w, "WhatsApp sent a code too long to draw; wait for the next one\n")
+	}
+	for _, l := range lines {
+		io.WriteString(s.w, l+"\n")
+	}
 	s.status()
 }
 

@@ -65,6 +65,7 @@ func (a *accountsView) setSize(w, h int) {
 	a.input.Width = w - 14
 	if a.form != nil {
 		a.form.setWidth(w)
+		a.form.height = h
 	}
 	a.clamp()
 }
@@ -181,6 +182,7 @@ func (a *accountsView) openForm() tea.Cmd {
 	}
 	a.forms++
 	a.form = newAddForm(a.env, ad, a.width, a.forms)
+	a.form.height = a.height
 	return a.form.focusOn(fieldAddress)
 }
 
@@ -201,8 +203,19 @@ func (a *accountsView) onAddDone(msg addDoneMsg) tea.Cmd {
 	return a.form.onDone(msg)
 }
 
+// onLinkPrompt passes a phone link's new code to the form that asked.
+func (a *accountsView) onLinkPrompt(msg linkPromptMsg) tea.Cmd {
+	if a.form == nil {
+		return nil
+	}
+	return a.form.onLinkPrompt(msg)
+}
+
 // needsTick says a state on screen changes with the clock.
 func (a *accountsView) needsTick() bool {
+	if a.form != nil && a.form.showsQR() {
+		return true // the QR code's time left
+	}
 	for _, s := range a.items {
 		if isRetrying(s.State) && !s.NextRetry.IsZero() {
 			return true

@@ -284,6 +284,8 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, loadAccounts(m.env.core, m.env.accounts)
 	case addDoneMsg:
 		return m, m.acctView.onAddDone(msg)
+	case linkPromptMsg:
+		return m, tea.Batch(m.acctView.onLinkPrompt(msg), m.scheduleTick())
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"polyglot/internal/qrblock"
+	"polyglot/tui/sanitize"
 )
 
 // linkSession carries one phone link's prompts from LinkAccount's
@@ -64,7 +65,7 @@ func (f *addForm) submitLink() tea.Cmd {
 	ctx, cancel := context.WithCancel(f.env.ctx)
 	f.cancel = cancel
 	f.link = newLinkSession(f.seq)
-	return tea.Batch(startLink(ctx, cancel, linker, req, f.link), waitLink(f.link))
+	return tea.Batch(startLink(ctx, cancel, linker, req, f.link), f.link.next)
 }
 
 // startLink runs LinkAccount in its own goroutine: it lasts as long as the
@@ -80,15 +81,14 @@ func startLink(ctx context.Context, cancel context.CancelFunc, l AccountsLinker,
 	}
 }
 
-// waitLink waits for the session's next prompt or its end.
-func waitLink(s *linkSession) tea.Cmd {
-	return func() tea.Msg {
-		select {
-		case p := <-s.prompts:
-			return linkPromptMsg{seq: s.seq, p: p}
-		case d := <-s.done:
-			return d
-		}
+// next waits for the session's next prompt or its end; s.next is the
+// tea.Cmd (a method value, so tests can recognise it).
+func (s *linkSession) next() tea.Msg {
+	select {
+	case p := <-s.prompts:
+		return linkPromptMsg{seq: s.seq, p: p}
+	case d := <-s.done:
+		return d
 	}
 }
 
@@ -110,20 +110,21 @@ func (f *addForm) onLinkPrompt(msg linkPromptMsg) tea.Cmd {
 	case msg.p.PairCode != "":
 		f.qr, f.pairCode = nil, pairCodeText(msg.p.PairCode)
 	}
-	return waitLink(f.link)
+	return f.link.next
 }
 
-// pairCodeText keeps only what a pairing code is made of (letters, digits,
-// a dash): it comes from the server and is drawn as text.
+// pairCodeText is the pairing code as drawn: it comes from the server, so
+// it goes through the sanitizer and then keeps only what such a code is
+// made of (letters, digits, a dash), at most 16 of them.
 func pairCodeText(code string) string {
 	var b strings.Builder
-	for _, r := range code {
+	for _, r := range sanitize.Inline(code) {
+		if b.Len() >= 16 {
+			break
+		}
 		switch {
 		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
 			b.WriteRune(r)
-		}
-		if b.Len() >= 16 {
-			break
 		}
 	}
 	return b.String()
@@ -139,7 +140,7 @@ func (f *addForm) qrView(w int) string {
 	b.WriteString(inline("Scan with the phone: WhatsApp → Settings → Linked devices → Link a device", w) + "\n")
 	qw := len([]rune(f.qr[0]))
 	if qw > w || f.height > 0 && len(f.qr)+6 > f.height {
-		msg := fmt.Sprintf("the QR code needs a terminal of at least %d×%d: make this one bigger, or esc and link by phone number", qw, len(f.qr)+8)
+		msg := fmt.Sprintf("the QR code needs a %d×%d terminal: enlarge it, or esc and link by phone number", qw, len(f.qr)+8)
 		b.WriteString(st.errStyle.Render(inline(msg, w)) + "\n")
 	} else {
 		// Unstyled: the blocks' own ink is the picture.

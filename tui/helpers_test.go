@@ -48,6 +48,10 @@ var watcherPC = reflect.ValueOf(waitChange(make(chan inbox.Change))).Pointer()
 // tickPC is the accounts countdown timer; tests send accountsTickMsg instead.
 var tickPC = reflect.ValueOf(tickAccounts).Pointer()
 
+// linkWaitPC waits for a phone link's next code; tests take it with
+// nextLinkMsg when the link they script has produced it.
+var linkWaitPC = reflect.ValueOf((&linkSession{}).next).Pointer()
+
 func newHarness(t testing.TB, core Core, w, h int) *harness {
 	t.Helper()
 	m := newRoot(Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20})
@@ -62,7 +66,7 @@ func (h *harness) run(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
-	if pc := reflect.ValueOf(cmd).Pointer(); pc == watcherPC || pc == tickPC {
+	if pc := reflect.ValueOf(cmd).Pointer(); pc == watcherPC || pc == tickPC || pc == linkWaitPC {
 		return
 	}
 	msg := cmd()

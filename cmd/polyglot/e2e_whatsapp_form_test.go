@@ -97,34 +97,51 @@ func TestWhatsAppQRInTheAddForm(t *testing.T) {
 }
 
 // TestWhatsAppFormWithNoRoute: with no route to WhatsApp's servers (the
-// binary's whatsmeow dials through an HTTPS proxy on a closed port), the
-// form says within 15 s that they cannot be reached, for a QR code and
-// for a pairing code, and nothing is saved.
+// binary's whatsmeow dials through an HTTPS proxy that refuses, or that
+// accepts and never answers), the form says within 15 s that they cannot
+// be reached, for a QR code and for a pairing code, and nothing is saved.
 func TestWhatsAppFormWithNoRoute(t *testing.T) {
-	p := newProfile(t)
-	s := openWhatsAppForm(t, p, "HTTPS_PROXY=http://"+closedPort(t))
-	before := accountDirs(p)
-
-	start := time.Now()
-	s.Keys("Enter", "Enter")
-	s.WaitFor(15*time.Second, "cannot reach WhatsApp's servers", "internet connection", "nothing was saved")
-	t.Logf("QR code: the form said WhatsApp is unreachable after %s", time.Since(start).Round(time.Millisecond))
-
-	// The pairing code, same route.
-	s.Keys("Right", "Tab")
-	s.WaitFor(5*time.Second, "[phone number]", "phone")
-	s.Type("+491701234567")
-	start = time.Now()
-	s.Keys("Enter")
-	s.WaitFor(15*time.Second, "cannot reach WhatsApp's servers", "internet connection", "nothing was saved")
-	t.Logf("pairing code: the form said WhatsApp is unreachable after %s", time.Since(start).Round(time.Millisecond))
-
-	if b, _ := os.ReadFile(p.configFile()); string(b) != unlinkedConfig {
-		t.Fatalf("config.toml changed by a failed link:\n%s", b)
+	routes := map[string]func(t *testing.T) string{
+		"refused": closedPort,
+		"silent":  silentPort,
 	}
-	noLinkLeftovers(t, p)
-	if after := accountDirs(p); after != before {
-		t.Fatalf("account directories changed by failed links: %q → %q", before, after)
+	for name, route := range routes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := newProfile(t)
+			s := openWhatsAppForm(t, p, "HTTPS_PROXY=http://"+route(t))
+			before := accountDirs(p)
+
+			start := time.Now()
+			s.Keys("Enter", "Enter")
+			s.WaitFor(16*time.Second, "cannot reach WhatsApp's servers", "internet connection", "nothing was saved")
+			if took := time.Since(start); took > 15*time.Second {
+				t.Fatalf("QR code: took %s to say WhatsApp is unreachable, want ≤ 15 s", took)
+			} else {
+				t.Logf("QR code: the form said WhatsApp is unreachable after %s", took.Round(time.Millisecond))
+			}
+
+			// The pairing code, same route.
+			s.Keys("Right", "Tab")
+			s.WaitFor(5*time.Second, "[phone number]", "phone")
+			s.Type("+491701234567")
+			start = time.Now()
+			s.Keys("Enter")
+			s.WaitFor(16*time.Second, "cannot reach WhatsApp's servers", "internet connection", "nothing was saved")
+			if took := time.Since(start); took > 15*time.Second {
+				t.Fatalf("pairing code: took %s to say WhatsApp is unreachable, want ≤ 15 s", took)
+			} else {
+				t.Logf("pairing code: the form said WhatsApp is unreachable after %s", took.Round(time.Millisecond))
+			}
+
+			if b, _ := os.ReadFile(p.configFile()); string(b) != unlinkedConfig {
+				t.Fatalf("config.toml changed by a failed link:\n%s", b)
+			}
+			noLinkLeftovers(t, p)
+			if after := accountDirs(p); after != before {
+				t.Fatalf("account directories changed by failed links: %q → %q", before, after)
+			}
+		})
 	}
 }
 

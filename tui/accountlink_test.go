@@ -217,3 +217,21 @@ func TestAddFormQRNeedsRoom(t *testing.T) {
 	h.mustShow("the QR code needs a ", "enlarge it, or esc and link by phone number", "This code changes in 60 s")
 	h.keys("esc")
 }
+
+// TestWhatsAppLoginNeededAsksForALinkNotAPassword: a WhatsApp account the
+// phone unlinked has no password to type: its row and L say how to link
+// it again.
+func TestWhatsAppLoginNeededAsksForALinkNotAPassword(t *testing.T) {
+	ctl := newFakeLinker(nil)
+	ctl.sts = []AccountStatus{{Account: "whatsapp:+4915123456789", Network: protocols.WhatsApp, Address: "+4915123456789",
+		State: "login needed", Detail: "logged out from the phone"}}
+	h := accountsHarness(t, ctl, nil, nil)
+	h.keys("A")
+	h.mustShow("+4915123456789", "login needed", "link it again: x removes it, then a adds it")
+	h.mustNotShow("press L to enter the password")
+	h.keys("L")
+	if h.m.acctView.relogin != "" {
+		t.Fatal("L opened a password prompt for a WhatsApp account")
+	}
+	h.mustShow("link it again")
+}

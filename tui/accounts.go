@@ -17,6 +17,10 @@ import (
 // Control cannot add one itself (no AccountsAdder).
 const addAccountCommand = "polyglot account add xmpp|matrix|whatsapp ADDRESS"
 
+// relinkHint is how an account linked to a phone (WhatsApp) is linked
+// again: it has no password to type.
+const relinkHint = "link it again: x removes it, then a adds it by QR or pairing code"
+
 // accountRowHeight is the lines one account takes: the row and its detail.
 const accountRowHeight = 2
 
@@ -291,6 +295,10 @@ func (a *accountsView) updateKey(msg tea.KeyMsg) tea.Cmd {
 			return cmd
 		}
 		if s, ok := a.selected(); ok {
+			if linksPhone(s.Network) {
+				// No password: the phone links it again.
+				return cmdOf(statusMsg{Text: relinkHint})
+			}
 			a.relogin = s.Account
 			a.input.Reset()
 			return a.input.Focus()
@@ -498,6 +506,8 @@ func (a *accountsView) View() string {
 		b.WriteString(truncateStyled(line, w) + "\n")
 		detail := s.Detail
 		switch {
+		case needsLogin(s.State) && !a.readOnly() && linksPhone(s.Network):
+			detail = strings.TrimSpace(detail + "  " + relinkHint)
 		case needsLogin(s.State) && !a.readOnly():
 			detail = strings.TrimSpace(detail + "  press L to enter the password")
 		case isRetrying(s.State) && a.retrier():

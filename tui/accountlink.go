@@ -113,22 +113,9 @@ func (f *addForm) onLinkPrompt(msg linkPromptMsg) tea.Cmd {
 	return f.link.next
 }
 
-// pairCodeText is the pairing code as drawn: it comes from the server, so
-// it goes through the sanitizer and then keeps only what such a code is
-// made of (letters, digits, a dash), at most 16 of them.
-func pairCodeText(code string) string {
-	var b strings.Builder
-	for _, r := range sanitize.Inline(code) {
-		if b.Len() >= 16 {
-			break
-		}
-		switch {
-		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// pairCodeText is the pairing code as drawn: sanitized, then only what
+// such a code is made of.
+func pairCodeText(code string) string { return qrblock.PairCode(sanitize.Inline(code)) }
 
 // showsQR says a code is on screen, counting down.
 func (f *addForm) showsQR() bool { return f.busy && f.qr != nil }

@@ -61,7 +61,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 	defer screen.stop()
 	pair := func(code string) {
 		fmt.Fprintf(a.io.out, "On the phone with +%s: WhatsApp → Settings → Linked devices → Link a device →\n"+
-			"Link with phone number instead, and type this code:\n\n    %s\n\nWaiting for the phone… (ctrl+c to stop)\n", phone, code)
+			"Link with phone number instead, and type this code:\n\n    %s\n\nWaiting for the phone… (ctrl+c to stop)\n", phone, qrblock.PairCode(code))
 	}
 	if phone == "" {
 		fmt.Fprintln(a.io.err, "connecting to WhatsApp for a QR code…")

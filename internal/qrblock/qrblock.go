@@ -1,6 +1,7 @@
-// Package qrblock draws a QR code as terminal text in half-blocks: the
-// one rendering both `polyglot account add whatsapp` and the TUI's add
-// form show, so a phone scans the same picture from either.
+// Package qrblock draws what a phone reads off the terminal to link a
+// device: a QR code in half-blocks, or a pairing code as plain letters.
+// Both `polyglot account add whatsapp` and the TUI's add form use it, so
+// the phone reads the same from either.
 package qrblock
 
 import (
@@ -44,4 +45,22 @@ func Lines(text string) ([]string, error) {
 		}, l))
 	}
 	return out, nil
+}
+
+// PairCode is a pairing code as drawn: it comes from the server, so only
+// what such a code is made of (ASCII letters, digits, a dash) is kept, at
+// most 16 of them. Escape sequences lose their ESC and brackets, so what
+// is left of them is inert text.
+func PairCode(code string) string {
+	var b strings.Builder
+	for _, r := range code {
+		if b.Len() >= 16 {
+			break
+		}
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

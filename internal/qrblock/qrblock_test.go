@@ -25,3 +25,13 @@ func TestLinesAreBlocksOnly(t *testing.T) {
 		t.Fatalf("a 5000-byte text: %v, want ErrTooLong", err)
 	}
 }
+
+func TestPairCodeKeepsOnlyTheCode(t *testing.T) {
+	if got := PairCode("ABCD-EFGH"); got != "ABCD-EFGH" {
+		t.Fatalf("%q", got)
+	}
+	got := PairCode("AB\x1b[2J\x07CD-\u202eEFGH\x1b]52;c;x\x07 and a very long tail")
+	if strings.ContainsAny(got, "\x1b\x07[];\u202e ") || len(got) > 16 {
+		t.Fatalf("%q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -21,13 +22,20 @@ const (
 	fieldServer
 	fieldCAFile
 	fieldPassword
+	// fieldLinkWay and fieldPhone are the rows of a network that links to
+	// the user's phone (WhatsApp) instead of the four above.
+	fieldLinkWay
+	fieldPhone
 	fieldCount
 )
 
 // fieldKeys are the names AddFieldError uses for the rows.
-var fieldKeys = [fieldCount]string{"network", "address", "server", "ca_file", "password"}
+var fieldKeys = [fieldCount]string{"network", "address", "server", "ca_file", "password", "link", "phone"}
 
-var fieldLabels = [fieldCount]string{"network", "address", "server", "CA file", "password"}
+var fieldLabels = [fieldCount]string{"network", "address", "server", "CA file", "password", "link by", "phone"}
+
+// isText says the row is a text field (the others are choices).
+func (i addField) isText() bool { return i != fieldNetwork && i != fieldLinkWay }
 
 // errField is the row err is about: the one an *AddFieldError names, else
 // fallback.
@@ -58,8 +66,17 @@ type addForm struct {
 	choices []netChoice
 	net     int // index into choices
 	focus   addField
-	// inputs are the text rows; inputs[fieldNetwork] is unused.
+	// inputs are the text rows; the choice rows' entries are unused.
 	inputs [fieldCount]textinput.Model
+	// byPhone: link by pairing code for the number typed, not a QR code.
+	byPhone bool
+	// link is the running phone link (busy); qr, qrUntil and pairCode are
+	// what it last asked to show.
+	link     *linkSession
+	qr       []string
+	qrUntil  time.Time
+	pairCode string
+	height   int
 	// err is the last refusal (validation or login), drawn sanitized;
 	// errField is the row it is about.
 	err      string
@@ -86,9 +103,12 @@ func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
 	for _, n := range adder.AddNetworks() {
 		can[n] = true
 	}
+	// WhatsApp links to the phone: only an adder that can link offers it.
+	_, linker := adder.(AccountsLinker)
 	// XMPP and Matrix first: the networks a password login works on.
 	for _, n := range []protocols.Network{protocols.XMPP, protocols.Matrix, protocols.WhatsApp} {
-		f.choices = append(f.choices, netChoice{network: n, available: can[n]})
+		ok := can[n] && (!linksPhone(n) || linker)
+		f.choices = append(f.choices, netChoice{network: n, available: ok})
 	}
 	for i := fieldAddress; i < fieldCount; i++ {
 		in := textinput.New()
@@ -103,10 +123,47 @@ func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
 	pw.EchoCharacter = '•'
 	pw.CharLimit = 1024
 	f.inputs[fieldCAFile].Placeholder = "optional: PEM file of a private CA or self-signed certificate"
+	f.inputs[fieldPhone].Placeholder = "+4915123456789 (the phone's own number)"
+	f.inputs[fieldPhone].CharLimit = 32
 	f.net = -1
 	f.stepNetwork(1)
 	f.setWidth(width)
 	return f
+}
+
+// linksPhone: the network adds an account by linking to the user's phone.
+func linksPhone(n protocols.Network) bool { return n == protocols.WhatsApp }
+
+// linking says the chosen network links to the phone.
+func (f *addForm) linking() bool { return linksPhone(f.network()) }
+
+// rows are the form's rows for the chosen network, in tab order.
+func (f *addForm) rows() []addField {
+	switch {
+	case f.linking() && f.byPhone:
+		return []addField{fieldNetwork, fieldLinkWay, fieldPhone}
+	case f.linking():
+		return []addField{fieldNetwork, fieldLinkWay}
+	}
+	return []addField{fieldNetwork, fieldAddress, fieldServer, fieldCAFile, fieldPassword}
+}
+
+// move puts the keyboard on the next (dir 1) or previous (-1) row.
+func (f *addForm) move(dir int) tea.Cmd {
+	rows := f.rows()
+	at := 0
+	for i, r := range rows {
+		if r == f.focus {
+			at = i
+		}
+	}
+	return f.focusOn(rows[((at+dir)%len(rows)+len(rows))%len(rows)])
+}
+
+// lastRow says the keyboard is on the form's last row: enter there adds.
+func (f *addForm) lastRow() bool {
+	rows := f.rows()
+	return f.focus == rows[len(rows)-1]
 }
 
 func (f *addForm) setWidth(w int) {
@@ -149,17 +206,11 @@ func (f *addForm) setPlaceholders() {
 
 // focusOn moves the keyboard to row i.
 func (f *addForm) focusOn(i addField) tea.Cmd {
-	if i < 0 {
-		i = fieldCount - 1
-	}
-	if i >= fieldCount {
-		i = 0
-	}
-	if f.focus != fieldNetwork {
+	if f.focus.isText() {
 		f.inputs[f.focus].Blur()
 	}
 	f.focus = i
-	if i == fieldNetwork {
+	if !i.isText() {
 		return nil
 	}
 	return f.inputs[i].Focus()
@@ -175,6 +226,7 @@ func (f *addForm) wipe() {
 		f.cancel()
 		f.cancel = nil
 	}
+	f.link, f.qr, f.pairCode = nil, nil, ""
 }
 
 func (f *addForm) request() AddAccountRequest {
@@ -203,23 +255,31 @@ func (f *addForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 	}
 	switch k.Type {
 	case tea.KeyTab, tea.KeyDown:
-		return f.focusOn(f.focus + 1), false
+		return f.move(1), false
 	case tea.KeyShiftTab, tea.KeyUp:
-		return f.focusOn(f.focus - 1), false
+		return f.move(-1), false
 	case tea.KeyCtrlS:
 		return f.submit(), false
 	case tea.KeyEnter:
-		if f.focus == fieldPassword {
+		if f.lastRow() {
 			return f.submit(), false
 		}
-		return f.focusOn(f.focus + 1), false
+		return f.move(1), false
 	}
-	if f.focus == fieldNetwork {
+	switch f.focus {
+	case fieldNetwork:
 		switch k.String() {
 		case "left", "h":
 			f.stepNetwork(-1)
 		case "right", "l", " ":
 			f.stepNetwork(1)
+		}
+		return nil, false
+	case fieldLinkWay:
+		switch k.String() {
+		case "left", "h", "right", "l", " ":
+			f.byPhone = !f.byPhone
+			f.err = ""
 		}
 		return nil, false
 	}
@@ -232,6 +292,9 @@ func (f *addForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 // the text field at once: on any refusal it has to be typed again, so it
 // never sits in the form longer than one attempt.
 func (f *addForm) submit() tea.Cmd {
+	if f.linking() {
+		return f.submitLink()
+	}
 	req := f.request()
 	secret := []byte(f.inputs[fieldPassword].Value())
 	f.inputs[fieldPassword].Reset()
@@ -275,11 +338,16 @@ func addAccountCmd(ctx context.Context, cancel context.CancelFunc, a AccountsAdd
 func (f *addForm) onDone(msg addDoneMsg) tea.Cmd {
 	f.busy = false
 	f.cancel = nil
+	fallback := fieldPassword
+	if f.link != nil {
+		fallback = fieldLinkWay
+		f.link, f.qr, f.pairCode = nil, nil, ""
+	}
 	text := msg.err.Error()
 	if fe := (*AddFieldError)(nil); errors.As(msg.err, &fe) {
 		text = fe.Err.Error()
 	}
-	return f.fail(errField(msg.err, fieldPassword), text)
+	return f.fail(errField(msg.err, fallback), text)
 }
 
 func netName(n protocols.Network) string {
@@ -312,8 +380,18 @@ func (f *addForm) View(w int) string {
 	if f.env.demo {
 		note = "  demo: try the form — it adds nothing and sends nothing anywhere"
 	}
+	if f.linking() {
+		note = "  nothing is saved until the phone confirms"
+		if f.env.demo {
+			note = "  demo: try the form — it links nothing and sends nothing anywhere"
+		}
+	}
 	b.WriteString(st.title.Render("Add an account") + st.dim.Render(note) + "\n\n")
-	for i := fieldNetwork; i < fieldCount; i++ {
+	if f.qr != nil {
+		// The code needs the room: the rows are known, only the code shows.
+		return b.String() + f.qrView(w)
+	}
+	for _, i := range f.rows() {
 		mark := "  "
 		if i == f.focus {
 			mark = st.selected.Render("▌") + " "
@@ -323,18 +401,25 @@ func (f *addForm) View(w int) string {
 			label = st.errStyle.Render(label)
 		}
 		b.WriteString(mark + label + " ")
-		if i == fieldNetwork {
+		switch i {
+		case fieldNetwork:
 			b.WriteString(f.networkRow())
 			if missing := f.unavailable(); missing != "" {
 				b.WriteString("\n" + strings.Repeat(" ", 13) + st.dim.Render("not available in this build: "+missing))
 			}
-		} else {
+		case fieldLinkWay:
+			b.WriteString(f.linkWayRow())
+		default:
 			b.WriteString(f.inputs[i].View())
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 	switch {
+	case f.busy && f.pairCode != "":
+		b.WriteString(f.pairCodeView(w))
+	case f.busy && f.link != nil:
+		b.WriteString(st.warn.Render("connecting to WhatsApp…") + st.dim.Render("  esc cancels; nothing is saved until the phone confirms") + "\n")
 	case f.busy:
 		b.WriteString(st.warn.Render("checking login…") + st.dim.Render("  esc cancels; nothing is saved until the server says yes") + "\n")
 	case f.err != "":
@@ -349,6 +434,9 @@ func (f *addForm) View(w int) string {
 		b.WriteString("\n")
 	}
 	hint := "tab/shift+tab move · ←/→ change network · enter on password (or ctrl+s) adds · esc cancels"
+	if f.linking() {
+		hint = "tab/shift+tab move · ←/→ change network or way · enter on the last row (or ctrl+s) links · esc cancels"
+	}
 	b.WriteString(st.dim.Render(inline(hint, w)))
 	return b.String()
 }

@@ -17,6 +17,10 @@ import (
 // Control cannot add one itself (no AccountsAdder).
 const addAccountCommand = "polyglot account add xmpp|matrix|whatsapp ADDRESS"
 
+// relinkHint is how an account linked to a phone (WhatsApp) is linked
+// again: it has no password to type.
+const relinkHint = "link it again: x removes it, then a adds it by QR or pairing code"
+
 // accountRowHeight is the lines one account takes: the row and its detail.
 const accountRowHeight = 2
 
@@ -65,6 +69,7 @@ func (a *accountsView) setSize(w, h int) {
 	a.input.Width = w - 14
 	if a.form != nil {
 		a.form.setWidth(w)
+		a.form.height = h
 	}
 	a.clamp()
 }
@@ -181,6 +186,7 @@ func (a *accountsView) openForm() tea.Cmd {
 	}
 	a.forms++
 	a.form = newAddForm(a.env, ad, a.width, a.forms)
+	a.form.height = a.height
 	return a.form.focusOn(fieldAddress)
 }
 
@@ -201,8 +207,19 @@ func (a *accountsView) onAddDone(msg addDoneMsg) tea.Cmd {
 	return a.form.onDone(msg)
 }
 
+// onLinkPrompt passes a phone link's new code to the form that asked.
+func (a *accountsView) onLinkPrompt(msg linkPromptMsg) tea.Cmd {
+	if a.form == nil {
+		return nil
+	}
+	return a.form.onLinkPrompt(msg)
+}
+
 // needsTick says a state on screen changes with the clock.
 func (a *accountsView) needsTick() bool {
+	if a.form != nil && a.form.showsQR() {
+		return true // the QR code's time left
+	}
 	for _, s := range a.items {
 		if s.State == AccountRetrying && !s.NextRetry.IsZero() {
 			return true
@@ -278,6 +295,10 @@ func (a *accountsView) updateKey(msg tea.KeyMsg) tea.Cmd {
 			return cmd
 		}
 		if s, ok := a.selected(); ok {
+			if linksPhone(s.Network) {
+				// No password: the phone links it again.
+				return cmdOf(statusMsg{Text: relinkHint})
+			}
 			a.relogin = s.Account
 			a.input.Reset()
 			return a.input.Focus()
@@ -475,6 +496,8 @@ func (a *accountsView) View() string {
 		b.WriteString(truncateStyled(line, w) + "\n")
 		detail := s.Detail
 		switch {
+		case s.State == AccountLoginNeeded && !a.readOnly() && linksPhone(s.Network):
+			detail = strings.TrimSpace(detail + "  " + relinkHint)
 		case s.State == AccountLoginNeeded && !a.readOnly():
 			detail = strings.TrimSpace(detail + "  press L to enter the password")
 		case s.State == AccountRetrying && a.retrier():

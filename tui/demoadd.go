@@ -24,3 +24,8 @@ func (demoAdder) CheckAdd(AddAccountRequest) error { return nil }
 func (demoAdder) AddAccount(context.Context, AddAccountRequest, []byte) (string, error) {
 	return "", errDemoAdds
 }
+
+// LinkAccount lets the demo's form offer WhatsApp; it links nothing.
+func (demoAdder) LinkAccount(context.Context, LinkRequest, func(LinkPrompt)) (string, error) {
+	return "", errDemoAdds
+}

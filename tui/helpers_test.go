@@ -54,6 +54,10 @@ var tickPC = reflect.ValueOf(tickAccounts).Pointer()
 // often it was scheduled (clocks).
 var clockPC = reflect.ValueOf(tickClock).Pointer()
 
+// linkWaitPC waits for a phone link's next code; tests take it with
+// nextLinkMsg when the link they script has produced it.
+var linkWaitPC = reflect.ValueOf((&linkSession{}).next).Pointer()
+
 func newHarness(t testing.TB, core Core, w, h int) *harness {
 	t.Helper()
 	m := newRoot(Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20})
@@ -72,7 +76,7 @@ func (h *harness) run(cmd tea.Cmd) {
 	case clockPC:
 		h.clocks++
 		return
-	case watcherPC, tickPC:
+	case watcherPC, tickPC, linkWaitPC:
 		return
 	}
 	msg := cmd()

@@ -312,6 +312,8 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.acctView.onAddDone(msg)
 	case clockMsg:
 		return m, tickClock // View reads the clock
+	case linkPromptMsg:
+		return m, tea.Batch(m.acctView.onLinkPrompt(msg), m.scheduleTick())
 	case accountsTickMsg:
 		m.acctView.ticking = false
 		if m.screen == screenAccounts {

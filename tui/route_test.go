@@ -244,7 +244,7 @@ type shownRoute struct {
 	cannot       bool
 }
 
-var routeLineRE = regexp.MustCompile(`^→ .* via (Matrix|XMPP) · (.*?)( · needs your OK| \(offline — will wait\)| \(offline — cannot go now\)| · allowed by your rule| · picked|  \[ctrl\+r\]|$)`)
+var routeLineRE = regexp.MustCompile(`^→ .* via (Matrix|XMPP|WhatsApp) · (.*?)( · needs your OK| \(offline — will wait\)| \(offline — cannot go now\)| · allowed by your rule| · picked|  \[ctrl\+r\]|$)`)
 
 // readRoute finds the route line on screen and reads network and class
 // back from the words, the way a user does.
@@ -262,7 +262,7 @@ func readRoute(t testing.TB, h *harness) shownRoute {
 		if mm == nil {
 			t.Fatalf("route line %q names no network and class", l)
 		}
-		s.net = map[string]protocols.Network{"Matrix": protocols.Matrix, "XMPP": protocols.XMPP}[mm[1]]
+		s.net = map[string]protocols.Network{"Matrix": protocols.Matrix, "XMPP": protocols.XMPP, "WhatsApp": protocols.WhatsApp}[mm[1]]
 		found := false
 		for _, e := range protocols.Encryptions {
 			if encWithLabel(h.m.env.st, e) == mm[2] {

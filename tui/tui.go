@@ -190,6 +190,36 @@ type AccountsAdder interface {
 	AddAccount(ctx context.Context, req AddAccountRequest, secret []byte) (string, error)
 }
 
+// AccountsLinker is the optional part of an AccountsAdder for networks
+// that link Polyglot as a device of the user's phone (WhatsApp) instead of
+// logging in with a password. Without it the form cannot offer them.
+type AccountsLinker interface {
+	// LinkAccount runs one linking attempt. It calls prompt, from its own
+	// goroutine, with each QR code to show (codes rotate until one is
+	// scanned) or, when req.Phone is set, with the pairing code to type on
+	// the phone. Once the phone confirmed it saves and starts the account
+	// and returns its ID; on an error, or ctx ending, nothing is saved.
+	// It runs in a tea.Cmd's goroutine and may take minutes.
+	LinkAccount(ctx context.Context, req LinkRequest, prompt func(LinkPrompt)) (string, error)
+}
+
+// LinkRequest is one linking attempt from the add form.
+type LinkRequest struct {
+	Network protocols.Network
+	// Phone is the number to link by pairing code, as typed (+4915…);
+	// empty links by QR code.
+	Phone string
+}
+
+// LinkPrompt is what the phone needs to see: a QR code valid for Valid,
+// or a pairing code. Both come from the network's servers: the form draws
+// the QR code only as blocks and filters the pairing code.
+type LinkPrompt struct {
+	QR       string
+	Valid    time.Duration
+	PairCode string
+}
+
 // AddFieldError is a CheckAdd (or AddAccount) error about one field of the
 // add form: Field is "network", "address", "server" or "ca_file".
 type AddFieldError struct {

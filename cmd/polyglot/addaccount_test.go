@@ -39,10 +39,10 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := statusView{m: m, networks: addableNetworks(a), log: a.log}
+	v := statusView{m: m, networks: addableNetworks(a), log: a.log, app: a}
 
-	if got, want := v.AddNetworks(), []protocols.Network{protocols.Matrix, protocols.XMPP}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("AddNetworks = %v, want %v (no WhatsApp connector in this build)", got, want)
+	if got, want := v.AddNetworks(), []protocols.Network{protocols.Matrix, protocols.XMPP, protocols.WhatsApp}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("AddNetworks = %v, want %v", got, want)
 	}
 
 	bad := []struct {
@@ -80,11 +80,16 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 		t.Errorf("built account %+v: want CAFile %s and the CLI's ID", acc, ca)
 	}
 
-	// WhatsApp links by QR or pairing code, which the form cannot show
-	// yet: refused before any login, pointing at the command, nothing added.
+	// WhatsApp takes no password: the form links it (LinkAccount), so a
+	// password add is refused before any login, nothing added.
 	_, err = v.AddAccount(context.Background(), tui.AddAccountRequest{Network: protocols.WhatsApp, Address: "+4915123456789"}, []byte("pw"))
-	if !errors.Is(err, errWhatsAppFormLink) || !strings.Contains(err.Error(), "polyglot account add whatsapp") {
-		t.Fatalf("AddAccount(whatsapp) = %v, want the pointer to `account add whatsapp`", err)
+	if !errors.Is(err, errWhatsAppFormLink) {
+		t.Fatalf("AddAccount(whatsapp) = %v, want errWhatsAppFormLink", err)
+	}
+	// A malformed number is refused on the phone row before any dial.
+	_, err = v.LinkAccount(context.Background(), tui.LinkRequest{Network: protocols.WhatsApp, Phone: "call me"}, func(tui.LinkPrompt) {})
+	if fe := (*tui.AddFieldError)(nil); !errors.As(err, &fe) || fe.Field != "phone" || !strings.Contains(err.Error(), "international form") {
+		t.Fatalf("LinkAccount(bad phone) = %v, want a phone error", err)
 	}
 	// A refused login names the field to fix: nothing listens on port 1.
 	_, err = v.AddAccount(context.Background(), tui.AddAccountRequest{Network: protocols.XMPP, Address: "bob@localhost",

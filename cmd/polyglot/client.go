@@ -15,6 +15,7 @@ import (
 	"polyglot/inbox"
 	"polyglot/keystore"
 	"polyglot/protocols"
+	"polyglot/protocols/whatsapp"
 	"polyglot/remote"
 	"polyglot/tui"
 )
@@ -346,17 +347,17 @@ func unlocksUnattended(cfg *accounts.Config) bool {
 
 // control is what the TUI's accounts screen drives.
 func (r *runtime) control(a *app) statusView {
-	return statusView{m: r.accounts, in: r.inbox, networks: addableNetworks(a), log: a.log}
+	return statusView{m: r.accounts, in: r.inbox, networks: addableNetworks(a), log: a.log, app: a}
 }
 
 // addableNetworks lists the networks the add form can add: this build has
-// a connector for them and they log in with what the form asks. WhatsApp
-// links by QR or pairing code, which only `account add whatsapp` shows yet.
+// a connector for them (WhatsApp links by QR or pairing code, which the
+// form shows too).
 func addableNetworks(a *app) []protocols.Network {
 	reg := registry(a.log, func(protocols.Address) bool { return false })
 	var out []protocols.Network
 	for _, n := range protocols.Networks {
-		if reg[n] != nil && n != protocols.WhatsApp {
+		if reg[n] != nil {
 			out = append(out, n)
 		}
 	}
@@ -372,11 +373,14 @@ type statusView struct {
 	in       *inbox.Inbox
 	networks []protocols.Network
 	log      zerolog.Logger
+	// app links WhatsApp devices (its data dir, logger and test seam).
+	app *app
 }
 
 var (
 	_ tui.AccountsControl = statusView{}
 	_ tui.AccountsAdder   = statusView{}
+	_ tui.AccountsLinker  = statusView{}
 	_ tui.AccountsRetrier = statusView{}
 )
 
@@ -450,17 +454,67 @@ func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, s
 	case err != nil:
 		return "", err
 	}
-	if v.in != nil {
-		if err := v.in.SetReachability(acc.ID, reachability(acc.Reachability)); err != nil {
-			v.log.Warn().Err(err).Str("account", acc.ID).Msg("storing reachability of an added account")
-		}
-		v.in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
-	}
+	v.registered(acc)
 	return acc.ID, nil
 }
 
-// errWhatsAppFormLink: the form cannot draw a QR code yet.
-var errWhatsAppFormLink = errors.New("link WhatsApp from a terminal with `polyglot account add whatsapp` (QR code) or `--phone +NUMBER` (pairing code)")
+// registered tells the inbox about an account added at run time.
+func (v statusView) registered(acc accounts.Account) {
+	if v.in == nil {
+		return
+	}
+	if err := v.in.SetReachability(acc.ID, reachability(acc.Reachability)); err != nil {
+		v.log.Warn().Err(err).Str("account", acc.ID).Msg("storing reachability of an added account")
+	}
+	v.in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
+}
+
+// errWhatsAppFormLink: WhatsApp takes no password; the form links it.
+var errWhatsAppFormLink = errors.New("WhatsApp links to your phone by QR code or pairing code, not a password")
+
+// LinkAccount is `polyglot account add whatsapp [--phone]` from the TUI's
+// form: the same link (test seam included) and, once the phone confirmed,
+// the account is added to the running Manager, which connects it.
+func (v statusView) LinkAccount(ctx context.Context, req tui.LinkRequest, prompt func(tui.LinkPrompt)) (string, error) {
+	if req.Network != protocols.WhatsApp || v.app == nil {
+		return "", &tui.AddFieldError{Field: "network", Err: fmt.Errorf("%s accounts are not linked to a phone", req.Network)}
+	}
+	phone := ""
+	if req.Phone != "" {
+		if phone = whatsapp.PhoneDigits(req.Phone); phone == "" {
+			return "", &tui.AddFieldError{Field: "phone", Err: fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", req.Phone)}
+		}
+		if id := accounts.DefaultID(protocols.WhatsApp, "+"+phone); v.has(id) {
+			return "", &tui.AddFieldError{Field: "phone", Err: fmt.Errorf("%s is already added", id)}
+		}
+	}
+	qr := func(code string, valid time.Duration) { prompt(tui.LinkPrompt{QR: code, Valid: valid}) }
+	pair := func(code string) { prompt(tui.LinkPrompt{PairCode: code}) }
+	dev, err := v.app.linkWhatsApp(ctx, phone, qr, pair)
+	if err != nil {
+		return "", err
+	}
+	defer dev.discard()
+	o := &addOptions{network: protocols.WhatsApp, address: dev.address()}
+	acc := o.account()
+	if v.has(acc.ID) {
+		return "", fmt.Errorf("%w: %q (the phone shows a new linked device; remove it there)", accounts.ErrExists, acc.ID)
+	}
+	added, err := dev.adopt(ctx, v.m, acc)
+	if err != nil {
+		return "", err
+	}
+	v.registered(added)
+	return added.ID, nil
+}
+
+// has says an account with this ID (or address) is configured.
+func (v statusView) has(id string) bool {
+	if _, ok := v.m.Account(id); ok {
+		return true
+	}
+	return hasAccount(v.m.Config(), id)
+}
 
 // loginErrorField is the form field a refused login most likely needs
 // changed: the password, the server override, or the CA file.

@@ -36,6 +36,7 @@ type lateAccounts struct {
 var (
 	_ tui.AccountsControl = (*lateAccounts)(nil)
 	_ tui.AccountsAdder   = (*lateAccounts)(nil)
+	_ tui.AccountsLinker  = (*lateAccounts)(nil)
 	_ tui.AccountsRetrier = (*lateAccounts)(nil)
 	// The status bar shows history fills from the inbox.
 	_ tui.HistoryReporter = (*inbox.Inbox)(nil)
@@ -74,7 +75,7 @@ func (l *lateAccounts) start(ctx context.Context, a *app) (*statusView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &statusView{m: m, in: l.in, networks: l.networks, log: a.log}, nil
+	return &statusView{m: m, in: l.in, networks: l.networks, log: a.log, app: a}, nil
 }
 
 // stop waits for the unlock to end (at most one key derivation), stops
@@ -153,6 +154,14 @@ func (l *lateAccounts) AddAccount(ctx context.Context, req tui.AddAccountRequest
 		return "", err
 	}
 	return v.AddAccount(ctx, req, secret)
+}
+
+func (l *lateAccounts) LinkAccount(ctx context.Context, req tui.LinkRequest, prompt func(tui.LinkPrompt)) (string, error) {
+	v, err := l.ready()
+	if err != nil {
+		return "", err
+	}
+	return v.LinkAccount(ctx, req, prompt)
 }
 
 func (l *lateAccounts) do(f func(*statusView) error) error {

@@ -12,10 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mdp/qrterminal/v3"
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/types"
 
 	"polyglot/accounts"
+	"polyglot/internal/qrblock"
 	"polyglot/protocols"
 	"polyglot/protocols/whatsapp"
 )
@@ -56,73 +57,40 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		}
 	}
 
-	// The device store is made in a scratch directory and moved under the
-	// account's directory only once the phone confirmed.
-	tmp, err := os.MkdirTemp(a.paths.Data, ".whatsapp-link-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-
-	lo := whatsapp.LinkOptions{
-		DBPath: filepath.Join(tmp, "whatsapp.db"),
-		Phone:  phone,
-		Logger: a.log,
-	}
 	screen := newQRScreen(a.io.out, isTerminalWriter(a.io.out))
 	defer screen.stop()
-	lo.QR = screen.show
-	lo.PairCode = func(code string) {
+	pair := func(code string) {
 		fmt.Fprintf(a.io.out, "On the phone with +%s: WhatsApp → Settings → Linked devices → Link a device →\n"+
-			"Link with phone number instead, and type this code:\n\n    %s\n\nWaiting for the phone… (ctrl+c to stop)\n", phone, code)
-	}
-	if path := os.Getenv(testQREnv); path != "" {
-		codes, err := testQRCodes(ctx, path, os.Getenv(testQREveryEnv))
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		lo.Codes = codes
+			"Link with phone number instead, and type this code:\n\n    %s\n\nWaiting for the phone… (ctrl+c to stop)\n", phone, qrblock.PairCode(code))
 	}
 	if phone == "" {
 		fmt.Fprintln(a.io.err, "connecting to WhatsApp for a QR code…")
 	} else {
 		fmt.Fprintf(a.io.err, "connecting to WhatsApp for a pairing code for +%s…\n", phone)
 	}
-	jid, err := whatsapp.Link(ctx, lo)
+	dev, err := a.linkWhatsApp(ctx, phone, screen.show, pair)
 	screen.stop()
 	if err != nil {
-		if errors.Is(err, whatsapp.ErrUnreachable) {
-			return withCode(exitUnavailable, fmt.Errorf("%w; check this computer's internet connection (nothing was saved)", err))
-		}
-		return fmt.Errorf("%w (nothing was saved)", err)
+		return err
 	}
+	defer dev.discard()
 
-	o.address = "+" + jid.User
+	o.address = dev.address()
 	acc := o.account()
 	if hasAccount(cfg, acc.ID) {
 		return withCode(exitUsage, fmt.Errorf("%w: %q (the phone shows a new linked device; remove it there)", accounts.ErrExists, acc.ID))
 	}
-	dir := a.paths.AccountDir(acc.ID)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("keeping the linked device: %w", err)
-	}
 	ks, err := a.openKeystore(cfg)
 	if err != nil {
-		os.RemoveAll(dir)
 		return err
 	}
 	m, err := a.newManager(cfg, ks, nil)
 	if err != nil {
-		os.RemoveAll(dir)
 		return err
 	}
-	fmt.Fprintf(a.io.err, "linked to +%s; checking the session…\n", jid.User)
-	added, err := m.AddWithSecrets(ctx, acc, nil)
+	fmt.Fprintf(a.io.err, "linked to %s; checking the session…\n", o.address)
+	added, err := dev.adopt(ctx, m, acc)
 	if err != nil {
-		os.RemoveAll(dir)
 		var le *accounts.LoginError
 		if errors.As(err, &le) && le.Reason == accounts.ReasonAuth {
 			return withCode(exitAuth, err)
@@ -131,6 +99,76 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 	}
 	fmt.Fprintf(a.io.out, "added %s (%s); the phone lists this computer under Linked devices\n", added.ID, added.Network)
 	return nil
+}
+
+// linkedDevice is a device the phone confirmed, its store still in a
+// scratch directory until adopt moves it under the account's directory.
+type linkedDevice struct {
+	jid   types.JID
+	tmp   string
+	paths accounts.Paths
+}
+
+func (d *linkedDevice) address() string { return "+" + d.jid.User }
+
+// discard removes the scratch directory (nothing once adopted).
+func (d *linkedDevice) discard() { os.RemoveAll(d.tmp) }
+
+// adopt moves the device store under acc's directory and adds acc through
+// m (which checks the session, saves config.toml and, if m runs, starts
+// it). On failure the store is removed: the phone then lists a device
+// that no longer exists, which it drops by itself.
+func (d *linkedDevice) adopt(ctx context.Context, m *accounts.Manager, acc accounts.Account) (accounts.Account, error) {
+	dir := d.paths.AccountDir(acc.ID)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return accounts.Account{}, err
+	}
+	if err := os.Rename(d.tmp, dir); err != nil {
+		return accounts.Account{}, fmt.Errorf("keeping the linked device: %w", err)
+	}
+	added, err := m.AddWithSecrets(ctx, acc, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return accounts.Account{}, err
+	}
+	return added, nil
+}
+
+// linkWhatsApp runs one linking attempt, by QR code (qr is called with
+// each) or, with phone (digits only), by pairing code (pair is called
+// with it). The device store is made in a scratch directory, removed on
+// any failure: nothing is written to config.toml or an account's
+// directory here. No route to WhatsApp ends it within 15 s with an
+// exitUnavailable error.
+func (a *app) linkWhatsApp(ctx context.Context, phone string, qr func(string, time.Duration), pair func(string)) (*linkedDevice, error) {
+	tmp, err := os.MkdirTemp(a.paths.Data, ".whatsapp-link-")
+	if err != nil {
+		return nil, err
+	}
+	lo := whatsapp.LinkOptions{
+		DBPath:   filepath.Join(tmp, "whatsapp.db"),
+		Phone:    phone,
+		Logger:   a.log,
+		QR:       qr,
+		PairCode: pair,
+	}
+	if path := os.Getenv(testQREnv); path != "" {
+		codes, err := testQRCodes(ctx, path, os.Getenv(testQREveryEnv))
+		if err != nil {
+			os.RemoveAll(tmp)
+			return nil, withCode(exitUsage, err)
+		}
+		lo.Codes = codes
+	}
+	jid, err := whatsapp.Link(ctx, lo)
+	if err != nil {
+		os.RemoveAll(tmp)
+		if errors.Is(err, whatsapp.ErrUnreachable) {
+			return nil, withCode(exitUnavailable, fmt.Errorf("%w; check this computer's internet connection (nothing was saved)", err))
+		}
+		return nil, fmt.Errorf("%w (nothing was saved)", err)
+	}
+	return &linkedDevice{jid: jid, tmp: tmp, paths: a.paths}, nil
 }
 
 func hasAccount(cfg *accounts.Config, id string) bool {
@@ -179,11 +217,13 @@ func (s *qrScreen) show(code string, valid time.Duration) {
 		io.WriteString(s.w, "\x1b[H\x1b[2J")
 	}
 	io.WriteString(s.w, "Scan with the phone: WhatsApp → Settings → Linked devices → Link a device\n")
-	qrterminal.GenerateWithConfig(code, qrterminal.Config{
-		Level: qrterminal.L, Writer: s.w, HalfBlocks: true, QuietZone: 2,
-		BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
-		WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE,
-	})
+	lines, err := qrblock.Lines(code)
+	if err != nil {
+		io.WriteString(s.w, "WhatsApp sent a code too long to draw; wait for the next one\n")
+	}
+	for _, l := range lines {
+		io.WriteString(s.w, l+"\n")
+	}
 	s.status()
 }
 

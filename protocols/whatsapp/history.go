@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
@@ -29,12 +30,13 @@ func (c *Connector) queueHistory(job *historyJob) {
 }
 
 func (c *Connector) historyLoop() {
+	var p historyProgress
 	for {
 		select {
 		case <-c.closed:
 			return
 		case job := <-c.history:
-			c.runHistory(job)
+			c.runHistory(job, &p)
 		}
 	}
 }
@@ -43,7 +45,7 @@ func (c *Connector) historyLoop() {
 // every conversation of it is stored tells the phone it was received (the
 // hist_sync receipt). A sync cut short (the account closed, the store
 // failing) is not acknowledged, so the phone may send it again.
-func (c *Connector) runHistory(job *historyJob) {
+func (c *Connector) runHistory(job *historyJob, p *historyProgress) {
 	hs := job.e
 	if job.notif != nil {
 		data, err := c.cli.DownloadHistorySync(c.ctx, job.notif, true)
@@ -53,7 +55,14 @@ func (c *Connector) runHistory(job *historyJob) {
 		}
 		hs = &events.HistorySync{Data: data, Notification: job.notif}
 	}
-	if !c.writeHistory(hs) || job.notif == nil {
+	stored := c.writeHistory(hs, p)
+	// The phone says how far the whole sync is; a blob of a kind that
+	// comes alone, or one not stored, ends what the status bar shows.
+	if !stored || hs.Data.GetProgress() >= 100 || !progressive(hs.Data.GetSyncType()) {
+		c.emit(protocols.HistoryProgressEvent{Messages: p.messages, Chats: len(p.chats), Done: true})
+		*p = historyProgress{}
+	}
+	if !stored || job.notif == nil {
 		return
 	}
 	if err := c.histReceipt(c.ctx, job.msgID); err != nil {
@@ -61,10 +70,42 @@ func (c *Connector) runHistory(job *historyJob) {
 	}
 }
 
+// historyProgress counts what the history sync stored so far, across its
+// blobs, for the status bar (protocols.HistoryProgressEvent). Only the
+// history goroutine touches it.
+type historyProgress struct {
+	messages int
+	chats    map[types.JID]bool
+}
+
+// stored counts one conversation's messages as written.
+func (p *historyProgress) stored(chat types.JID, evs []protocols.Event) {
+	if p.chats == nil {
+		p.chats = map[types.JID]bool{}
+	}
+	p.chats[chat] = true
+	for _, ev := range evs {
+		if _, ok := ev.(protocols.MessageEvent); ok {
+			p.messages++
+		}
+	}
+}
+
+// progressive says blobs of this kind are chunks of one sync that the
+// phone numbers with a progress percentage (the first sync after linking,
+// and the full history); the other kinds come alone.
+func progressive(t waHistorySync.HistorySync_HistorySyncType) bool {
+	switch t {
+	case waHistorySync.HistorySync_INITIAL_BOOTSTRAP, waHistorySync.HistorySync_RECENT, waHistorySync.HistorySync_FULL:
+		return true
+	}
+	return false
+}
+
 // writeHistory emits a blob's messages, one conversation at a time, each
-// followed by a checkpoint it waits for; it reports whether all were
-// stored.
-func (c *Connector) writeHistory(e *events.HistorySync) bool {
+// followed by a checkpoint it waits for and then by the sync's progress;
+// it reports whether all were stored.
+func (c *Connector) writeHistory(e *events.HistorySync, p *historyProgress) bool {
 	ctx := c.ctx
 	stored := true
 	for _, conv := range e.Data.GetConversations() {
@@ -105,7 +146,10 @@ func (c *Connector) writeHistory(e *events.HistorySync) bool {
 		if !c.emitCommitted(evs) {
 			c.log.Warn().Int("events", len(evs)).Msg("history of a chat was not confirmed as stored")
 			stored = false
+			continue
 		}
+		p.stored(chat, evs)
+		c.emit(protocols.HistoryProgressEvent{Messages: p.messages, Chats: len(p.chats)})
 	}
 	return stored
 }

@@ -64,6 +64,8 @@ func TestMatrixFormattedMessageShownStyled(t *testing.T) {
 		t.Fatalf("the spoiler shows before it was asked for:\n%s", screen)
 	}
 	s.Keys("Escape") // leave the composer: the newest message is selected
+	// (and wait for it: an escape with a key right behind it reads as alt+key)
+	s.WaitFor(10*time.Second, "▌ the ending")
 	s.Keys("s")
 	s.WaitFor(10*time.Second, "[spoiler: film plot] Rosebud is the sled")
 	s.Keys("s")

@@ -117,7 +117,7 @@ func (w *realWorld) ingest(t testing.TB, acct string, ev protocols.Event) {
 
 func assertInert(t *testing.T, frame string) {
 	t.Helper()
-	if i := strings.IndexAny(frame, "\x1b\x07\x9b\x9d"); i >= 0 {
+	if i := strings.IndexAny(frame, "\x1b\x07\u009b\u009d"); i >= 0 {
 		t.Fatalf("frame holds a raw control byte at %d: %q", i, frame[max(0, i-20):min(len(frame), i+20)])
 	}
 }
@@ -192,4 +192,26 @@ func TestRealRequestAccept(t *testing.T) {
 	h.keys("esc")
 	h.mustShow("mallory", "Requests ")
 	h.mustNotShow("Requests (1)")
+}
+
+// TestWhatsAppHostileNamesAreInert: what the WhatsApp connector passes
+// through unchanged (protocols/whatsapp's tests: a push name, a group
+// subject and a body carrying terminal controls) lands in the real store
+// and reaches the screen inert, in the inbox, the conversation and the
+// person view.
+func TestWhatsAppHostileNamesAreInert(t *testing.T) {
+	w := newRealWorld(t)
+	evilWA := protocols.Address{Network: protocols.WhatsApp, ID: "4915100000666@s.whatsapp.net", Account: "wa"}
+	group := protocols.Chat{ID: "120363000000000666@g.us", Group: true, Name: "Family \x1b]0;pwned\x07\x1b[2J"}
+	w.ingest(t, "wa", protocols.ChatEvent{Chat: group, Encryption: protocols.EncE2EE, Members: []protocols.Address{evilWA, bobWA}})
+	w.ingest(t, "wa", protocols.ContactEvent{Contact: evilWA, Name: "Mallory\x1b[31m\u202e\u009b2J"})
+	w.ingest(t, "wa", protocols.MessageEvent{Message: protocols.Message{NetworkID: "3EB0666", Chat: group, Sender: evilWA,
+		Body: "hello\x1b[5mblink\x07\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\", Sent: testNow.Add(-time.Minute),
+		Received: testNow.Add(-time.Minute), Encryption: protocols.EncE2EE}})
+	h := newHarness(t, w.in, 100, 24)
+	h.mustShow("Family ␛]0;pwned␇␛[2J")
+	assertInert(t, h.view())
+	h.keys("enter") // the group: the newest conversation
+	h.mustShow("Mallory␛[31m", "hello␛[5mblink␇")
+	assertInert(t, h.view())
 }

@@ -13,6 +13,7 @@ import (
 
 	"polyglot/accounts"
 	"polyglot/inbox"
+	"polyglot/remote"
 	"polyglot/themes"
 	"polyglot/tui"
 )
@@ -28,8 +29,10 @@ type app struct {
 	backoff accounts.Backoff
 	// demo: the TUI runs over the demo world (it says so).
 	demo bool
-	// owner is set while this process owns the data dir as its core.
+	// owner is set while this process owns the data dir as its core; lock
+	// while a standalone command does (ownDataDir).
 	owner *coreHost
+	lock  *remote.Lock
 }
 
 func newApp(s streams) (*app, error) {
@@ -48,6 +51,7 @@ func newApp(s streams) (*app, error) {
 }
 
 func (a *app) close() {
+	a.lock.Release()
 	if a.logFile != nil {
 		_ = a.logFile.Close()
 	}

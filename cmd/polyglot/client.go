@@ -29,8 +29,6 @@ type runtime struct {
 	keys     keystore.Store
 	accounts *accounts.Manager
 	cancel   context.CancelFunc
-	// lock: this runtime owns the data dir (a standalone command).
-	lock *remote.Lock
 	// shared: the core's runtime lent to a command it runs; stop leaves
 	// it running.
 	shared bool
@@ -40,7 +38,6 @@ func (r *runtime) stop() {
 	if r.shared {
 		return
 	}
-	defer r.lock.Release()
 	if r.accounts != nil {
 		r.accounts.Stop()
 	}
@@ -50,7 +47,12 @@ func (r *runtime) stop() {
 
 // openKeystore unlocks the secrets once per run: POLYGLOT_PASSPHRASE_FILE
 // for scripts, else a prompt on the terminal.
+// Whoever opens it owns the data dir: two processes writing the secrets
+// file would lose what one of them added.
 func (a *app) openKeystore(cfg *accounts.Config) (keystore.Store, error) {
+	if err := a.ownDataDir(": it holds the keystore and the accounts; change accounts from one of its screens (polyglot attach, then A), or stop it first"); err != nil {
+		return nil, err
+	}
 	ks, err := keystore.Open(keystore.Options{
 		Dir:            a.paths.Data,
 		Backend:        cfg.Keystore,
@@ -142,25 +144,15 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 	if rt := hostedRuntime(ctx); rt != nil {
 		return rt, nil
 	}
-	var lock *remote.Lock
-	if a.owner == nil {
-		l, err := remote.TryLock(a.paths.Data)
-		if errors.Is(err, remote.ErrLocked) {
-			return nil, withCode(exitBusy, fmt.Errorf("%w and is not answering yet; try again in a moment", err))
-		}
-		if err != nil {
-			return nil, err
-		}
-		lock = l
+	if err := a.ownDataDir("and is not answering yet; try again in a moment"); err != nil {
+		return nil, err
 	}
 	ks, err := a.openKeystore(cfg)
 	if err != nil {
-		lock.Release()
 		return nil, err
 	}
 	in, err := a.openClientInbox(cfg)
 	if err != nil {
-		lock.Release()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -168,10 +160,9 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 	if err != nil {
 		cancel()
 		in.Close()
-		lock.Release()
 		return nil, err
 	}
-	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel, lock: lock}, nil
+	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
 }
 
 // openClientInbox opens the store (it holds no secret) and tells it about

@@ -82,6 +82,24 @@ func (a *app) hostCore(ctx context.Context, name string, cfg *accounts.Config) (
 	return h, nil
 }
 
+// ownDataDir makes this process the data dir's one owner until the
+// command ends, unless it already is (as a core, or by an earlier call).
+// Another owner is exitBusy; why says what to do about it.
+func (a *app) ownDataDir(why string) error {
+	if a.owner != nil || a.lock != nil {
+		return nil
+	}
+	l, err := remote.TryLock(a.paths.Data)
+	if errors.Is(err, remote.ErrLocked) {
+		return withCode(exitBusy, fmt.Errorf("%w %s", err, why))
+	}
+	if err != nil {
+		return err
+	}
+	a.lock = l
+	return nil
+}
+
 // setRuntime lets forwarded commands run over rt's accounts, and screens
 // attach with view as their accounts screen.
 func (h *coreHost) setRuntime(rt *runtime, view tui.AccountsView) {

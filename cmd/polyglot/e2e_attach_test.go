@@ -27,6 +27,11 @@ func TestScreensAttachToTheCore(t *testing.T) {
 		t.Fatalf("attach with no core: exit %d: %s", code, stderr)
 	}
 	startServe(t, p)
+	// The core holds the keystore: a second writer would lose secrets.
+	if _, stderr, code := p.run("", "account", "add", "xmpp", "carol@localhost", "--server", srv.Addr(),
+		"--ca-file", srv.CAFile(), "--password-file", p.passFile); code != exitBusy || !strings.Contains(stderr, "holds the keystore") {
+		t.Fatalf("account add beside a running core: exit %d: %s", code, stderr)
+	}
 	if o, stderr, code := p.run("", "send", "--to", "bob@localhost", "hi bob"); code != 0 {
 		t.Fatalf("send through the core: %d %s%s", code, o, stderr)
 	}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"polyglot/inbox"
+	"polyglot/internal/testserver"
+)
+
+// sendProc is one `polyglot send` run in the background.
+type sendProc struct {
+	body           string
+	out, stderr    string
+	code           int
+	took           time.Duration
+	started, ended time.Time
+}
+
+// startSends runs one `polyglot send --to to BODY` per body, all at once,
+// and returns a channel that yields each as it ends.
+func startSends(t *testing.T, p *profile, to string, bodies []string) <-chan sendProc {
+	t.Helper()
+	ended := make(chan sendProc, len(bodies))
+	for _, b := range bodies {
+		cmd := exec.Command(binPath, "send", "--to", to, b)
+		cmd.Env = p.env()
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		go func(body string) {
+			err := cmd.Wait()
+			r := sendProc{body: body, out: out.String(), stderr: errb.String(), started: start, ended: time.Now()}
+			r.took = r.ended.Sub(start)
+			var ee *exec.ExitError
+			switch {
+			case errors.As(err, &ee):
+				r.code = ee.ExitCode()
+			case err != nil:
+				r.code = -1
+				r.stderr += err.Error()
+			}
+			ended <- r
+		}(b)
+	}
+	return ended
+}
+
+// peerInbox collects, by body, every message a slixmpp peer got.
+type peerInbox struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	got  map[string]int
+}
+
+func collectMessages(peer *testserver.Peer) *peerInbox {
+	pi := &peerInbox{got: map[string]int{}}
+	pi.cond = sync.NewCond(&pi.mu)
+	go func() {
+		for {
+			ev := peer.Next(time.Hour, func(e testserver.PeerEvent) bool { return e.Ev == "message" && e.Body != "" })
+			if ev.Ev == "" {
+				return // the peer ended
+			}
+			pi.mu.Lock()
+			pi.got[ev.Body]++
+			pi.cond.Broadcast()
+			pi.mu.Unlock()
+		}
+	}()
+	return pi
+}
+
+// waitFor waits until ok holds for what the peer got, or the timeout.
+func (pi *peerInbox) waitFor(timeout time.Duration, ok func(got map[string]int) bool) bool {
+	timer := time.AfterFunc(timeout, func() { pi.mu.Lock(); pi.cond.Broadcast(); pi.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(timeout)
+	pi.mu.Lock()
+	defer pi.mu.Unlock()
+	for !ok(pi.got) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		pi.cond.Wait()
+	}
+	return true
+}
+
+func (pi *peerInbox) count(body string) int {
+	pi.mu.Lock()
+	defer pi.mu.Unlock()
+	return pi.got[body]
+}
+
+func (pi *peerInbox) bodies(prefix string) []string {
+	pi.mu.Lock()
+	defer pi.mu.Unlock()
+	var out []string
+	for b := range pi.got {
+		if strings.HasPrefix(b, prefix) {
+			out = append(out, b)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// storedOutgoing reads the profile's store (no core running): the state
+// of each outgoing message to addr, by body.
+func storedOutgoing(t *testing.T, p *profile, addr string) map[string]inbox.MessageState {
+	t.Helper()
+	in, err := inbox.Open(filepath.Join(p.data, "polyglot", profileDB), inbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	conv, err := in.FindConversation(addr)
+	if err != nil {
+		t.Fatalf("no conversation with %s in the store: %v", addr, err)
+	}
+	ms, err := in.Messages(conv, inbox.Cursor{}, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]inbox.MessageState{}
+	for _, m := range ms {
+		if m.Outgoing {
+			out[m.Body] = m.State
+		}
+	}
+	return out
+}
+
+// TestKilledCoreSendsEachMessageOnce: sends run beside `polyglot serve`
+// while it is killed with SIGKILL. Each send ends at once, a dead core's
+// with a clear error; the stale socket is no obstacle to the next core;
+// and every message the core took (a send answered 0 or 75, or found in
+// the store after the crash) reaches the peer exactly once, the resends
+// of the next core included.
+func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw")
+	srv.Register("bob", "bob-pw")
+	bob := srv.StartPeer("bob@localhost", "bob-pw")
+	defer bob.Close()
+	got := collectMessages(bob)
+	p := newProfile(t)
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+
+	core := startServe(t, p)
+	if out, stderr, code := p.run("", "send", "--to", "bob@localhost", "before the crash"); code != 0 {
+		t.Fatalf("send through the core: exit %d: %s%s", code, out, stderr)
+	}
+	if !got.waitFor(20*time.Second, func(g map[string]int) bool { return g["before the crash"] > 0 }) {
+		t.Fatal("bob did not get the first message")
+	}
+
+	// Twelve sends at once; the core dies as the first reaches bob, with
+	// the others on their way through it.
+	const n = 12
+	var bodies []string
+	for i := 1; i <= n; i++ {
+		bodies = append(bodies, fmt.Sprintf("crash n=%02d", i))
+	}
+	ended := startSends(t, p, "bob@localhost", bodies)
+	if !got.waitFor(20*time.Second, func(g map[string]int) bool {
+		for b := range g {
+			if strings.HasPrefix(b, "crash n=") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("none of the sends reached bob")
+	}
+	_ = core.cmd.Process.Signal(syscall.SIGKILL)
+	_ = core.wait()
+	killed := time.Now()
+	sock := filepath.Join(p.root, "run", "polyglot", "core.sock")
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the killed core left no socket (%v): the test proves nothing", err)
+	}
+
+	// Every send ends, none hangs: 0 sent, 75 queued, or an error that
+	// says the core went away.
+	accepted := map[string]bool{}
+	var wentAway, busy, late int
+	deadline := time.After(45 * time.Second)
+	for range bodies {
+		var r sendProc
+		select {
+		case r = <-ended:
+		case <-deadline:
+			t.Fatal("a send still runs 45 s after its core died")
+		}
+		switch {
+		case r.code == 0 || r.code == exitQueued:
+			accepted[r.body] = true
+			if r.started.After(killed) || r.ended.After(killed) {
+				late++
+			}
+		case strings.Contains(r.stderr, "core") && strings.Contains(r.stderr, "went away"):
+			wentAway++
+		case r.code == exitBusy && strings.Contains(r.stderr, "owns this data dir"):
+			// Its core was dying, or a send run on its own after the
+			// kill held the data dir: refused, nothing taken.
+			busy++
+		default:
+			t.Errorf("send %q: exit %d without a clear reason: %s%s", r.body, r.code, r.out, r.stderr)
+		}
+		t.Logf("send %q: exit %d after %s %s", r.body, r.code, r.took.Round(time.Millisecond), strings.TrimSpace(r.out+r.stderr))
+	}
+	t.Logf("%d sends answered (%d ended after the kill), %d told the core went away, %d refused as busy", len(accepted), late, wentAway, busy)
+
+	// What the core took: answered, or in the store.
+	stored := storedOutgoing(t, p, "bob@localhost")
+	var queued []string
+	for b, st := range stored {
+		if strings.HasPrefix(b, "crash n=") {
+			accepted[b] = true
+			if st == inbox.StateQueued {
+				queued = append(queued, b)
+			}
+		}
+	}
+	sort.Strings(queued)
+	t.Logf("after the crash: %d crash messages in the store, still queued: %v; bob has %v", len(stored)-1, queued, got.bodies("crash n="))
+
+	// The stale socket does not stop the next core, which resends the
+	// queue; a send after it goes behind the resends, so once bob has it
+	// every resend has arrived.
+	core = startServe(t, p)
+	start := time.Now()
+	out, stderr, code := p.run("", "send", "--to", "bob@localhost", "after the crash")
+	// 75: the core took it while its account was still logging in; it
+	// then goes out behind the resends all the same.
+	if code != 0 && code != exitQueued {
+		t.Fatalf("send through the restarted core: exit %d after %s: %s%s", code, time.Since(start).Round(time.Millisecond), out, stderr)
+	}
+	t.Logf("send through the restarted core: exit %d after %s", code, time.Since(start).Round(time.Millisecond))
+	if !got.waitFor(30*time.Second, func(g map[string]int) bool { return g["after the crash"] > 0 }) {
+		t.Fatal("bob did not get the message sent after the crash")
+	}
+	for b := range accepted {
+		if c := got.count(b); c != 1 {
+			t.Errorf("bob got %q %d times, want once", b, c)
+		}
+	}
+	for _, b := range got.bodies("crash n=") {
+		if !accepted[b] {
+			t.Errorf("bob got %q, which the core never stored", b)
+		}
+	}
+	for _, b := range []string{"before the crash", "after the crash"} {
+		if c := got.count(b); c != 1 {
+			t.Errorf("bob got %q %d times, want once", b, c)
+		}
+	}
+	_ = core.cmd.Process.Signal(syscall.SIGTERM)
+	_ = core.wait()
+	for b, st := range storedOutgoing(t, p, "bob@localhost") {
+		if st == inbox.StateQueued || st == inbox.StateFailed {
+			t.Errorf("%q is still %v in the store after the restarted core ran", b, st)
+		}
+	}
+}

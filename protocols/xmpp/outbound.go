@@ -76,6 +76,20 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if _, done := c.outArch.Get(string(msg.ClientID)); done && !group {
 		return res, nil
 	}
+	if msg.Resend && !group {
+		// The catch-up only sees the archive after the stored position,
+		// and a live message may have moved that past this one before
+		// the last process died: ask the archive itself.
+		found, err := c.inArchive(ctx, sess, to, string(msg.ClientID), msg.At)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if found {
+			c.outArch.Put(string(msg.ClientID), true)
+			c.log.Info().Str("client_id", string(msg.ClientID)).Msg("resend skipped: the server already has this message")
+			return res, nil
+		}
+	}
 	if group {
 		if err := c.JoinRoom(ctx, to.String()); err != nil {
 			return protocols.SendResult{}, err
@@ -100,6 +114,53 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		c.outArch.Put(string(msg.ClientID), true) // a retry of an acked message is a no-op
 	}
 	return res, nil
+}
+
+// resendLookback bounds the archive search of inArchive: pages of 100
+// messages with the peer, newer than the message's queue time less a
+// minute of clock skew.
+const (
+	resendPages = 20
+	resendSkew  = time.Minute
+)
+
+// inArchive reports whether our archive holds a message we sent to peer
+// with origin-id (or id) clientID, searching back to since (all of the
+// bounded pages if since is zero). A server without an archive cannot
+// tell: false.
+func (c *Connector) inArchive(ctx context.Context, sess *mxmpp.Session, peer jid.JID, clientID string, since time.Time) (bool, error) {
+	ctx, cancel := c.linked(ctx)
+	defer cancel()
+	before := ""
+	for range resendPages {
+		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, peer.String(), rsmSet{Max: 100, Before: strp(before)})
+		if noArchive(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: checking the archive before a resend: %v", protocols.ErrNotConnected, err)
+		}
+		for _, it := range items {
+			m := it.fwd.Message
+			if m == nil {
+				continue
+			}
+			if from, err := jid.Parse(m.From); m.From != "" && (err != nil || !from.Bare().Equal(c.me.Bare())) {
+				continue
+			}
+			if m.ID == clientID || (m.OriginID != nil && m.OriginID.ID == clientID) {
+				return true, nil
+			}
+		}
+		if fin.Complete || len(items) == 0 || fin.First == "" {
+			return false, nil
+		}
+		if oldest := items[0].fwd.Delay.time(); !since.IsZero() && !oldest.IsZero() && oldest.Before(since.Add(-resendSkew)) {
+			return false, nil
+		}
+		before = fin.First
+	}
+	return false, nil
 }
 
 // sendAcked writes one message and confirms the server has it.

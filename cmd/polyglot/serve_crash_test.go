@@ -271,6 +271,8 @@ func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
 			t.Errorf("bob got %q %d times, want once", b, c)
 		}
 	}
+	t.Logf("the restarted core found %d queued message(s) already on the server and did not send them again",
+		strings.Count(p.logTail(2000), "resend skipped"))
 	_ = core.cmd.Process.Signal(syscall.SIGTERM)
 	_ = core.wait()
 	for b, st := range storedOutgoing(t, p, "bob@localhost") {

@@ -85,33 +85,49 @@ func collectMessages(peer *testserver.Peer) *peerInbox {
 	return pi
 }
 
-// waitFor waits until ok holds for what the peer got, or the timeout.
-func (pi *peerInbox) waitFor(timeout time.Duration, ok func(got map[string]int) bool) bool {
-	timer := time.AfterFunc(timeout, func() { pi.mu.Lock(); pi.cond.Broadcast(); pi.mu.Unlock() })
-	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
+func (pi *peerInbox) snapshot() map[string]int {
 	pi.mu.Lock()
 	defer pi.mu.Unlock()
-	for !ok(pi.got) {
+	out := make(map[string]int, len(pi.got))
+	for b, n := range pi.got {
+		out[b] = n
+	}
+	return out
+}
+
+// peerCounts is what a peer got so far: how many times each body.
+type peerCounts interface{ snapshot() map[string]int }
+
+// nioCounts counts the messages the matrix-nio peer decrypted, by body.
+type nioCounts struct{ nio *testserver.NioPeer }
+
+func (n nioCounts) snapshot() map[string]int {
+	out := map[string]int{}
+	for _, ev := range n.nio.Events() {
+		if b, _ := ev["body"].(string); ev["ev"] == "message" && b != "" {
+			out[b]++
+		}
+	}
+	return out
+}
+
+// waitPeer polls what the peer got until ok holds, or the timeout.
+func waitPeer(peer peerCounts, timeout time.Duration, ok func(got map[string]int) bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if ok(peer.snapshot()) {
+			return true
+		}
 		if time.Now().After(deadline) {
 			return false
 		}
-		pi.cond.Wait()
+		time.Sleep(20 * time.Millisecond)
 	}
-	return true
 }
 
-func (pi *peerInbox) count(body string) int {
-	pi.mu.Lock()
-	defer pi.mu.Unlock()
-	return pi.got[body]
-}
-
-func (pi *peerInbox) bodies(prefix string) []string {
-	pi.mu.Lock()
-	defer pi.mu.Unlock()
+func withPrefix(got map[string]int, prefix string) []string {
 	var out []string
-	for b := range pi.got {
+	for b := range got {
 		if strings.HasPrefix(b, prefix) {
 			out = append(out, b)
 		}
@@ -161,24 +177,36 @@ func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
 	got := collectMessages(bob)
 	p := newProfile(t)
 	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+	killCoreMidSend(t, p, "bob@localhost", got)
+}
 
+// TestKilledCoreSendsEachMessageOnceMatrix is the same over Matrix
+// (Dendrite, an E2EE DM with a matrix-nio peer): a resend carries the
+// first attempt's transaction ID, which the server deduplicates.
+func TestKilledCoreSendsEachMessageOnceMatrix(t *testing.T) {
+	x := startNioDM(t, "opens the DM")
+	killCoreMidSend(t, x.p, x.bob, nioCounts{x.nio})
+}
+
+// killCoreMidSend is the kill -9 drill for the account of p and the peer
+// at address to: see TestKilledCoreSendsEachMessageOnce.
+func killCoreMidSend(t *testing.T, p *profile, to string, peer peerCounts) {
 	core := startServe(t, p)
-	if out, stderr, code := p.run("", "send", "--to", "bob@localhost", "before the crash"); code != 0 {
+	if out, stderr, code := p.run("", "send", "--to", to, "before the crash"); code != 0 {
 		t.Fatalf("send through the core: exit %d: %s%s", code, out, stderr)
 	}
-	if !got.waitFor(20*time.Second, func(g map[string]int) bool { return g["before the crash"] > 0 }) {
-		t.Fatal("bob did not get the first message")
+	if !waitPeer(peer, 20*time.Second, func(g map[string]int) bool { return g["before the crash"] > 0 }) {
+		t.Fatal("the peer did not get the first message")
 	}
-
-	// Twelve sends at once; the core dies as the first reaches bob, with
+	// Twelve sends at once; the core dies as the first reaches the peer, with
 	// the others on their way through it.
 	const n = 12
 	var bodies []string
 	for i := 1; i <= n; i++ {
 		bodies = append(bodies, fmt.Sprintf("crash n=%02d", i))
 	}
-	ended := startSends(t, p, "bob@localhost", bodies)
-	if !got.waitFor(20*time.Second, func(g map[string]int) bool {
+	ended := startSends(t, p, to, bodies)
+	if !waitPeer(peer, 20*time.Second, func(g map[string]int) bool {
 		for b := range g {
 			if strings.HasPrefix(b, "crash n=") {
 				return true
@@ -186,7 +214,7 @@ func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
 		}
 		return false
 	}) {
-		t.Fatal("none of the sends reached bob")
+		t.Fatal("none of the sends reached the peer")
 	}
 	_ = core.cmd.Process.Signal(syscall.SIGKILL)
 	_ = core.wait()
@@ -228,10 +256,12 @@ func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
 	t.Logf("%d sends answered (%d ended after the kill), %d told the core went away, %d refused as busy", len(accepted), late, wentAway, busy)
 
 	// What the core took: answered, or in the store.
-	stored := storedOutgoing(t, p, "bob@localhost")
+	stored := storedOutgoing(t, p, to)
 	var queued []string
+	crashStored := 0
 	for b, st := range stored {
 		if strings.HasPrefix(b, "crash n=") {
+			crashStored++
 			accepted[b] = true
 			if st == inbox.StateQueued {
 				queued = append(queued, b)
@@ -239,43 +269,43 @@ func TestKilledCoreSendsEachMessageOnce(t *testing.T) {
 		}
 	}
 	sort.Strings(queued)
-	t.Logf("after the crash: %d crash messages in the store, still queued: %v; bob has %v", len(stored)-1, queued, got.bodies("crash n="))
+	t.Logf("after the crash: %d crash messages in the store, still queued: %v; the peer has %v", crashStored, queued, withPrefix(peer.snapshot(), "crash n="))
 
 	// The stale socket does not stop the next core, which resends the
-	// queue; a send after it goes behind the resends, so once bob has it
+	// queue; a send after it goes behind the resends, so once the peer has it
 	// every resend has arrived.
 	core = startServe(t, p)
 	start := time.Now()
-	out, stderr, code := p.run("", "send", "--to", "bob@localhost", "after the crash")
+	out, stderr, code := p.run("", "send", "--to", to, "after the crash")
 	// 75: the core took it while its account was still logging in; it
 	// then goes out behind the resends all the same.
 	if code != 0 && code != exitQueued {
 		t.Fatalf("send through the restarted core: exit %d after %s: %s%s", code, time.Since(start).Round(time.Millisecond), out, stderr)
 	}
 	t.Logf("send through the restarted core: exit %d after %s", code, time.Since(start).Round(time.Millisecond))
-	if !got.waitFor(30*time.Second, func(g map[string]int) bool { return g["after the crash"] > 0 }) {
-		t.Fatal("bob did not get the message sent after the crash")
+	if !waitPeer(peer, 30*time.Second, func(g map[string]int) bool { return g["after the crash"] > 0 }) {
+		t.Fatal("the peer did not get the message sent after the crash")
 	}
 	for b := range accepted {
-		if c := got.count(b); c != 1 {
-			t.Errorf("bob got %q %d times, want once", b, c)
+		if c := peer.snapshot()[b]; c != 1 {
+			t.Errorf("the peer got %q %d times, want once", b, c)
 		}
 	}
-	for _, b := range got.bodies("crash n=") {
+	for _, b := range withPrefix(peer.snapshot(), "crash n=") {
 		if !accepted[b] {
-			t.Errorf("bob got %q, which the core never stored", b)
+			t.Errorf("the peer got %q, which the core never stored", b)
 		}
 	}
 	for _, b := range []string{"before the crash", "after the crash"} {
-		if c := got.count(b); c != 1 {
-			t.Errorf("bob got %q %d times, want once", b, c)
+		if c := peer.snapshot()[b]; c != 1 {
+			t.Errorf("the peer got %q %d times, want once", b, c)
 		}
 	}
 	t.Logf("the restarted core found %d queued message(s) already on the server and did not send them again",
 		strings.Count(p.logTail(2000), "resend skipped"))
 	_ = core.cmd.Process.Signal(syscall.SIGTERM)
 	_ = core.wait()
-	for b, st := range storedOutgoing(t, p, "bob@localhost") {
+	for b, st := range storedOutgoing(t, p, to) {
 		if st == inbox.StateQueued || st == inbox.StateFailed {
 			t.Errorf("%q is still %v in the store after the restarted core ran", b, st)
 		}

@@ -242,7 +242,7 @@ func killCoreMidSend(t *testing.T, p *profile, to string, peer peerCounts) {
 			if r.started.After(killed) || r.ended.After(killed) {
 				late++
 			}
-		case strings.Contains(r.stderr, "core") && strings.Contains(r.stderr, "went away"):
+		case strings.Contains(r.stderr, "core went away") && strings.Contains(r.stderr, "goes out once when a core runs again"):
 			wentAway++
 		case r.code == exitBusy && strings.Contains(r.stderr, "owns this data dir"):
 			// Its core was dying, or a send run on its own after the

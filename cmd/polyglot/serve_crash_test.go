@@ -277,9 +277,7 @@ func killCoreMidSend(t *testing.T, p *profile, to string, peer peerCounts) {
 	core = startServe(t, p)
 	start := time.Now()
 	out, stderr, code := p.run("", "send", "--to", to, "after the crash")
-	// 75: the core took it while its account was still logging in; it
-	// then goes out behind the resends all the same.
-	if code != 0 && code != exitQueued {
+	if code != 0 {
 		t.Fatalf("send through the restarted core: exit %d after %s: %s%s", code, time.Since(start).Round(time.Millisecond), out, stderr)
 	}
 	t.Logf("send through the restarted core: exit %d after %s", code, time.Since(start).Round(time.Millisecond))

@@ -48,7 +48,8 @@ func (c *Connector) wireID(chat string, group bool, id string) string {
 // marks it markable, then waits for the server to answer a ping sent right
 // behind it: the stream is ordered, so the answer proves the server took the
 // message (what XEP-0198 acks would do). A message the server archived on an
-// earlier attempt (seen during MAM catch-up) is not sent twice.
+// earlier attempt (seen during MAM catch-up, or, for a Resend, found in the
+// archive of the chat) is not sent twice.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
 	if msg.MinEncryption > c.PeerEncryption(msg.To) {
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
@@ -76,23 +77,26 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if _, done := c.outArch.Get(string(msg.ClientID)); done && !group {
 		return res, nil
 	}
-	if msg.Resend && !group {
+	if group {
+		if err := c.JoinRoom(ctx, to.String()); err != nil {
+			return protocols.SendResult{}, err
+		}
+	}
+	if msg.Resend {
 		// The catch-up only sees the archive after the stored position,
 		// and a live message may have moved that past this one before
-		// the last process died: ask the archive itself.
-		found, err := c.inArchive(ctx, sess, to, string(msg.ClientID), msg.At)
+		// the last process died: ask the archive itself (a room's own,
+		// where the room keeps our origin-id).
+		found, err := c.inArchive(ctx, sess, to, group, string(msg.ClientID), msg.At)
 		if err != nil {
 			return protocols.SendResult{}, err
 		}
 		if found {
-			c.outArch.Put(string(msg.ClientID), true)
+			if !group {
+				c.outArch.Put(string(msg.ClientID), true)
+			}
 			c.log.Info().Str("client_id", string(msg.ClientID)).Msg("resend skipped: the server already has this message")
 			return res, nil
-		}
-	}
-	if group {
-		if err := c.JoinRoom(ctx, to.String()); err != nil {
-			return protocols.SendResult{}, err
 		}
 	}
 	out := outMessage{
@@ -116,24 +120,28 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	return res, nil
 }
 
-// resendLookback bounds the archive search of inArchive: pages of 100
-// messages with the peer, newer than the message's queue time less a
+// resendPages and resendSkew bound the archive search of inArchive: pages
+// of 100 messages with the peer (or in the room), newer than the message's queue time less a
 // minute of clock skew.
 const (
 	resendPages = 20
 	resendSkew  = time.Minute
 )
 
-// inArchive reports whether our archive holds a message we sent to peer
-// with origin-id (or id) clientID, searching back to since (all of the
-// bounded pages if since is zero). A server without an archive cannot
-// tell: false.
-func (c *Connector) inArchive(ctx context.Context, sess *mxmpp.Session, peer jid.JID, clientID string, since time.Time) (bool, error) {
+// inArchive reports whether a message we sent to chat with origin-id (or,
+// 1:1, id) clientID is archived: in our archive filtered by the peer, or
+// in the room's. It searches back to since (all of the bounded pages if
+// since is zero). A server or room without an archive cannot tell: false.
+func (c *Connector) inArchive(ctx context.Context, sess *mxmpp.Session, chat jid.JID, group bool, clientID string, since time.Time) (bool, error) {
 	ctx, cancel := c.linked(ctx)
 	defer cancel()
+	archive, with := jid.JID{}, chat.String()
+	if group {
+		archive, with = chat, ""
+	}
 	before := ""
 	for range resendPages {
-		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, peer.String(), rsmSet{Max: 100, Before: strp(before)})
+		items, fin, err := c.mamPage(ctx, sess, archive, with, rsmSet{Max: 100, Before: strp(before)})
 		if noArchive(err) {
 			return false, nil
 		}
@@ -145,10 +153,19 @@ func (c *Connector) inArchive(ctx context.Context, sess *mxmpp.Session, peer jid
 			if m == nil {
 				continue
 			}
+			origin := m.OriginID != nil && m.OriginID.ID == clientID
+			if group {
+				// The room names senders by nick; the origin-id, random
+				// and ours, is what marks our message.
+				if origin {
+					return true, nil
+				}
+				continue
+			}
 			if from, err := jid.Parse(m.From); m.From != "" && (err != nil || !from.Bare().Equal(c.me.Bare())) {
 				continue
 			}
-			if m.ID == clientID || (m.OriginID != nil && m.OriginID.ID == clientID) {
+			if origin || m.ID == clientID {
 				return true, nil
 			}
 		}

@@ -65,3 +65,43 @@ func TestResendAfterCrashIsNotDeliveredTwice(t *testing.T) {
 	}
 	bob.Message(10*time.Second, lost.Body)
 }
+
+// TestRoomResendAfterCrashIsNotDeliveredTwice: the same for a room, whose
+// own archive holds our message (the room reflects it with its origin-id).
+func TestRoomResendAfterCrashIsNotDeliveredTwice(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "pw")
+	p.Register("bob", "pw")
+	room := "crash@" + p.MUCDomain()
+	bob := p.StartPeer("bob@localhost", "pw")
+	bob.Do(map[string]any{"op": "join", "room": room, "nick": "Bobby"})
+	bob.Must(10*time.Second, "joined", func(e testserver.PeerEvent) bool { return e.Ev == "joined" })
+	dataDir := t.TempDir()
+	withData := func(c *Config) { c.DataDir, c.Nick, c.Rooms = dataDir, "Al", []string{room} }
+	to := protocols.Address{Network: protocols.XMPP, ID: room}
+	msg := protocols.OutgoingMessage{ClientID: "room-crash-1", To: to, Group: true, Body: "room message taken before the crash"}
+
+	first := newClient(t, p, "alice", "pw", withData)
+	queuedAt := time.Now()
+	if _, err := first.Send(ctx10(t), msg); err != nil {
+		t.Fatal(err)
+	}
+	bob.Message(10*time.Second, msg.Body)
+	bob.Send(map[string]any{"op": "send", "to": room, "type": "groupchat", "body": "bob's answer"})
+	waitEvent(t, first, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "bob's answer" })
+	first.Close()
+
+	second := newClient(t, p, "alice", "pw", withData)
+	drain(second)
+	msg.Resend, msg.At = true, queuedAt
+	if _, err := second.Send(ctx10(t), msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "room-after-1", To: to, Group: true, Body: "room after the restart"}); err != nil {
+		t.Fatal(err)
+	}
+	bob.Message(10*time.Second, "room after the restart")
+	if dup := bob.Next(0, func(e testserver.PeerEvent) bool { return e.Ev == "message" && e.Body == msg.Body }); dup.Ev != "" {
+		t.Fatalf("bob got %q a second time after the restart", msg.Body)
+	}
+}

@@ -29,7 +29,11 @@ type Inbox struct {
 	states   map[string]AccountState
 	typing   map[ConversationID]typingEntry
 	inflight map[MessageID]bool
-	outbox   map[string]*outboxRun // per account
+	// fresh are messages this process stored and has not yet handed to a
+	// connector: their first attempt cannot be a duplicate. Any other
+	// attempt is a resend (see protocols.OutgoingMessage.Resend).
+	fresh  map[MessageID]bool
+	outbox map[string]*outboxRun // per account
 	// known are the user's configured accounts, so a person stays routable
 	// (and messages queue) while an account has no live connector.
 	known  map[string]knownAccount
@@ -86,6 +90,7 @@ func newInbox(db *sql.DB, opts Options) *Inbox {
 		states:   map[string]AccountState{},
 		typing:   map[ConversationID]typingEntry{},
 		inflight: map[MessageID]bool{},
+		fresh:    map[MessageID]bool{},
 		lost:     map[string]bool{},
 		history:  map[string]HistoryProgress{},
 		older:    map[chatKey]olderCursor{},

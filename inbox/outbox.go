@@ -76,6 +76,25 @@ func (in *Inbox) claim(id MessageID) bool {
 	return true
 }
 
+// markFresh records that id was just stored here and never sent.
+func (in *Inbox) markFresh(id MessageID) {
+	in.mu.Lock()
+	in.fresh[id] = true
+	in.mu.Unlock()
+}
+
+// resend reports whether handing id to a connector now may repeat an
+// earlier attempt: one by this process, or by one that stored it and died
+// before it recorded the answer. Only a message's first attempt here,
+// right after this process stored it, is not.
+func (in *Inbox) resend(id MessageID) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	first := in.fresh[id]
+	delete(in.fresh, id)
+	return !first
+}
+
 func (in *Inbox) release(id MessageID) {
 	in.mu.Lock()
 	delete(in.inflight, id)
@@ -98,9 +117,10 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		clientID, net, account, chat, to string
 		toServer, body, replyTo          string
 		grp, state, minEnc               int
+		at                               int64
 	)
-	err := in.db.QueryRow(`SELECT conversation_id, client_id, network, account, chat_id, to_id, to_server, body, reply_to, grp, state, min_encryption
-		FROM messages WHERE id = ?`, id).Scan(&conv, &clientID, &net, &account, &chat, &to, &toServer, &body, &replyTo, &grp, &state, &minEnc)
+	err := in.db.QueryRow(`SELECT conversation_id, client_id, network, account, chat_id, to_id, to_server, body, reply_to, grp, state, min_encryption, at
+		FROM messages WHERE id = ?`, id).Scan(&conv, &clientID, &net, &account, &chat, &to, &toServer, &body, &replyTo, &grp, &state, &minEnc, &at)
 	if err != nil {
 		return fmt.Errorf("inbox: load outgoing %d: %w", id, err)
 	}
@@ -117,6 +137,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		To:       protocols.Address{Network: protocols.Network(net), Account: protocols.AccountID(account), ID: to, Server: toServer},
 		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),
 		MinEncryption: protocols.Encryption(minEnc),
+		Resend:        in.resend(id), At: fromNanos(at),
 	})
 	cancel()
 	if sendErr != nil && transient(sendErr) {

@@ -69,6 +69,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		}
 		n, _ := res.LastInsertId()
 		id = MessageID(n)
+		in.markFresh(id)
 		// Searchable from the start (no insert trigger does it: migration 6).
 		if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, body) VALUES (?, ?)`, id, req.Body); err != nil {
 			return err

@@ -213,6 +213,13 @@ type OutgoingMessage struct {
 	// a connector must refuse with ErrEncryptionUnavailable rather than send
 	// weaker.
 	MinEncryption Encryption
+	// Resend: an earlier attempt (maybe by a process that died before it
+	// recorded the answer) may already have reached the server. A network
+	// whose server does not deduplicate by ClientID must check before it
+	// sends again. At is when the message was first queued: no earlier copy
+	// is older.
+	Resend bool
+	At     time.Time
 }
 
 // SendResult is the server's acknowledgement.

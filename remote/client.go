@@ -123,7 +123,9 @@ func (c *Client) Close() error { return c.c.Close() }
 func (c *Client) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	id := c.next.Add(1)
 	if err := c.enc.Encode(Frame{ID: id, Run: &Run{Args: args}}); err != nil {
-		return 0, err
+		// The core died between the dial and this write (a SIGKILL):
+		// the same words as when it dies while the command runs.
+		return 0, fmt.Errorf("the Polyglot core went away: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.enc.Encode(Frame{ID: id, Cancel: true}) })
 	defer stop()

@@ -232,7 +232,7 @@ func (r *runtime) waitSettled(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-updates:
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -241,9 +241,19 @@ func (r *runtime) waitSettled(ctx context.Context) {
 // connect twice. One failure is given its retry (due within a few seconds)
 // so a blip does not queue a script's message.
 func (r *runtime) settled() bool {
+	// The supervisor says online a moment before the inbox has the
+	// account's "online" event; a send routed in between would be queued.
+	heard := map[string]bool{}
+	if r.inbox != nil {
+		for _, st := range r.inbox.AccountStates() {
+			heard[st.Account] = st.State == protocols.ConnOnline
+		}
+	}
 	for _, st := range r.accounts.Statuses() {
 		switch {
 		case st.State == accounts.StateConnecting, st.State == accounts.StateStopped:
+			return false
+		case st.State == accounts.StateOnline && r.inbox != nil && !heard[st.Account]:
 			return false
 		case st.State == accounts.StateBackingOff && st.Attempt < 2 && time.Until(st.NextRetry) < 5*time.Second:
 			return false

@@ -184,6 +184,10 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 			return exitInterrupt, true
 		}
 		fmt.Fprintln(io.err, "polyglot:", err)
+		if cmd.Name() == "send" {
+			// The outbox stores a message before it sends it.
+			fmt.Fprintln(io.err, "polyglot: if the core had stored the message, it goes out once when a core runs again")
+		}
 		return exitError, true
 	}
 	return code, true

@@ -48,7 +48,8 @@ func (c *Connector) wireID(chat string, group bool, id string) string {
 // marks it markable, then waits for the server to answer a ping sent right
 // behind it: the stream is ordered, so the answer proves the server took the
 // message (what XEP-0198 acks would do). A message the server archived on an
-// earlier attempt (seen during MAM catch-up) is not sent twice.
+// earlier attempt (seen during MAM catch-up, or, for a Resend, found in the
+// archive of the chat) is not sent twice.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
 	if msg.MinEncryption > c.PeerEncryption(msg.To) {
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
@@ -81,6 +82,23 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 			return protocols.SendResult{}, err
 		}
 	}
+	if msg.Resend {
+		// The catch-up only sees the archive after the stored position,
+		// and a live message may have moved that past this one before
+		// the last process died: ask the archive itself (a room's own,
+		// where the room keeps our origin-id).
+		found, err := c.inArchive(ctx, sess, to, group, string(msg.ClientID), msg.At)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if found {
+			if !group {
+				c.outArch.Put(string(msg.ClientID), true)
+			}
+			c.log.Info().Str("client_id", string(msg.ClientID)).Msg("resend skipped: the server already has this message")
+			return res, nil
+		}
+	}
 	out := outMessage{
 		ID: string(msg.ClientID), To: to.String(), Type: msgType(group), Body: msg.Body,
 		OriginID:  &OriginID{ID: string(msg.ClientID)},
@@ -100,6 +118,66 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		c.outArch.Put(string(msg.ClientID), true) // a retry of an acked message is a no-op
 	}
 	return res, nil
+}
+
+// resendPages and resendSkew bound the archive search of inArchive: pages
+// of 100 messages with the peer (or in the room), newer than the message's queue time less a
+// minute of clock skew.
+const (
+	resendPages = 20
+	resendSkew  = time.Minute
+)
+
+// inArchive reports whether a message we sent to chat with origin-id (or,
+// 1:1, id) clientID is archived: in our archive filtered by the peer, or
+// in the room's. It searches back to since (all of the bounded pages if
+// since is zero). A server or room without an archive cannot tell: false.
+func (c *Connector) inArchive(ctx context.Context, sess *mxmpp.Session, chat jid.JID, group bool, clientID string, since time.Time) (bool, error) {
+	ctx, cancel := c.linked(ctx)
+	defer cancel()
+	archive, with := jid.JID{}, chat.String()
+	if group {
+		archive, with = chat, ""
+	}
+	before := ""
+	for range resendPages {
+		items, fin, err := c.mamPage(ctx, sess, archive, with, rsmSet{Max: 100, Before: strp(before)})
+		if noArchive(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: checking the archive before a resend: %v", protocols.ErrNotConnected, err)
+		}
+		for _, it := range items {
+			m := it.fwd.Message
+			if m == nil {
+				continue
+			}
+			origin := m.OriginID != nil && m.OriginID.ID == clientID
+			if group {
+				// The room names senders by nick; the origin-id, random
+				// and ours, is what marks our message.
+				if origin {
+					return true, nil
+				}
+				continue
+			}
+			if from, err := jid.Parse(m.From); m.From != "" && (err != nil || !from.Bare().Equal(c.me.Bare())) {
+				continue
+			}
+			if origin || m.ID == clientID {
+				return true, nil
+			}
+		}
+		if fin.Complete || len(items) == 0 || fin.First == "" {
+			return false, nil
+		}
+		if oldest := items[0].fwd.Delay.time(); !since.IsZero() && !oldest.IsZero() && oldest.Before(since.Add(-resendSkew)) {
+			return false, nil
+		}
+		before = fin.First
+	}
+	return false, nil
 }
 
 // sendAcked writes one message and confirms the server has it.

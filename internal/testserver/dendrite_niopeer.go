@@ -30,12 +30,24 @@ func StartNioPeer(t testing.TB, d *Dendrite, userID, pass string) *NioPeer {
 // identity keys: a contact's device whose key changed.
 func StartNioPeerDevice(t testing.TB, d *Dendrite, userID, pass, deviceID string) *NioPeer {
 	t.Helper()
+	return startNioPeer(t, d.URL(), userID, pass, deviceID)
+}
+
+// StartNioPeerVia is StartNioPeer talking to the homeserver at url (a
+// SyncProxy in front of a Dendrite), so a test can reorder what it sees.
+func StartNioPeerVia(t testing.TB, url, userID, pass string) *NioPeer {
+	t.Helper()
+	return startNioPeer(t, url, userID, pass, "")
+}
+
+func startNioPeer(t testing.TB, url, userID, pass, deviceID string) *NioPeer {
+	t.Helper()
 	py := "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import nio, olm").CombinedOutput(); err != nil {
 		t.Fatalf("testserver: matrix-nio with olm not importable by %s (run scripts/test-deps.sh): %v\n%s", py, err, out)
 	}
 	script := filepath.Join(dendriteRepoRoot(), "internal", "testserver", "peers", "nio_peer.py")
-	args := []string{script, d.URL(), userID, pass, t.TempDir()}
+	args := []string{script, url, userID, pass, t.TempDir()}
 	if deviceID != "" {
 		args = append(args, deviceID)
 	}

@@ -26,6 +26,7 @@ type SyncProxy struct {
 
 	mu        sync.Mutex
 	holding   bool
+	newsOnly  bool // released events wait for a response with a new token
 	held      []json.RawMessage
 	releases  int    // responses that carried released events
 	dropUntil string // drop to-device events until a request path contains this
@@ -75,7 +76,16 @@ func (p *SyncProxy) Hold() {
 // /sync response that reaches the client.
 func (p *SyncProxy) Release() {
 	p.mu.Lock()
-	p.holding = false
+	p.holding, p.newsOnly = false, false
+	p.mu.Unlock()
+}
+
+// ReleaseWithNews is Release for a client that ignores a /sync response
+// whose token did not move (matrix-nio does): the held events wait for a
+// response with a new token.
+func (p *SyncProxy) ReleaseWithNews() {
+	p.mu.Lock()
+	p.holding, p.newsOnly = false, true
 	p.mu.Unlock()
 }
 
@@ -169,11 +179,14 @@ func (p *SyncProxy) rewrite(res *http.Response) error {
 			return err
 		}
 	}
+	var next string
+	_ = json.Unmarshal(sync["next_batch"], &next)
+	stale := p.newsOnly && next == res.Request.URL.Query().Get("since")
 	switch {
 	case p.dropUntil != "":
 		p.dropped += len(toDevice.Events)
 		toDevice.Events = nil
-	case p.holding:
+	case p.holding || stale:
 		p.held = append(p.held, toDevice.Events...)
 		toDevice.Events = nil
 	default:

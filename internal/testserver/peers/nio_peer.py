@@ -9,12 +9,17 @@ Run with /usr/bin/python3 (a pyenv shim on PATH cannot see Debian's packages):
 DEVICE_ID logs in as that existing device; with a fresh STORE_DIR it uploads
 new identity keys for it (a device whose key changed).
 
+NIO_PEER_DEBUG=1 in the environment sends nio's own log (Olm/Megolm sessions,
+to-device events) to stderr, which a failing test prints.
+
 It speaks a line protocol: one JSON command per line on stdin, one JSON event
 per line on stdout. Every command may carry "id"; its answer is
 {"ev":"ok","id":..., ...} or {"ev":"error","id":...,"error":...}.
 
 Events: ready{user_id,device_id,ed25519}, message{room,event_id,sender,body,formatted,
-msgtype,relates_to,encrypted}, undecryptable{room,event_id,sender},
+msgtype,relates_to,encrypted}, undecryptable{room,event_id,sender,session_id} (a
+message whose Megolm key has not come; it follows as "message" if the key comes
+later), room_key{room,session_id,sender} (a Megolm key received),
 redaction{room,event_id,redacts,sender}, reaction{room,event_id,sender,target,key},
 receipt{room,event_id,user}, typing{room,users}, invite{room,sender,name},
 member{room,user,membership}.
@@ -51,10 +56,16 @@ import urllib.parse
 
 from nio import (AsyncClient, AsyncClientConfig, InviteMemberEvent, MegolmEvent,
                  RedactionEvent, RoomMessage, RoomMemberEvent, TypingNoticeEvent,
-                 ReceiptEvent, UnknownEvent, RoomEncryptedMedia)
+                 ReceiptEvent, UnknownEvent, RoomEncryptedMedia, RoomKeyEvent,
+                 ForwardedRoomKeyEvent, EncryptionError)
 from nio.responses import LoginResponse
 
 logging.basicConfig(level=logging.CRITICAL)
+if os.environ.get("NIO_PEER_DEBUG"):
+    import logbook
+    from nio.log import logger_group
+    logger_group.level = logbook.DEBUG
+    logbook.StreamHandler(sys.stderr, level=logbook.DEBUG).push_application()
 
 
 def emit(obj):
@@ -69,6 +80,8 @@ class Peer:
                                 max_timeouts=None)
         self.c = AsyncClient(hs, user, device_id=device_id, store_path=store, config=cfg)
         self.direct = {}  # m.direct as mark_direct wrote it
+        # Undecryptable events by (room, session), opened when their key comes.
+        self.waiting = {}
         self.password = password
         self.c.add_event_callback(self.on_message, (RoomMessage, RoomEncryptedMedia))
         self.c.add_event_callback(self.on_undecryptable, MegolmEvent)
@@ -78,6 +91,7 @@ class Peer:
         self.c.add_event_callback(self.on_member, RoomMemberEvent)
         self.c.add_ephemeral_callback(self.on_typing, TypingNoticeEvent)
         self.c.add_ephemeral_callback(self.on_receipt, ReceiptEvent)
+        self.c.add_to_device_callback(self.on_room_key, (RoomKeyEvent, ForwardedRoomKeyEvent))
 
     async def on_message(self, room, ev):
         src = ev.source.get("content", {})
@@ -87,8 +101,25 @@ class Peer:
               "relates_to": src.get("m.relates_to"), "encrypted": bool(ev.decrypted)})
 
     async def on_undecryptable(self, room, ev):
+        self.waiting.setdefault((room.room_id, ev.session_id), []).append(ev)
         emit({"ev": "undecryptable", "room": room.room_id, "event_id": ev.event_id,
+              "sender": ev.sender, "session_id": ev.session_id})
+
+    async def on_room_key(self, ev):
+        """A room key came: open the events that waited for it. Nothing orders
+        to-device messages before room events (Dendrite hands each stream to
+        /sync on its own), so Element and every client that reads such a
+        room does the same; nio alone would leave them undecryptable."""
+        emit({"ev": "room_key", "room": ev.room_id, "session_id": ev.session_id,
               "sender": ev.sender})
+        room = self.c.rooms.get(ev.room_id)
+        for megolm in self.waiting.pop((ev.room_id, ev.session_id), []):
+            try:
+                dec = self.c.olm.decrypt_megolm_event(megolm, ev.room_id)
+            except EncryptionError:
+                continue
+            if room is not None and isinstance(dec, (RoomMessage, RoomEncryptedMedia)):
+                await self.on_message(room, dec)
 
     async def on_redaction(self, room, ev):
         emit({"ev": "redaction", "room": room.room_id, "event_id": ev.event_id,

@@ -29,6 +29,8 @@ type runtime struct {
 	keys     keystore.Store
 	accounts *accounts.Manager
 	cancel   context.CancelFunc
+	// unlock gives the data dir up on stop (the runtime took it).
+	unlock func()
 	// shared: the core's runtime lent to a command it runs; stop leaves
 	// it running.
 	shared bool
@@ -37,6 +39,9 @@ type runtime struct {
 func (r *runtime) stop() {
 	if r.shared {
 		return
+	}
+	if r.unlock != nil {
+		defer r.unlock()
 	}
 	if r.accounts != nil {
 		r.accounts.Stop()
@@ -144,6 +149,7 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 	if rt := hostedRuntime(ctx); rt != nil {
 		return rt, nil
 	}
+	owned := a.owner != nil || a.lock != nil
 	if err := a.ownDataDir("and is not answering yet; try again in a moment"); err != nil {
 		return nil, err
 	}
@@ -162,7 +168,11 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 		in.Close()
 		return nil, err
 	}
-	return &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}, nil
+	rt := &runtime{inbox: in, keys: ks, accounts: m, cancel: cancel}
+	if !owned {
+		rt.unlock = a.releaseDataDir // the data dir is free again when it stops
+	}
+	return rt, nil
 }
 
 // openClientInbox opens the store (it holds no secret) and tells it about

@@ -100,6 +100,12 @@ func (a *app) ownDataDir(why string) error {
 	return nil
 }
 
+// releaseDataDir gives up what ownDataDir took.
+func (a *app) releaseDataDir() {
+	a.lock.Release()
+	a.lock = nil
+}
+
 // setRuntime lets forwarded commands run over rt's accounts, and screens
 // attach with view as their accounts screen.
 func (h *coreHost) setRuntime(rt *runtime, view tui.AccountsView) {

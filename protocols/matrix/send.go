@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
 	"maunium.net/go/mautrix/id"
 
+	"polyglot/internal/download"
 	"polyglot/protocols"
 )
 
@@ -392,64 +389,5 @@ func (c *Connector) Download(ctx context.Context, att protocols.Attachment, dir 
 			return "", fmt.Errorf("matrix: decrypting attachment: %w", err)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	return saveUnique(dir, safeFileName(att.Name), data)
-}
-
-// saveUnique writes data under name in dir, or name-1, name-2… when taken.
-// The content goes to a temporary file first and is linked in only when
-// complete, so a crash never leaves a truncated file under the real name
-// and two downloads never overwrite each other.
-func saveUnique(dir, name string, data []byte) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".part-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	ext := filepath.Ext(name)
-	for i := 0; i < 1000; i++ {
-		path := filepath.Join(dir, name)
-		if i > 0 {
-			path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext))
-		}
-		// Link fails when the name exists: no check-then-write race.
-		err := os.Link(tmp.Name(), path)
-		if err == nil {
-			return path, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return "", err
-		}
-	}
-	return "", fmt.Errorf("matrix: no free file name for %q in %s", name, dir)
-}
-
-// safeFileName reduces a peer's file name to a harmless base name: no
-// directories, no leading dots (no hidden or parent files), no control or
-// format characters (U+202E could disguise "exe.pdf" as "fdp.exe").
-func safeFileName(name string) string {
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	name = strings.Map(func(r rune) rune {
-		switch {
-		case r == '/' || unicode.IsControl(r):
-			return '_'
-		case unicode.Is(unicode.Cf, r) || r == utf8.RuneError:
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimLeft(strings.TrimSpace(name), ".")
-	if name == "" {
-		name = "attachment"
-	}
-	return truncateUTF8(name, 120)
+	return download.Save(dir, att.Name, data)
 }

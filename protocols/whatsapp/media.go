@@ -7,18 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waMmsRetry"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
+	"polyglot/internal/download"
 	"polyglot/protocols"
 )
 
@@ -139,64 +136,7 @@ func (c *Connector) Download(ctx context.Context, att protocols.Attachment, dir 
 	if err != nil {
 		return "", fmt.Errorf("whatsapp: download: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	return saveUnique(dir, safeFileName(att.Name), data)
-}
-
-// saveUnique writes data under name in dir, or name-1, name-2… when taken,
-// through a temporary file linked in only when complete.
-func saveUnique(dir, name string, data []byte) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".part-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	ext := filepath.Ext(name)
-	for i := 0; i < 1000; i++ {
-		path := filepath.Join(dir, name)
-		if i > 0 {
-			path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext))
-		}
-		if err := os.Link(tmp.Name(), path); err == nil {
-			return path, nil
-		} else if !errors.Is(err, os.ErrExist) {
-			return "", err
-		}
-	}
-	return "", fmt.Errorf("whatsapp: no free file name for %q in %s", name, dir)
-}
-
-// safeFileName reduces a peer's file name to a harmless base name: no
-// directories, no leading dots, no control or format characters.
-func safeFileName(name string) string {
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	name = strings.Map(func(r rune) rune {
-		switch {
-		case r == '/' || unicode.IsControl(r):
-			return '_'
-		case unicode.Is(unicode.Cf, r) || r == utf8.RuneError:
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimLeft(strings.TrimSpace(name), ".")
-	if name == "" {
-		name = "attachment"
-	}
-	for len(name) > 120 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	return name
+	return download.Save(dir, att.Name, data)
 }
 
 // mediaRetryWait bounds the wait for the sender's phone to upload again.

@@ -28,9 +28,6 @@ func TestMediaRetryAnswer(t *testing.T) {
 	if a.Name != "../../etc/passwd\u202etxt.exe" {
 		t.Fatalf("the peer's file name must reach the store unchanged (it is made safe on download): %q", a.Name)
 	}
-	if got := safeFileName(a.Name); got != "passwdtxt.exe" {
-		t.Fatalf("safeFileName = %q", got)
-	}
 	ref, err := decodeRef(a.Key)
 	if err != nil || ref.ID != "DOC1" || ref.Chat != group.String() || ref.Sender != bob.String() || ref.FromMe || ref.Kind != mediaDocument {
 		t.Fatalf("attachment ref %+v, %v", ref, err)

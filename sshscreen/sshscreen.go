@@ -91,7 +91,6 @@ func Listen(o Options) (*Server, error) {
 // socket hands over: the socket (0600) already says who may connect, so
 // there is no SSH login on top.
 type Local struct {
-	s   *Server
 	srv *ssh.Server
 }
 
@@ -103,8 +102,7 @@ func NewLocal(o Options) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Fingerprint: gossh.FingerprintSHA256(signer.PublicKey())}
-	srv, err := s.newSSH(o, signer)
+	srv, err := (&Server{}).newSSH(o, signer) // its own session count
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +111,7 @@ func NewLocal(o Options) (*Local, error) {
 	srv.RequestHandlers = maps.Clone(ssh.DefaultRequestHandlers)
 	srv.ChannelHandlers = maps.Clone(ssh.DefaultChannelHandlers)
 	srv.SubsystemHandlers = maps.Clone(ssh.DefaultSubsystemHandlers)
-	return &Local{s: s, srv: srv}, nil
+	return &Local{srv: srv}, nil
 }
 
 // HandleConn serves one attached screen until it ends.

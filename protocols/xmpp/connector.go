@@ -69,6 +69,10 @@ type Connector struct {
 	seen    *lru[bool]     // NetworkIDs already delivered (live vs catch-up)
 	outArch *lru[bool]     // our origin-ids found in our own archive
 	react   *lru[[]string] // last reaction set per target+sender (XEP-0444 sends sets)
+
+	// beforePresence, if set, runs between the first catch-up pass and
+	// the presence that ends the login (a test seam for that gap).
+	beforePresence func()
 }
 
 type room struct {
@@ -332,18 +336,33 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if err := c.fetchRoster(ctx, sess); err != nil {
 		return fmt.Errorf("xmpp: roster: %w", err)
 	}
-	// Catch up before announcing presence (XEP-0313 §8.1): the server then
-	// flushes offline messages live, and those are deduplicated by stanza-id.
-	// A catch-up cut short fails the login: the supervisor connects again
-	// and the next catch-up starts from the same stored position.
-	if err := c.catchUp(ctx, sess); err != nil {
+	// Catch up before announcing presence (XEP-0313 §8.1), then once more
+	// after it: a message that reaches the server between the last page
+	// and our presence goes to offline storage, and a server that saw us
+	// query the archive does not flush it (Prosody's mod_mam skips the
+	// offline broadcast for such sessions). Only the second pass lets live
+	// messages move the position; before it ends, a live stanza-id would
+	// jump over that gap. A catch-up cut short fails the login: the
+	// supervisor connects again and the next catch-up starts from the same
+	// stored position.
+	pos, err := c.catchUp(ctx, sess, "", false)
+	archive := err == nil
+	if err != nil {
 		if !noArchive(err) {
 			return fmt.Errorf("xmpp: catch-up: %w", err)
 		}
 		c.log.Warn().Err(err).Msg("server keeps no message archive: no catch-up")
 	}
+	if c.beforePresence != nil {
+		c.beforePresence()
+	}
 	if err := sess.Encode(ctx, outPresence{}); err != nil {
 		return err
+	}
+	if archive {
+		if _, err := c.catchUp(ctx, sess, pos, true); err != nil {
+			return fmt.Errorf("xmpp: catch-up after presence: %w", err)
+		}
 	}
 	c.autojoin(ctx, sess)
 	return nil

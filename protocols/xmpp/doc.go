@@ -33,8 +33,10 @@
 //     outbox retries with the same ClientID (id = origin-id).
 //   - A ClientID the server already acknowledged, or that MAM catch-up found
 //     in our archive, is not put on the wire again: a retry is seen once.
-//   - Reconnect runs MAM catch-up (XEP-0313) before presence goes out; the
-//     server's offline flush is then deduplicated by stanza-id.
+//   - Reconnect runs MAM catch-up (XEP-0313) before presence goes out and
+//     once more after it: what reached the server in between went to
+//     offline storage, which Prosody does not flush to a session that
+//     queried the archive. Any offline flush is deduplicated by stanza-id.
 //   - Rooms: a first join replays the last 20 messages; a rejoin (after a
 //     reconnect, or a restart with the position in DataDir) asks for none
 //     and pages the room's own archive from the room's position.
@@ -53,7 +55,7 @@
 //     supervisor reconnects and catch-up resumes from the last stored page.
 //     A server without MAM has nothing to catch up from and is let through.
 //   - A live 1:1 message (or carbon) moves our position only after this
-//     session's catch-up reached the archive's end, and only with carbons
+//     session's catch-up after presence reached the archive's end, and only with carbons
 //     on (otherwise messages to our other devices would be passed over). A
 //     live room message moves the room's position only after that room's
 //     catch-up reached its end. Before that, a live stanza-id lies beyond a

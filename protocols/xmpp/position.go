@@ -25,14 +25,19 @@ import (
 // posStart is the catch-up position "from the beginning of the archive".
 const posStart = "^"
 
-// catchUp fetches everything our archive got since the stored position. A
-// first run only records where "now" is. It returns an error if the
+// catchUp fetches everything our archive got after from (the stored
+// position if from is "") and returns the position it reached. A first run
+// fetches only the newest page (firstLogin). It returns an error if the
 // archive's end was not reached; the position then stays where the last
-// stored page left it.
-func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
-	c.mu.Lock()
-	pos := c.mamPos
-	c.mu.Unlock()
+// stored page left it. final marks the pass after presence went out: only
+// it may declare the archive caught up (see afterLogin).
+func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session, from string, final bool) (string, error) {
+	pos := from
+	if pos == "" {
+		c.mu.Lock()
+		pos = c.mamPos
+		c.mu.Unlock()
+	}
 	if pos == "" {
 		return c.firstLogin(ctx, sess)
 	}
@@ -44,16 +49,16 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 		items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", set)
 		if err != nil {
 			var se stanza.Error
-			if errors.As(err, &se) && se.Condition == stanza.ItemNotFound && pages == 0 {
+			if errors.As(err, &se) && se.Condition == stanza.ItemNotFound && pages == 0 && !final {
 				// The position expired from the archive: nothing older
 				// can be fetched, so start again from now.
 				c.log.Warn().Err(err).Msg("MAM position unknown to server; restarting from now")
 				c.mu.Lock()
 				c.mamPos = ""
 				c.mu.Unlock()
-				return c.catchUp(ctx, sess)
+				return c.firstLogin(ctx, sess)
 			}
-			return err
+			return pos, err
 		}
 		c.emitArchived(items, nil, nil)
 		if fin.Last != "" {
@@ -61,26 +66,28 @@ func (c *Connector) catchUp(ctx context.Context, sess *mxmpp.Session) error {
 			c.emit(c.checkpoint("", pos))
 		}
 		if fin.Complete || len(items) == 0 {
-			c.setCaughtUp(nil)
-			return nil
+			if final {
+				c.setCaughtUp(nil)
+			}
+			return pos, nil
 		}
 	}
 	// Still not at the end: live messages leave the position alone and
 	// the next connect goes on from the last stored page.
 	c.log.Warn().Msg("MAM catch-up stopped after 20 000 messages; the rest follows on the next connect")
-	return nil
+	return pos, nil
 }
 
 // firstLogin fills recent history on an account's first run. The newest
 // page is emitted, and becomes the position, before the login completes,
-// so live messages follow it without a gap; older pages, back to
-// HistoryDays or HistoryMessages, come in the background while the
+// so the pass after presence follows it without a gap; older pages, back
+// to HistoryDays or HistoryMessages, come in the background while the
 // account is online. An interrupted backfill is not resumed: the rest is
 // older than the position and loads on demand (FetchHistory).
-func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
+func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) (string, error) {
 	items, fin, err := c.mamPage(ctx, sess, jid.JID{}, "", rsmSet{Max: 100, Before: strp("")})
 	if err != nil {
-		return err
+		return "", err
 	}
 	chats := map[protocols.ChatID]bool{}
 	c.emitArchived(items, nil, chats)
@@ -89,11 +96,10 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) error {
 		pos = posStart // empty archive: next time, read it from the start
 	}
 	c.emit(c.checkpoint("", pos))
-	c.setCaughtUp(nil)
 	if !fin.Complete && fin.First != "" && len(items) > 0 {
 		go c.backfill(sess, fin.First, len(items), items[0].fwd.Delay.time(), chats)
 	}
-	return nil
+	return pos, nil
 }
 
 // backfill pages our archive backwards from before, oldest-bound by the

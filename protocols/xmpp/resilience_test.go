@@ -84,6 +84,57 @@ func TestMAMCatchUpAfterOffline(t *testing.T) {
 	}
 }
 
+// TestMessageBetweenCatchUpAndPresence: a message that reaches the server
+// after the catch-up's last page but before Polyglot's presence goes to
+// offline storage, which Prosody does not flush to a session that queried
+// the archive. It must still arrive, before what is said after the login,
+// and a restart must not bring it again.
+func TestMessageBetweenCatchUpAndPresence(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "pw")
+	p.Register("bob", "pw")
+	dataDir := t.TempDir()
+	withData := func(c *Config) { c.DataDir = dataDir }
+	bob := p.StartPeer("bob@localhost", "pw")
+	bob.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": "before"})
+	first := newClient(t, p, "alice", "pw", withData) // first login: the position is set
+	waitEvent(t, first, 10*time.Second, func(e protocols.MessageEvent) bool { return e.Message.Body == "before" })
+	waitEvent[protocols.CheckpointEvent](t, first, 10*time.Second, nil)
+	first.Close()
+
+	cfg := Config{JID: "alice@" + p.Domain(), Password: "pw", Server: p.Addr(), CAFile: p.CAFile(), Resource: "polyglot", Account: "acct-alice", DataDir: dataDir}
+	second, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	second.beforePresence = func() {
+		if !bob.SendConfirmed(map[string]any{"to": "alice@localhost", "body": "in the gap"}) {
+			t.Error("the server did not confirm the message sent in the gap")
+		}
+	}
+	go func() { // Connect blocks on a full channel otherwise
+		if err := second.Connect(ctx10(t)); err != nil {
+			t.Errorf("connect: %v", err)
+		}
+		bob.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": "after"})
+	}()
+	var bodies []string
+	waitEvent(t, second, 15*time.Second, func(e protocols.MessageEvent) bool {
+		bodies = append(bodies, e.Message.Body)
+		return e.Message.Body == "after"
+	})
+	if strings.Join(bodies, "|") != "in the gap|after" {
+		t.Fatalf("after the login came %q, want the gap's message once, then the live one", bodies)
+	}
+	waitEvent[protocols.CheckpointEvent](t, second, 10*time.Second, nil) // the live one moves the position
+	second.Close()
+	third := newClient(t, p, "alice", "pw", withData)
+	if again := collectMessages(third, time.Second); len(again) != 0 {
+		t.Fatalf("a restart delivered %d messages again", len(again))
+	}
+}
+
 // TestMUC: join by address, send and receive in the room, nicknames, and the
 // room history for a late joiner.
 func TestMUC(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -79,11 +78,9 @@ type newConvDoneMsg struct {
 }
 
 func newNewConvForm(e *env, o ConversationOpener, accounts func() []AccountStatus, width int) *newConvForm {
-	in := textinput.New()
+	in := e.newInput()
 	in.Prompt = ""
 	in.CharLimit = 512
-	in.Cursor.SetMode(cursor.CursorStatic)
-	in.PlaceholderStyle = e.st.dim
 	in.Placeholder = "@name:server · name@server · +4915… · #room:server · room@conference.server"
 	in.Width = max(width-14, 8)
 	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts, sel: -1}
@@ -454,7 +451,7 @@ func (m *rootModel) newConvKey(k tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return cmd, true
 	}
-	if m.screen == screenInbox && !m.showHelp && key.Matches(k, keys.NewConversation) {
+	if m.screen == screenInbox && !m.showHelp && key.Matches(k, m.env.keys.NewConversation) {
 		m.status = ""
 		return m.openNewConv(), true
 	}

@@ -179,12 +179,12 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	if p.comparing != nil {
 		c := *p.comparing
 		switch {
-		case key.Matches(k, keys.Yes):
+		case key.Matches(k, p.env.keys.Yes):
 			p.comparing = nil
 			if sc, ok := p.env.core.(SecurityCodeCore); ok {
 				return markComparedCmd(p.env.ctx, sc, c.Identity, c.Code.Digits)
 			}
-		case key.Matches(k, keys.No):
+		case key.Matches(k, p.env.keys.No):
 			p.comparing = nil
 			return cmdOf(statusMsg{Text: "not marked: the code stays unverified"})
 		}
@@ -193,41 +193,41 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	if p.confirm != nil {
 		s := *p.confirm
 		switch {
-		case key.Matches(k, keys.Yes):
+		case key.Matches(k, p.env.keys.Yes):
 			p.confirm = nil
 			return mergeCmd(p.env.core, p.id, p.other(s))
-		case key.Matches(k, keys.No):
+		case key.Matches(k, p.env.keys.No):
 			p.confirm = nil
 			return cmdOf(statusMsg{Text: "not merged"})
 		}
 		return nil
 	}
 	switch {
-	case key.Matches(k, keys.Up):
+	case key.Matches(k, p.env.keys.Up):
 		p.cursor--
-	case key.Matches(k, keys.Down):
+	case key.Matches(k, p.env.keys.Down):
 		p.cursor++
-	case key.Matches(k, keys.Prefer):
+	case key.Matches(k, p.env.keys.Prefer):
 		if id, ok := p.selectedIdentity(); ok {
 			return setPreferredCmd(p.env.core, p.id, id.Address.Network)
 		}
 		return cmdOf(statusMsg{Text: "select an identity to prefer its network"})
-	case key.Matches(k, keys.NoPrefer):
+	case key.Matches(k, p.env.keys.NoPrefer):
 		return setPreferredCmd(p.env.core, p.id, "")
-	case key.Matches(k, keys.Downgrade):
+	case key.Matches(k, p.env.keys.Downgrade):
 		return setDowngradeCmd(p.env.core, p.id, !p.person.AllowDowngrade)
-	case key.Matches(k, keys.Unblock):
+	case key.Matches(k, p.env.keys.Unblock):
 		if p.refused() == "" {
 			return cmdOf(statusMsg{Text: "not blocked or ignored"})
 		}
 		return unblockCmd(p.env.core, p.id, p.person.Name)
-	case key.Matches(k, keys.Merge), key.Matches(k, keys.Open):
+	case key.Matches(k, p.env.keys.Merge), key.Matches(k, p.env.keys.Open):
 		if s, ok := p.selectedSuggestion(); ok {
 			p.confirm = &s
-		} else if key.Matches(k, keys.Merge) {
+		} else if key.Matches(k, p.env.keys.Merge) {
 			return cmdOf(statusMsg{Text: "select a merge suggestion first"})
 		}
-	case key.Matches(k, keys.Back), k.String() == "q":
+	case key.Matches(k, p.env.keys.Back), k.String() == "q":
 		return cmdOf(backMsg{})
 	}
 	p.clamp()

@@ -445,9 +445,9 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case k.String() == "ctrl+c":
 			return m, m.askQuit()
-		case key.Matches(k, keys.Suspend) && m.env.remote:
+		case key.Matches(k, m.env.keys.Suspend) && m.env.remote:
 			return m, cmdOf(statusMsg{Text: "ctrl+z suspends only a local polyglot: this screen is served by the core; q closes it and the core keeps running"})
-		case key.Matches(k, keys.Suspend):
+		case key.Matches(k, m.env.keys.Suspend):
 			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if cmd, ok := m.extraKey(k); ok {
@@ -461,24 +461,24 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.inList() {
 			switch {
-			case key.Matches(k, keys.Help):
+			case key.Matches(k, m.env.keys.Help):
 				m.showHelp = true
 				return m, nil
-			case k.String() == "q":
+			case key.Matches(k, m.env.keys.Quit):
 				return m, m.quit()
 			}
 		}
-		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
+		if key.Matches(k, m.env.keys.Help) && m.screen != screenSearch && !m.typing() {
 			m.showHelp = true
 			return m, nil
 		}
-		if key.Matches(k, keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
+		if key.Matches(k, m.env.keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenAccounts && m.acctView.prompting()) &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
 			return m, m.verifyKey()
 		}
-		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
+		if key.Matches(k, m.env.keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
 			!(m.screen == screenConversation && m.conv.prompt != nil) {
 			m.status = ""
 			m.push(screenAccounts)
@@ -814,7 +814,7 @@ func (m *rootModel) header() string {
 	case screenVerify:
 		s += st.dim.Render("  › verify")
 	}
-	s += st.dim.Render("   ? help")
+	s += st.dim.Render("   " + keyName(m.env.keys.Help) + " help")
 	return truncateStyled(s, m.width)
 }
 
@@ -861,7 +861,7 @@ func (m *rootModel) statusBar() string {
 		s = st.warn.Render(n) + st.dim.Render(" │ ") + s
 	}
 	if login && m.screen != screenAccounts {
-		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
+		s = st.errStyle.Render("login needed — press "+keyName(m.env.keys.Accounts)) + st.dim.Render(" │ ") + s
 	}
 	// Before everything: no account can connect until it is fixed.
 	if locked != "" && m.screen != screenAccounts {

@@ -227,9 +227,9 @@ func (m *rootModel) unreadKey(k tea.KeyMsg) (backward, ok bool) {
 		return false, false
 	}
 	switch {
-	case key.Matches(k, keys.NextUnread):
+	case key.Matches(k, m.env.keys.NextUnread):
 		return false, true
-	case key.Matches(k, keys.PrevUnread):
+	case key.Matches(k, m.env.keys.PrevUnread):
 		return true, true
 	}
 	return false, false

@@ -121,7 +121,7 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 	vc := v.env.verify
 	cur, ok := v.current()
 	if !ok || vc == nil {
-		if key.Matches(k, keys.Back) {
+		if key.Matches(k, v.env.keys.Back) {
 			return cmdOf(backMsg{})
 		}
 		return nil
@@ -129,9 +129,9 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 	v.txn = cur.Txn
 	ctx := v.env.ctx
 	switch {
-	case key.Matches(k, keys.VerifyAccept) && cur.Stage == protocols.VerifyRequested && cur.Incoming:
+	case key.Matches(k, v.env.keys.VerifyAccept) && cur.Stage == protocols.VerifyRequested && cur.Incoming:
 		return verifyOp("accept", func() error { return vc.AcceptVerification(ctx, cur.Txn) })
-	case key.Matches(k, keys.Yes) && cur.Stage == protocols.VerifyShowSAS && !cur.Confirmed:
+	case key.Matches(k, v.env.keys.Yes) && cur.Stage == protocols.VerifyShowSAS && !cur.Confirmed:
 		return verifyOp("confirm", func() error { return vc.ConfirmVerification(ctx, cur.Txn) })
 	case k.String() == "n" && cur.Active():
 		reason := "declined by the user"
@@ -139,13 +139,13 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 			reason = reasonMismatch
 		}
 		return verifyOp("cancel", func() error { return vc.CancelVerification(ctx, cur.Txn, reason) })
-	case key.Matches(k, keys.Dismiss) && !cur.Active():
+	case key.Matches(k, v.env.keys.Dismiss) && !cur.Active():
 		v.txn = ""
 		return func() tea.Msg { vc.DismissVerification(cur.Txn); return nil }
-	case key.Matches(k, keys.Down), key.Matches(k, keys.Up):
-		v.step(key.Matches(k, keys.Down))
+	case key.Matches(k, v.env.keys.Down), key.Matches(k, v.env.keys.Up):
+		v.step(key.Matches(k, v.env.keys.Down))
 		return nil
-	case key.Matches(k, keys.Back):
+	case key.Matches(k, v.env.keys.Back):
 		return cmdOf(backMsg{})
 	}
 	return nil

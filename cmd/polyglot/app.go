@@ -114,13 +114,14 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	if err != nil {
 		return err
 	}
-	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+	keys, err := tui.BindKeys(cfg.Keys)
+	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
 	}
 	// A view that can also change accounts (the client's) makes the
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)
-	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log,
+	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: ctl, Logger: a.log,
 		Notify: notifySettings(cfg.Notifications), Demo: a.demo})
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -77,12 +77,21 @@ type newConvDoneMsg struct {
 	err error
 }
 
+// inputWidth is the address field's width on a screen w cells wide.
+func inputWidth(w int) int { return max(w-14, 8) }
+
+// setWidth fits the form to a screen w cells wide.
+func (f *newConvForm) setWidth(w int) { f.input.Width = inputWidth(w) }
+
+// focus gives the address field the keyboard.
+func (f *newConvForm) focus() tea.Cmd { return f.input.Focus() }
+
 func newNewConvForm(e *env, o ConversationOpener, accounts func() []AccountStatus, width int) *newConvForm {
 	in := e.newInput()
 	in.Prompt = ""
 	in.CharLimit = 512
 	in.Placeholder = "@name:server · name@server · +4915… · #room:server · room@conference.server"
-	in.Width = max(width-14, 8)
+	in.Width = inputWidth(width)
 	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts, sel: -1}
 	f.finder, _ = o.(ContactFinder)
 	return f
@@ -438,7 +447,7 @@ func (m *rootModel) openNewConv() tea.Cmd {
 		return cmdOf(statusMsg{Text: "this build cannot start conversations here; use polyglot send --to"})
 	}
 	m.newConv = newNewConvForm(m.env, o, func() []AccountStatus { return m.accounts }, m.width)
-	return m.newConv.input.Focus()
+	return m.newConv.focus()
 }
 
 // newConvKey routes keys to the open form, and n on the inbox list to a

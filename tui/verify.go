@@ -79,11 +79,18 @@ func newVerify(e *env) *verifyView { return &verifyView{env: e, seen: map[string
 
 func (v *verifyView) setSize(w, h int) { v.width, v.height = w, h }
 
-func (v *verifyView) onVerifications(items []inbox.Verification) {
+// onVerifications takes fresh verifications and returns the requests
+// from others that wait for the user and were not seen before (each
+// alerts once).
+func (v *verifyView) onVerifications(items []inbox.Verification) (fresh []inbox.Verification) {
 	v.items, v.loaded = items, true
 	for _, it := range items {
+		if it.Incoming && it.NeedsUser() && !v.seen[it.Txn] {
+			fresh = append(fresh, it)
+		}
 		v.seen[it.Txn] = true
 	}
+	return fresh
 }
 
 // current is the verification on screen.

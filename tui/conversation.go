@@ -526,7 +526,7 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 	if c.focus == focusComposer {
 		if isKey && key.Matches(k, c.env.keys.Editor) {
 			if c.env.remote {
-				return cmdOf(statusMsg{Text: "ctrl+e: $EDITOR would run on the core's machine, not on this screen's; write here instead", Err: true})
+				return cmdOf(statusMsg{Text: keyName(c.env.keys.Editor) + ": $EDITOR would run on the core's machine, not on this screen's; write here instead", Err: true})
 			}
 			return c.openEditor()
 		}
@@ -876,7 +876,7 @@ func (c *conversationView) routeBar() string {
 		s += st.dim.Render(" · picked")
 	}
 	if len(p.Routes) > 1 && c.editing == nil {
-		s += st.dim.Render(fmt.Sprintf("  [ctrl+r] %d routes", len(p.Routes)))
+		s += st.dim.Render(fmt.Sprintf("  [%s] %d routes", keyName(c.env.keys.Route), len(p.Routes)))
 	}
 	return truncateStyled(s, c.width)
 }

@@ -267,23 +267,24 @@ func (p *personView) View() string {
 		}
 		b.WriteString(truncateStyled(line, w) + "\n")
 	}
+	k := p.env.keys
 	pref := "none (the router picks the strongest)"
 	if p.person.Preferred != "" {
 		pref = networkName(p.person.Preferred)
 	}
-	b.WriteString("\nPreferred network: " + pref + st.dim.Render("   [n] prefer selected  [N] clear") + "\n")
+	b.WriteString("\nPreferred network: " + pref + st.dim.Render("   ["+keyName(k.Prefer)+"] prefer selected  ["+keyName(k.NoPrefer)+"] clear") + "\n")
 	rule := "ask me every time before sending weaker than end-to-end"
 	if p.person.AllowDowngrade {
 		rule = st.warn.Render("ALLOWED without asking") + " — messages may go TLS-only when E2EE is offline"
 	}
-	b.WriteString("Downgrade: " + rule + st.dim.Render("   [d] toggle") + "\n")
+	b.WriteString("Downgrade: " + rule + st.dim.Render("   ["+keyName(k.Downgrade)+"] toggle") + "\n")
 	if r := p.refused(); r != "" {
-		b.WriteString(st.warn.Render(r) + st.dim.Render("   [u] undo: their conversation comes back") + "\n")
+		b.WriteString(st.warn.Render(r) + st.dim.Render("   ["+keyName(k.Unblock)+"] undo: their conversation comes back") + "\n")
 	}
 	// Matrix is the network whose keys Polyglot verifies (SAS).
 	for _, id := range p.person.Identities {
 		if id.Encryption == protocols.EncE2EE && id.Address.Network == protocols.Matrix && p.env.verify != nil {
-			b.WriteString("Keys: not verified on " + networkName(id.Address.Network) + st.dim.Render("   [V] verify by comparing emoji") + "\n")
+			b.WriteString("Keys: not verified on " + networkName(id.Address.Network) + st.dim.Render("   ["+keyName(k.Verify)+"] verify by comparing emoji") + "\n")
 			break
 		}
 	}
@@ -298,16 +299,16 @@ func (p *personView) View() string {
 			if i == p.cursor {
 				mark = st.selected.Render("▌") + " "
 			}
-			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  [m] merge") + "\n")
+			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  ["+keyName(k.Merge)+"] merge") + "\n")
 		}
 	}
 	if p.comparing != nil {
 		b.WriteString("\n" + st.warn.Render("Do all 60 digits match the code on "+inline(p.person.Name, w/3)+"'s phone? Only then is no one in between.") +
-			"\n[y] they match: mark compared   [n] cancel")
+			"\n[" + keyName(k.Yes) + "] they match: mark compared   [" + keyName(k.No) + "] cancel")
 	}
 	if p.confirm != nil {
 		b.WriteString("\n" + st.warn.Render("Merge "+inline(p.otherName(*p.confirm), w/3)+" into "+inline(p.person.Name, w/3)+"? Their identities and conversations become one entry.") +
-			"\n[y] merge   [n] cancel")
+			"\n[" + keyName(k.Yes) + "] merge   [" + keyName(k.No) + "] cancel")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -445,7 +445,7 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case k.String() == "ctrl+c":
 			return m, m.askQuit()
 		case key.Matches(k, m.env.keys.Suspend) && m.env.remote:
-			return m, cmdOf(statusMsg{Text: "ctrl+z suspends only a local polyglot: this screen is served by the core; q closes it and the core keeps running"})
+			return m, cmdOf(statusMsg{Text: keyName(m.env.keys.Suspend) + " suspends only a local polyglot: this screen is served by the core; " + keyName(m.env.keys.Quit) + " closes it and the core keeps running"})
 		case key.Matches(k, m.env.keys.Suspend):
 			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}

@@ -127,4 +127,4 @@ func (v *verifyView) pending() bool {
 }
 
 // notice is the status bar's call for the user's answer, "" for none.
-func (v *verifyView) notice() string { return verifyNotice(v.items) }
+func (v *verifyView) notice() string { return verifyNotice(v.items, v.env.keys) }

@@ -66,7 +66,10 @@ func newHarness(t testing.TB, core Core, w, h int) *harness {
 // newHarnessWith is newHarness with more of the Options (Keys, say).
 func newHarnessWith(t testing.TB, o Options, w, h int) *harness {
 	t.Helper()
-	o.Theme, o.Now, o.PageSize = asciiTheme(t), func() time.Time { return testNow }, 20
+	if o.Theme == nil {
+		o.Theme = asciiTheme(t)
+	}
+	o.Now, o.PageSize = func() time.Time { return testNow }, 20
 	m := newRoot(o)
 	t.Cleanup(m.close)
 	hs := &harness{t: t, m: m}

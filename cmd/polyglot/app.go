@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/rs/zerolog"
 
 	"polyglot/accounts"
@@ -72,9 +71,6 @@ func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("theme: %w", err))
 	}
-	// The bubbles widgets (the text cursor among them) draw with lipgloss'
-	// default renderer: give them the theme's view of the terminal.
-	lipgloss.SetDefaultRenderer(th.Renderer())
 	return th, nil
 }
 

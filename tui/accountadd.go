@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -111,11 +110,9 @@ func newAddForm(e *env, adder AccountsAdder, width, seq int) *addForm {
 		f.choices = append(f.choices, netChoice{network: n, available: ok})
 	}
 	for i := fieldAddress; i < fieldCount; i++ {
-		in := textinput.New()
+		in := e.newInput()
 		in.Prompt = ""
 		in.CharLimit = 512
-		in.Cursor.SetMode(cursor.CursorStatic)
-		in.PlaceholderStyle = e.st.dim // the widget's own grey ignores NO_COLOR
 		f.inputs[i] = in
 	}
 	pw := &f.inputs[fieldPassword]

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -55,12 +54,11 @@ type accountsView struct {
 }
 
 func newAccounts(e *env) *accountsView {
-	in := textinput.New()
+	in := e.newInput()
 	in.EchoMode = textinput.EchoPassword
 	in.EchoCharacter = '•'
 	in.Prompt = "password: "
 	in.CharLimit = 1024
-	in.Cursor.SetMode(cursor.CursorStatic)
 	return &accountsView{env: e, input: in, pending: map[string]string{}}
 }
 
@@ -257,7 +255,7 @@ func (a *accountsView) Update(msg tea.Msg) tea.Cmd {
 		}
 		// Any key outside a text field means the user is looking: waiting
 		// accounts retry now; r says so.
-		return tea.Batch(reconnectNow(a.env.accounts, key.Matches(msg, keys.RetryNow) && a.confirmRemove == ""), a.updateKey(msg))
+		return tea.Batch(reconnectNow(a.env.accounts, key.Matches(msg, a.env.keys.RetryNow) && a.confirmRemove == ""), a.updateKey(msg))
 	}
 	return nil
 }
@@ -269,28 +267,28 @@ func (a *accountsView) updateKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	a.showAdd = false
 	switch {
-	case key.Matches(msg, keys.Up):
+	case key.Matches(msg, a.env.keys.Up):
 		a.cursor--
-	case key.Matches(msg, keys.Down):
+	case key.Matches(msg, a.env.keys.Down):
 		a.cursor++
-	case key.Matches(msg, keys.Top):
+	case key.Matches(msg, a.env.keys.Top):
 		a.cursor = 0
-	case key.Matches(msg, keys.Bottom):
+	case key.Matches(msg, a.env.keys.Bottom):
 		a.cursor = len(a.items) - 1
-	case key.Matches(msg, keys.Back), key.Matches(msg, keys.Accounts):
+	case key.Matches(msg, a.env.keys.Back), key.Matches(msg, a.env.keys.Accounts):
 		return cmdOf(backMsg{})
-	case key.Matches(msg, keys.AddAccount):
+	case key.Matches(msg, a.env.keys.AddAccount):
 		return a.openForm()
-	case key.Matches(msg, keys.ToggleAccount):
+	case key.Matches(msg, a.env.keys.ToggleAccount):
 		return a.toggle()
-	case key.Matches(msg, keys.RemoveAccount):
+	case key.Matches(msg, a.env.keys.RemoveAccount):
 		if cmd := a.needControl(); cmd != nil {
 			return cmd
 		}
 		if s, ok := a.selected(); ok {
 			a.confirmRemove = s.Account
 		}
-	case key.Matches(msg, keys.Relogin):
+	case key.Matches(msg, a.env.keys.Relogin):
 		if cmd := a.needControl(); cmd != nil {
 			return cmd
 		}
@@ -361,11 +359,11 @@ func (a *accountsView) toggle() tea.Cmd {
 func (a *accountsView) updateConfirm(k tea.KeyMsg) tea.Cmd {
 	id := a.confirmRemove
 	switch {
-	case key.Matches(k, keys.Yes):
+	case key.Matches(k, a.env.keys.Yes):
 		a.confirmRemove = ""
 		a.pending[id] = "removing…"
 		return accountOp(a.env.control.Remove, id, "removed "+id+" (its messages stay in the inbox)", "removing "+id)
-	case key.Matches(k, keys.No):
+	case key.Matches(k, a.env.keys.No):
 		a.confirmRemove = ""
 	}
 	return nil
@@ -499,9 +497,9 @@ func (a *accountsView) View() string {
 		case s.State == AccountLoginNeeded && !a.readOnly() && linksPhone(s.Network):
 			detail = strings.TrimSpace(detail + "  " + relinkHint)
 		case s.State == AccountLoginNeeded && !a.readOnly():
-			detail = strings.TrimSpace(detail + "  press L to enter the password")
+			detail = strings.TrimSpace(detail + "  press " + keyName(a.env.keys.Relogin) + " to enter the password")
 		case s.State == AccountRetrying && a.retrier():
-			detail = strings.TrimSpace(detail + " — press r to retry now")
+			detail = strings.TrimSpace(detail + " — press " + keyName(a.env.keys.RetryNow) + " to retry now")
 		case s.Account != addr:
 			detail = strings.TrimSpace("id " + s.Account + "  " + detail)
 		}
@@ -518,9 +516,9 @@ func (a *accountsView) View() string {
 		b.WriteString(a.input.View())
 	case a.confirmRemove != "":
 		b.WriteString(st.warn.Render("Remove "+inline(a.confirmRemove, w/2)+"?") +
-			" Its password and local state are deleted; its messages stay.\n" + st.button.Render("[y] yes") + "  " + st.button.Render("[n] no"))
+			" Its password and local state are deleted; its messages stay.\n" + st.button.Render("["+keyName(a.env.keys.Yes)+"] yes") + "  " + st.button.Render("["+keyName(a.env.keys.No)+"] no"))
 	case a.readOnly() && a.env.demo:
-		b.WriteString(st.dim.Render("The demo's accounts are simulated. [a] tries the add form (it adds nothing); real accounts: `polyglot account add …`."))
+		b.WriteString(st.dim.Render("The demo's accounts are simulated. [" + keyName(a.env.keys.AddAccount) + "] tries the add form (it adds nothing); real accounts: `polyglot account add …`."))
 	case a.readOnly():
 		b.WriteString(st.dim.Render("Accounts are added and changed with `polyglot account add …` / `polyglot account remove ACCOUNT`."))
 	default:
@@ -528,11 +526,12 @@ func (a *accountsView) View() string {
 		if a.showAdd {
 			b.WriteString(st.warn.Render(hint) + "\n")
 		} else {
-			retry := ""
+			k, retry := a.env.keys, ""
 			if a.retrier() {
-				retry = "  [r] retry now"
+				retry = "  [" + keyName(k.RetryNow) + "] retry now"
 			}
-			b.WriteString(st.dim.Render("[e] enable/disable  [x] remove  [L] log in again  [a] add"+retry+"  [esc] back") + "\n")
+			b.WriteString(st.dim.Render("["+keyName(k.ToggleAccount)+"] enable/disable  ["+keyName(k.RemoveAccount)+"] remove  ["+
+				keyName(k.Relogin)+"] log in again  ["+keyName(k.AddAccount)+"] add"+retry+"  ["+keyName(k.Back)+"] back") + "\n")
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")

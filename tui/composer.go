@@ -15,7 +15,8 @@ const composerHeight = 3
 // composer is the message input: Enter sends, Alt+Enter breaks the line,
 // Esc leaves (the draft stays).
 type composer struct {
-	ta textarea.Model
+	ta   textarea.Model
+	keys *KeyMap
 }
 
 // composerEvent is what a key in the composer means to the conversation.
@@ -28,7 +29,7 @@ const (
 	composerCycleRoute
 )
 
-func newComposer(st *styles) *composer {
+func newComposer(st *styles, keys *KeyMap) *composer {
 	ta := textarea.New()
 	// The theme's looks, not the widget's defaults: those follow neither
 	// the theme nor NO_COLOR, and their adaptive colours would make
@@ -45,15 +46,16 @@ func newComposer(st *styles) *composer {
 	}
 	ta.Cursor.Style = st.t.Text.Reverse(true)
 	ta.Cursor.TextStyle = st.t.Text
-	ta.Placeholder = "Write a message… (enter sends, alt+enter new line, esc leaves)"
+	ta.Placeholder = "Write a message… (" + keyName(keys.Send) + " sends, " + keyName(keys.Newline) + " new line, " +
+		keyName(keys.LeaveInput) + " leaves)"
 	ta.ShowLineNumbers = false
 	ta.Prompt = "┃ "
 	ta.CharLimit = 0
 	ta.SetHeight(composerHeight)
-	ta.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter"))
+	ta.KeyMap.InsertNewline = keys.Newline
 	// A steady cursor: no blink ticks redrawing the screen twice a second.
 	ta.Cursor.SetMode(cursor.CursorStatic)
-	return &composer{ta: ta}
+	return &composer{ta: ta, keys: keys}
 }
 
 func (c *composer) setWidth(w int) {
@@ -75,11 +77,11 @@ func (c *composer) set(s string)   { c.ta.SetValue(s) }
 func (c *composer) Update(msg tea.Msg) (composerEvent, tea.Cmd) {
 	if k, ok := msg.(tea.KeyMsg); ok {
 		switch {
-		case k.Type == tea.KeyEnter && !k.Alt:
+		case key.Matches(k, c.keys.Send):
 			return composerSend, nil
-		case key.Matches(k, keys.LeaveInput):
+		case key.Matches(k, c.keys.LeaveInput):
 			return composerLeave, nil
-		case key.Matches(k, keys.Route):
+		case key.Matches(k, c.keys.Route):
 			return composerCycleRoute, nil
 		}
 	}

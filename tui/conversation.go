@@ -93,7 +93,7 @@ type conversationView struct {
 }
 
 func newConversation(e *env, id inbox.ConversationID) *conversationView {
-	c := &conversationView{env: e, id: id, composer: newComposer(e.st)}
+	c := &conversationView{env: e, id: id, composer: newComposer(e.st, e.keys)}
 	c.composer.focus()
 	return c
 }
@@ -524,9 +524,9 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	if c.focus == focusComposer {
-		if isKey && key.Matches(k, keys.Editor) {
+		if isKey && key.Matches(k, c.env.keys.Editor) {
 			if c.env.remote {
-				return cmdOf(statusMsg{Text: "ctrl+e: $EDITOR would run on the core's machine, not on this screen's; write here instead", Err: true})
+				return cmdOf(statusMsg{Text: keyName(c.env.keys.Editor) + ": $EDITOR would run on the core's machine, not on this screen's; write here instead", Err: true})
 			}
 			return c.openEditor()
 		}
@@ -567,54 +567,54 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	switch {
-	case key.Matches(k, keys.Up):
+	case key.Matches(k, c.env.keys.Up):
 		return c.moveSelection(-1)
-	case key.Matches(k, keys.Down):
+	case key.Matches(k, c.env.keys.Down):
 		return c.moveSelection(1)
-	case key.Matches(k, keys.PageUp):
+	case key.Matches(k, c.env.keys.PageUp):
 		return c.scroll(c.historyHeight() / 2)
-	case key.Matches(k, keys.PageDown):
+	case key.Matches(k, c.env.keys.PageDown):
 		return c.scroll(-c.historyHeight() / 2)
-	case key.Matches(k, keys.Top):
+	case key.Matches(k, c.env.keys.Top):
 		cmd := c.scroll(len(c.lines))
 		c.moveSelection(-len(c.msgs))
 		return cmd
-	case key.Matches(k, keys.Bottom):
+	case key.Matches(k, c.env.keys.Bottom):
 		c.offset = 0
 		c.selectNewest()
-	case key.Matches(k, keys.Route):
+	case key.Matches(k, c.env.keys.Route):
 		return c.cycleRoute()
-	case key.Matches(k, keys.OpenAttachment):
+	case key.Matches(k, c.env.keys.OpenAttachment):
 		return c.openAttachment()
-	case key.Matches(k, keys.Reply):
+	case key.Matches(k, c.env.keys.Reply):
 		return c.startReply()
-	case key.Matches(k, keys.EditMessage):
+	case key.Matches(k, c.env.keys.EditMessage):
 		return c.startEdit()
-	case key.Matches(k, keys.React):
+	case key.Matches(k, c.env.keys.React):
 		return c.startReact()
-	case key.Matches(k, keys.DeleteMessage):
+	case key.Matches(k, c.env.keys.DeleteMessage):
 		return c.startDelete()
-	case key.Matches(k, keys.RevealSpoiler):
+	case key.Matches(k, c.env.keys.RevealSpoiler):
 		return c.toggleSpoilers()
-	case key.Matches(k, keys.Copy):
+	case key.Matches(k, c.env.keys.Copy):
 		return c.copyMessage()
-	case key.Matches(k, keys.OpenLink):
+	case key.Matches(k, c.env.keys.OpenLink):
 		return c.openLink()
-	case key.Matches(k, keys.Compose):
+	case key.Matches(k, c.env.keys.Compose):
 		return c.enterComposer()
-	case key.Matches(k, keys.Person):
+	case key.Matches(k, c.env.keys.Person):
 		if c.conv.Kind == inbox.Direct && c.conv.Person != 0 {
 			return cmdOf(openPersonMsg{ID: c.conv.Person})
 		}
 		return cmdOf(statusMsg{Text: "a group has no person view"})
-	case key.Matches(k, keys.Retry):
+	case key.Matches(k, c.env.keys.Retry):
 		for i := len(c.msgs) - 1; i >= 0; i-- {
 			if c.msgs[i].Outgoing && c.msgs[i].State == inbox.StateFailed {
 				return retryCmd(c.env.ctx, c.env.core, c.msgs[i].ID)
 			}
 		}
 		return cmdOf(statusMsg{Text: "no failed message to retry"})
-	case key.Matches(k, keys.Back), k.String() == "q":
+	case key.Matches(k, c.env.keys.Back), k.String() == "q":
 		return cmdOf(backMsg{})
 	}
 	return nil
@@ -789,7 +789,7 @@ func (c *conversationView) View() string {
 		head += " " + st.netBadge(n)
 	}
 	if c.conv.Request {
-		head += " " + st.warn.Render(requestBanner)
+		head += " " + st.warn.Render(requestBanner(c.env.keys))
 	}
 	b.WriteString(truncateStyled(head, w) + "\n")
 
@@ -876,7 +876,7 @@ func (c *conversationView) routeBar() string {
 		s += st.dim.Render(" · picked")
 	}
 	if len(p.Routes) > 1 && c.editing == nil {
-		s += st.dim.Render(fmt.Sprintf("  [ctrl+r] %d routes", len(p.Routes)))
+		s += st.dim.Render(fmt.Sprintf("  [%s] %d routes", keyName(c.env.keys.Route), len(p.Routes)))
 	}
 	return truncateStyled(s, c.width)
 }

@@ -8,8 +8,11 @@ import (
 )
 
 // requestBanner heads a message request's conversation: the keys it names
-// work right there (requestKey), as they do in Requests.
-const requestBanner = "message request: [a] accept  [b] block  [i] ignore — nothing goes back until you accept"
+// (this screen's) work right there (requestKey), as they do in Requests.
+func requestBanner(k *KeyMap) string {
+	return "message request: [" + keyName(k.Accept) + "] accept  [" + keyName(k.Block) + "] block  [" + keyName(k.Ignore) +
+		"] ignore — nothing goes back until you accept"
+}
 
 // openRequest starts a message request's conversation in the history,
 // where the banner's keys work: nothing can be sent before accepting.
@@ -28,11 +31,11 @@ func (c *conversationView) requestKey(k tea.KeyMsg) (cmd tea.Cmd, ok bool) {
 		return nil, false
 	}
 	switch {
-	case key.Matches(k, keys.Accept):
+	case key.Matches(k, c.env.keys.Accept):
 		return decideCmd(c.env.ctx, c.env.core, c.id, inbox.Accept), true
-	case key.Matches(k, keys.Ignore):
+	case key.Matches(k, c.env.keys.Ignore):
 		return decideCmd(c.env.ctx, c.env.core, c.id, inbox.Ignore), true
-	case key.Matches(k, keys.Block):
+	case key.Matches(k, c.env.keys.Block):
 		c.ask = askBlock
 		c.clampOffset()
 		return nil, true

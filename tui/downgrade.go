@@ -76,14 +76,15 @@ func availability(r inbox.Route) string {
 // choices lists the keys; "wait" only when the plan allows waiting for
 // the best route (a new message while it is offline).
 func (p *downgradePrompt) choices() []string {
-	c := []string{"[y] send this one"}
+	k := p.env.keys
+	c := []string{"[" + keyName(k.Yes) + "] send this one"}
 	if p.person != 0 {
-		c = append(c, "[a] always allow for this person")
+		c = append(c, "["+keyName(k.AlwaysAllow)+"] always allow for this person")
 	}
 	if p.err.Plan.CanQueue {
-		c = append(c, "[w] wait for "+networkName(p.err.Best.Network)+" (queue)")
+		c = append(c, "["+keyName(k.Wait)+"] wait for "+networkName(p.err.Best.Network)+" (queue)")
 	}
-	return append(c, "[n] cancel")
+	return append(c, "["+keyName(k.No)+"] cancel")
 }
 
 func (p *downgradePrompt) Update(msg tea.Msg) (promptOutcome, tea.Cmd) {
@@ -93,22 +94,22 @@ func (p *downgradePrompt) Update(msg tea.Msg) (promptOutcome, tea.Cmd) {
 	}
 	e := p.env
 	switch {
-	case key.Matches(k, keys.Yes):
+	case key.Matches(k, p.env.keys.Yes):
 		req := p.req
 		req.AllowDowngrade = true
 		off := p.err.Offered
 		req.Route = &off
 		return promptSent, sendCmd(e.ctx, e.core, req)
-	case key.Matches(k, keys.AlwaysAllow) && p.person != 0:
+	case key.Matches(k, p.env.keys.AlwaysAllow) && p.person != 0:
 		// The rule, now set, is the yes (and the message says so).
 		return promptSent, allowAndSend(e.ctx, e.core, p.person, p.req)
-	case key.Matches(k, keys.Wait) && p.err.Plan.CanQueue:
+	case key.Matches(k, p.env.keys.Wait) && p.err.Plan.CanQueue:
 		req := p.req
 		req.Queue = true
 		best := p.err.Best
 		req.Route = &best
 		return promptSent, sendCmd(e.ctx, e.core, req)
-	case key.Matches(k, keys.No):
+	case key.Matches(k, p.env.keys.No):
 		return promptCancelled, cmdOf(statusMsg{Text: "not sent — your draft is still in the composer"})
 	}
 	return promptOpen, nil

@@ -5,6 +5,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/rs/zerolog"
 
@@ -38,6 +40,24 @@ type env struct {
 	mentions mentions
 	// remote: Options.Remote.
 	remote bool
+	// keys are this screen's bindings (Options.Keys); no other screen
+	// shares them.
+	keys *KeyMap
+}
+
+// newInput is a text input drawn by this screen's renderer: the widget's
+// own styles come from lipgloss' process-wide default renderer, which
+// knows another terminal's colours (or none) when the core serves this
+// screen. Its cursor is steady: no blink ticks redrawing the screen.
+func (e *env) newInput() textinput.Model {
+	in := textinput.New()
+	plain := e.st.t.Renderer().NewStyle()
+	in.PromptStyle, in.TextStyle = plain, plain
+	// The widget's own grey ignores NO_COLOR.
+	in.PlaceholderStyle, in.CompletionStyle = e.st.dim, e.st.dim
+	in.Cursor.Style, in.Cursor.TextStyle = plain, plain
+	in.Cursor.SetMode(cursor.CursorStatic)
+	return in
 }
 
 func newEnv(o Options) *env {
@@ -57,6 +77,11 @@ func newEnv(o Options) *env {
 		e.page = 50
 	}
 	e.st = newStyles(o.Theme)
+	e.keys = o.Keys
+	if e.keys == nil {
+		k := defaultKeys()
+		e.keys = &k
+	}
 	return e
 }
 

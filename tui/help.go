@@ -29,7 +29,7 @@ func (h *helpView) render() []string {
 	st := h.env.st
 	var out []string
 	out = append(out, st.title.Render("Keys")+st.dim.Render("   (? or esc closes; j/k scroll)"))
-	for _, sec := range helpSections() {
+	for _, sec := range helpSections(h.env.keys) {
 		out = append(out, "", st.unread.Render(sec.Title))
 		for _, b := range sec.Bindings {
 			out = append(out, "  "+padRight(b.Help().Key, 16)+" "+b.Help().Desc)
@@ -54,15 +54,15 @@ func (h *helpView) Update(msg tea.Msg) bool {
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
 		switch {
-		case key.Matches(msg, keys.Help), msg.String() == "esc", msg.String() == "q":
+		case key.Matches(msg, h.env.keys.Help), msg.String() == "esc", msg.String() == "q":
 			return true
-		case key.Matches(msg, keys.Down):
+		case key.Matches(msg, h.env.keys.Down):
 			h.top++
-		case key.Matches(msg, keys.Up):
+		case key.Matches(msg, h.env.keys.Up):
 			h.top--
-		case key.Matches(msg, keys.PageDown):
+		case key.Matches(msg, h.env.keys.PageDown):
 			h.top += h.height / 2
-		case key.Matches(msg, keys.PageUp):
+		case key.Matches(msg, h.env.keys.PageUp):
 			h.top -= h.height / 2
 		}
 	case tea.MouseMsg:

@@ -8,7 +8,7 @@ func TestHelpListsEveryKey(t *testing.T) {
 	if !h.m.showHelp {
 		t.Fatal("? should open help")
 	}
-	for _, sec := range helpSections() {
+	for _, sec := range helpSections(h.m.env.keys) {
 		h.mustShow(sec.Title)
 		for _, b := range sec.Bindings {
 			h.mustShow(b.Help().Key, b.Help().Desc)

@@ -60,7 +60,17 @@ var linkWaitPC = reflect.ValueOf((&linkSession{}).next).Pointer()
 
 func newHarness(t testing.TB, core Core, w, h int) *harness {
 	t.Helper()
-	m := newRoot(Options{Core: core, Theme: asciiTheme(t), Now: func() time.Time { return testNow }, PageSize: 20})
+	return newHarnessWith(t, Options{Core: core}, w, h)
+}
+
+// newHarnessWith is newHarness with more of the Options (Keys, say).
+func newHarnessWith(t testing.TB, o Options, w, h int) *harness {
+	t.Helper()
+	if o.Theme == nil {
+		o.Theme = asciiTheme(t)
+	}
+	o.Now, o.PageSize = func() time.Time { return testNow }, 20
+	m := newRoot(o)
 	t.Cleanup(m.close)
 	hs := &harness{t: t, m: m}
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})

@@ -160,36 +160,36 @@ func (l *inboxList) Update(msg tea.Msg) tea.Cmd {
 		}
 	case tea.KeyMsg:
 		switch {
-		case key.Matches(msg, keys.Up):
+		case key.Matches(msg, l.env.keys.Up):
 			return l.move(-1)
-		case key.Matches(msg, keys.Down):
+		case key.Matches(msg, l.env.keys.Down):
 			return l.move(1)
-		case key.Matches(msg, keys.PageUp):
+		case key.Matches(msg, l.env.keys.PageUp):
 			return l.move(-l.visibleRows())
-		case key.Matches(msg, keys.PageDown):
+		case key.Matches(msg, l.env.keys.PageDown):
 			return l.move(l.visibleRows())
-		case key.Matches(msg, keys.Top):
+		case key.Matches(msg, l.env.keys.Top):
 			l.cursor, l.picked = 0, true
 			l.clamp()
-		case key.Matches(msg, keys.Bottom):
+		case key.Matches(msg, l.env.keys.Bottom):
 			l.cursor, l.picked = len(l.items)-1, true
 			l.clamp()
 			return l.loadMore()
-		case key.Matches(msg, keys.Open):
+		case key.Matches(msg, l.env.keys.Open):
 			if c, ok := l.selected(); ok {
 				l.picked = true
 				return cmdOf(openConversationMsg{ID: c.ID})
 			}
-		case key.Matches(msg, keys.Person):
+		case key.Matches(msg, l.env.keys.Person):
 			if c, ok := l.selected(); ok {
 				if c.Kind != inbox.Direct || c.Person == 0 {
 					return cmdOf(statusMsg{Text: "a group has no person view"})
 				}
 				return cmdOf(openPersonMsg{ID: c.Person})
 			}
-		case key.Matches(msg, keys.Requests), key.Matches(msg, keys.Inbox):
+		case key.Matches(msg, l.env.keys.Requests), key.Matches(msg, l.env.keys.Inbox):
 			return cmdOf(openRequestsMsg{})
-		case key.Matches(msg, keys.Search):
+		case key.Matches(msg, l.env.keys.Search):
 			return cmdOf(openSearchMsg{})
 		}
 	}

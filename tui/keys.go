@@ -2,9 +2,11 @@ package tui
 
 import "github.com/charmbracelet/bubbles/key"
 
-// keyMap holds every binding, grouped by the screen it works on, so the help
-// overlay can list exactly what the handlers check.
-type keyMap struct {
+// KeyMap is one screen's key bindings, grouped by the screen they work on,
+// so the help overlay can list exactly what the handlers check. Each root
+// model has its own (Options.Keys): two screens served by one core can bind
+// different keys. Build one with BindKeys.
+type KeyMap struct {
 	// global
 	Help    key.Binding
 	Quit    key.Binding
@@ -80,70 +82,74 @@ type keyMap struct {
 	Wait        key.Binding
 }
 
-var keys = keyMap{
-	Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
-	Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (q from lists; ctrl+c asks first over a draft)")),
-	Back:    key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
-	Suspend: key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend to the shell (fg comes back)")),
+// defaultKeys is the key map without overrides; a new value each call, so
+// no screen's rebinding reaches another.
+func defaultKeys() KeyMap {
+	return KeyMap{
+		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "toggle this help")),
+		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit (q from lists; ctrl+c asks first over a draft)")),
+		Back:    key.NewBinding(key.WithKeys("esc", "h", "left"), key.WithHelp("esc/h/←", "back")),
+		Suspend: key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend to the shell (fg comes back)")),
 
-	Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
-	Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
-	Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/home", "first / oldest")),
-	Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "last / newest")),
-	PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u", "ctrl+b"), key.WithHelp("pgup/ctrl+u", "page up")),
-	PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "ctrl+f"), key.WithHelp("pgdn/ctrl+d", "page down")),
-	Open:     key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter/l/→", "open")),
-	Requests: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "message requests")),
-	Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
-	Person:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "person: identities, routing")),
-	Inbox:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch Inbox / Requests tab")),
+		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
+		Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/home", "first / oldest")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "last / newest")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u", "ctrl+b"), key.WithHelp("pgup/ctrl+u", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "ctrl+f"), key.WithHelp("pgdn/ctrl+d", "page down")),
+		Open:     key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter/l/→", "open")),
+		Requests: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "message requests")),
+		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Person:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "person: identities, routing")),
+		Inbox:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch Inbox / Requests tab")),
 
-	Compose:    key.NewBinding(key.WithKeys("i", "a", "enter"), key.WithHelp("i/enter", "write a message")),
-	Send:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "send")),
-	Newline:    key.NewBinding(key.WithKeys("alt+enter"), key.WithHelp("alt+enter", "new line")),
-	Route:      key.NewBinding(key.WithKeys("ctrl+r", "tab"), key.WithHelp("ctrl+r/tab", "next route for the next message")),
-	Retry:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry newest failed message")),
-	LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "drop the reply/edit, else leave the composer (draft kept)")),
+		Compose:    key.NewBinding(key.WithKeys("i", "a", "enter"), key.WithHelp("i/enter", "write a message")),
+		Send:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "send")),
+		Newline:    key.NewBinding(key.WithKeys("alt+enter"), key.WithHelp("alt+enter", "new line")),
+		Route:      key.NewBinding(key.WithKeys("ctrl+r", "tab"), key.WithHelp("ctrl+r/tab", "next route for the next message")),
+		Retry:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry newest failed message")),
+		LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "drop the reply/edit, else leave the composer (draft kept)")),
 
-	OpenAttachment: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open the attachment (downloads it, then $POLYGLOT_OPENER / xdg-open)")),
-	Reply:          key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply to the selected message")),
-	EditMessage:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit your selected message")),
-	React:          key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "react: 1–6 or type an emoji; the same again takes it back")),
-	DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
-	RevealSpoiler:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "show / hide the spoilers in the selected message")),
-	Copy:           key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy the selected message's text (OSC 52 clipboard)")),
-	OpenLink:       key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "open the first link in the selected message")),
-	Editor:         key.NewBinding(key.WithKeys("ctrl+e"), key.WithHelp("ctrl+e", "write the draft in $VISUAL / $EDITOR")),
+		OpenAttachment: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open the attachment (downloads it, then $POLYGLOT_OPENER / xdg-open)")),
+		Reply:          key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply to the selected message")),
+		EditMessage:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit your selected message")),
+		React:          key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "react: 1–6 or type an emoji; the same again takes it back")),
+		DeleteMessage:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete your selected message for everyone (asks y/n)")),
+		RevealSpoiler:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "show / hide the spoilers in the selected message")),
+		Copy:           key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy the selected message's text (OSC 52 clipboard)")),
+		OpenLink:       key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "open the first link in the selected message")),
+		Editor:         key.NewBinding(key.WithKeys("ctrl+e"), key.WithHelp("ctrl+e", "write the draft in $VISUAL / $EDITOR")),
 
-	NextUnread:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next conversation with unread messages")),
-	PrevUnread:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous conversation with unread messages")),
-	NewConversation: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new conversation: an address, or a room to join")),
+		NextUnread:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next conversation with unread messages")),
+		PrevUnread:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous conversation with unread messages")),
+		NewConversation: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new conversation: an address, or a room to join")),
 
-	Accept:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
-	Block:   key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender (asks y/n)")),
-	Ignore:  key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
-	Unblock: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unblock / unignore (Requests, person)")),
+		Accept:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept request")),
+		Block:   key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block sender (asks y/n)")),
+		Ignore:  key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
+		Unblock: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unblock / unignore (Requests, person)")),
 
-	Prefer:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
-	NoPrefer:  key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
-	Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
-	Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
+		Prefer:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
+		NoPrefer:  key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
+		Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
+		Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
 
-	Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, add, enable, remove, re-login")),
-	ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
-	RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
-	Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
-	AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
-	RetryNow:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry now (any key here, or the terminal regaining focus, also does)")),
+		Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, add, enable, remove, re-login")),
+		ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
+		RemoveAccount: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "remove account (asks y/n)")),
+		Relogin:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "log in again: type the password")),
+		AddAccount:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add an account (form: tab moves, enter adds)")),
+		RetryNow:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry now (any key here, or the terminal regaining focus, also does)")),
 
-	Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys (emoji, or WhatsApp's security code), or answer a request")),
-	VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
-	Dismiss:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "dismiss a finished verification")),
+		Verify:       key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify keys (emoji, or WhatsApp's security code), or answer a request")),
+		VerifyAccept: key.NewBinding(key.WithKeys("a", "enter"), key.WithHelp("a/enter", "accept their verification request")),
+		Dismiss:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "dismiss a finished verification")),
 
-	Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
-	No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
-	AlwaysAllow: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "always allow for this person")),
-	Wait:        key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wait for the encrypted route (queue)")),
+		Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes / send this one")),
+		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no / cancel")),
+		AlwaysAllow: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "always allow for this person")),
+		Wait:        key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wait for the encrypted route (queue)")),
+	}
 }
 
 // helpSection is one titled group of the help overlay.
@@ -152,8 +158,7 @@ type helpSection struct {
 	Bindings []key.Binding
 }
 
-func helpSections() []helpSection {
-	k := keys
+func helpSections(k *KeyMap) []helpSection {
 	return []helpSection{
 		{"Everywhere", []key.Binding{k.Help, k.Quit, k.Suspend, k.Back, k.Accounts, k.Verify}},
 		{"Inbox", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Open, k.NextUnread, k.PrevUnread, k.NewConversation,

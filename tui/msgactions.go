@@ -195,9 +195,9 @@ func (c *conversationView) actionLine() string {
 		b.WriteString(" or type one · again removes · esc cancels")
 		return b.String()
 	case c.ask == askDelete:
-		return "delete this message for everyone? y/n"
+		return "delete this message for everyone? " + keyName(c.env.keys.Yes) + "/" + keyName(c.env.keys.No)
 	case c.ask == askBlock:
-		return "block " + inline(c.conv.Title, w/3) + "? They can't reach you on any network. y/n"
+		return "block " + inline(c.conv.Title, w/3) + "? They can't reach you on any network. " + keyName(c.env.keys.Yes) + "/" + keyName(c.env.keys.No)
 	case c.ask == askAttachment:
 		return fmt.Sprintf("open which attachment? 1–%d · esc cancels", min(len(c.askMsg.Attachments), 9))
 	case c.editing != nil:
@@ -335,9 +335,9 @@ func (c *conversationView) answer(k tea.KeyMsg) tea.Cmd {
 	}
 	switch ask {
 	case askBlock:
-		return c.blockAnswered(key.Matches(k, keys.Yes))
+		return c.blockAnswered(key.Matches(k, c.env.keys.Yes))
 	case askDelete:
-		if key.Matches(k, keys.Yes) {
+		if key.Matches(k, c.env.keys.Yes) {
 			return retractCmd(c.env, c.id, m.ID)
 		}
 		return cmdOf(statusMsg{Text: "not deleted"})

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -78,14 +77,21 @@ type newConvDoneMsg struct {
 	err error
 }
 
+// inputWidth is the address field's width on a screen w cells wide.
+func inputWidth(w int) int { return max(w-14, 8) }
+
+// setWidth fits the form to a screen w cells wide.
+func (f *newConvForm) setWidth(w int) { f.input.Width = inputWidth(w) }
+
+// focus gives the address field the keyboard.
+func (f *newConvForm) focus() tea.Cmd { return f.input.Focus() }
+
 func newNewConvForm(e *env, o ConversationOpener, accounts func() []AccountStatus, width int) *newConvForm {
-	in := textinput.New()
+	in := e.newInput()
 	in.Prompt = ""
 	in.CharLimit = 512
-	in.Cursor.SetMode(cursor.CursorStatic)
-	in.PlaceholderStyle = e.st.dim
 	in.Placeholder = "@name:server · name@server · +4915… · #room:server · room@conference.server"
-	in.Width = max(width-14, 8)
+	in.Width = inputWidth(width)
 	f := &newConvForm{env: e, opener: o, input: in, accounts: accounts, sel: -1}
 	f.finder, _ = o.(ContactFinder)
 	return f
@@ -441,7 +447,7 @@ func (m *rootModel) openNewConv() tea.Cmd {
 		return cmdOf(statusMsg{Text: "this build cannot start conversations here; use polyglot send --to"})
 	}
 	m.newConv = newNewConvForm(m.env, o, func() []AccountStatus { return m.accounts }, m.width)
-	return m.newConv.input.Focus()
+	return m.newConv.focus()
 }
 
 // newConvKey routes keys to the open form, and n on the inbox list to a
@@ -454,7 +460,7 @@ func (m *rootModel) newConvKey(k tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return cmd, true
 	}
-	if m.screen == screenInbox && !m.showHelp && key.Matches(k, keys.NewConversation) {
+	if m.screen == screenInbox && !m.showHelp && key.Matches(k, m.env.keys.NewConversation) {
 		m.status = ""
 		return m.openNewConv(), true
 	}

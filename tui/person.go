@@ -179,12 +179,12 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	if p.comparing != nil {
 		c := *p.comparing
 		switch {
-		case key.Matches(k, keys.Yes):
+		case key.Matches(k, p.env.keys.Yes):
 			p.comparing = nil
 			if sc, ok := p.env.core.(SecurityCodeCore); ok {
 				return markComparedCmd(p.env.ctx, sc, c.Identity, c.Code.Digits)
 			}
-		case key.Matches(k, keys.No):
+		case key.Matches(k, p.env.keys.No):
 			p.comparing = nil
 			return cmdOf(statusMsg{Text: "not marked: the code stays unverified"})
 		}
@@ -193,41 +193,41 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	if p.confirm != nil {
 		s := *p.confirm
 		switch {
-		case key.Matches(k, keys.Yes):
+		case key.Matches(k, p.env.keys.Yes):
 			p.confirm = nil
 			return mergeCmd(p.env.core, p.id, p.other(s))
-		case key.Matches(k, keys.No):
+		case key.Matches(k, p.env.keys.No):
 			p.confirm = nil
 			return cmdOf(statusMsg{Text: "not merged"})
 		}
 		return nil
 	}
 	switch {
-	case key.Matches(k, keys.Up):
+	case key.Matches(k, p.env.keys.Up):
 		p.cursor--
-	case key.Matches(k, keys.Down):
+	case key.Matches(k, p.env.keys.Down):
 		p.cursor++
-	case key.Matches(k, keys.Prefer):
+	case key.Matches(k, p.env.keys.Prefer):
 		if id, ok := p.selectedIdentity(); ok {
 			return setPreferredCmd(p.env.core, p.id, id.Address.Network)
 		}
 		return cmdOf(statusMsg{Text: "select an identity to prefer its network"})
-	case key.Matches(k, keys.NoPrefer):
+	case key.Matches(k, p.env.keys.NoPrefer):
 		return setPreferredCmd(p.env.core, p.id, "")
-	case key.Matches(k, keys.Downgrade):
+	case key.Matches(k, p.env.keys.Downgrade):
 		return setDowngradeCmd(p.env.core, p.id, !p.person.AllowDowngrade)
-	case key.Matches(k, keys.Unblock):
+	case key.Matches(k, p.env.keys.Unblock):
 		if p.refused() == "" {
 			return cmdOf(statusMsg{Text: "not blocked or ignored"})
 		}
 		return unblockCmd(p.env.core, p.id, p.person.Name)
-	case key.Matches(k, keys.Merge), key.Matches(k, keys.Open):
+	case key.Matches(k, p.env.keys.Merge), key.Matches(k, p.env.keys.Open):
 		if s, ok := p.selectedSuggestion(); ok {
 			p.confirm = &s
-		} else if key.Matches(k, keys.Merge) {
+		} else if key.Matches(k, p.env.keys.Merge) {
 			return cmdOf(statusMsg{Text: "select a merge suggestion first"})
 		}
-	case key.Matches(k, keys.Back), k.String() == "q":
+	case key.Matches(k, p.env.keys.Back), k.String() == "q":
 		return cmdOf(backMsg{})
 	}
 	p.clamp()
@@ -267,23 +267,24 @@ func (p *personView) View() string {
 		}
 		b.WriteString(truncateStyled(line, w) + "\n")
 	}
+	k := p.env.keys
 	pref := "none (the router picks the strongest)"
 	if p.person.Preferred != "" {
 		pref = networkName(p.person.Preferred)
 	}
-	b.WriteString("\nPreferred network: " + pref + st.dim.Render("   [n] prefer selected  [N] clear") + "\n")
+	b.WriteString("\nPreferred network: " + pref + st.dim.Render("   ["+keyName(k.Prefer)+"] prefer selected  ["+keyName(k.NoPrefer)+"] clear") + "\n")
 	rule := "ask me every time before sending weaker than end-to-end"
 	if p.person.AllowDowngrade {
 		rule = st.warn.Render("ALLOWED without asking") + " — messages may go TLS-only when E2EE is offline"
 	}
-	b.WriteString("Downgrade: " + rule + st.dim.Render("   [d] toggle") + "\n")
+	b.WriteString("Downgrade: " + rule + st.dim.Render("   ["+keyName(k.Downgrade)+"] toggle") + "\n")
 	if r := p.refused(); r != "" {
-		b.WriteString(st.warn.Render(r) + st.dim.Render("   [u] undo: their conversation comes back") + "\n")
+		b.WriteString(st.warn.Render(r) + st.dim.Render("   ["+keyName(k.Unblock)+"] undo: their conversation comes back") + "\n")
 	}
 	// Matrix is the network whose keys Polyglot verifies (SAS).
 	for _, id := range p.person.Identities {
 		if id.Encryption == protocols.EncE2EE && id.Address.Network == protocols.Matrix && p.env.verify != nil {
-			b.WriteString("Keys: not verified on " + networkName(id.Address.Network) + st.dim.Render("   [V] verify by comparing emoji") + "\n")
+			b.WriteString("Keys: not verified on " + networkName(id.Address.Network) + st.dim.Render("   ["+keyName(k.Verify)+"] verify by comparing emoji") + "\n")
 			break
 		}
 	}
@@ -298,16 +299,16 @@ func (p *personView) View() string {
 			if i == p.cursor {
 				mark = st.selected.Render("▌") + " "
 			}
-			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  [m] merge") + "\n")
+			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  ["+keyName(k.Merge)+"] merge") + "\n")
 		}
 	}
 	if p.comparing != nil {
 		b.WriteString("\n" + st.warn.Render("Do all 60 digits match the code on "+inline(p.person.Name, w/3)+"'s phone? Only then is no one in between.") +
-			"\n[y] they match: mark compared   [n] cancel")
+			"\n[" + keyName(k.Yes) + "] they match: mark compared   [" + keyName(k.No) + "] cancel")
 	}
 	if p.confirm != nil {
 		b.WriteString("\n" + st.warn.Render("Merge "+inline(p.otherName(*p.confirm), w/3)+" into "+inline(p.person.Name, w/3)+"? Their identities and conversations become one entry.") +
-			"\n[y] merge   [n] cancel")
+			"\n[" + keyName(k.Yes) + "] merge   [" + keyName(k.No) + "] cancel")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -148,43 +148,43 @@ func (r *requestsView) Update(msg tea.Msg) tea.Cmd {
 		}
 	case tea.KeyMsg:
 		if r.confirm != nil {
-			if key.Matches(msg, keys.Yes) {
+			if key.Matches(msg, r.env.keys.Yes) {
 				return r.decide(inbox.Block)
 			}
 			r.confirm = nil
 			return cmdOf(statusMsg{Text: "not blocked"})
 		}
 		switch {
-		case key.Matches(msg, keys.Up):
+		case key.Matches(msg, r.env.keys.Up):
 			r.cursor--
-		case key.Matches(msg, keys.Down):
+		case key.Matches(msg, r.env.keys.Down):
 			r.cursor++
-		case key.Matches(msg, keys.Top):
+		case key.Matches(msg, r.env.keys.Top):
 			r.cursor = 0
-		case key.Matches(msg, keys.Bottom):
+		case key.Matches(msg, r.env.keys.Bottom):
 			r.cursor = len(r.items) - 1
-		case key.Matches(msg, keys.Accept):
+		case key.Matches(msg, r.env.keys.Accept):
 			return r.decide(inbox.Accept)
-		case key.Matches(msg, keys.Block):
+		case key.Matches(msg, r.env.keys.Block):
 			return r.decide(inbox.Block)
-		case key.Matches(msg, keys.Ignore):
+		case key.Matches(msg, r.env.keys.Ignore):
 			return r.decide(inbox.Ignore)
-		case key.Matches(msg, keys.Unblock):
+		case key.Matches(msg, r.env.keys.Unblock):
 			if it, blocked, ok := r.selected(); ok && (blocked || it.Consent == inbox.ConsentIgnored) {
 				return unblockCmd(r.env.core, it.Person, senderName(it))
 			}
 			return cmdOf(statusMsg{Text: "u unblocks a blocked sender or unignores an ignored request"})
-		case key.Matches(msg, keys.Person):
+		case key.Matches(msg, r.env.keys.Person):
 			if it, _, ok := r.selected(); ok && it.Person != 0 {
 				return cmdOf(openPersonMsg{ID: it.Person})
 			}
-		case key.Matches(msg, keys.Open):
+		case key.Matches(msg, r.env.keys.Open):
 			if it, blocked, ok := r.selected(); ok && !blocked {
 				return cmdOf(openConversationMsg{ID: it.Conversation})
 			}
-		case key.Matches(msg, keys.Inbox), key.Matches(msg, keys.Back):
+		case key.Matches(msg, r.env.keys.Inbox), key.Matches(msg, r.env.keys.Back):
 			return cmdOf(backMsg{})
-		case key.Matches(msg, keys.Search):
+		case key.Matches(msg, r.env.keys.Search):
 			return cmdOf(openSearchMsg{})
 		}
 		r.clamp()
@@ -197,7 +197,8 @@ func (r *requestsView) buttons() string { return strings.Join(r.buttonList(), " 
 
 func (r *requestsView) buttonList() []string {
 	st := r.env.st
-	labels := []string{"[a] Accept", "[b] Block", "[i] Ignore"}
+	k := r.env.keys
+	labels := []string{"[" + keyName(k.Accept) + "] Accept", "[" + keyName(k.Block) + "] Block", "[" + keyName(k.Ignore) + "] Ignore"}
 	w := 0
 	for _, l := range labels {
 		if n := cellWidth(l); n > w {
@@ -290,7 +291,7 @@ func (r *requestsView) requestRow(i int) string {
 	b.WriteString("    " + st.dim.Render("“"+preview(it.Preview, w-8)+"”") + "\n")
 	if r.confirm != nil && r.confirm.Conversation == it.Conversation && i == r.cursor {
 		b.WriteString("    " + truncateStyled(st.warn.Render("Block "+inline(senderName(it), w/3)+
-			"? They can't reach you on any network.")+"  [y] block  [n] cancel", w-4) + "\n")
+			"? They can't reach you on any network.")+"  ["+keyName(r.env.keys.Yes)+"] block  ["+keyName(r.env.keys.No)+"] cancel", w-4) + "\n")
 	} else {
 		b.WriteString("    " + r.buttons() + "\n")
 	}

@@ -12,11 +12,11 @@ import (
 	"polyglot/internal/errtext"
 )
 
-// screen is the root's state: which child has the keyboard.
-type screen int
+// screenID is the root's state: which screen has the keyboard.
+type screenID int
 
 const (
-	screenInbox screen = iota
+	screenInbox screenID = iota
 	screenConversation
 	screenRequests
 	screenPerson
@@ -30,8 +30,8 @@ const (
 type rootModel struct {
 	env *env
 
-	screen   screen
-	prev     []screen // where Back returns to
+	screen   screenID
+	prev     []screenID // where Back returns to
 	list     *inboxList
 	conv     *conversationView
 	reqs     *requestsView
@@ -154,23 +154,49 @@ func (m *rootModel) feedback() []string {
 
 func (m *rootModel) layout() {
 	w, h := m.width, m.bodyHeight()
-	m.list.setSize(w, h)
-	m.reqs.setSize(w, h)
 	m.help.setSize(w, h)
-	m.acctView.setSize(w, h)
-	m.verify.setSize(w, h)
-	if m.conv != nil {
-		m.conv.setSize(w, h)
-	}
-	if m.person != nil {
-		m.person.setSize(w, h)
-	}
-	if m.search != nil {
-		m.search.setSize(w, h)
+	for _, s := range m.screens() {
+		s.setSize(w, h)
 	}
 }
 
-func (m *rootModel) push(s screen) {
+// screens are the screens the root holds now (a conversation, person or
+// search only once opened).
+func (m *rootModel) screens() []screen {
+	all := []screen{m.list, m.reqs, m.acctView, m.verify}
+	if m.conv != nil {
+		all = append(all, m.conv)
+	}
+	if m.person != nil {
+		all = append(all, m.person)
+	}
+	if m.search != nil {
+		all = append(all, m.search)
+	}
+	return all
+}
+
+// current is the screen on screen. It is never nil: a screen not opened
+// yet (which m.screen never names) falls back to the inbox list.
+func (m *rootModel) current() screen {
+	switch {
+	case m.screen == screenConversation && m.conv != nil:
+		return m.conv
+	case m.screen == screenRequests:
+		return m.reqs
+	case m.screen == screenPerson && m.person != nil:
+		return m.person
+	case m.screen == screenSearch && m.search != nil:
+		return m.search
+	case m.screen == screenAccounts:
+		return m.acctView
+	case m.screen == screenVerify:
+		return m.verify
+	}
+	return m.list
+}
+
+func (m *rootModel) push(s screenID) {
 	if m.screen != s {
 		m.prev = append(m.prev, m.screen)
 	}
@@ -180,11 +206,7 @@ func (m *rootModel) push(s screen) {
 func (m *rootModel) back() tea.Cmd {
 	var cmds []tea.Cmd
 	if m.screen == screenConversation && m.conv != nil {
-		cmds = append(cmds, m.conv.keepDraft())
-		if m.conv.typing {
-			m.conv.typing = false
-			cmds = append(cmds, setTyping(m.env.ctx, m.env.core, m.conv.id, false))
-		}
+		cmds = append(cmds, m.conv.leave())
 	}
 	m.pop()
 	return tea.Batch(append(cmds, m.refreshScreen())...)
@@ -220,27 +242,7 @@ func (m *rootModel) pop() {
 }
 
 // refreshScreen re-reads what the current screen shows.
-func (m *rootModel) refreshScreen() tea.Cmd {
-	switch m.screen {
-	case screenInbox:
-		return m.list.refresh()
-	case screenRequests:
-		return m.reqs.refresh()
-	case screenConversation:
-		if m.conv != nil {
-			return tea.Batch(m.conv.refresh(), m.conv.loadPlan())
-		}
-	case screenPerson:
-		if m.person != nil {
-			return m.person.refresh()
-		}
-	case screenAccounts:
-		return loadAccounts(m.env.core, m.env.accounts)
-	case screenVerify:
-		return loadVerifications(m.env.verify)
-	}
-	return nil
-}
+func (m *rootModel) refreshScreen() tea.Cmd { return m.current().reload() }
 
 func (m *rootModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	before := len(m.feedback())
@@ -315,19 +317,16 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case linkPromptMsg:
 		return m, tea.Batch(m.acctView.onLinkPrompt(msg), m.scheduleTick())
 	case accountsTickMsg:
-		m.acctView.ticking = false
+		m.acctView.ticked()
 		if m.screen == screenAccounts {
 			return m, loadAccounts(m.env.core, m.env.accounts)
 		}
 		return m, nil
 	case verificationsMsg:
 		var cmd tea.Cmd
-		for _, it := range msg.Items {
-			if it.Incoming && it.NeedsUser() && !m.verify.seen[it.Txn] {
-				cmd = m.notify.verificationRequest(verifyWho(it, notifyTextMax))
-			}
+		for _, it := range m.verify.onVerifications(msg.Items) {
+			cmd = m.notify.verificationRequest(verifyWho(it, notifyTextMax))
 		}
-		m.verify.onVerifications(msg.Items)
 		return m, cmd
 	case verifyStartedMsg:
 		if msg.Err != nil {
@@ -335,7 +334,7 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.status = ""
-		m.verify.txn = msg.V.Txn
+		m.verify.show(msg.V.Txn)
 		m.push(screenVerify)
 		return m, loadVerifications(m.env.verify)
 	case sentMsg:
@@ -445,9 +444,9 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case k.String() == "ctrl+c":
 			return m, m.askQuit()
-		case key.Matches(k, keys.Suspend) && m.env.remote:
-			return m, cmdOf(statusMsg{Text: "ctrl+z suspends only a local polyglot: this screen is served by the core; q closes it and the core keeps running"})
-		case key.Matches(k, keys.Suspend):
+		case key.Matches(k, m.env.keys.Suspend) && m.env.remote:
+			return m, cmdOf(statusMsg{Text: keyName(m.env.keys.Suspend) + " suspends only a local polyglot: this screen is served by the core; " + keyName(m.env.keys.Quit) + " closes it and the core keeps running"})
+		case key.Matches(k, m.env.keys.Suspend):
 			return m, tea.Batch(m.keepConvDraft(), tea.Suspend)
 		}
 		if cmd, ok := m.extraKey(k); ok {
@@ -461,25 +460,22 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if m.inList() {
 			switch {
-			case key.Matches(k, keys.Help):
+			case key.Matches(k, m.env.keys.Help):
 				m.showHelp = true
 				return m, nil
-			case k.String() == "q":
+			case key.Matches(k, m.env.keys.Quit):
 				return m, m.quit()
 			}
 		}
-		if key.Matches(k, keys.Help) && m.screen != screenSearch && !m.typing() {
+		if key.Matches(k, m.env.keys.Help) && !m.typing() {
 			m.showHelp = true
 			return m, nil
 		}
-		if key.Matches(k, keys.Verify) && m.screen != screenVerify && m.screen != screenSearch && !m.typing() &&
-			!(m.screen == screenAccounts && m.acctView.prompting()) &&
-			!(m.screen == screenConversation && m.conv.prompt != nil) {
+		if key.Matches(k, m.env.keys.Verify) && m.screen != screenVerify && !m.typing() && !m.current().asking() {
 			m.status = ""
 			return m, m.verifyKey()
 		}
-		if key.Matches(k, keys.Accounts) && m.screen != screenAccounts && m.screen != screenSearch && !m.typing() &&
-			!(m.screen == screenConversation && m.conv.prompt != nil) {
+		if key.Matches(k, m.env.keys.Accounts) && m.screen != screenAccounts && !m.typing() && !m.current().asking() {
 			m.status = ""
 			m.push(screenAccounts)
 			m.acctView.opened()
@@ -540,39 +536,25 @@ func (m *rootModel) typeKeys() tea.Cmd {
 
 // textFocus says a text field on screen has the keyboard (the composer, a
 // one-key question on a message, the search field, a form).
-func (m *rootModel) textFocus() bool {
-	return m.typing() || m.screen == screenSearch
-}
+func (m *rootModel) textFocus() bool { return m.typing() }
 
 // onScreen is the conversation the user is reading, 0 when none.
 func (m *rootModel) onScreen() inbox.ConversationID {
 	if m.screen == screenConversation && m.conv != nil && !m.showHelp {
-		return m.conv.id
+		return m.conv.conversation()
 	}
 	return 0
 }
 
 // typing says a text field on screen takes plain letters.
-func (m *rootModel) typing() bool {
-	switch m.screen {
-	case screenConversation:
-		// A one-key question on a message (react, delete, which file)
-		// takes letters too.
-		return (m.conv.focus == focusComposer && m.conv.prompt == nil) || m.conv.ask != askNone
-	case screenAccounts:
-		return m.acctView.relogin != "" || m.acctView.form != nil
-	}
-	return false
-}
+func (m *rootModel) typing() bool { return m.current().capturesText() }
 
 // scheduleTick keeps the retry countdown moving while the accounts screen
 // shows one; the chain stops when the screen closes.
 func (m *rootModel) scheduleTick() tea.Cmd {
-	a := m.acctView
-	if m.screen != screenAccounts || a.ticking || !a.needsTick() {
+	if m.screen != screenAccounts || !m.acctView.startTick() {
 		return nil
 	}
-	a.ticking = true
 	return tickAccounts
 }
 
@@ -581,25 +563,7 @@ func (m *rootModel) inList() bool {
 	return m.screen == screenInbox || m.screen == screenRequests
 }
 
-func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
-	switch m.screen {
-	case screenInbox:
-		return m.list.Update(msg)
-	case screenConversation:
-		return m.conv.Update(msg)
-	case screenRequests:
-		return m.reqs.Update(msg)
-	case screenPerson:
-		return m.person.Update(msg)
-	case screenSearch:
-		return m.search.Update(msg)
-	case screenAccounts:
-		return m.acctView.Update(msg)
-	case screenVerify:
-		return m.verify.Update(msg)
-	}
-	return nil
-}
+func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd { return m.current().Update(msg) }
 
 // verifyKey answers V: a verification waiting for the user comes first;
 // otherwise it starts one with the person on screen, or shows the
@@ -607,8 +571,8 @@ func (m *rootModel) updateChild(msg tea.Msg) tea.Cmd {
 func (m *rootModel) verifyKey() tea.Cmd {
 	vc := m.env.verify
 	if vc != nil {
-		if _, ok := pendingVerification(m.verify.items); ok {
-			m.verify.txn = ""
+		if m.verify.pending() {
+			m.verify.show("")
 			m.push(screenVerify)
 			return loadVerifications(vc)
 		}
@@ -626,13 +590,13 @@ func (m *rootModel) verifyKey() tea.Cmd {
 	}
 	var person inbox.PersonID
 	switch {
-	case m.screen == screenConversation && m.conv.conv.Kind == inbox.Direct:
-		person = m.conv.conv.Person
+	case m.screen == screenConversation && m.conv != nil:
+		person = m.conv.directPerson()
 	case m.screen == screenPerson && m.person != nil:
-		person = m.person.id
+		person = m.person.personID()
 	}
 	if person == 0 {
-		m.verify.txn = ""
+		m.verify.show("")
 		m.push(screenVerify)
 		return loadVerifications(vc)
 	}
@@ -657,12 +621,12 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		switch c.Kind {
 		case inbox.ChangeConversations, inbox.ChangeTyping:
 			list = true
-			if m.conv != nil && c.Conversation == m.conv.id {
+			if m.conv != nil && c.Conversation == m.conv.conversation() {
 				msgs = msgs || c.Kind == inbox.ChangeTyping
 			}
 		case inbox.ChangeMessages:
 			list = true
-			if m.conv != nil && (c.Conversation == m.conv.id || c.Conversation == 0) {
+			if m.conv != nil && (c.Conversation == m.conv.conversation() || c.Conversation == 0) {
 				// A sent message can change the route (the network last used).
 				msgs, routes = true, true
 			}
@@ -729,20 +693,8 @@ func (m *rootModel) View() string {
 		body = m.help.View()
 	case m.newConv != nil:
 		body = m.newConv.View(m.width)
-	case m.screen == screenInbox:
-		body = m.list.View()
-	case m.screen == screenConversation:
-		body = m.conv.View()
-	case m.screen == screenRequests:
-		body = m.reqs.View()
-	case m.screen == screenPerson:
-		body = m.person.View()
-	case m.screen == screenSearch:
-		body = m.search.View()
-	case m.screen == screenAccounts:
-		body = m.acctView.View()
-	case m.screen == screenVerify:
-		body = m.verify.View()
+	default:
+		body = m.current().View()
 	}
 	b.WriteString(fitHeight(body, m.bodyHeight(), m.width))
 	b.WriteByte('\n')
@@ -794,7 +746,7 @@ func (m *rootModel) header() string {
 		}
 		return st.tabOff.Render(" " + label + " ")
 	}
-	n := len(m.reqs.items)
+	n := m.reqs.count()
 	reqLabel := "Requests"
 	if n > 0 {
 		reqLabel += " (" + itoa(int64(n)) + ")"
@@ -814,7 +766,7 @@ func (m *rootModel) header() string {
 	case screenVerify:
 		s += st.dim.Render("  › verify")
 	}
-	s += st.dim.Render("   ? help")
+	s += st.dim.Render("   " + keyName(m.env.keys.Help) + " help")
 	return truncateStyled(s, m.width)
 }
 
@@ -857,11 +809,11 @@ func (m *rootModel) statusBar() string {
 		s = st.dim.Render("no accounts")
 	}
 	// First, so a narrow terminal cannot cut it off.
-	if n := verifyNotice(m.verify.items); n != "" && m.screen != screenVerify {
+	if n := m.verify.notice(); n != "" && m.screen != screenVerify {
 		s = st.warn.Render(n) + st.dim.Render(" │ ") + s
 	}
 	if login && m.screen != screenAccounts {
-		s = st.errStyle.Render("login needed — press A") + st.dim.Render(" │ ") + s
+		s = st.errStyle.Render("login needed — press "+keyName(m.env.keys.Accounts)) + st.dim.Render(" │ ") + s
 	}
 	// Before everything: no account can connect until it is fixed.
 	if locked != "" && m.screen != screenAccounts {

@@ -12,7 +12,7 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 	case tea.WindowSizeMsg:
 		// Observed only: the root lays out its screens.
 		if m.newConv != nil {
-			m.newConv.input.Width = max(msg.Width-14, 8)
+			m.newConv.setWidth(msg.Width)
 		}
 		return nil, false
 	case accountsMsg:

@@ -3,7 +3,6 @@ package tui
 import (
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -31,12 +30,10 @@ type searchView struct {
 }
 
 func newSearch(e *env) *searchView {
-	in := textinput.New()
+	in := e.newInput()
 	in.Placeholder = "search all conversations"
-	in.PlaceholderStyle = e.st.dim // the widget's own grey ignores NO_COLOR
 	in.Prompt = "/ "
 	in.CharLimit = 256
-	in.Cursor.SetMode(cursor.CursorStatic)
 	in.Focus()
 	return &searchView{env: e, input: in}
 }

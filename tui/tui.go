@@ -232,9 +232,12 @@ func (e *AddFieldError) Unwrap() error { return e.Err }
 
 // Options are the TUI's injected dependencies.
 type Options struct {
-	Core     Core
-	Theme    *themes.Theme // nil: the built-in default theme
-	Accounts AccountsView  // optional
+	Core  Core
+	Theme *themes.Theme // nil: the built-in default theme
+	// Keys are this screen's bindings (BindKeys with config.toml's [keys]);
+	// nil: the defaults. Screens never share a key map.
+	Keys     *KeyMap
+	Accounts AccountsView // optional
 	// Control is optional: nil (the demo) makes the accounts screen
 	// read-only. When Accounts is nil, Control also supplies the states.
 	Control AccountsControl

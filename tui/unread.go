@@ -185,7 +185,7 @@ func (m *rootModel) jumpUnread(backward bool) tea.Cmd {
 			from = c.ID
 		}
 	case screenConversation:
-		from = m.conv.id
+		from = m.conv.conversation()
 	}
 	return func() tea.Msg {
 		id, err := nav.NextUnread(from, backward)
@@ -201,7 +201,7 @@ func (m *rootModel) onUnreadJump(msg unreadJumpMsg) tea.Cmd {
 	case msg.ID == 0:
 		m.status, m.statusErr = "no other conversation has unread messages", false
 		return nil
-	case m.screen == screenConversation && m.conv != nil && m.conv.id == msg.ID:
+	case m.screen == screenConversation && m.conv != nil && m.conv.conversation() == msg.ID:
 		return nil
 	}
 	// Out of the list's order if the user moves on before it answers.
@@ -220,16 +220,16 @@ func (m *rootModel) unreadKey(k tea.KeyMsg) (backward, ok bool) {
 	switch m.screen {
 	case screenInbox:
 	case screenConversation:
-		if m.conv == nil || m.conv.prompt != nil {
+		if m.conv == nil || m.conv.asking() {
 			return false, false
 		}
 	default:
 		return false, false
 	}
 	switch {
-	case key.Matches(k, keys.NextUnread):
+	case key.Matches(k, m.env.keys.NextUnread):
 		return false, true
-	case key.Matches(k, keys.PrevUnread):
+	case key.Matches(k, m.env.keys.PrevUnread):
 		return true, true
 	}
 	return false, false

@@ -79,11 +79,18 @@ func newVerify(e *env) *verifyView { return &verifyView{env: e, seen: map[string
 
 func (v *verifyView) setSize(w, h int) { v.width, v.height = w, h }
 
-func (v *verifyView) onVerifications(items []inbox.Verification) {
+// onVerifications takes fresh verifications and returns the requests
+// from others that wait for the user and were not seen before (each
+// alerts once).
+func (v *verifyView) onVerifications(items []inbox.Verification) (fresh []inbox.Verification) {
 	v.items, v.loaded = items, true
 	for _, it := range items {
+		if it.Incoming && it.NeedsUser() && !v.seen[it.Txn] {
+			fresh = append(fresh, it)
+		}
 		v.seen[it.Txn] = true
 	}
+	return fresh
 }
 
 // current is the verification on screen.
@@ -121,7 +128,7 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 	vc := v.env.verify
 	cur, ok := v.current()
 	if !ok || vc == nil {
-		if key.Matches(k, keys.Back) {
+		if key.Matches(k, v.env.keys.Back) {
 			return cmdOf(backMsg{})
 		}
 		return nil
@@ -129,9 +136,9 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 	v.txn = cur.Txn
 	ctx := v.env.ctx
 	switch {
-	case key.Matches(k, keys.VerifyAccept) && cur.Stage == protocols.VerifyRequested && cur.Incoming:
+	case key.Matches(k, v.env.keys.VerifyAccept) && cur.Stage == protocols.VerifyRequested && cur.Incoming:
 		return verifyOp("accept", func() error { return vc.AcceptVerification(ctx, cur.Txn) })
-	case key.Matches(k, keys.Yes) && cur.Stage == protocols.VerifyShowSAS && !cur.Confirmed:
+	case key.Matches(k, v.env.keys.Yes) && cur.Stage == protocols.VerifyShowSAS && !cur.Confirmed:
 		return verifyOp("confirm", func() error { return vc.ConfirmVerification(ctx, cur.Txn) })
 	case k.String() == "n" && cur.Active():
 		reason := "declined by the user"
@@ -139,13 +146,13 @@ func (v *verifyView) Update(msg tea.Msg) tea.Cmd {
 			reason = reasonMismatch
 		}
 		return verifyOp("cancel", func() error { return vc.CancelVerification(ctx, cur.Txn, reason) })
-	case key.Matches(k, keys.Dismiss) && !cur.Active():
+	case key.Matches(k, v.env.keys.Dismiss) && !cur.Active():
 		v.txn = ""
 		return func() tea.Msg { vc.DismissVerification(cur.Txn); return nil }
-	case key.Matches(k, keys.Down), key.Matches(k, keys.Up):
-		v.step(key.Matches(k, keys.Down))
+	case key.Matches(k, v.env.keys.Down), key.Matches(k, v.env.keys.Up):
+		v.step(key.Matches(k, v.env.keys.Down))
 		return nil
-	case key.Matches(k, keys.Back):
+	case key.Matches(k, v.env.keys.Back):
 		return cmdOf(backMsg{})
 	}
 	return nil
@@ -180,7 +187,7 @@ func verifyWho(it inbox.Verification, w int) string {
 }
 
 func (v *verifyView) View() string {
-	st := v.env.st
+	st, k := v.env.st, v.env.keys
 	w := v.width
 	if v.env.verify == nil {
 		return st.dim.Render("This build cannot verify keys.")
@@ -194,7 +201,7 @@ func (v *verifyView) View() string {
 			st.title.Render("Key verification"),
 			"",
 			"No verification in progress.",
-			st.dim.Render("Open a conversation or a person and press V to compare emoji with them;"),
+			st.dim.Render("Open a conversation or a person and press " + keyName(k.Verify) + " to compare emoji with them;"),
 			st.dim.Render("their messages then show " + st.enc(protocols.EncE2EEVerified) + " and the router prefers that route."),
 		}, "\n")
 	}
@@ -208,7 +215,7 @@ func (v *verifyView) View() string {
 	switch {
 	case cur.Stage == protocols.VerifyRequested && cur.Incoming:
 		out = append(out, who+" wants to verify keys with you.", "",
-			st.button.Render("[a] accept")+"   "+st.button.Render("[n] decline"))
+			st.button.Render("["+keyName(k.VerifyAccept)+"] accept")+"   "+st.button.Render("[n] decline"))
 	case cur.Stage == protocols.VerifyRequested:
 		out = append(out, "Waiting for "+who+" to accept on their device…", "", st.dim.Render("[n] cancel"))
 	case cur.Stage == protocols.VerifyReady:
@@ -231,36 +238,36 @@ func (v *verifyView) View() string {
 		if cur.Confirmed {
 			out = append(out, "You confirmed. Waiting for "+who+" to confirm…")
 		} else {
-			out = append(out, st.button.Render("[y] they match")+"   "+st.button.Render("[n] they don't match"))
+			out = append(out, st.button.Render("["+keyName(k.Yes)+"] they match")+"   "+st.button.Render("[n] they don't match"))
 		}
 	case cur.Stage == protocols.VerifyDone:
 		out = append(out, st.enc(protocols.EncE2EEVerified)+" "+who+" is verified.",
 			"Messages with "+who+" on "+networkName(cur.Peer.Network)+" now show "+st.enc(protocols.EncE2EEVerified)+
-				" and that route ranks above unverified ones.", "", st.dim.Render("[x] dismiss"))
+				" and that route ranks above unverified ones.", "", st.dim.Render("["+keyName(k.Dismiss)+"] dismiss"))
 	case cur.Stage == protocols.VerifyCancelled:
 		reason := "no reason given"
 		if cur.Reason != "" {
 			reason = inline(cur.Reason, w-30)
 		}
 		out = append(out, st.errStyle.Render("Verification cancelled: ")+reason,
-			"Nothing about "+who+"'s keys changed.", "", st.dim.Render("[x] dismiss"))
+			"Nothing about "+who+"'s keys changed.", "", st.dim.Render("["+keyName(k.Dismiss)+"] dismiss"))
 	}
 	if n := len(v.items); n > 1 {
-		out = append(out, "", st.dim.Render(fmt.Sprintf("%d verifications — j/k to switch", n)))
+		out = append(out, "", st.dim.Render(fmt.Sprintf("%d verifications — %s/%s to switch", n, keyName(k.Down), keyName(k.Up))))
 	}
-	out = append(out, "", st.dim.Render("esc back (a verification in progress goes on)"))
+	out = append(out, "", st.dim.Render(keyName(k.Back)+" back (a verification in progress goes on)"))
 	return strings.Join(out, "\n")
 }
 
 // verifyNotice is the status bar's call to action while a verification
 // waits for the user.
-func verifyNotice(items []inbox.Verification) string {
+func verifyNotice(items []inbox.Verification, k *KeyMap) string {
 	it, ok := pendingVerification(items)
 	if !ok {
 		return ""
 	}
 	if it.Stage == protocols.VerifyShowSAS {
-		return "compare emoji with " + verifyWho(it, 20) + " — press V"
+		return "compare emoji with " + verifyWho(it, 20) + " — press " + keyName(k.Verify)
 	}
-	return verifyWho(it, 20) + " asks to verify keys — press V"
+	return verifyWho(it, 20) + " asks to verify keys — press " + keyName(k.Verify)
 }

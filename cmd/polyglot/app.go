@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/rs/zerolog"
 
 	"polyglot/accounts"
@@ -72,9 +71,6 @@ func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("theme: %w", err))
 	}
-	// The bubbles widgets (the text cursor among them) draw with lipgloss'
-	// default renderer: give them the theme's view of the terminal.
-	lipgloss.SetDefaultRenderer(th.Renderer())
 	return th, nil
 }
 
@@ -114,13 +110,14 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 	if err != nil {
 		return err
 	}
-	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+	keys, err := tui.BindKeys(cfg.Keys)
+	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
 	}
 	// A view that can also change accounts (the client's) makes the
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)
-	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: ctl, Logger: a.log,
+	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: ctl, Logger: a.log,
 		Notify: notifySettings(cfg.Notifications), Demo: a.demo})
 	if errors.Is(err, context.Canceled) {
 		return nil

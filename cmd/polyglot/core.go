@@ -58,8 +58,8 @@ type coreHost struct {
 // hostCore takes the data dir and opens its socket. Another owner is
 // exitBusy, with its pid.
 func (a *app) hostCore(ctx context.Context, name string, cfg *accounts.Config) (*coreHost, error) {
-	// Attached screens use the [keys] of config.toml (checked at start).
-	if err := tui.OverrideKeys(cfg.Keys); err != nil {
+	// Attached screens bind the [keys] of config.toml, each its own copy.
+	if err := tui.CheckKeys(cfg.Keys); err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
 	}
 	srv, err := remote.Listen(a.paths.Data, a.socketPath())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,12 @@ func TestScreensAttachToTheCore(t *testing.T) {
 	defer bob.Close()
 	p := newProfile(t)
 	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+	// The screens the core serves bind config.toml's [keys].
+	conf, err := os.ReadFile(p.configFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, p, string(conf)+"\n[keys]\nhelp = \"H\"\n")
 
 	if _, stderr, code := p.run("", "attach"); code != exitNoCore || !strings.Contains(stderr, "no Polyglot core is running") {
 		t.Fatalf("attach with no core: exit %d: %s", code, stderr)
@@ -44,7 +51,7 @@ func TestScreensAttachToTheCore(t *testing.T) {
 	a := tmuxtest.Start(t, 110, 30, env, binPath, "attach")
 	b := tmuxtest.Start(t, 100, 30, env, binPath) // a plain polyglot attaches by itself
 	for _, s := range []*tmuxtest.Session{a, b} {
-		s.WaitFor(30*time.Second, "xmpp:alice@localhost online", "hello from bob")
+		s.WaitFor(30*time.Second, "xmpp:alice@localhost online", "hello from bob", "H help")
 	}
 
 	// Sent in one screen, shown in the other.

@@ -137,7 +137,8 @@ func (a *app) screen(cfg *accounts.Config, core *inbox.Inbox, view tui.AccountsV
 		if err != nil { // checked at start: the file changed since
 			th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
 		}
-		return tui.NewProgram(ctx, tui.Options{Core: core, Theme: th, Accounts: view, Control: control, Logger: a.log, Remote: true,
+		keys, _ := tui.BindKeys(cfg.Keys) // checked at start; nil is the defaults
+		return tui.NewProgram(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: control, Logger: a.log, Remote: true,
 			Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
 	}
 }

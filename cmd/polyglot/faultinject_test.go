@@ -372,6 +372,29 @@ func TestNothingLostMatrix(t *testing.T) {
 		aim: func(rng *rand.Rand) { time.Sleep(time.Duration(rng.IntN(600)) * time.Millisecond) },
 	}
 	f.run()
+	logServerStreamGaps(t, x.d)
+}
+
+// logServerStreamGaps logs the events Dendrite's roomserver accepted that
+// never reached its sync stream (syncapi): no client can sync those.
+func logServerStreamGaps(t *testing.T, d *testserver.Dendrite) {
+	db, err := sql.Open("sqlite", "file:"+d.DBPath("roomserver")+"?mode=ro")
+	if err != nil {
+		t.Logf("server stream check: %v", err)
+		return
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`ATTACH DATABASE ? AS s`, "file:"+d.DBPath("syncapi")+"?mode=ro"); err != nil {
+		t.Logf("server stream check: %v", err)
+		return
+	}
+	var total, missing int
+	var ids sql.NullString
+	err = db.QueryRow(`SELECT count(*), sum(event_id NOT IN (SELECT event_id FROM s.syncapi_output_room_events)),
+		group_concat(CASE WHEN event_id NOT IN (SELECT event_id FROM s.syncapi_output_room_events) THEN event_nid || ':' || event_id END)
+		FROM roomserver_events`).Scan(&total, &missing, &ids)
+	t.Logf("server stream check: roomserver has %d events, %d of them not in the sync stream %s (err %v)", total, missing, ids.String, err)
 }
 
 // explainLostMatrix logs, for each lost message, where Dendrite has it: in

@@ -392,8 +392,9 @@ func logServerStreamGaps(t *testing.T, d *testserver.Dendrite) {
 	var total, missing int
 	var ids sql.NullString
 	err = db.QueryRow(`SELECT count(*), sum(event_id NOT IN (SELECT event_id FROM s.syncapi_output_room_events)),
-		group_concat(CASE WHEN event_id NOT IN (SELECT event_id FROM s.syncapi_output_room_events) THEN event_nid || ':' || event_id END)
-		FROM roomserver_events`).Scan(&total, &missing, &ids)
+		group_concat(CASE WHEN event_id NOT IN (SELECT event_id FROM s.syncapi_output_room_events)
+			THEN e.event_nid || ':' || t.event_type || ':' || e.event_id END)
+		FROM roomserver_events e JOIN roomserver_event_types t USING (event_type_nid)`).Scan(&total, &missing, &ids)
 	t.Logf("server stream check: roomserver has %d events, %d of them not in the sync stream %s (err %v)", total, missing, ids.String, err)
 }
 

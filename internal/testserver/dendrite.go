@@ -28,7 +28,12 @@ const DendriteVersion = "v0.15.2"
 const DendriteDomain = "localhost"
 
 // Dendrite is one running Dendrite homeserver on loopback, with federation
-// off, its own SQLite files and an in-memory JetStream.
+// off, its own SQLite files and a JetStream on disk. On disk as in
+// Dendrite's default: an in-memory JetStream loses, when the server is
+// killed or stopped, every room event and to-device message the
+// roomserver had accepted (and answered with an event ID) but the sync API
+// had not consumed yet — no /sync, /messages or /context ever shows them,
+// which fault tests would blame on the client.
 type Dendrite struct {
 	t      testing.TB
 	bin    string
@@ -120,7 +125,7 @@ global:
   report_stats:
     enabled: false
   jetstream:
-    in_memory: true
+    in_memory: false
     storage_path: ` + filepath.Join(d.dir, "jetstream") + `
     topic_prefix: Dendrite
   metrics:

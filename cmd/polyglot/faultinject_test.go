@@ -376,7 +376,7 @@ func TestNothingLostMatrix(t *testing.T) {
 			}
 			return err == nil
 		},
-		stored:      func() ([]string, []string) { return storedBodies(t, rt.inbox, x.bob) },
+		stored: func() ([]string, []string) { return storedBodies(t, rt.inbox, x.bob) },
 		confirmedID: func(networkID string) bool {
 			confirmed := false
 			sentIDs.Range(func(_, v any) bool { confirmed = v == networkID; return !confirmed })

@@ -14,4 +14,11 @@
 // sentence for the user when the versions differ, and closes. Then the
 // client sends requests, each with an ID its answers carry. Version bumps
 // whenever a frame changes meaning.
+//
+// A Run may carry secrets the client gathered for the command (the
+// password of an account `account add` adds in the core). That is no
+// wider exposure than the core itself: the socket is 0600 in a 0700
+// directory, so only the user who owns the core (and root) can connect or
+// read it, and that user can read the keystore's input anyway; the bytes
+// cross no network and are never logged by either end.
 package remote

@@ -15,8 +15,10 @@ import (
 	"golang.org/x/term"
 
 	"polyglot/accounts"
+	"polyglot/keystore"
 	"polyglot/protocols"
 	"polyglot/protocols/matrix"
+	"polyglot/remote"
 )
 
 func newAccountCmd(io streams) *cobra.Command {
@@ -120,9 +122,17 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err := check.Validate(); err != nil {
 		return withCode(exitUsage, fmt.Errorf("invalid account: %w", err))
 	}
+	if rt := hostedRuntime(ctx); rt != nil {
+		return a.addInCore(ctx, rt, o)
+	}
 	secrets, err := a.loginSecrets(o)
 	if err != nil {
 		return withCode(exitUsage, err)
+	}
+	// A running core holds the keystore and connects the accounts: it
+	// adds this one and brings it online on every screen at once.
+	if code, ok := runInCore(ctx, "account add", remote.Run{Args: o.coreArgs(), Secrets: secrets}, a.io); ok {
+		return ranInCoreErr(code)
 	}
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -136,20 +146,65 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err != nil {
 		return err
 	}
-	acc := o.account()
+	_, err = a.addChecked(ctx, m, ks, o.account(), secrets)
+	return err
+}
+
+// addInCore is `account add` run inside the core for another process
+// (which read the password and sent it along): the core's Manager checks
+// the login, saves, and connects the account, and the inbox learns of it
+// as the TUI's add form tells it.
+func (a *app) addInCore(ctx context.Context, rt *runtime, o *addOptions) error {
+	secrets := forwardedSecrets(ctx)
+	if secrets == nil {
+		var err error
+		if secrets, err = a.loginSecrets(o); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	added, err := a.addChecked(ctx, rt.accounts, rt.keys, o.account(), secrets)
+	if err != nil {
+		return err
+	}
+	statusView{m: rt.accounts, in: rt.inbox, log: a.log}.registered(added)
+	fmt.Fprintf(a.io.err, "the running Polyglot core (pid %d) connects it now\n", os.Getpid())
+	return nil
+}
+
+// addChecked adds acc through m, which checks the login before it saves
+// anything, and maps the outcome to the README's exit codes.
+func (a *app) addChecked(ctx context.Context, m *accounts.Manager, ks keystore.Store, acc accounts.Account, secrets map[string][]byte) (accounts.Account, error) {
 	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
 	added, err := m.AddWithSecrets(ctx, acc, secrets)
 	var le *accounts.LoginError
 	switch {
 	case errors.As(err, &le) && le.Reason == accounts.ReasonAuth:
-		return withCode(exitAuth, err)
+		return added, withCode(exitAuth, err)
 	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrNoConnector):
-		return withCode(exitUsage, err)
+		return added, withCode(exitUsage, err)
 	case err != nil:
-		return err
+		return added, err
 	}
 	fmt.Fprintf(a.io.out, "added %s (%s); secrets are in the %s keystore\n", added.ID, added.Network, ks.Backend())
-	return nil
+	return added, nil
+}
+
+// coreArgs is the command line that adds the account o describes in a
+// running core: every choice made here (a prompt's answers, the CA file
+// made absolute), and no password or token file, whose contents travel
+// as the Run's secrets.
+func (o *addOptions) coreArgs() []string {
+	acc := o.account()
+	args := []string{"account", "add", string(o.network), acc.Address}
+	for _, f := range [][2]string{{"server", acc.Server}, {"ca-file", acc.CAFile}, {"name", o.displayName}, {"reach", o.reach}} {
+		if f[1] != "" {
+			args = append(args, "--"+f[0]+"="+f[1])
+		}
+	}
+	if o.insecureTLS {
+		args = append(args, "--insecure-loopback-tls")
+	}
+	return args
 }
 
 // account builds the account to add from what the user gave, the same for
@@ -239,8 +294,9 @@ func (a *app) accountList(ctx context.Context, online bool) error {
 
 func newAccountRemoveCmd(io streams) *cobra.Command {
 	return &cobra.Command{
-		Use:   "remove ACCOUNT",
-		Short: "Remove an account with its secrets (its messages stay in the inbox)",
+		Use:         "remove ACCOUNT",
+		Annotations: forwardToCore,
+		Short:       "Remove an account with its secrets (its messages stay in the inbox)",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return withCode(exitUsage, errors.New("want one ACCOUNT (an address or network:address from `account list`)"))
@@ -261,11 +317,7 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			if !ok {
 				return withCode(exitUsage, fmt.Errorf("no account %q (see `polyglot account list`)", args[0]))
 			}
-			ks, err := a.openKeystore(cfg)
-			if err != nil {
-				return err
-			}
-			m, err := a.newManager(cfg, ks, nil)
+			m, err := a.removingManager(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -284,6 +336,20 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// removingManager is the Manager that removes an account: inside a
+// running core its own, which disconnects the account first; else one
+// over the keystore, which this process then owns.
+func (a *app) removingManager(ctx context.Context, cfg *accounts.Config) (*accounts.Manager, error) {
+	if rt := hostedRuntime(ctx); rt != nil {
+		return rt.accounts, nil
+	}
+	ks, err := a.openKeystore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return a.newManager(cfg, ks, nil)
 }
 
 func findAccountID(cfg *accounts.Config, s string) (string, bool) {

@@ -74,6 +74,10 @@ func execute(ctx context.Context, args []string, io streams) int {
 	if err == nil {
 		return exitOK
 	}
+	var done *ranInCore
+	if errors.As(err, &done) {
+		return done.code // the core printed why
+	}
 	fmt.Fprintln(io.err, "polyglot:", userText(err))
 	return exitCode(err)
 }
@@ -97,6 +101,20 @@ func exitCode(err error) int {
 		return exitError
 	}
 	return exitUsage
+}
+
+// ranInCore ends a command that the running core ran for it, with the
+// core's exit code; its messages are printed already.
+type ranInCore struct{ code int }
+
+func (e *ranInCore) Error() string { return fmt.Sprintf("the core's exit code %d", e.code) }
+
+// ranInCoreErr is nil for success, so cobra sees a command that worked.
+func ranInCoreErr(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return &ranInCore{code}
 }
 
 // runError marks an uncoded error from a command's RunE.

@@ -47,6 +47,12 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 			return withCode(exitUsage, fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", o.phone))
 		}
 	}
+	// A link cannot be saved beside a running core (it holds the
+	// keystore), and the phone's confirmation is not forwarded to it: say
+	// so before the user scans anything.
+	if err := a.ownDataDir(": it holds the keystore, and `account add whatsapp` does not run through it; link the phone from one of its screens (polyglot attach, then A, then a), or stop it first"); err != nil {
+		return err
+	}
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err

@@ -167,6 +167,7 @@ func (a *app) addInCore(ctx context.Context, rt *runtime, o *addOptions) error {
 		return err
 	}
 	statusView{m: rt.accounts, in: rt.inbox, log: a.log}.registered(added)
+	rt.inbox.AccountsChanged()
 	fmt.Fprintf(a.io.err, "the running Polyglot core (pid %d) connects it now\n", os.Getpid())
 	return nil
 }
@@ -322,6 +323,10 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 				return err
 			}
 			err = m.Remove(id)
+			if rt := hostedRuntime(cmd.Context()); rt != nil {
+				// The core's screens re-read their account list.
+				rt.inbox.AccountsChanged()
+			}
 			var lo *accounts.LogoutError
 			if errors.As(err, &lo) && err == error(lo) {
 				// Removed; only the server-side session remains.

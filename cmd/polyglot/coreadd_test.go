@@ -1,0 +1,180 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"polyglot/accounts"
+	"polyglot/internal/testserver"
+	"polyglot/internal/tmuxtest"
+	"polyglot/keystore"
+)
+
+// TestAccountAddThroughTheCore: with `polyglot serve` running, `account
+// add xmpp` from another process runs in the core. The password is read
+// here (standard input) and sent over the socket; the core checks the
+// login, saves the account and connects it at once: a screen attached
+// before the add shows it online, as does `account list --online`, and
+// the server has its session. A refused login, an account that exists and
+// a server that is down exit with the codes they have with no core, and
+// add nothing. `account remove` through the core ends the server session
+// and removes the account and its secret.
+func TestAccountAddThroughTheCore(t *testing.T) {
+	const carolPW = "carol-pw-5e1c"
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw")
+	srv.Register("carol", carolPW)
+	p := newProfile(t)
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+
+	wrong := filepath.Join(p.root, "wrong-pw")
+	if err := os.WriteFile(wrong, []byte("not carol's password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addCarol := func(server string, more ...string) []string {
+		return append([]string{"account", "add", "xmpp", "carol@localhost", "--server", server, "--ca-file", srv.CAFile()}, more...)
+	}
+	refusals := []struct {
+		name string
+		args []string
+		code int
+		say  string
+	}{
+		{"wrong password", addCarol(srv.Addr(), "--password-file", wrong), exitAuth, "carol@localhost"},
+		{"already added", []string{"account", "add", "xmpp", "alice@localhost", "--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", wrong}, exitUsage, "already"},
+		{"server down", addCarol(closedPort(t), "--password-file", wrong), exitError, "carol@localhost"},
+		{"no password", addCarol(srv.Addr()), exitUsage, "empty password"},
+	}
+	// First with no core: the codes the core must keep.
+	for _, r := range refusals {
+		if _, stderr, code := p.run("", r.args...); code != r.code || !strings.Contains(stderr, r.say) {
+			t.Fatalf("%s, no core: exit %d, want %d with %q: %s", r.name, code, r.code, r.say, stderr)
+		}
+	}
+
+	startServe(t, p)
+	// This process opens no keystore: a passphrase file that does not
+	// exist would fail an add that ran here.
+	away := *p
+	away.extraEnv = append(append([]string(nil), p.extraEnv...), "POLYGLOT_PASSPHRASE_FILE="+filepath.Join(p.root, "no-such-file"))
+	for _, r := range refusals {
+		if _, stderr, code := away.run("", r.args...); code != r.code || !strings.Contains(stderr, r.say) {
+			t.Fatalf("%s, through the core: exit %d, want %d with %q: %s", r.name, code, r.code, r.say, stderr)
+		}
+	}
+	if cfg, _ := os.ReadFile(p.configFile()); strings.Contains(string(cfg), "carol") {
+		t.Fatalf("a refused add saved the account:\n%s", cfg)
+	}
+	if out, _, _ := away.run("", "account", "list"); strings.Contains(out, "carol") {
+		t.Fatalf("a refused add is listed:\n%s", out)
+	}
+
+	// A screen attached before the add shows it without a restart.
+	screen := tmuxtest.Start(t, 150, 30, append(p.env(), "LANG=C.UTF-8"), binPath, "attach")
+	screen.WaitFor(30*time.Second, "xmpp:alice@localhost online")
+	screen.Keys("A")
+	screen.WaitFor(10*time.Second, "alice@localhost")
+
+	start := time.Now()
+	out, stderr, code := away.run(carolPW+"\n", addCarol(srv.Addr())...)
+	if code != 0 || !strings.Contains(out, "added xmpp:carol@localhost") || !strings.Contains(stderr, "connects it now") {
+		t.Fatalf("account add through the core: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	t.Logf("account add through the core took %s", time.Since(start).Round(time.Millisecond))
+	_, took := screen.WaitFor(30*time.Second, "carol@localhost")
+	t.Logf("the attached screen listed carol %s after it looked", took.Round(time.Millisecond))
+	waitListed(t, &away, "carol@localhost", "online")
+	if !strings.Contains(p.logTail(400), `"command":"account add"`) {
+		t.Fatal("the core's log does not show the forwarded add")
+	}
+	live := carolSessions(t, srv)
+	if len(live) != 1 {
+		t.Fatalf("carol has %d live sessions on the server, want the core's one: %v\n%s", len(live), live, srv.Log())
+	}
+	if got, err := storedPassword(t, p, "xmpp:carol@localhost"); err != nil || string(got) != carolPW {
+		t.Fatalf("carol's password in the keystore: %v", err)
+	}
+	p.assertNoSecret(carolPW)
+
+	// Remove through the core: disconnected there, gone from the list,
+	// the config and the keystore.
+	out, stderr, code = away.run("", "account", "remove", "carol@localhost")
+	if code != 0 || !strings.Contains(out, "removed xmpp:carol@localhost") {
+		t.Fatalf("account remove through the core: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	screen.WaitGone(30*time.Second, "carol@localhost")
+	deadline := time.Now().Add(30 * time.Second)
+	for len(carolSessions(t, srv)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("carol's session stayed on the server after the remove: %v", carolSessions(t, srv))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, stderr, code = away.run("", "account", "list", "--online")
+	if code != 0 || strings.Contains(out, "carol") || !strings.Contains(out, "alice@localhost") {
+		t.Fatalf("account list --online after the remove: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := storedPassword(t, p, "xmpp:carol@localhost"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("carol's password outlived the remove: %v", err)
+	}
+	// The account can be added again: nothing of it was left behind.
+	if out, stderr, code := away.run(carolPW+"\n", addCarol(srv.Addr())...); code != 0 {
+		t.Fatalf("account add again: exit %d\n%s%s", code, out, stderr)
+	}
+	waitListed(t, &away, "carol@localhost", "online")
+}
+
+// waitListed polls `account list --online` until address's row shows state.
+func waitListed(t *testing.T, p *profile, address, state string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, stderr, code := p.run("", "account", "list", "--online")
+		for _, line := range strings.Split(out, "\n") {
+			if code == 0 && strings.Contains(line, address) && strings.Contains(line, state) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("account list --online never showed %s %s: exit %d\n%s%s", address, state, code, out, stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// carolSessions are the c2s sessions Prosody's log shows authenticated as
+// carol@localhost and not yet disconnected.
+func carolSessions(t *testing.T, srv *testserver.Prosody) []string {
+	t.Helper()
+	auth := regexp.MustCompile(`(c2s[0-9a-f]+)\s+info\s+Authenticated as carol@localhost`)
+	gone := regexp.MustCompile(`(c2s[0-9a-f]+)\s+info\s+Client disconnected`)
+	live := map[string]bool{}
+	for _, line := range strings.Split(srv.Log(), "\n") {
+		if m := auth.FindStringSubmatch(line); m != nil {
+			live[m[1]] = true
+		} else if m := gone.FindStringSubmatch(line); m != nil {
+			delete(live, m[1])
+		}
+	}
+	var out []string
+	for s := range live {
+		out = append(out, s)
+	}
+	return out
+}
+
+// storedPassword reads account's password from the profile's secrets
+// file, a second reader beside the core (reading takes no lock).
+func storedPassword(t *testing.T, p *profile, account string) ([]byte, error) {
+	t.Helper()
+	ks, err := keystore.Open(keystore.Options{Dir: filepath.Join(p.data, "polyglot"), Backend: "file", PassphraseFile: p.passFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks.Get(keystore.AccountSecret(account, accounts.SecretPassword))
+}

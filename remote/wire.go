@@ -2,7 +2,8 @@ package remote
 
 // Version is the protocol both ends must speak; a frame that changes
 // meaning bumps it.
-// 2: Run carries Secrets (a core of 1 would run `account add` without them).
+// 2: Run carries Secrets and Terminal (a core of 1 would run `account
+// add` without them).
 const Version = 2
 
 // Frame is one line on the socket. Exactly one group of fields is set.
@@ -54,4 +55,7 @@ type Run struct {
 	// account being added), gathered there by kind. Never logged by
 	// either end.
 	Secrets map[string][]byte `json:"secrets,omitempty"`
+	// Terminal: the client's standard output is a terminal, so the
+	// command may redraw in place (account add whatsapp's QR code).
+	Terminal bool `json:"terminal,omitempty"`
 }

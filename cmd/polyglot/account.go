@@ -193,11 +193,15 @@ func (a *app) addChecked(ctx context.Context, m *accounts.Manager, ks keystore.S
 // coreArgs is the command line that adds the account o describes in a
 // running core: every choice made here (a prompt's answers, the CA file
 // made absolute), and no password or token file, whose contents travel
-// as the Run's secrets.
+// as the Run's secrets. WhatsApp's is its link options.
 func (o *addOptions) coreArgs() []string {
 	acc := o.account()
 	args := []string{"account", "add", string(o.network), acc.Address}
-	for _, f := range [][2]string{{"server", acc.Server}, {"ca-file", acc.CAFile}, {"name", o.displayName}, {"reach", o.reach}} {
+	if o.network == protocols.WhatsApp {
+		// The address is the phone's number, learnt when it confirms.
+		args = args[:3]
+	}
+	for _, f := range [][2]string{{"server", acc.Server}, {"ca-file", acc.CAFile}, {"name", o.displayName}, {"reach", o.reach}, {"phone", o.phone}} {
 		if f[1] != "" {
 			args = append(args, "--"+f[0]+"="+f[1])
 		}

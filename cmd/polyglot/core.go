@@ -166,7 +166,7 @@ func (h *coreHost) run(ctx context.Context, req remote.Run, stdout, stderr io.Wr
 	if len(req.Secrets) > 0 {
 		ctx = context.WithValue(ctx, forwardedSecretsKey{}, req.Secrets)
 	}
-	return execute(ctx, req.Args, streams{in: strings.NewReader(""), out: stdout, err: stderr})
+	return execute(ctx, req.Args, streams{in: strings.NewReader(""), out: stdout, err: stderr, outTTY: req.Terminal})
 }
 
 // commandName is what the log says of a forwarded command line: its
@@ -212,6 +212,7 @@ func runInCore(ctx context.Context, name string, req remote.Run, io streams) (co
 		return 0, false // no core: the command runs here
 	}
 	defer c.Close()
+	req.Terminal = io.outIsTerminal()
 	code, err = c.Run(ctx, req, io.out, io.err)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -177,4 +178,91 @@ func storedPassword(t *testing.T, p *profile, account string) ([]byte, error) {
 		t.Fatal(err)
 	}
 	return ks.Get(keystore.AccountSecret(account, accounts.SecretPassword))
+}
+
+// TestWhatsAppLinkThroughTheCore: with `polyglot serve` running, `account
+// add whatsapp` links in the core. Its QR codes reach this terminal,
+// redrawn in place as they rotate; an unscanned link ends with the exit
+// code and words it has with no core and saves nothing; WhatsApp out of
+// the core's reach is exit 69 here too. (No WhatsApp server runs in
+// tests: the codes come from the binary's test seam, read by the core.)
+func TestWhatsAppLinkThroughTheCore(t *testing.T) {
+	p := newProfile(t)
+	writeConfig(t, p, offlineAccount)
+	storeSecret(t, p, p.passphrase, "xmpp:me@localhost", "pw")
+	first, second := fakeWhatsAppQR(t), fakeWhatsAppQR(t)
+	codes := filepath.Join(p.root, "codes")
+	if err := os.WriteFile(codes, []byte(first+"\n"+second+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.extraEnv = append(p.extraEnv, testQREnv+"="+codes, testQREveryEnv+"=3s")
+	firstCode := func(out string) string {
+		_, block, _ := strings.Cut(out, "Scan with the phone")
+		block, _, _ = strings.Cut(block, "Scan with the phone")
+		got, err := decodeQR(block)
+		if err != nil {
+			t.Fatalf("no QR code in the output (%v):\n%s", err, out)
+		}
+		return got
+	}
+	out, stderr, wantCode := p.run("", "account", "add", "whatsapp")
+	if wantCode == 0 || !strings.Contains(stderr, "nothing was saved") || firstCode(out) != first {
+		t.Fatalf("an unscanned link with no core: exit %d\nstdout: %s\nstderr: %s", wantCode, out, stderr)
+	}
+
+	startServe(t, p)
+	// This process cannot link: its codes file does not exist.
+	away := *p
+	away.extraEnv = append(append([]string(nil), p.extraEnv...), testQREnv+"="+filepath.Join(p.root, "no-such-file"))
+	out, stderr, code := away.run("", "account", "add", "whatsapp")
+	if code != wantCode || !strings.Contains(stderr, "nothing was saved") || firstCode(out) != first {
+		t.Fatalf("an unscanned link through the core: exit %d, want %d\nstdout: %s\nstderr: %s", code, wantCode, out, stderr)
+	}
+
+	// In a terminal the code is redrawn in place, as with no core.
+	s := tmuxtest.Start(t, 100, 50, append(away.env(), "LANG=C.UTF-8"), binPath, "account", "add", "whatsapp")
+	screen, _ := s.WaitFor(10*time.Second, "Scan with the phone", "This code changes in")
+	if got, err := decodeQR(screen); err != nil || got != first {
+		t.Fatalf("decoded %q (%v), want the first code\n%s", got, err, screen)
+	}
+	// The countdown moves in place: only a terminal gets it.
+	s.WaitFor(3*time.Second, "This code changes in 1 s")
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		screen = s.Screen()
+		if got, err := decodeQR(screen); err == nil && got == second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second code never appeared:\n%s", screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(screen, "Scan with the phone"); n != 1 {
+		t.Fatalf("rotation appended instead of redrawing (%d titles):\n%s", n, screen)
+	}
+	s.WaitFor(10*time.Second, "no phone linked in time", "nothing was saved")
+	if cfg, _ := os.ReadFile(p.configFile()); strings.Contains(string(cfg), "whatsapp") {
+		t.Fatalf("an unscanned link saved an account:\n%s", cfg)
+	}
+	_ = filepath.WalkDir(p.root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && (strings.HasPrefix(d.Name(), "whatsapp.db") || strings.HasPrefix(d.Name(), ".whatsapp-link-")) {
+			t.Errorf("left behind: %s", path)
+		}
+		return nil
+	})
+	if n := strings.Count(p.logTail(400), `"command":"account add"`); n != 2 {
+		t.Fatalf("the core's log shows %d forwarded adds, want 2", n)
+	}
+
+	// The core cannot reach WhatsApp: 69, as with no core.
+	q := newProfile(t)
+	writeConfig(t, q, offlineAccount)
+	storeSecret(t, q, q.passphrase, "xmpp:me@localhost", "pw")
+	q.extraEnv = append(q.extraEnv, "HTTPS_PROXY=http://"+closedPort(t))
+	startServe(t, q)
+	out, stderr, code = q.run("", "account", "add", "whatsapp", "--phone", "+491701234567")
+	if code != exitUnavailable || !strings.Contains(stderr, "cannot reach WhatsApp's servers") || !strings.Contains(q.logTail(100), `"command":"account add"`) {
+		t.Fatalf("WhatsApp out of the core's reach: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
 }

@@ -54,12 +54,18 @@ func withCode(code int, err error) error {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// outTTY: out reaches a terminal though it is no *os.File here (a
+	// command the core runs for a client in a terminal).
+	outTTY bool
 }
+
+// outIsTerminal says out may be redrawn in place.
+func (s streams) outIsTerminal() bool { return s.outTTY || isTerminalWriter(s.out) }
 
 func main() {
 	privateFiles()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], streams{os.Stdin, os.Stdout, os.Stderr})
+	code := execute(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 	stop()
 	os.Exit(code)
 }

@@ -63,8 +63,11 @@ Polyglot cannot set up cross-signing for it, so verifying contacts needs a
 password login (or cross-signing set up by your other client).
 It is kept in the keystore (OS keyring, or a passphrase-encrypted file), never
 in config.toml. WhatsApp links Polyglot as a device of your phone: nothing is
-saved until the phone confirms. Exit status: 0 added; 2 bad arguments; 4 login
-refused; 69 WhatsApp's servers cannot be reached; 1 other.`,
+saved until the phone confirms. Beside a running core (polyglot serve, or
+polyglot in another terminal) the password is read here and the core adds
+the account, which comes online there at once.
+Exit status: 0 added; 2 bad arguments; 4 login refused; 69 WhatsApp's
+servers cannot be reached; 5 a core of another version refused it; 1 other.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return withCode(exitUsage, errors.New("want a network (xmpp, matrix or whatsapp) and optionally an ADDRESS"))

@@ -266,3 +266,58 @@ func TestWhatsAppLinkThroughTheCore(t *testing.T) {
 		t.Fatalf("WhatsApp out of the core's reach: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 }
+
+// TestMatrixAccountAddThroughTheCore: the same through a core for a
+// Matrix account on a real Dendrite: a wrong password exits 4 with no
+// core and through one, and leaves no device on the server; the added
+// account is the core's one device for that user, online in the core;
+// `account remove` through the core logs that device out.
+func TestMatrixAccountAddThroughTheCore(t *testing.T) {
+	d := testserver.StartDendrite(t)
+	d.CreateUser("alice", "alice-pw-3d9")
+	erin := d.CreateUser("erin", "erin-pw-8a2")
+	p := newProfile(t)
+	addMatrixAccount(t, p, d, "@alice:localhost", "alice-pw-3d9")
+	wrong := filepath.Join(p.root, "wrong-pw")
+	if err := os.WriteFile(wrong, []byte("not erin's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addErin := func(pwFile string) []string {
+		return []string{"account", "add", "matrix", erin, "--server", d.URL(), "--password-file", pwFile}
+	}
+	if _, stderr, code := p.run("", addErin(wrong)...); code != exitAuth {
+		t.Fatalf("a wrong password with no core: exit %d: %s", code, stderr)
+	}
+
+	startServe(t, p)
+	away := *p
+	away.extraEnv = append(append([]string(nil), p.extraEnv...), "POLYGLOT_PASSPHRASE_FILE="+filepath.Join(p.root, "no-such-file"))
+	if _, stderr, code := away.run("", addErin(wrong)...); code != exitAuth || !strings.Contains(stderr, erin) {
+		t.Fatalf("a wrong password through the core: exit %d: %s", code, stderr)
+	}
+	if devs := d.Devices(t, erin, "erin-pw-8a2"); len(devs) != 0 {
+		t.Fatalf("refused adds left devices on the server: %v", devs)
+	}
+
+	right := filepath.Join(p.root, "erin-pw")
+	if err := os.WriteFile(right, []byte("erin-pw-8a2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := away.run("", addErin(right)...); code != 0 || !strings.Contains(out, "added matrix:"+erin) {
+		t.Fatalf("account add through the core: exit %d\n%s%s", code, out, stderr)
+	}
+	waitListed(t, &away, erin, "online")
+	if devs := d.Devices(t, erin, "erin-pw-8a2"); len(devs) != 1 {
+		t.Fatalf("erin has %d devices on the server, want the core's one: %v", len(devs), devs)
+	}
+
+	if out, stderr, code := away.run("", "account", "remove", erin); code != 0 || !strings.Contains(out, "removed matrix:"+erin) || stderr != "" {
+		t.Fatalf("account remove through the core: exit %d\n%s%s", code, out, stderr)
+	}
+	if devs := d.Devices(t, erin, "erin-pw-8a2"); len(devs) != 0 {
+		t.Fatalf("the removed account's device stays on the server: %v", devs)
+	}
+	if out, _, code := away.run("", "account", "list", "--online"); code != 0 || strings.Contains(out, "erin") || !strings.Contains(out, "alice") {
+		t.Fatalf("account list --online after the remove: exit %d\n%s", code, out)
+	}
+}

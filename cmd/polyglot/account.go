@@ -331,6 +331,9 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			}
 			err = m.Remove(id)
 			if rt := hostedRuntime(cmd.Context()); rt != nil {
+				if errors.Is(err, accounts.ErrUnknownAccount) {
+					return withCode(exitUsage, fmt.Errorf("the running core has no account %q: config.toml gained it after the core started; restart the core, then remove it", id))
+				}
 				// The core's screens re-read their account list.
 				rt.inbox.AccountsChanged()
 			}

@@ -320,4 +320,20 @@ func TestMatrixAccountAddThroughTheCore(t *testing.T) {
 	if out, _, code := away.run("", "account", "list", "--online"); code != 0 || strings.Contains(out, "erin") || !strings.Contains(out, "alice") {
 		t.Fatalf("account list --online after the remove: exit %d\n%s", code, out)
 	}
+
+	// An access token read here logs in the core with its device.
+	token, device := d.Login(t, erin, "erin-pw-8a2")
+	tf := filepath.Join(p.root, "erin-token")
+	if err := os.WriteFile(tf, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := away.run("", "account", "add", "matrix", erin, "--server", d.URL(), "--token-file", tf); code != 0 {
+		t.Fatalf("account add --token-file through the core: exit %d\n%s%s", code, out, stderr)
+	}
+	waitListed(t, &away, erin, "online")
+	if devs := d.Devices(t, erin, "erin-pw-8a2"); len(devs) != 1 || devs[0] != device {
+		t.Fatalf("erin's devices %v, want only the token's %s", devs, device)
+	}
+	p.assertNoSecret(token)
+	p.assertNoSecret("erin-pw-8a2")
 }

@@ -125,7 +125,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 			storeSecret(t, p, p.passphrase, acc, "pw")
 			holdDataDir(t, p)
 		}, []string{"passphrase"}, exitBusy, "does not run through it"},
-		{"account add whatsapp beside a core", holdDataDir, []string{"account", "add", "whatsapp"}, exitBusy, "link the phone from one of its screens"},
+		{"account add whatsapp, data dir taken", holdDataDir, []string{"account", "add", "whatsapp"}, exitBusy, "try again in a moment"},
 		{"account add whatsapp with an address", nil, []string{"account", "add", "whatsapp", "+491701234567"}, exitUsage, "--phone"},
 		{"account add whatsapp, bad phone", nil, []string{"account", "add", "whatsapp", "--phone", "call me"}, exitUsage, "not a phone number"},
 		{"account add whatsapp, no route", func(t *testing.T, p *profile) {

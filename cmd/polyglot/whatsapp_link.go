@@ -57,7 +57,9 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		}
 		// Else this process owns the data dir for the whole link: a core
 		// started meanwhile could not let it save what the phone confirmed.
-		if err := a.ownDataDir(": it holds the keystore; link the phone from one of its screens (polyglot attach, then A, then a), or stop it first"); err != nil {
+		// Taken already (a core still starting, another command): say so
+		// before the user scans anything.
+		if err := a.ownDataDir("and does not answer on its socket yet; try again in a moment"); err != nil {
 			return err
 		}
 	}

@@ -255,6 +255,35 @@ func TestWhatsAppLinkThroughTheCore(t *testing.T) {
 		t.Fatalf("the core's log shows %d forwarded adds, want 2", n)
 	}
 
+	// ctrl+c here stops the link in the core at once (the codes would
+	// last 6 s), with the exit code of a ctrl+c with no core.
+	interrupted := func(who *profile) string {
+		s := tmuxtest.Start(t, 100, 50, append(who.env(), "LANG=C.UTF-8"), "bash", "-c", binPath+" account add whatsapp; echo exit=$?")
+		s.WaitFor(10*time.Second, "Scan with the phone")
+		s.Keys("C-c")
+		screen, _ := s.WaitFor(2*time.Second, "exit=")
+		_, code, _ := strings.Cut(screen, "exit=")
+		return strings.Fields(code)[0]
+	}
+	viaCore := interrupted(&away)
+	links := func() []string { m, _ := filepath.Glob(filepath.Join(p.data, "polyglot", ".whatsapp-link-*")); return m }
+	deadline = time.Now().Add(2 * time.Second)
+	for len(links()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the core kept linking after ctrl+c: %v", links())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(p.logTail(400), `"command":"account add"`); n != 3 {
+		t.Fatalf("the core's log shows %d forwarded adds, want 3", n)
+	}
+	alone := newProfile(t)
+	alone.extraEnv = p.extraEnv
+	if standalone := interrupted(alone); viaCore != standalone {
+		t.Fatalf("ctrl+c through the core: exit %s; with no core: exit %s", viaCore, standalone)
+	}
+	t.Logf("ctrl+c during a link through the core: exit %s, as with no core", viaCore)
+
 	// The core cannot reach WhatsApp: 69, as with no core.
 	q := newProfile(t)
 	writeConfig(t, q, offlineAccount)

@@ -266,7 +266,10 @@ func TestWhatsAppLinkThroughTheCore(t *testing.T) {
 		return strings.Fields(code)[0]
 	}
 	viaCore := interrupted(&away)
-	links := func() []string { m, _ := filepath.Glob(filepath.Join(p.data, "polyglot", ".whatsapp-link-*")); return m }
+	links := func() []string {
+		m, _ := filepath.Glob(filepath.Join(p.data, "polyglot", ".whatsapp-link-*"))
+		return m
+	}
 	deadline = time.Now().Add(2 * time.Second)
 	for len(links()) != 0 {
 		if time.Now().After(deadline) {

@@ -79,7 +79,7 @@ func TestAccountAddThroughTheCore(t *testing.T) {
 	screen := tmuxtest.Start(t, 150, 30, append(p.env(), "LANG=C.UTF-8"), binPath, "attach")
 	screen.WaitFor(30*time.Second, "xmpp:alice@localhost online")
 	screen.Keys("A")
-	screen.WaitFor(10*time.Second, "alice@localhost")
+	waitRow(t, screen, "alice@localhost", "online")
 
 	start := time.Now()
 	out, stderr, code := away.run(carolPW+"\n", addCarol(srv.Addr())...)
@@ -87,8 +87,7 @@ func TestAccountAddThroughTheCore(t *testing.T) {
 		t.Fatalf("account add through the core: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 	t.Logf("account add through the core took %s", time.Since(start).Round(time.Millisecond))
-	_, took := screen.WaitFor(30*time.Second, "carol@localhost")
-	t.Logf("the attached screen listed carol %s after it looked", took.Round(time.Millisecond))
+	waitRow(t, screen, "carol@localhost", "online")
 	waitListed(t, &away, "carol@localhost", "online")
 	if !strings.Contains(p.logTail(400), `"command":"account add"`) {
 		t.Fatal("the core's log does not show the forwarded add")
@@ -128,6 +127,25 @@ func TestAccountAddThroughTheCore(t *testing.T) {
 		t.Fatalf("account add again: exit %d\n%s%s", code, out, stderr)
 	}
 	waitListed(t, &away, "carol@localhost", "online")
+}
+
+// waitRow waits until a line of the screen has both texts (an account
+// row and its state).
+func waitRow(t *testing.T, s *tmuxtest.Session, row, state string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen := s.Screen()
+		for _, line := range strings.Split(screen, "\n") {
+			if strings.Contains(line, row) && strings.Contains(line, state) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no row %q %q on the screen:\n%s", row, state, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitListed polls `account list --online` until address's row shows state.
@@ -368,4 +386,30 @@ func TestMatrixAccountAddThroughTheCore(t *testing.T) {
 	}
 	p.assertNoSecret(token)
 	p.assertNoSecret("erin-pw-8a2")
+}
+
+// TestAccountAddThroughATUICore: the core can be a plain `polyglot` in a
+// terminal (its keystore unlocked behind the first frame): an account
+// added and removed beside it shows in its own screen at once.
+func TestAccountAddThroughATUICore(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw")
+	srv.Register("carol", "carol-pw")
+	p := newProfile(t)
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+	core := tmuxtest.Start(t, 150, 30, append(p.env(), "LANG=C.UTF-8"), binPath)
+	core.WaitFor(30*time.Second, "xmpp:alice@localhost online")
+	core.Keys("A")
+	core.WaitFor(10*time.Second, "alice@localhost")
+
+	out, stderr, code := p.run("carol-pw\n", "account", "add", "xmpp", "carol@localhost", "--server", srv.Addr(), "--ca-file", srv.CAFile())
+	if code != 0 || !strings.Contains(stderr, "connects it now") {
+		t.Fatalf("account add beside a TUI core: exit %d\n%s%s", code, out, stderr)
+	}
+	waitListed(t, p, "carol@localhost", "online")
+	waitRow(t, core, "carol@localhost", "online")
+	if out, stderr, code := p.run("", "account", "remove", "xmpp:carol@localhost"); code != 0 {
+		t.Fatalf("account remove beside a TUI core: exit %d\n%s%s", code, out, stderr)
+	}
+	core.WaitGone(10*time.Second, "carol@localhost")
 }

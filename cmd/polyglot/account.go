@@ -325,18 +325,7 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			if !ok {
 				return withCode(exitUsage, fmt.Errorf("no account %q (see `polyglot account list`)", args[0]))
 			}
-			m, err := a.removingManager(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			err = m.Remove(id)
-			if rt := hostedRuntime(cmd.Context()); rt != nil {
-				if errors.Is(err, accounts.ErrUnknownAccount) {
-					return withCode(exitUsage, fmt.Errorf("the running core has no account %q: config.toml gained it after the core started; restart the core, then remove it", id))
-				}
-				// The core's screens re-read their account list.
-				rt.inbox.AccountsChanged()
-			}
+			err = a.removeAccount(cmd.Context(), cfg, id)
 			var lo *accounts.LogoutError
 			if errors.As(err, &lo) && err == error(lo) {
 				// Removed; only the server-side session remains.
@@ -353,18 +342,26 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 	}
 }
 
-// removingManager is the Manager that removes an account: inside a
-// running core its own, which disconnects the account first; else one
-// over the keystore, which this process then owns.
-func (a *app) removingManager(ctx context.Context, cfg *accounts.Config) (*accounts.Manager, error) {
+// removeAccount removes id: inside a running core through its Manager,
+// which disconnects the account first, as the accounts screen does; else
+// through one over the keystore, which this process then owns.
+func (a *app) removeAccount(ctx context.Context, cfg *accounts.Config, id string) error {
 	if rt := hostedRuntime(ctx); rt != nil {
-		return rt.accounts, nil
+		err := statusView{m: rt.accounts, in: rt.inbox, log: a.log}.remove(id)
+		if errors.Is(err, accounts.ErrUnknownAccount) {
+			return withCode(exitUsage, fmt.Errorf("the running core has no account %q: config.toml gained it after the core started; restart the core, then remove it", id))
+		}
+		return err
 	}
 	ks, err := a.openKeystore(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a.newManager(cfg, ks, nil)
+	m, err := a.newManager(cfg, ks, nil)
+	if err != nil {
+		return err
+	}
+	return m.Remove(id)
 }
 
 func findAccountID(cfg *accounts.Config, s string) (string, bool) {

@@ -390,11 +390,13 @@ func TestMatrixAccountAddThroughTheCore(t *testing.T) {
 
 // TestAccountAddThroughATUICore: the core can be a plain `polyglot` in a
 // terminal (its keystore unlocked behind the first frame): an account
-// added and removed beside it shows in its own screen at once.
+// added and removed beside it shows in its own screen at once, also one
+// added by `account add` run bare in another terminal, which asks there.
 func TestAccountAddThroughATUICore(t *testing.T) {
 	srv := testserver.StartProsody(t)
 	srv.Register("alice", "alice-pw")
 	srv.Register("carol", "carol-pw")
+	srv.Register("dave", "dave-pw")
 	p := newProfile(t)
 	addXMPPAccount(t, p, srv, "alice", "alice-pw")
 	core := tmuxtest.Start(t, 150, 30, append(p.env(), "LANG=C.UTF-8"), binPath)
@@ -412,4 +414,22 @@ func TestAccountAddThroughATUICore(t *testing.T) {
 		t.Fatalf("account remove beside a TUI core: exit %d\n%s%s", code, out, stderr)
 	}
 	core.WaitGone(10*time.Second, "carol@localhost")
+
+	// Run bare in a terminal, it asks here, then the core adds.
+	cli := tmuxtest.Start(t, 120, 20, append(p.env(), "LANG=C.UTF-8"), "bash", "-c", binPath+` account add xmpp --ca-file "$0"; echo "exit=$?"`, srv.CAFile())
+	cli.WaitFor(10*time.Second, "xmpp address")
+	cli.Type("dave@localhost")
+	cli.Keys("Enter")
+	cli.WaitFor(5*time.Second, "Server override")
+	cli.Type(srv.Addr())
+	cli.Keys("Enter")
+	cli.WaitFor(5*time.Second, "Password:")
+	cli.Type("dave-pw")
+	cli.Keys("Enter")
+	screen, _ := cli.WaitFor(30*time.Second, "added xmpp:dave@localhost", "connects it now", "exit=0")
+	if strings.Contains(screen, "dave-pw") {
+		t.Fatalf("the password was echoed:\n%s", screen)
+	}
+	waitRow(t, core, "dave@localhost", "online")
+	p.assertNoSecret("dave-pw")
 }

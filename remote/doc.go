@@ -16,9 +16,9 @@
 // whenever a frame changes meaning.
 //
 // A Run may carry secrets the client gathered for the command (the
-// password of an account `account add` adds in the core). That is no
-// wider exposure than the core itself: the socket is 0600 in a 0700
-// directory, so only the user who owns the core (and root) can connect or
-// read it, and that user can read the keystore's input anyway; the bytes
-// cross no network and are never logged by either end.
+// password of an account `account add` adds in the core). That exposes
+// nothing new: the socket is 0600 in a 0700 directory, so only the core's
+// own user (and root) can connect — the same user who typed the password
+// or owns its file, and whose keystore the core writes it to. A Unix
+// socket crosses no network, and neither end logs a frame's contents.
 package remote

@@ -133,7 +133,9 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 		return withCode(exitUsage, err)
 	}
 	// A running core holds the keystore and connects the accounts: it
-	// adds this one and brings it online on every screen at once.
+	// adds this one and brings it online on every screen at once. The
+	// secret goes with the command over the core's socket, which only
+	// this user can open (see package remote); nothing logs it.
 	if code, ok := runInCore(ctx, "account add", remote.Run{Args: o.coreArgs(), Secrets: secrets}, a.io); ok {
 		return ranInCoreErr(code)
 	}

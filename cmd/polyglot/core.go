@@ -25,7 +25,7 @@ const exitBusy = 5
 // forwardToCore marks a command that runs inside a running core (send,
 // doctor, account list, account remove): it then uses the core's
 // connected accounts instead of connecting them a second time. (`account
-// add` gathers its password here first: see addThroughCore.)
+// add` reads its password here first, then calls runInCore itself.)
 var forwardToCore = map[string]string{"core": "forward"}
 
 // hostedKey carries the core's runtime to the commands it runs.
@@ -191,12 +191,13 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 	if err != nil || cmd.Annotations["core"] != "forward" {
 		return 0, false
 	}
-	return runInCore(ctx, cmd.Name(), remote.Run{Args: args}, io)
+	return runInCore(ctx, strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), remote.Run{Args: args}, io)
 }
 
 // runInCore runs req in the data dir's running core, its output copied to
 // io, and returns its exit code; ok false: no core answers, so the
-// command runs here. A core that refuses this client is exitBusy.
+// command runs here. A core that refuses this client is exitBusy. name
+// is the command's, e.g. "send" or "account add".
 func runInCore(ctx context.Context, name string, req remote.Run, io streams) (code int, ok bool) {
 	paths, err := accounts.DefaultPaths()
 	if err != nil {

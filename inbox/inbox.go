@@ -163,6 +163,14 @@ func (in *Inbox) RegisterAccount(account string, n protocols.Network, floor prot
 	in.mu.Unlock()
 }
 
+// ForgetAccount undoes RegisterAccount for an account removed at run
+// time: it is no route any more, not even an offline one to queue on.
+func (in *Inbox) ForgetAccount(account string) {
+	in.mu.Lock()
+	delete(in.known, account)
+	in.mu.Unlock()
+}
+
 // AccountsChanged tells screens that account states changed outside the
 // inbox (the keystore unlocking before any connector exists), so they
 // re-read them.

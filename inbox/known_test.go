@@ -49,3 +49,22 @@ func TestRegisteredAccountQueuesWithoutConnector(t *testing.T) {
 		t.Fatalf("resent with client ID %q, want %q", got, msg.ClientID)
 	}
 }
+
+// A removed account is forgotten: no route queues on it any more.
+func TestForgottenAccountIsNoRoute(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	conv, _ := obSeed(t, path)
+	in, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	in.RegisterAccount("xm", protocols.XMPP, protocols.EncTransport)
+	if routes, err := in.Routes(conv); err != nil || len(routes) != 1 {
+		t.Fatalf("registered: routes %+v, %v", routes, err)
+	}
+	in.ForgetAccount("xm")
+	if routes, err := in.Routes(conv); err != nil || len(routes) != 0 {
+		t.Fatalf("forgotten: routes %+v, %v; want none", routes, err)
+	}
+}

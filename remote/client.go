@@ -120,9 +120,9 @@ func (c *Client) Close() error { return c.c.Close() }
 // Run runs a command line in the core, copying its output as it comes,
 // and returns its exit code. Cancelling ctx cancels the command in the
 // core. One Run at a time per Client.
-func (c *Client) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func (c *Client) Run(ctx context.Context, req Run, stdout, stderr io.Writer) (int, error) {
 	id := c.next.Add(1)
-	if err := c.enc.Encode(Frame{ID: id, Run: &Run{Args: args}}); err != nil {
+	if err := c.enc.Encode(Frame{ID: id, Run: &req}); err != nil {
 		// The core died between the dial and this write (a SIGKILL):
 		// the same words as when it dies while the command runs.
 		return 0, fmt.Errorf("the Polyglot core went away: %w", err)

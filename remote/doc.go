@@ -14,4 +14,11 @@
 // sentence for the user when the versions differ, and closes. Then the
 // client sends requests, each with an ID its answers carry. Version bumps
 // whenever a frame changes meaning.
+//
+// A Run may carry secrets the client gathered for the command (the
+// password of an account `account add` adds in the core). That exposes
+// nothing new: the socket is 0600 in a 0700 directory, so only the core's
+// own user (and root) can connect — the same user who typed the password
+// or owns its file, and whose keystore the core writes it to. A Unix
+// socket crosses no network, and neither end logs a frame's contents.
 package remote

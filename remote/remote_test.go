@@ -99,7 +99,7 @@ func TestCrashLeavesNothingFatal(t *testing.T) {
 
 func TestOtherVersionIsRefusedWithASentence(t *testing.T) {
 	dir := t.TempDir()
-	s := serve(t, dir, func(context.Context, []string, io.Writer, io.Writer) int { return 0 })
+	s := serve(t, dir, func(context.Context, Run, io.Writer, io.Writer) int { return 0 })
 	nc, err := net.Dial("unix", s.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +129,13 @@ func TestOtherVersionIsRefusedWithASentence(t *testing.T) {
 func TestRunForwardsOutputExitCodeAndCancel(t *testing.T) {
 	dir := t.TempDir()
 	started := make(chan struct{})
-	s := serve(t, dir, func(ctx context.Context, args []string, out, errOut io.Writer) int {
+	s := serve(t, dir, func(ctx context.Context, req Run, out, errOut io.Writer) int {
+		args := req.Args
 		switch args[0] {
+		case "secret":
+			// The secret arrives byte for byte, beside the arguments.
+			fmt.Fprintf(out, "%q %q", args[1:], req.Secrets["password"])
+			return 0
 		case "echo":
 			fmt.Fprintln(out, strings.Join(args[1:], " "))
 			fmt.Fprintln(errOut, "to stderr")
@@ -152,7 +157,7 @@ func TestRunForwardsOutputExitCodeAndCancel(t *testing.T) {
 		t.Fatalf("welcome %+v", c.Welcome)
 	}
 	var out, errOut bytes.Buffer
-	code, err := c.Run(context.Background(), []string{"echo", "hello", "core"}, &out, &errOut)
+	code, err := c.Run(context.Background(), Run{Args: []string{"echo", "hello", "core"}}, &out, &errOut)
 	if err != nil || code != 3 {
 		t.Fatalf("run: code %d, err %v", code, err)
 	}
@@ -161,8 +166,15 @@ func TestRunForwardsOutputExitCodeAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
-	code, err = c.Run(ctx, []string{"wait"}, &out, &errOut)
+	code, err = c.Run(ctx, Run{Args: []string{"wait"}}, &out, &errOut)
 	if err != nil || code != 130 {
 		t.Fatalf("cancelled run: code %d, err %v", code, err)
+	}
+
+	out.Reset()
+	pw := []byte("p\x00ss\n\"word\xff")
+	code, err = c.Run(context.Background(), Run{Args: []string{"secret", "--to", "x"}, Secrets: map[string][]byte{"password": pw}}, &out, &errOut)
+	if want := fmt.Sprintf("%q %q", []string{"--to", "x"}, pw); err != nil || code != 0 || out.String() != want {
+		t.Fatalf("run with a secret: code %d, err %v, got %s, want %s", code, err, out.String(), want)
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Runner runs a command line inside the core and returns its exit code.
-type Runner func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+type Runner func(ctx context.Context, req Run, stdout, stderr io.Writer) int
 
 // Server is the core's end of the socket: it owns the data dir's lock for
 // as long as it lives.
@@ -192,26 +192,26 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 			running[f.ID] = cancel
 			mu.Unlock()
 			wg.Add(1)
-			go func(id uint64, args []string) {
+			go func(id uint64, req Run) {
 				defer wg.Done()
-				code := s.run(rctx, c, id, args)
+				code := s.run(rctx, c, id, req)
 				mu.Lock()
 				delete(running, id)
 				mu.Unlock()
 				cancel()
 				_ = c.send(Frame{ID: id, Exit: &code})
-			}(f.ID, f.Run.Args)
+			}(f.ID, *f.Run)
 		}
 	}
 	// The client went away: whatever it asked for is cancelled.
 }
 
-func (s *Server) run(ctx context.Context, c *conn, id uint64, args []string) int {
+func (s *Server) run(ctx context.Context, c *conn, id uint64, req Run) int {
 	if s.Run == nil {
 		_ = c.send(Frame{ID: id, Stderr: "polyglot: this core runs no commands\n"})
 		return 1
 	}
-	return s.Run(ctx, args, &frameWriter{c: c, id: id}, &frameWriter{c: c, id: id, stderr: true})
+	return s.Run(ctx, req, &frameWriter{c: c, id: id}, &frameWriter{c: c, id: id, stderr: true})
 }
 
 func clientName(h *Hello) string {

@@ -2,7 +2,9 @@ package remote
 
 // Version is the protocol both ends must speak; a frame that changes
 // meaning bumps it.
-const Version = 1
+// 2: Run carries Secrets and Terminal (a core of 1 would run `account
+// add` without them).
+const Version = 2
 
 // Frame is one line on the socket. Exactly one group of fields is set.
 type Frame struct {
@@ -48,4 +50,12 @@ type Welcome struct {
 // Run is a command line (the arguments after "polyglot").
 type Run struct {
 	Args []string `json:"args"`
+	// Secrets are what the command would otherwise read from a file, a
+	// prompt or standard input of the client (the password or token of an
+	// account being added), gathered there by kind. Never logged by
+	// either end.
+	Secrets map[string][]byte `json:"secrets,omitempty"`
+	// Terminal: the client's standard output is a terminal, so the
+	// command may redraw in place (account add whatsapp's QR code).
+	Terminal bool `json:"terminal,omitempty"`
 }

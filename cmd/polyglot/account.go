@@ -15,8 +15,10 @@ import (
 	"golang.org/x/term"
 
 	"polyglot/accounts"
+	"polyglot/keystore"
 	"polyglot/protocols"
 	"polyglot/protocols/matrix"
+	"polyglot/remote"
 )
 
 func newAccountCmd(io streams) *cobra.Command {
@@ -61,8 +63,11 @@ Polyglot cannot set up cross-signing for it, so verifying contacts needs a
 password login (or cross-signing set up by your other client).
 It is kept in the keystore (OS keyring, or a passphrase-encrypted file), never
 in config.toml. WhatsApp links Polyglot as a device of your phone: nothing is
-saved until the phone confirms. Exit status: 0 added; 2 bad arguments; 4 login
-refused; 69 WhatsApp's servers cannot be reached; 1 other.`,
+saved until the phone confirms. Beside a running core (polyglot serve, or
+polyglot in another terminal) the password is read here and the core adds
+the account, which comes online there at once.
+Exit status: 0 added; 2 bad arguments; 4 login refused; 69 WhatsApp's
+servers cannot be reached; 5 a core of another version refused it; 1 other.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return withCode(exitUsage, errors.New("want a network (xmpp, matrix or whatsapp) and optionally an ADDRESS"))
@@ -120,9 +125,19 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err := check.Validate(); err != nil {
 		return withCode(exitUsage, fmt.Errorf("invalid account: %w", err))
 	}
+	if rt := hostedRuntime(ctx); rt != nil {
+		return a.addInCore(ctx, rt, o)
+	}
 	secrets, err := a.loginSecrets(o)
 	if err != nil {
 		return withCode(exitUsage, err)
+	}
+	// A running core holds the keystore and connects the accounts: it
+	// adds this one and brings it online on every screen at once. The
+	// secret goes with the command over the core's socket, which only
+	// this user can open (see package remote); nothing logs it.
+	if code, ok := runInCore(ctx, "account add", remote.Run{Args: o.coreArgs(), Secrets: secrets}, a.io); ok {
+		return ranInCoreErr(code)
 	}
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -136,20 +151,70 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err != nil {
 		return err
 	}
-	acc := o.account()
+	_, err = a.addChecked(ctx, m, ks, o.account(), secrets)
+	return err
+}
+
+// addInCore is `account add` run inside the core for another process
+// (which read the password and sent it along): the core's Manager checks
+// the login, saves, and connects the account, and the inbox learns of it
+// as the TUI's add form tells it.
+func (a *app) addInCore(ctx context.Context, rt *runtime, o *addOptions) error {
+	secrets := forwardedSecrets(ctx)
+	if secrets == nil {
+		var err error
+		if secrets, err = a.loginSecrets(o); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	added, err := a.addChecked(ctx, rt.accounts, rt.keys, o.account(), secrets)
+	if err != nil {
+		return err
+	}
+	statusView{m: rt.accounts, in: rt.inbox, log: a.log}.registered(added)
+	rt.inbox.AccountsChanged()
+	fmt.Fprintf(a.io.err, "the running Polyglot core (pid %d) connects it now\n", os.Getpid())
+	return nil
+}
+
+// addChecked adds acc through m, which checks the login before it saves
+// anything, and maps the outcome to the README's exit codes.
+func (a *app) addChecked(ctx context.Context, m *accounts.Manager, ks keystore.Store, acc accounts.Account, secrets map[string][]byte) (accounts.Account, error) {
 	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
 	added, err := m.AddWithSecrets(ctx, acc, secrets)
 	var le *accounts.LoginError
 	switch {
 	case errors.As(err, &le) && le.Reason == accounts.ReasonAuth:
-		return withCode(exitAuth, err)
+		return added, withCode(exitAuth, err)
 	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrNoConnector):
-		return withCode(exitUsage, err)
+		return added, withCode(exitUsage, err)
 	case err != nil:
-		return err
+		return added, err
 	}
 	fmt.Fprintf(a.io.out, "added %s (%s); secrets are in the %s keystore\n", added.ID, added.Network, ks.Backend())
-	return nil
+	return added, nil
+}
+
+// coreArgs is the command line that adds the account o describes in a
+// running core: every choice made here (a prompt's answers, the CA file
+// made absolute), and no password or token file, whose contents travel
+// as the Run's secrets. WhatsApp's is its link options.
+func (o *addOptions) coreArgs() []string {
+	acc := o.account()
+	args := []string{"account", "add", string(o.network), acc.Address}
+	if o.network == protocols.WhatsApp {
+		// The address is the phone's number, learnt when it confirms.
+		args = args[:3]
+	}
+	for _, f := range [][2]string{{"server", acc.Server}, {"ca-file", acc.CAFile}, {"name", o.displayName}, {"reach", o.reach}, {"phone", o.phone}} {
+		if f[1] != "" {
+			args = append(args, "--"+f[0]+"="+f[1])
+		}
+	}
+	if o.insecureTLS {
+		args = append(args, "--insecure-loopback-tls")
+	}
+	return args
 }
 
 // account builds the account to add from what the user gave, the same for
@@ -239,8 +304,9 @@ func (a *app) accountList(ctx context.Context, online bool) error {
 
 func newAccountRemoveCmd(io streams) *cobra.Command {
 	return &cobra.Command{
-		Use:   "remove ACCOUNT",
-		Short: "Remove an account with its secrets (its messages stay in the inbox)",
+		Use:         "remove ACCOUNT",
+		Annotations: forwardToCore,
+		Short:       "Remove an account with its secrets (its messages stay in the inbox)",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return withCode(exitUsage, errors.New("want one ACCOUNT (an address or network:address from `account list`)"))
@@ -261,15 +327,7 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			if !ok {
 				return withCode(exitUsage, fmt.Errorf("no account %q (see `polyglot account list`)", args[0]))
 			}
-			ks, err := a.openKeystore(cfg)
-			if err != nil {
-				return err
-			}
-			m, err := a.newManager(cfg, ks, nil)
-			if err != nil {
-				return err
-			}
-			err = m.Remove(id)
+			err = a.removeAccount(cmd.Context(), cfg, id)
 			var lo *accounts.LogoutError
 			if errors.As(err, &lo) && err == error(lo) {
 				// Removed; only the server-side session remains.
@@ -284,6 +342,28 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// removeAccount removes id: inside a running core through its Manager,
+// which disconnects the account first, as the accounts screen does; else
+// through one over the keystore, which this process then owns.
+func (a *app) removeAccount(ctx context.Context, cfg *accounts.Config, id string) error {
+	if rt := hostedRuntime(ctx); rt != nil {
+		err := statusView{m: rt.accounts, in: rt.inbox, log: a.log}.remove(id)
+		if errors.Is(err, accounts.ErrUnknownAccount) {
+			return withCode(exitUsage, fmt.Errorf("the running core has no account %q: config.toml gained it after the core started; restart the core, then remove it", id))
+		}
+		return err
+	}
+	ks, err := a.openKeystore(cfg)
+	if err != nil {
+		return err
+	}
+	m, err := a.newManager(cfg, ks, nil)
+	if err != nil {
+		return err
+	}
+	return m.Remove(id)
 }
 
 func findAccountID(cfg *accounts.Config, s string) (string, bool) {

@@ -425,7 +425,7 @@ func screenState(s accounts.State) tui.AccountState {
 
 func (v statusView) Enable(id string) error                 { return v.m.Enable(id) }
 func (v statusView) Disable(id string) error                { return v.m.Disable(id) }
-func (v statusView) Remove(id string) error                 { return v.m.Remove(id) }
+func (v statusView) Remove(id string) error                 { return v.remove(id) }
 func (v statusView) Relogin(id string, secret []byte) error { return v.m.Relogin(id, secret) }
 func (v statusView) ReconnectNow() int                      { return v.m.ReconnectNow() }
 
@@ -467,6 +467,20 @@ func (v statusView) AddAccount(ctx context.Context, req tui.AddAccountRequest, s
 	}
 	v.registered(acc)
 	return acc.ID, nil
+}
+
+// remove removes the account; once it is gone from the config the inbox
+// forgets it as a route (nothing queues on it any more), and every screen
+// of the core re-reads the account list.
+func (v statusView) remove(id string) error {
+	err := v.m.Remove(id)
+	if v.in != nil {
+		if _, still := v.m.Account(id); !still {
+			v.in.ForgetAccount(id)
+		}
+		v.in.AccountsChanged()
+	}
+	return err
 }
 
 // registered tells the inbox about an account added at run time.

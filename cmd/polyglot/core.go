@@ -23,8 +23,9 @@ import (
 const exitBusy = 5
 
 // forwardToCore marks a command that runs inside a running core (send,
-// doctor, account list): it then uses the core's connected accounts
-// instead of connecting them a second time.
+// doctor, account list, account remove): it then uses the core's
+// connected accounts instead of connecting them a second time. (`account
+// add` reads its password here first, then calls runInCore itself.)
 var forwardToCore = map[string]string{"core": "forward"}
 
 // hostedKey carries the core's runtime to the commands it runs.
@@ -35,6 +36,16 @@ type hostedKey struct{}
 func hostedRuntime(ctx context.Context) *runtime {
 	rt, _ := ctx.Value(hostedKey{}).(*runtime)
 	return rt
+}
+
+// forwardedSecretsKey carries the secrets a client sent with its command.
+type forwardedSecretsKey struct{}
+
+// forwardedSecrets are the secrets the client gathered for the command
+// run inside the core (remote.Run.Secrets), else nil.
+func forwardedSecrets(ctx context.Context) map[string][]byte {
+	s, _ := ctx.Value(forwardedSecretsKey{}).(map[string][]byte)
+	return s
 }
 
 // socketPath is the core socket of this user's data dir.
@@ -142,20 +153,30 @@ func (h *coreHost) close() {
 	h.a.owner = nil
 }
 
-// run is a forwarded command line, run here once the accounts run.
-func (h *coreHost) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is a forwarded command line, run here once the accounts run. Its
+// secrets go to the command only, never to the log.
+func (h *coreHost) run(ctx context.Context, req remote.Run, stdout, stderr io.Writer) int {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
 		return exitInterrupt
 	}
-	h.a.log.Info().Str("command", firstWord(args)).Msg("running a forwarded command")
-	return execute(context.WithValue(ctx, hostedKey{}, h.rt), args, streams{in: strings.NewReader(""), out: stdout, err: stderr})
+	h.a.log.Info().Str("command", commandName(req.Args)).Msg("running a forwarded command")
+	ctx = context.WithValue(ctx, hostedKey{}, h.rt)
+	if len(req.Secrets) > 0 {
+		ctx = context.WithValue(ctx, forwardedSecretsKey{}, req.Secrets)
+	}
+	return execute(ctx, req.Args, streams{in: strings.NewReader(""), out: stdout, err: stderr, outTTY: req.Terminal})
 }
 
-func firstWord(args []string) string {
+// commandName is what the log says of a forwarded command line: its
+// command words ("send", "account add"), never its arguments.
+func commandName(args []string) string {
 	if len(args) == 0 {
 		return ""
+	}
+	if args[0] == "account" && len(args) > 1 {
+		return args[0] + " " + args[1]
 	}
 	return args[0]
 }
@@ -170,11 +191,19 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 	if err != nil || cmd.Annotations["core"] != "forward" {
 		return 0, false
 	}
+	return runInCore(ctx, strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), remote.Run{Args: args}, io)
+}
+
+// runInCore runs req in the data dir's running core, its output copied to
+// io, and returns its exit code; ok false: no core answers, so the
+// command runs here. A core that refuses this client is exitBusy. name
+// is the command's, e.g. "send" or "account add".
+func runInCore(ctx context.Context, name string, req remote.Run, io streams) (code int, ok bool) {
 	paths, err := accounts.DefaultPaths()
 	if err != nil {
 		return 0, false
 	}
-	c, err := remote.Dial(ctx, remote.SocketPath(os.Getenv, paths.Data), remote.Hello{Client: "polyglot " + version + " " + cmd.Name(), DataDir: paths.Data})
+	c, err := remote.Dial(ctx, remote.SocketPath(os.Getenv, paths.Data), remote.Hello{Client: "polyglot " + version + " " + name, DataDir: paths.Data})
 	var refused *remote.RefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -184,15 +213,19 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 		return 0, false // no core: the command runs here
 	}
 	defer c.Close()
-	code, err = c.Run(ctx, args, io.out, io.err)
+	req.Terminal = io.outIsTerminal()
+	code, err = c.Run(ctx, req, io.out, io.err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitInterrupt, true
 		}
 		fmt.Fprintln(io.err, "polyglot:", err)
-		if cmd.Name() == "send" {
+		switch name {
+		case "send":
 			// The outbox stores a message before it sends it.
 			fmt.Fprintln(io.err, "polyglot: if the core had stored the message, it goes out once when a core runs again")
+		case "account add":
+			fmt.Fprintln(io.err, "polyglot: see `polyglot account list` for whether the account was added")
 		}
 		return exitError, true
 	}

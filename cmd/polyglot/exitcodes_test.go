@@ -49,6 +49,20 @@ func storeSecret(t *testing.T, p *profile, passphrase, account, password string)
 	}
 }
 
+// holdDataDir takes p's data dir as a core would, until the test ends.
+func holdDataDir(t *testing.T, p *profile) {
+	t.Helper()
+	dir := filepath.Join(p.data, "polyglot")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := remote.TryLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+}
+
 // TestExitCodesMatchTheREADME: one command line per row, for every code in
 // the README's table. A refused command line is 2 — never 0 with the help
 // printed, never 1.
@@ -104,12 +118,14 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"send, another process owns the data dir", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
 			storeSecret(t, p, p.passphrase, acc, "pw")
-			l, err := remote.TryLock(filepath.Join(p.data, "polyglot"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(l.Release)
+			holdDataDir(t, p)
 		}, []string{"send", "--to", "bob@localhost", "hello"}, exitBusy, "owns this data dir"},
+		{"passphrase beside a core", func(t *testing.T, p *profile) {
+			writeConfig(t, p, offlineAccount)
+			storeSecret(t, p, p.passphrase, acc, "pw")
+			holdDataDir(t, p)
+		}, []string{"passphrase"}, exitBusy, "does not run through it"},
+		{"account add whatsapp, data dir taken", holdDataDir, []string{"account", "add", "whatsapp"}, exitBusy, "try again in a moment"},
 		{"account add whatsapp with an address", nil, []string{"account", "add", "whatsapp", "+491701234567"}, exitUsage, "--phone"},
 		{"account add whatsapp, bad phone", nil, []string{"account", "add", "whatsapp", "--phone", "call me"}, exitUsage, "not a phone number"},
 		{"account add whatsapp, no route", func(t *testing.T, p *profile) {

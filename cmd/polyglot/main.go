@@ -54,12 +54,18 @@ func withCode(code int, err error) error {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// outTTY: out reaches a terminal though it is no *os.File here (a
+	// command the core runs for a client in a terminal).
+	outTTY bool
 }
+
+// outIsTerminal says out may be redrawn in place.
+func (s streams) outIsTerminal() bool { return s.outTTY || isTerminalWriter(s.out) }
 
 func main() {
 	privateFiles()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], streams{os.Stdin, os.Stdout, os.Stderr})
+	code := execute(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 	stop()
 	os.Exit(code)
 }
@@ -73,6 +79,10 @@ func execute(ctx context.Context, args []string, io streams) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	var done *ranInCore
+	if errors.As(err, &done) {
+		return done.code // the core printed why
 	}
 	fmt.Fprintln(io.err, "polyglot:", userText(err))
 	return exitCode(err)
@@ -97,6 +107,20 @@ func exitCode(err error) int {
 		return exitError
 	}
 	return exitUsage
+}
+
+// ranInCore ends a command that the running core ran for it, with the
+// core's exit code; its messages are printed already.
+type ranInCore struct{ code int }
+
+func (e *ranInCore) Error() string { return fmt.Sprintf("the core's exit code %d", e.code) }
+
+// ranInCoreErr is nil for success, so cobra sees a command that worked.
+func ranInCoreErr(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return &ranInCore{code}
 }
 
 // runError marks an uncoded error from a command's RunE.

@@ -50,6 +50,11 @@ func (a *app) changePassphrase(newFile string) error {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return withCode(exitUsage, errors.New("there is no secrets file yet: its passphrase is chosen when the first account is added"))
 	}
+	// The core keeps the keystore open under the old passphrase; it is
+	// not asked to change it.
+	if err := a.ownDataDir(": it keeps the keystore open, and `polyglot passphrase` does not run through it; stop it first"); err != nil {
+		return err
+	}
 	ks, err := a.openKeystore(cfg)
 	if err != nil {
 		return err

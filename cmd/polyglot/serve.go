@@ -36,9 +36,10 @@ func newServeCmd(io streams) *cobra.Command {
 		Long: `Runs Polyglot's core in the foreground with no screen (for a systemd user
 unit or a tmux window): it owns the data dir, keeps every enabled account
 online, drains the outbox, and serves the commands you run beside it
-(polyglot send, doctor, account list) over its socket,
+(polyglot send, doctor, account list, add and remove) over its socket,
 $XDG_RUNTIME_DIR/polyglot/core.sock. They then need no passphrase and make
-no second connection. SIGINT or SIGTERM stops it.
+no second connection; an added account comes online in the core at once.
+SIGINT or SIGTERM stops it.
 
 With --ssh ADDR it also serves the TUI over SSH: public-key logins only,
 from --authorized-keys (default $XDG_CONFIG_HOME/polyglot/authorized_keys);

@@ -19,6 +19,7 @@ import (
 	"polyglot/internal/qrblock"
 	"polyglot/protocols"
 	"polyglot/protocols/whatsapp"
+	"polyglot/remote"
 )
 
 // testQREnv names a file of QR codes (one per line) shown instead of
@@ -47,6 +48,21 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 			return withCode(exitUsage, fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", o.phone))
 		}
 	}
+	rt := hostedRuntime(ctx)
+	if rt == nil {
+		// A running core links the phone itself, its codes shown here,
+		// and connects the account at once.
+		if code, ok := runInCore(ctx, "account add", remote.Run{Args: o.coreArgs()}, a.io); ok {
+			return ranInCoreErr(code)
+		}
+		// Else this process owns the data dir for the whole link: a core
+		// started meanwhile could not let it save what the phone confirmed.
+		// Taken already (a core still starting, another command): say so
+		// before the user scans anything.
+		if err := a.ownDataDir("and does not answer on its socket yet; try again in a moment"); err != nil {
+			return err
+		}
+	}
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -57,7 +73,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		}
 	}
 
-	screen := newQRScreen(a.io.out, isTerminalWriter(a.io.out))
+	screen := newQRScreen(a.io.out, a.io.outIsTerminal())
 	defer screen.stop()
 	pair := func(code string) {
 		fmt.Fprintf(a.io.out, "On the phone with +%s: WhatsApp → Settings → Linked devices → Link a device →\n"+
@@ -80,13 +96,17 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 	if hasAccount(cfg, acc.ID) {
 		return withCode(exitUsage, fmt.Errorf("%w: %q (the phone shows a new linked device; remove it there)", accounts.ErrExists, acc.ID))
 	}
-	ks, err := a.openKeystore(cfg)
-	if err != nil {
-		return err
-	}
-	m, err := a.newManager(cfg, ks, nil)
-	if err != nil {
-		return err
+	var m *accounts.Manager
+	if rt != nil {
+		m = rt.accounts
+	} else {
+		ks, err := a.openKeystore(cfg)
+		if err != nil {
+			return err
+		}
+		if m, err = a.newManager(cfg, ks, nil); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(a.io.err, "linked to %s; checking the session…\n", o.address)
 	added, err := dev.adopt(ctx, m, acc)
@@ -98,6 +118,11 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		return err
 	}
 	fmt.Fprintf(a.io.out, "added %s (%s); the phone lists this computer under Linked devices\n", added.ID, added.Network)
+	if rt != nil {
+		statusView{m: rt.accounts, in: rt.inbox, log: a.log}.registered(added)
+		rt.inbox.AccountsChanged()
+		fmt.Fprintf(a.io.err, "the running Polyglot core (pid %d) connects it now\n", os.Getpid())
+	}
 	return nil
 }
 

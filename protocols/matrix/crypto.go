@@ -187,7 +187,12 @@ func (c *Connector) refreshTrust(ctx context.Context, users ...id.UserID) {
 func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
 	cli, _, st, err := c.client()
 	if err != nil {
-		return protocols.EncNone
+		// Not logged in yet: what this run knows of the room is still on
+		// the way. Answer the class a DM gets (Send creates them
+		// encrypted), never "none": a message queued now keeps this as
+		// its floor, so an unencrypted room then refuses it ("not sent
+		// weaker") instead of it going out in the clear unasked.
+		return protocols.EncE2EE
 	}
 	ctx := context.Background()
 	transport := protocols.EncTransport

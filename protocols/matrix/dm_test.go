@@ -14,6 +14,7 @@ import (
 
 	"polyglot/internal/testserver"
 	"polyglot/protocols"
+	"polyglot/protocols/matrix"
 )
 
 // TestEncryptedDMWithNio: Polyglot and matrix-nio (libolm) talk through a
@@ -261,5 +262,19 @@ func assertOnlyCiphertext(t *testing.T, d *testserver.Dendrite, room string, mar
 				t.Fatalf("plaintext %q found in server file %s", mk, filepath.Base(f))
 			}
 		}
+	}
+}
+
+// TestPeerEncryptionBeforeLogin: a message planned while the account is
+// still logging in (a `polyglot send` right after start) is queued with
+// the route's class as its floor; before login that class must be what a
+// DM gets, not "none", or the message may later go out in the clear unasked.
+func TestPeerEncryptionBeforeLogin(t *testing.T) {
+	c, err := matrix.New(matrix.Config{UserID: "@alice:localhost", Password: "pw", PickleKey: make([]byte, 32), DBPath: t.TempDir() + "/matrix.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PeerEncryption(protocols.Address{Network: protocols.Matrix, ID: "@bob:localhost"}); got != protocols.EncE2EE {
+		t.Fatalf("PeerEncryption before login = %v, want e2ee", got)
 	}
 }

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"polyglot/config"
 	"sort"
 	"sync"
 	"testing"
@@ -79,7 +80,7 @@ type script struct {
 	loggedOutWith []string
 }
 
-func (s *script) factory(acc Account, sec SecretSource) (protocols.Connector, error) {
+func (s *script) factory(acc config.Account, sec SecretSource) (protocols.Connector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.made++

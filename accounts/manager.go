@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"polyglot/config"
 	"sync"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // Options are the Manager's injected dependencies.
 type Options struct {
-	Paths Paths
+	Paths config.Paths
 	// ConfigFile is where changes are saved; empty keeps them in memory
 	// (demo mode, tests).
 	ConfigFile string
@@ -43,7 +44,7 @@ type Manager struct {
 	opMu sync.Mutex // serialises config changes and start/stop
 
 	mu      sync.Mutex
-	cfg     *Config
+	cfg     *config.Config
 	ctx     context.Context
 	started bool
 	sups    map[string]*supervisor
@@ -52,9 +53,9 @@ type Manager struct {
 }
 
 // New prepares a Manager; nothing connects before Start.
-func New(cfg *Config, opts Options) (*Manager, error) {
+func New(cfg *config.Config, opts Options) (*Manager, error) {
 	if cfg == nil {
-		cfg = Default()
+		cfg = config.Default()
 	}
 	if opts.Keystore == nil {
 		return nil, errors.New("accounts: no keystore")
@@ -73,7 +74,7 @@ func New(cfg *Config, opts Options) (*Manager, error) {
 	if opts.Logger != nil {
 		log = *opts.Logger
 	}
-	m := &Manager{opts: opts, log: log, cfg: cloneConfig(cfg),
+	m := &Manager{opts: opts, log: log, cfg: cfg.Clone(),
 		sups: map[string]*supervisor{}, status: map[string]Status{}, subs: map[chan Status]struct{}{}}
 	for _, a := range m.cfg.Accounts {
 		m.status[a.ID] = Status{Account: a.ID, Network: a.Network, Address: a.Address, State: StateStopped}
@@ -82,14 +83,14 @@ func New(cfg *Config, opts Options) (*Manager, error) {
 }
 
 // Config returns a copy of the current configuration.
-func (m *Manager) Config() *Config {
+func (m *Manager) Config() *config.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return cloneConfig(m.cfg)
+	return m.cfg.Clone()
 }
 
 // Account returns the configured account with its DataDir filled in.
-func (m *Manager) Account(id string) (Account, bool) {
+func (m *Manager) Account(id string) (config.Account, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, a := range m.cfg.Accounts {
@@ -97,10 +98,10 @@ func (m *Manager) Account(id string) (Account, bool) {
 			return m.withDir(a), true
 		}
 	}
-	return Account{}, false
+	return config.Account{}, false
 }
 
-func (m *Manager) withDir(a Account) Account {
+func (m *Manager) withDir(a config.Account) config.Account {
 	if m.opts.Paths.Data != "" {
 		a.DataDir = m.opts.Paths.AccountDir(a.ID)
 	}
@@ -118,7 +119,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return errors.New("accounts: already started")
 	}
 	m.started, m.ctx = true, ctx
-	accs := append([]Account(nil), m.cfg.Accounts...)
+	accs := append([]config.Account(nil), m.cfg.Accounts...)
 	m.mu.Unlock()
 	for _, a := range accs {
 		m.startOne(a)
@@ -145,7 +146,7 @@ func (m *Manager) Stop() {
 }
 
 // startOne runs under opMu.
-func (m *Manager) startOne(a Account) {
+func (m *Manager) startOne(a config.Account) {
 	a = m.withDir(a)
 	base := Status{Account: a.ID, Network: a.Network, Address: a.Address, Since: m.opts.Clock.Now()}
 	if !a.Enabled {
@@ -243,10 +244,10 @@ func (m *Manager) publish(st Status) {
 // update changes the configuration: the file is re-read (so edits made by
 // hand meanwhile are kept), f applied, and the result saved atomically. A
 // file that does not load is not overwritten.
-func (m *Manager) update(f func(*Config) error) error {
-	var cfg *Config
+func (m *Manager) update(f func(*config.Config) error) error {
+	var cfg *config.Config
 	if m.opts.ConfigFile != "" {
-		c, err := Load(m.opts.ConfigFile)
+		c, err := config.Load(m.opts.ConfigFile)
 		if err != nil {
 			return fmt.Errorf("config not changed: %w", err)
 		}
@@ -258,7 +259,7 @@ func (m *Manager) update(f func(*Config) error) error {
 		return err
 	}
 	if m.opts.ConfigFile != "" {
-		if err := save(m.opts.ConfigFile, cfg, m.log); err != nil {
+		if err := config.SaveLogged(m.opts.ConfigFile, cfg, m.log); err != nil {
 			return err
 		}
 	}
@@ -268,7 +269,7 @@ func (m *Manager) update(f func(*Config) error) error {
 	return nil
 }
 
-func indexOf(cfg *Config, id string) int {
+func indexOf(cfg *config.Config, id string) int {
 	for i, a := range cfg.Accounts {
 		if a.ID == id {
 			return i
@@ -286,8 +287,8 @@ func (m *Manager) Disable(id string) error { return m.setEnabled(id, false) }
 func (m *Manager) setEnabled(id string, on bool) error {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
-	var acc Account
-	err := m.update(func(c *Config) error {
+	var acc config.Account
+	err := m.update(func(c *config.Config) error {
 		i := indexOf(c, id)
 		if i < 0 {
 			return fmt.Errorf("%w: %q", ErrUnknownAccount, id)
@@ -322,7 +323,7 @@ func (m *Manager) Remove(id string) error {
 	m.stopOne(id)
 	acc, _ := m.Account(id)
 	logoutErr := m.logout(acc)
-	err := m.update(func(c *Config) error {
+	err := m.update(func(c *config.Config) error {
 		if i := indexOf(c, id); i >= 0 {
 			c.Accounts = append(c.Accounts[:i], c.Accounts[i+1:]...)
 		}
@@ -375,7 +376,7 @@ const logoutTimeout = 15 * time.Second
 
 // logout ends the account's server-side session (a Matrix device) with the
 // secrets still in the keystore; connectors without one are left alone.
-func (m *Manager) logout(acc Account) error {
+func (m *Manager) logout(acc config.Account) error {
 	f := m.opts.Registry[acc.Network]
 	if f == nil {
 		return nil
@@ -454,7 +455,7 @@ func (m *Manager) Relogin(id string, secret []byte) error {
 // networks that pair instead), and only then saves the account and the
 // secrets the login produced. On failure nothing is saved and the error is
 // a *LoginError saying whether the credentials, the network or TLS failed.
-func (m *Manager) Add(ctx context.Context, acc Account, secret []byte) (Account, error) {
+func (m *Manager) Add(ctx context.Context, acc config.Account, secret []byte) (config.Account, error) {
 	initial := map[string][]byte{}
 	if secret != nil {
 		initial[SecretPassword] = secret
@@ -464,20 +465,20 @@ func (m *Manager) Add(ctx context.Context, acc Account, secret []byte) (Account,
 
 // AddWithSecrets is Add with the login's secrets by kind, e.g. a Matrix
 // access token (SecretToken) instead of a password.
-func (m *Manager) AddWithSecrets(ctx context.Context, acc Account, initial map[string][]byte) (Account, error) {
+func (m *Manager) AddWithSecrets(ctx context.Context, acc config.Account, initial map[string][]byte) (config.Account, error) {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	acc.Enabled = true
 	acc.DataDir = ""
 	if err := acc.Validate(); err != nil {
-		return Account{}, fmt.Errorf("invalid account: %w", err)
+		return config.Account{}, fmt.Errorf("invalid account: %w", err)
 	}
 	if _, exists := m.Account(acc.ID); exists {
-		return Account{}, fmt.Errorf("%w: %q", ErrExists, acc.ID)
+		return config.Account{}, fmt.Errorf("%w: %q", ErrExists, acc.ID)
 	}
 	f := m.opts.Registry[acc.Network]
 	if f == nil {
-		return Account{}, fmt.Errorf("%w: %s", ErrNoConnector, acc.Network)
+		return config.Account{}, fmt.Errorf("%w: %s", ErrNoConnector, acc.Network)
 	}
 	acc = m.withDir(acc)
 
@@ -495,16 +496,16 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc Account, initial map[s
 	pending := newPending(initial)
 	if err := m.verify(ctx, f, acc, pending); err != nil {
 		undoDir()
-		return Account{}, &LoginError{Account: acc.ID, Reason: Classify(err), Err: err}
+		return config.Account{}, &LoginError{Account: acc.ID, Reason: Classify(err), Err: err}
 	}
 
 	src := Secrets(m.opts.Keystore, acc.ID)
 	if err := pending.commit(src); err != nil {
 		src.(*storeSecrets).deleteAll()
 		undoDir()
-		return Account{}, fmt.Errorf("saving secrets: %w", err)
+		return config.Account{}, fmt.Errorf("saving secrets: %w", err)
 	}
-	err := m.update(func(c *Config) error {
+	err := m.update(func(c *config.Config) error {
 		if indexOf(c, acc.ID) >= 0 {
 			return fmt.Errorf("%w: %q", ErrExists, acc.ID)
 		}
@@ -516,7 +517,7 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc Account, initial map[s
 	if err != nil {
 		src.(*storeSecrets).deleteAll()
 		undoDir()
-		return Account{}, err
+		return config.Account{}, err
 	}
 	m.mu.Lock()
 	m.status[acc.ID] = Status{Account: acc.ID, Network: acc.Network, Address: acc.Address, State: StateStopped}
@@ -530,7 +531,7 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc Account, initial map[s
 
 // verify logs in once and disconnects. Events produced meanwhile are
 // drained and dropped: the account does not exist yet.
-func (m *Manager) verify(ctx context.Context, f Factory, acc Account, secrets SecretSource) error {
+func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, secrets SecretSource) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.opts.VerifyTimeout)
@@ -569,14 +570,4 @@ func (m *Manager) verify(ctx context.Context, f Factory, acc Account, secrets Se
 		m.log.Debug().Err(cerr).Str("account", acc.ID).Msg("close after login check")
 	}
 	return nil
-}
-
-func cloneConfig(c *Config) *Config {
-	out := *c
-	out.Keys = make(map[string]string, len(c.Keys))
-	for k, v := range c.Keys {
-		out.Keys[k] = v
-	}
-	out.Accounts = append([]Account(nil), c.Accounts...)
-	return &out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 	"testing"
 	"time"
 
@@ -15,10 +16,10 @@ import (
 )
 
 // realManager uses a real config file and a real age-encrypted keystore.
-func realManager(t *testing.T, sc *script) (*Manager, string, keystore.Store, Paths) {
+func realManager(t *testing.T, sc *script) (*Manager, string, keystore.Store, config.Paths) {
 	t.Helper()
 	root := t.TempDir()
-	paths := Paths{Config: filepath.Join(root, "config"), Data: filepath.Join(root, "data"), State: filepath.Join(root, "state")}
+	paths := config.Paths{Config: filepath.Join(root, "config"), Data: filepath.Join(root, "data"), State: filepath.Join(root, "state")}
 	if err := paths.EnsureDirs(); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func realManager(t *testing.T, sc *script) (*Manager, string, keystore.Store, Pa
 	}
 	cfgFile := paths.ConfigFile()
 	os.WriteFile(cfgFile, []byte("# my notes\ntheme = \"dark\"\n"), 0o600)
-	cfg, err := Load(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func loginNeeds(dataDir func() string) func(SecretSource) error {
 func TestAddFailureSavesNothing(t *testing.T) {
 	sc := &script{}
 	m, cfgFile, ks, paths := realManager(t, sc)
-	acc := Account{Network: protocols.XMPP, Address: "me@example.org"}
+	acc := config.Account{Network: protocols.XMPP, Address: "me@example.org"}
 	sc.onLogin = loginNeeds(func() string { return paths.AccountDir("xmpp:me@example.org") })
 	cfgBefore, _ := os.ReadFile(cfgFile)
 
@@ -121,7 +122,7 @@ func TestAddSuccessThenRemove(t *testing.T) {
 	id := "xmpp:me@example.org"
 	sc.onLogin = loginNeeds(func() string { return paths.AccountDir(id) })
 
-	acc, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right"))
+	acc, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestAddSuccessThenRemove(t *testing.T) {
 		t.Fatalf("added %+v", acc)
 	}
 	// Saved: config (hand-set theme kept), password, token, pickle key.
-	cfg, err := Load(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].ID != id || cfg.Theme != "dark" {
 		t.Fatalf("config after add: %+v, %v", cfg, err)
 	}
@@ -148,7 +149,7 @@ func TestAddSuccessThenRemove(t *testing.T) {
 	if err := m.Remove(id); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ = Load(cfgFile)
+	cfg, _ = config.Load(cfgFile)
 	if len(cfg.Accounts) != 0 || cfg.Theme != "dark" {
 		t.Fatalf("config after remove: %+v", cfg)
 	}
@@ -165,7 +166,7 @@ func TestAddSuccessThenRemove(t *testing.T) {
 		t.Fatalf("second remove: %v", err)
 	}
 	// Duplicate add is refused before any login.
-	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
+	if _, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
 		t.Fatalf("re-add after remove: %v", err)
 	}
 	// The re-added account's supervisor connects on its own; count the
@@ -175,7 +176,7 @@ func TestAddSuccessThenRemove(t *testing.T) {
 		return len(sts) == 1 && sts[0].State == StateOnline
 	})
 	calls := sc.Calls()
-	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); !errors.Is(err, ErrExists) {
+	if _, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	if sc.Calls() != calls {
@@ -189,7 +190,7 @@ func TestEnableDisablePersistAndSubscribe(t *testing.T) {
 	sc.onLogin = nil
 	ch, cancel := m.Subscribe()
 	defer cancel()
-	acc, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("x"))
+	acc, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestEnableDisablePersistAndSubscribe(t *testing.T) {
 	if st := m.Statuses()[0]; st.State != StateDisabled {
 		t.Fatalf("after disable: %v", st.State)
 	}
-	if cfg, _ := Load(cfgFile); cfg.Accounts[0].Enabled {
+	if cfg, _ := config.Load(cfgFile); cfg.Accounts[0].Enabled {
 		t.Fatal("disable not saved")
 	}
 	if !sc.last().isClosed() {
@@ -210,7 +211,7 @@ func TestEnableDisablePersistAndSubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "online again", func() bool { return m.Statuses()[0].State == StateOnline })
-	if cfg, _ := Load(cfgFile); !cfg.Accounts[0].Enabled {
+	if cfg, _ := config.Load(cfgFile); !cfg.Accounts[0].Enabled {
 		t.Fatal("enable not saved")
 	}
 	// The subscriber saw the sequence; its channel never blocked the manager.
@@ -234,7 +235,7 @@ func TestEnableDisablePersistAndSubscribe(t *testing.T) {
 }
 
 func TestSlowSubscriberNeverBlocks(t *testing.T) {
-	m, err := New(Default(), Options{Keystore: keystore.NewMemory()})
+	m, err := New(config.Default(), Options{Keystore: keystore.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +254,8 @@ func TestSlowSubscriberNeverBlocks(t *testing.T) {
 }
 
 func TestUnknownNetworkShownNotFatal(t *testing.T) {
-	cfg := Default()
-	cfg.Accounts = []Account{{ID: "wa", Network: protocols.WhatsApp, Address: "+4915123456789", Enabled: true}}
+	cfg := config.Default()
+	cfg.Accounts = []config.Account{{ID: "wa", Network: protocols.WhatsApp, Address: "+4915123456789", Enabled: true}}
 	m, _ := New(cfg, Options{Keystore: keystore.NewMemory(), Registry: Registry{}})
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestUnknownNetworkShownNotFatal(t *testing.T) {
 	if st.State != StateDisabled || st.Detail == "" {
 		t.Fatalf("%+v", st)
 	}
-	if _, err := m.Add(context.Background(), Account{Network: protocols.WhatsApp, Address: "+4915100000000"}, nil); !errors.Is(err, ErrNoConnector) {
+	if _, err := m.Add(context.Background(), config.Account{Network: protocols.WhatsApp, Address: "+4915100000000"}, nil); !errors.Is(err, ErrNoConnector) {
 		t.Fatalf("add without connector: %v", err)
 	}
 }
@@ -277,7 +278,7 @@ func TestRemoveLogsOut(t *testing.T) {
 	m, cfgFile, ks, paths := realManager(t, sc)
 	id := "xmpp:me@example.org"
 	sc.onLogin = loginNeeds(func() string { return paths.AccountDir(id) })
-	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
+	if _, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Remove(id); err != nil {
@@ -287,7 +288,7 @@ func TestRemoveLogsOut(t *testing.T) {
 		t.Fatalf("logouts %d with tokens %q, want one with the stored token", sc.logouts, sc.loggedOutWith)
 	}
 
-	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
+	if _, err := m.Add(context.Background(), config.Account{Network: protocols.XMPP, Address: "me@example.org"}, []byte("right")); err != nil {
 		t.Fatal(err)
 	}
 	sc.logoutErr = errors.New("dial tcp: connection refused")
@@ -296,7 +297,7 @@ func TestRemoveLogsOut(t *testing.T) {
 	if !errors.As(err, &le) || le.Account != id || !le.Partial() {
 		t.Fatalf("remove with the server down: %v, want a LogoutError", err)
 	}
-	cfg, _ := Load(cfgFile)
+	cfg, _ := config.Load(cfgFile)
 	if len(cfg.Accounts) != 0 {
 		t.Fatalf("account kept after a failed logout: %+v", cfg.Accounts)
 	}

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"polyglot/config"
 	"sync"
 	"time"
 
@@ -68,7 +69,7 @@ type Attacher interface {
 }
 
 // Factory builds a connector for an account; it must not connect yet.
-type Factory func(acc Account, secrets SecretSource) (protocols.Connector, error)
+type Factory func(acc config.Account, secrets SecretSource) (protocols.Connector, error)
 
 // Registry maps networks to factories; a missing network is reported as
 // unavailable, not as an error at start.
@@ -76,7 +77,7 @@ type Registry map[protocols.Network]Factory
 
 // supervisor keeps one account connected.
 type supervisor struct {
-	acc            Account
+	acc            config.Account
 	factory        Factory
 	secrets        SecretSource
 	sink           Sink

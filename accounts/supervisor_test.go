@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"polyglot/config"
 	"runtime"
 	"strings"
 	"testing"
@@ -25,12 +26,12 @@ type harness struct {
 
 func newHarness(t *testing.T, sc *script) *harness {
 	t.Helper()
-	cfg := Default()
-	acc := Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
+	cfg := config.Default()
+	acc := config.Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
 	if err := acc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Accounts = []Account{acc}
+	cfg.Accounts = []config.Account{acc}
 	h := &harness{clock: newFakeClock(), sc: sc, rec: newRecorder(), ks: keystore.NewMemory(), id: acc.ID}
 	m, err := New(cfg, Options{
 		Registry: Registry{protocols.XMPP: sc.factory},
@@ -254,14 +255,14 @@ func TestReconnectNowEndsTheBackOffWait(t *testing.T) {
 // in the keystore leaves the account waiting for one (no retry loop), and
 // the status says what is missing rather than "rejected".
 func TestMissingPasswordIsNotARefusedLogin(t *testing.T) {
-	cfg := Default()
-	acc := Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
+	cfg := config.Default()
+	acc := config.Account{Network: protocols.XMPP, Address: "me@example.org", Enabled: true}
 	if err := acc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Accounts = []Account{acc}
+	cfg.Accounts = []config.Account{acc}
 	calls := 0
-	factory := func(a Account, sec SecretSource) (protocols.Connector, error) {
+	factory := func(a config.Account, sec SecretSource) (protocols.Connector, error) {
 		calls++
 		_, err := sec.Get(SecretPassword)
 		return nil, &NoSecretError{Account: a.ID, Err: err}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"polyglot/config"
 	"strings"
 	"text/tabwriter"
 
@@ -179,7 +180,7 @@ func (a *app) addInCore(ctx context.Context, rt *runtime, o *addOptions) error {
 
 // addChecked adds acc through m, which checks the login before it saves
 // anything, and maps the outcome to the README's exit codes.
-func (a *app) addChecked(ctx context.Context, m *accounts.Manager, ks keystore.Store, acc accounts.Account, secrets map[string][]byte) (accounts.Account, error) {
+func (a *app) addChecked(ctx context.Context, m *accounts.Manager, ks keystore.Store, acc config.Account, secrets map[string][]byte) (config.Account, error) {
 	fmt.Fprintf(a.io.err, "checking the login of %s…\n", acc.ID)
 	added, err := m.AddWithSecrets(ctx, acc, secrets)
 	var le *accounts.LoginError
@@ -222,16 +223,16 @@ func (o *addOptions) coreArgs() []string {
 // path is made absolute (config.toml must not depend on the directory
 // polyglot was started in), and InsecureTLS is only what the user asked for
 // (Validate refuses it unless the server is on loopback).
-func (o *addOptions) account() accounts.Account {
-	return accounts.Account{
-		ID:           accounts.DefaultID(o.network, o.address),
+func (o *addOptions) account() config.Account {
+	return config.Account{
+		ID:           config.DefaultID(o.network, o.address),
 		Network:      o.network,
 		Address:      strings.TrimSpace(o.address),
 		Server:       strings.TrimSpace(o.server),
 		CAFile:       absPath(strings.TrimSpace(o.caFile)),
 		InsecureTLS:  o.insecureTLS,
 		DisplayName:  o.displayName,
-		Reachability: accounts.Reachability(o.reach),
+		Reachability: config.Reachability(o.reach),
 	}
 }
 
@@ -347,7 +348,7 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 // removeAccount removes id: inside a running core through its Manager,
 // which disconnects the account first, as the accounts screen does; else
 // through one over the keystore, which this process then owns.
-func (a *app) removeAccount(ctx context.Context, cfg *accounts.Config, id string) error {
+func (a *app) removeAccount(ctx context.Context, cfg *config.Config, id string) error {
 	if rt := hostedRuntime(ctx); rt != nil {
 		err := statusView{m: rt.accounts, in: rt.inbox, log: a.log}.remove(id)
 		if errors.Is(err, accounts.ErrUnknownAccount) {
@@ -366,7 +367,7 @@ func (a *app) removeAccount(ctx context.Context, cfg *accounts.Config, id string
 	return m.Remove(id)
 }
 
-func findAccountID(cfg *accounts.Config, s string) (string, bool) {
+func findAccountID(cfg *config.Config, s string) (string, bool) {
 	for _, acc := range cfg.Accounts {
 		if acc.ID == s || acc.Address == s {
 			return acc.ID, true

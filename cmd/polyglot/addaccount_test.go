@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ import (
 )
 
 // TestAddFormRulesAreTheCLIs: the TUI's add form is checked with the same
-// rules as `account add` and config.toml (accounts.Account.Validate), and
+// rules as `account add` and config.toml (config.Account.Validate), and
 // each refusal names the form field to fix.
 func TestAddFormRulesAreTheCLIs(t *testing.T) {
 	dir := t.TempDir()
@@ -33,9 +34,9 @@ func TestAddFormRulesAreTheCLIs(t *testing.T) {
 	t.Setenv("HOME", dir)
 	t.Chdir(dir)
 	a := &app{log: zerolog.Nop()}
-	cfg := accounts.Default()
-	cfg.Accounts = []accounts.Account{{ID: "xmpp:alice@example.org", Network: protocols.XMPP, Address: "alice@example.org", Enabled: true}}
-	m, err := accounts.New(cfg, accounts.Options{Paths: accounts.Paths{Data: dir}, Keystore: keystore.NewMemory(), Registry: registry(a.log, func(protocols.Address) bool { return false })})
+	cfg := config.Default()
+	cfg.Accounts = []config.Account{{ID: "xmpp:alice@example.org", Network: protocols.XMPP, Address: "alice@example.org", Enabled: true}}
+	m, err := accounts.New(cfg, accounts.Options{Paths: config.Paths{Data: dir}, Keystore: keystore.NewMemory(), Registry: registry(a.log, func(protocols.Address) bool { return false })})
 	if err != nil {
 		t.Fatal(err)
 	}

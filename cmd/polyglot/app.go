@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 
 	"github.com/rs/zerolog"
 
@@ -20,7 +21,7 @@ import (
 // app is what every command shares: where files live, the log, the streams.
 type app struct {
 	io      streams
-	paths   accounts.Paths
+	paths   config.Paths
 	log     zerolog.Logger
 	logFile io.Closer
 	// backoff overrides the supervisors' reconnect backoff (zero fields
@@ -35,7 +36,7 @@ type app struct {
 }
 
 func newApp(s streams) (*app, error) {
-	paths, err := accounts.DefaultPaths()
+	paths, err := config.DefaultPaths()
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -58,15 +59,15 @@ func (a *app) close() {
 
 // loadConfig reads config.toml; a bad file is reported with line and column
 // and left untouched.
-func (a *app) loadConfig() (*accounts.Config, error) {
-	cfg, err := accounts.Load(a.paths.ConfigFile())
+func (a *app) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(a.paths.ConfigFile())
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
 	return cfg, nil
 }
 
-func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
+func (a *app) theme(cfg *config.Config) (*themes.Theme, error) {
 	th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.EnvOptions())
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("theme: %w", err))
@@ -79,7 +80,7 @@ func (a *app) theme(cfg *accounts.Config) (*themes.Theme, error) {
 // overrides and, for the demo, POLYGLOT_DEMO_SPEED. `polyglot` runs it
 // before connecting anything and exits 2 on its error; doctor reports the
 // same error, so the two never disagree.
-func (a *app) checkStartup(cfg *accounts.Config, demo bool) error {
+func (a *app) checkStartup(cfg *config.Config, demo bool) error {
 	if _, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.EnvOptions()); err != nil {
 		return withCode(exitUsage, fmt.Errorf("theme: %w", err))
 	}
@@ -105,7 +106,7 @@ func (a *app) openInbox(name string) (*inbox.Inbox, error) {
 }
 
 // runTUI runs the terminal UI until the user quits.
-func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, view tui.AccountsView) error {
+func (a *app) runTUI(ctx context.Context, cfg *config.Config, core tui.Core, view tui.AccountsView) error {
 	th, err := a.theme(cfg)
 	if err != nil {
 		return err
@@ -126,7 +127,7 @@ func (a *app) runTUI(ctx context.Context, cfg *accounts.Config, core tui.Core, v
 }
 
 // notifySettings carries config.toml's [notifications] to the TUI.
-func notifySettings(n accounts.Notifications) tui.NotifySettings {
+func notifySettings(n config.Notifications) tui.NotifySettings {
 	d := tui.DesktopKind(n.Desktop)
 	if d == "" {
 		d = tui.DesktopOff

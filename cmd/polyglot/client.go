@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"polyglot/config"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func (r *runtime) stop() {
 // for scripts, else a prompt on the terminal.
 // Whoever opens it owns the data dir: two processes writing the secrets
 // file would lose what one of them added.
-func (a *app) openKeystore(cfg *accounts.Config) (keystore.Store, error) {
+func (a *app) openKeystore(cfg *config.Config) (keystore.Store, error) {
 	if err := a.ownDataDir(": it holds the keystore and the accounts; change accounts from one of its screens (polyglot attach, then A), or stop it first"); err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func askTTY(intro, prompt string, twice bool) ([]byte, error) {
 
 // newManager builds the account manager over the keystore; sink and
 // attacher may be nil for commands that only edit accounts.
-func (a *app) newManager(cfg *accounts.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
+func (a *app) newManager(cfg *config.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
 	opts := accounts.Options{
 		Paths:      a.paths,
 		ConfigFile: a.paths.ConfigFile(),
@@ -145,7 +146,7 @@ func (a *app) newManager(cfg *accounts.Config, ks keystore.Store, in *inbox.Inbo
 // Inside a running core it is the core's own (see core.go); elsewhere
 // this process must own the data dir, or no second set of connections is
 // made.
-func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, error) {
+func (a *app) startClient(ctx context.Context, cfg *config.Config) (*runtime, error) {
 	if rt := hostedRuntime(ctx); rt != nil {
 		return rt, nil
 	}
@@ -178,7 +179,7 @@ func (a *app) startClient(ctx context.Context, cfg *accounts.Config) (*runtime, 
 // openClientInbox opens the store (it holds no secret) and tells it about
 // the configured accounts, so their routes rank and sends queue before
 // any of them connects.
-func (a *app) openClientInbox(cfg *accounts.Config) (*inbox.Inbox, error) {
+func (a *app) openClientInbox(cfg *config.Config) (*inbox.Inbox, error) {
 	in, err := a.openInbox(profileDB)
 	if err != nil {
 		return nil, err
@@ -195,7 +196,7 @@ func (a *app) openClientInbox(cfg *accounts.Config) (*inbox.Inbox, error) {
 
 // startAccounts starts a supervisor for every enabled account over the
 // unlocked keystore; the caller stops the Manager.
-func (a *app) startAccounts(ctx context.Context, cfg *accounts.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
+func (a *app) startAccounts(ctx context.Context, cfg *config.Config, ks keystore.Store, in *inbox.Inbox) (*accounts.Manager, error) {
 	m, err := a.newManager(cfg, ks, in)
 	if err != nil {
 		return nil, err
@@ -209,7 +210,7 @@ func (a *app) startAccounts(ctx context.Context, cfg *accounts.Config, ks keysto
 // linkFloor is the least class an account's messages get, known while it
 // is offline: verified TLS on XMPP, unless certificate checks are off; end
 // to end on WhatsApp, which has no other kind.
-func linkFloor(acc accounts.Account) protocols.Encryption {
+func linkFloor(acc config.Account) protocols.Encryption {
 	if acc.Network == protocols.XMPP && !acc.InsecureTLS {
 		return protocols.EncTransport
 	}
@@ -219,11 +220,11 @@ func linkFloor(acc accounts.Account) protocols.Encryption {
 	return protocols.EncNone
 }
 
-func reachability(r accounts.Reachability) inbox.Reachability {
+func reachability(r config.Reachability) inbox.Reachability {
 	switch r {
-	case accounts.ReachContacts:
+	case config.ReachContacts:
 		return inbox.ContactsOnly
-	case accounts.ReachOwnServer:
+	case config.ReachOwnServer:
 		return inbox.OwnServerOnly
 	}
 	return inbox.Everyone
@@ -299,7 +300,7 @@ func authProblem(st accounts.Status) string {
 // unlocks (scrypt: a second or more) and the accounts start behind it. A
 // prompt needs the terminal before the TUI takes it, so then the TUI
 // starts right after the prompt.
-func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
+func (a *app) runClient(ctx context.Context, cfg *config.Config) error {
 	if err := a.checkStartup(cfg, false); err != nil {
 		return err
 	}
@@ -352,7 +353,7 @@ func (a *app) runClient(ctx context.Context, cfg *accounts.Config) error {
 }
 
 // unlocksUnattended: the keystore opens without asking anyone.
-func unlocksUnattended(cfg *accounts.Config) bool {
+func unlocksUnattended(cfg *config.Config) bool {
 	return os.Getenv("POLYGLOT_PASSPHRASE_FILE") != "" || strings.EqualFold(strings.TrimSpace(cfg.Keystore), keystore.BackendKeyring)
 }
 
@@ -484,7 +485,7 @@ func (v statusView) remove(id string) error {
 }
 
 // registered tells the inbox about an account added at run time.
-func (v statusView) registered(acc accounts.Account) {
+func (v statusView) registered(acc config.Account) {
 	if v.in == nil {
 		return
 	}
@@ -509,7 +510,7 @@ func (v statusView) LinkAccount(ctx context.Context, req tui.LinkRequest, prompt
 		if phone = whatsapp.PhoneDigits(req.Phone); phone == "" {
 			return "", &tui.AddFieldError{Field: "phone", Err: fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", req.Phone)}
 		}
-		if id := accounts.DefaultID(protocols.WhatsApp, "+"+phone); v.has(id) {
+		if id := config.DefaultID(protocols.WhatsApp, "+"+phone); v.has(id) {
 			return "", &tui.AddFieldError{Field: "phone", Err: fmt.Errorf("%s is already added", id)}
 		}
 	}

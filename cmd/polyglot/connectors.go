@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 
 	"github.com/rs/zerolog"
 
@@ -24,7 +25,7 @@ type consentOracle func(protocols.Address) bool
 // registry builds the connector factories for the real networks.
 func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 	return accounts.Registry{
-		protocols.XMPP: func(acc accounts.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
+		protocols.XMPP: func(acc config.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
 			pw, err := secrets.Get(accounts.SecretPassword)
 			if err != nil {
 				return nil, missingSecret(acc, err)
@@ -46,7 +47,7 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 				Logger:                     log.With().Str("account", acc.ID).Logger(),
 			})
 		},
-		protocols.Matrix: func(acc accounts.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
+		protocols.Matrix: func(acc config.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
 			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
 				return nil, err
 			}
@@ -86,7 +87,7 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 		// WhatsApp keeps no secret in the keystore: the linked device's
 		// keys are whatsmeow's store, whatsapp.db (0600) in the account's
 		// directory, made by `account add whatsapp`.
-		protocols.WhatsApp: func(acc accounts.Account, _ accounts.SecretSource) (protocols.Connector, error) {
+		protocols.WhatsApp: func(acc config.Account, _ accounts.SecretSource) (protocols.Connector, error) {
 			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
 				return nil, err
 			}
@@ -102,7 +103,7 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 
 // missingSecret says what is missing when the keystore has no password:
 // an auth problem for the supervisor (no retry loop), but not a refusal.
-func missingSecret(acc accounts.Account, err error) error {
+func missingSecret(acc config.Account, err error) error {
 	if errors.Is(err, keystore.ErrNotFound) {
 		return &accounts.NoSecretError{Account: acc.ID, Err: err}
 	}

@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"polyglot/config"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
-	"polyglot/accounts"
 	"polyglot/remote"
 	"polyglot/sshscreen"
 	"polyglot/tui"
@@ -56,7 +56,7 @@ func (a *app) socketPath() string { return remote.SocketPath(os.Getenv, a.paths.
 // runtime once the accounts run.
 type coreHost struct {
 	a     *app
-	cfg   *accounts.Config
+	cfg   *config.Config
 	srv   *remote.Server
 	ready chan struct{}
 	once  sync.Once
@@ -68,7 +68,7 @@ type coreHost struct {
 
 // hostCore takes the data dir and opens its socket. Another owner is
 // exitBusy, with its pid.
-func (a *app) hostCore(ctx context.Context, name string, cfg *accounts.Config) (*coreHost, error) {
+func (a *app) hostCore(ctx context.Context, name string, cfg *config.Config) (*coreHost, error) {
 	// Attached screens bind the [keys] of config.toml, each its own copy.
 	if err := tui.CheckKeys(cfg.Keys); err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("%s: %w", a.paths.ConfigFile(), err))
@@ -199,7 +199,7 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 // command runs here. A core that refuses this client is exitBusy. name
 // is the command's, e.g. "send" or "account add".
 func runInCore(ctx context.Context, name string, req remote.Run, io streams) (code int, ok bool) {
-	paths, err := accounts.DefaultPaths()
+	paths, err := config.DefaultPaths()
 	if err != nil {
 		return 0, false
 	}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
@@ -41,7 +41,7 @@ shows. Nothing leaves your machine. POLYGLOT_DEMO_SPEED speeds its clock up.`,
 	}
 }
 
-func (a *app) runDemo(ctx context.Context, cfg *accounts.Config) error {
+func (a *app) runDemo(ctx context.Context, cfg *config.Config) error {
 	if err := a.checkStartup(cfg, true); err != nil {
 		return err
 	}

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"polyglot/config"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/protocols"
 )
@@ -88,14 +88,14 @@ func TestSendFollowsTheRoutePlan(t *testing.T) {
 		protocols.Matrix: {Network: protocols.Matrix, Account: "mx", ID: "@ada:example.org", Server: "example.org"},
 		protocols.XMPP:   {Network: protocols.XMPP, Account: "xm", ID: "ada@jabber.example", Server: "jabber.example"},
 	}
-	cfg := &accounts.Config{}
+	cfg := &config.Config{}
 	for n, a := range acct {
 		conns[n] = &planConn{net: n, events: make(chan protocols.Event), sent: map[string]protocols.Encryption{}}
 		in.Attach(a, conns[n])
 		if err := in.Ingest(a, protocols.ContactEvent{Contact: ada[n], Name: "Ada Lovelace", Subscription: "both"}); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Accounts = append(cfg.Accounts, accounts.Account{ID: a, Network: n, Address: "me@" + string(n), Enabled: true})
+		cfg.Accounts = append(cfg.Accounts, config.Account{ID: a, Network: n, Address: "me@" + string(n), Enabled: true})
 	}
 	hello := protocols.Message{NetworkID: "$hello", Chat: protocols.Chat{ID: "!ada:example.org", Peer: ada[protocols.Matrix]},
 		Sender: ada[protocols.Matrix], Body: "hello"}

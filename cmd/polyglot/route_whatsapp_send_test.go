@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"polyglot/config"
 	"strings"
 	"testing"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
@@ -36,14 +36,14 @@ func TestSendToWhatsAppAndMatrixFollowsThePlan(t *testing.T) {
 	if err := mergeKnownPeople(in, world.People()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &accounts.Config{}
+	cfg := &config.Config{}
 	for _, acc := range world.Accounts() {
 		in.Attach(acc.ID, acc.Connector)
 		go pump(ctx, in, acc.ID, acc.Connector)
 		if err := acc.Connector.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Accounts = append(cfg.Accounts, accounts.Account{ID: acc.ID, Network: acc.Network, Address: acc.Self.ID, Enabled: true})
+		cfg.Accounts = append(cfg.Accounts, config.Account{ID: acc.ID, Network: acc.Network, Address: acc.Self.ID, Enabled: true})
 	}
 	const alice = "matrix:@alice:matrix.example"
 	waitUntil(t, "Alice's conversation", func() bool { _, err := in.FindConversation(alice); return err == nil })

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"polyglot/config"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/protocols"
 )
@@ -101,7 +101,7 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 // deliver is the send itself, once the accounts are up: inbox.Send follows
 // the same route plan (inbox.PlanRoute) the TUI's route line shows, with
 // --allow-downgrade and --queue as the prompt's "send this one" and "wait".
-func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *accounts.Config, o *sendOptions, via protocols.Network) error {
+func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *config.Config, o *sendOptions, via protocols.Network) error {
 	conv, err := resolveRecipient(in, cfg, o.to)
 	if err != nil {
 		return err
@@ -179,7 +179,7 @@ func (a *app) reportSend(msg inbox.Message) error {
 // resolveRecipient finds the conversation for --to. An address that is not a
 // contact yet but has the form of a configured network's address becomes
 // one: sending to someone is the user's own consent.
-func resolveRecipient(in *inbox.Inbox, cfg *accounts.Config, to string) (inbox.ConversationID, error) {
+func resolveRecipient(in *inbox.Inbox, cfg *config.Config, to string) (inbox.ConversationID, error) {
 	conv, err := in.FindConversation(to)
 	if err == nil {
 		return conv, nil
@@ -257,11 +257,11 @@ func serverOf(n protocols.Network, id string) string {
 	return ""
 }
 
-func accountFor(cfg *accounts.Config, n protocols.Network) (accounts.Account, bool) {
+func accountFor(cfg *config.Config, n protocols.Network) (config.Account, bool) {
 	for _, acc := range cfg.Accounts {
 		if acc.Network == n && acc.Enabled {
 			return acc, true
 		}
 	}
-	return accounts.Account{}, false
+	return config.Account{}, false
 }

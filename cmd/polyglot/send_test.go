@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"polyglot/config"
 	"strings"
 	"testing"
 	"time"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
@@ -33,14 +33,14 @@ func TestSendRefusesASilentDowngrade(t *testing.T) {
 	if err := mergeKnownPeople(in, world.People()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &accounts.Config{}
+	cfg := &config.Config{}
 	for _, acc := range world.Accounts() {
 		in.Attach(acc.ID, acc.Connector)
 		go pump(ctx, in, acc.ID, acc.Connector)
 		if err := acc.Connector.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Accounts = append(cfg.Accounts, accounts.Account{ID: acc.ID, Network: acc.Network, Address: acc.Self.ID, Enabled: true})
+		cfg.Accounts = append(cfg.Accounts, config.Account{ID: acc.ID, Network: acc.Network, Address: acc.Self.ID, Enabled: true})
 	}
 	bob := "matrix:@bob:matrix.example"
 	waitUntil(t, "Bob's conversation", func() bool { _, err := in.FindConversation(bob); return err == nil })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"polyglot/config"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/sshscreen"
 	"polyglot/themes"
@@ -102,7 +102,7 @@ func (a *app) serve(ctx context.Context, o *serveOptions) error {
 }
 
 // serveSSH serves the TUI over SSH, each session a screen of this core.
-func (a *app) serveSSH(ctx context.Context, cfg *accounts.Config, rt *runtime, o *serveOptions) (stop func(), err error) {
+func (a *app) serveSSH(ctx context.Context, cfg *config.Config, rt *runtime, o *serveOptions) (stop func(), err error) {
 	keys := o.authorizedKeys
 	if keys == "" {
 		keys = filepath.Join(a.paths.Config, "authorized_keys")
@@ -130,7 +130,7 @@ func (a *app) hostKeyPath() string { return filepath.Join(a.paths.Data, "ssh_hos
 // screen builds the TUI for a screen this core serves (an SSH session or
 // an attached terminal): its own renderer and theme from the session's
 // environment, the core's store and accounts.
-func (a *app) screen(cfg *accounts.Config, core *inbox.Inbox, view tui.AccountsView) sshscreen.Screen {
+func (a *app) screen(cfg *config.Config, core *inbox.Inbox, view tui.AccountsView) sshscreen.Screen {
 	control, _ := view.(tui.AccountsControl)
 	return func(ctx context.Context, r *lipgloss.Renderer, env func(string) string, popts []tea.ProgramOption, sess ssh.Session) (*tea.Program, func()) {
 		th, err := themes.LoadWith(cfg.Theme, a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != "",

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"polyglot/config"
 	"sync"
 
-	"polyglot/accounts"
 	"polyglot/inbox"
 	"polyglot/internal/errtext"
 	"polyglot/keystore"
@@ -22,7 +22,7 @@ var errNotUnlocked = errors.New("the keystore is still unlocking; try again in a
 // with the reason) and is returned by stop for the exit code; nothing is
 // connected or written after it.
 type lateAccounts struct {
-	cfg      *accounts.Config
+	cfg      *config.Config
 	in       *inbox.Inbox
 	networks []protocols.Network
 	done     chan struct{}
@@ -44,7 +44,7 @@ var (
 
 // unlockInBackground opens the keystore and starts the accounts without
 // holding up the caller; ctx ending stops the accounts (see stop).
-func (a *app) unlockInBackground(ctx context.Context, cfg *accounts.Config, in *inbox.Inbox) *lateAccounts {
+func (a *app) unlockInBackground(ctx context.Context, cfg *config.Config, in *inbox.Inbox) *lateAccounts {
 	l := &lateAccounts{cfg: cfg, in: in, networks: addableNetworks(a), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)

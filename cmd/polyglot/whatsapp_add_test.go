@@ -5,12 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"polyglot/accounts"
 	"polyglot/protocols"
 )
 
@@ -142,7 +142,7 @@ func TestWhatsAppAccountNotLinked(t *testing.T) {
 // ranks as end-to-end encrypted (no WhatsApp message travels otherwise),
 // so the route plan does not see a downgrade that cannot happen.
 func TestWhatsAppRouteIsE2EEWhileOffline(t *testing.T) {
-	acc := accounts.Account{ID: "whatsapp:+491701234567", Network: protocols.WhatsApp, Address: "+491701234567"}
+	acc := config.Account{ID: "whatsapp:+491701234567", Network: protocols.WhatsApp, Address: "+491701234567"}
 	if got := linkFloor(acc); got != protocols.EncE2EE {
 		t.Fatalf("linkFloor(whatsapp) = %v, want e2ee", got)
 	}

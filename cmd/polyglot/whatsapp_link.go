@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"polyglot/config"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 		return err
 	}
 	if phone != "" {
-		if id := accounts.DefaultID(protocols.WhatsApp, "+"+phone); hasAccount(cfg, id) {
+		if id := config.DefaultID(protocols.WhatsApp, "+"+phone); hasAccount(cfg, id) {
 			return withCode(exitUsage, fmt.Errorf("%w: %q", accounts.ErrExists, id))
 		}
 	}
@@ -131,7 +132,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 type linkedDevice struct {
 	jid   types.JID
 	tmp   string
-	paths accounts.Paths
+	paths config.Paths
 }
 
 func (d *linkedDevice) address() string { return "+" + d.jid.User }
@@ -143,18 +144,18 @@ func (d *linkedDevice) discard() { os.RemoveAll(d.tmp) }
 // m (which checks the session, saves config.toml and, if m runs, starts
 // it). On failure the store is removed: the phone then lists a device
 // that no longer exists, which it drops by itself.
-func (d *linkedDevice) adopt(ctx context.Context, m *accounts.Manager, acc accounts.Account) (accounts.Account, error) {
+func (d *linkedDevice) adopt(ctx context.Context, m *accounts.Manager, acc config.Account) (config.Account, error) {
 	dir := d.paths.AccountDir(acc.ID)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return accounts.Account{}, err
+		return config.Account{}, err
 	}
 	if err := os.Rename(d.tmp, dir); err != nil {
-		return accounts.Account{}, fmt.Errorf("keeping the linked device: %w", err)
+		return config.Account{}, fmt.Errorf("keeping the linked device: %w", err)
 	}
 	added, err := m.AddWithSecrets(ctx, acc, nil)
 	if err != nil {
 		os.RemoveAll(dir)
-		return accounts.Account{}, err
+		return config.Account{}, err
 	}
 	return added, nil
 }
@@ -196,9 +197,9 @@ func (a *app) linkWhatsApp(ctx context.Context, phone string, qr func(string, ti
 	return &linkedDevice{jid: jid, tmp: tmp, paths: a.paths}, nil
 }
 
-func hasAccount(cfg *accounts.Config, id string) bool {
+func hasAccount(cfg *config.Config, id string) bool {
 	for _, acc := range cfg.Accounts {
-		if acc.ID == id || accounts.DefaultID(acc.Network, acc.Address) == id {
+		if acc.ID == id || config.DefaultID(acc.Network, acc.Address) == id {
 			return true
 		}
 	}

@@ -1,9 +1,8 @@
-// Package accounts owns the user's account list (config.toml), one
-// supervisor per account that connects, forwards events and reconnects
-// with capped, jittered backoff, and the add/remove/relogin flows that keep
-// secrets in the keystore. Connectors are built by injected factories, so
-// this package never imports a protocol implementation.
-package accounts
+// Package config is Polyglot's app-wide settings: config.toml (accounts,
+// theme, keys, notifications) read with line-and-column errors and written
+// back keeping every hand-written line, and the XDG paths where config,
+// data and state live.
+package config
 
 import (
 	"crypto/sha256"

@@ -1,8 +1,7 @@
-package accounts
+package config
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"reflect"
 	"strings"
@@ -256,7 +255,7 @@ func TestSaveFallsBackWithBackup(t *testing.T) {
 	}
 	cfg.Accounts = append(cfg.Accounts, newXMPP)
 	var logBuf bytes.Buffer
-	if err := save(p, cfg, zerolog.New(&logBuf)); err != nil {
+	if err := SaveLogged(p, cfg, zerolog.New(&logBuf)); err != nil {
 		t.Fatal(err)
 	}
 	bak, err := os.ReadFile(p + ".bak")
@@ -289,38 +288,9 @@ func TestCheckLoadsAsCatchesMismatch(t *testing.T) {
 	}
 }
 
-// Through the Manager, as `polyglot account add/disable/remove` use it.
-func TestManagerKeepsHandWrittenConfig(t *testing.T) {
-	sc := &script{}
-	m, cfgFile, _, _ := realManager(t, sc)
-	if err := os.WriteFile(cfgFile, []byte(annotated), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Add(context.Background(), Account{Network: protocols.XMPP, Address: "new@x.org"}, []byte("pw")); err != nil {
-		t.Fatal(err)
-	}
-	added := annotated + "\n[[account]]\nnetwork = \"xmpp\"\naddress = \"new@x.org\"\n"
-	if got, _ := os.ReadFile(cfgFile); string(got) != added {
-		t.Fatalf("after add:\n%s", got)
-	}
-	if err := m.Disable("work"); err != nil {
-		t.Fatal(err)
-	}
-	disabled := strings.Replace(added, "reachability = \"contacts\"\n", "reachability = \"contacts\"\nenabled = false\n", 1)
-	if got, _ := os.ReadFile(cfgFile); string(got) != disabled {
-		t.Fatalf("after disable:\n%s", got)
-	}
-	if err := m.Remove("xmpp:new@x.org"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(cfgFile); string(got) != strings.TrimSuffix(disabled, added[len(annotated):]) {
-		t.Fatalf("after remove:\n%s", got)
-	}
-}
-
 // FuzzEditConfig: whenever the editor accepts a file, its output loads to
 // exactly the config asked for (the check in Save is a safety net, not the
-// plan). Run longer with: go test -tags goolm -fuzz FuzzEditConfig ./accounts/
+// plan). Run longer with: go test -tags goolm -fuzz FuzzEditConfig ./config/
 func FuzzEditConfig(f *testing.F) {
 	for _, s := range []string{annotated,
 		"[[account]]\r\nnetwork = \"xmpp\"\r\naddress = \"a@b.org\"",
@@ -336,7 +306,7 @@ func FuzzEditConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cfg := cloneConfig(old)
+		cfg := old.Clone()
 		switch op % 6 {
 		case 0:
 			cfg.Accounts = append(cfg.Accounts, newXMPP)

@@ -1,4 +1,4 @@
-package accounts
+package config
 
 import (
 	"bytes"
@@ -474,10 +474,10 @@ func parseHint(pe toml.ParseError) string {
 // a file that does not load, so a hand edit with a typo is never lost. An
 // existing file is edited in place (configedit.go) so the user's comments
 // and layout survive.
-func Save(path string, cfg *Config) error { return save(path, cfg, zerolog.Nop()) }
+func Save(path string, cfg *Config) error { return SaveLogged(path, cfg, zerolog.Nop()) }
 
-// save is Save with a logger for the rare full rewrite.
-func save(path string, cfg *Config, log zerolog.Logger) error {
+// SaveLogged is Save with a logger for the rare full rewrite.
+func SaveLogged(path string, cfg *Config, log zerolog.Logger) error {
 	old, err := os.ReadFile(path)
 	exists := err == nil
 	var oldCfg *Config
@@ -673,4 +673,15 @@ func (l locator) find(table, key string) (line, col int) {
 		}
 	}
 	return 0, 0
+}
+
+// Clone is a deep copy: the maps and the account list are the copy's own.
+func (c *Config) Clone() *Config {
+	out := *c
+	out.Keys = make(map[string]string, len(c.Keys))
+	for k, v := range c.Keys {
+		out.Keys[k] = v
+	}
+	out.Accounts = append([]Account(nil), c.Accounts...)
+	return &out
 }

@@ -22,12 +22,12 @@ import (
 	"polyglot/remote"
 )
 
-func newAccountCmd(io streams) *cobra.Command {
+func newAccountCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "account",
 		Short: "Add, list and remove your Matrix, XMPP and WhatsApp accounts",
 	}
-	cmd.AddCommand(newAccountAddCmd(io), newAccountListCmd(io), newAccountRemoveCmd(io))
+	cmd.AddCommand(newAccountAddCmd(f), newAccountListCmd(f), newAccountRemoveCmd(f))
 	return cmd
 }
 
@@ -44,7 +44,7 @@ type addOptions struct {
 	phone        string // WhatsApp: link by pairing code for this number
 }
 
-func newAccountAddCmd(io streams) *cobra.Command {
+func newAccountAddCmd(f *factory) *cobra.Command {
 	o := &addOptions{}
 	cmd := &cobra.Command{
 		Use:   "add xmpp|matrix|whatsapp [ADDRESS]",
@@ -84,23 +84,22 @@ servers cannot be reached; 5 a core of another version refused it; 1 other.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.accountAdd(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "", "server override: HOST:PORT for XMPP, a URL for Matrix (default: discovery)")
-	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA or self-signed certificate to trust")
-	f.StringVar(&o.passwordFile, "password-file", "", "read the password from FILE (else standard input)")
-	f.StringVar(&o.tokenFile, "token-file", "", "Matrix: log in with the access token in FILE instead of a password (e.g. from an SSO login in another client)")
-	f.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
-	f.StringVar(&o.displayName, "name", "", "display name for this account")
-	f.StringVar(&o.reach, "reach", "", "who may start a conversation: everyone (default; strangers land in Requests), contacts or own-server")
-	f.StringVar(&o.phone, "phone", "", "WhatsApp: link with an 8-character code typed on the phone with this number (+4915…), instead of a QR code")
+	fl := cmd.Flags()
+	fl.StringVar(&o.server, "server", "", "server override: HOST:PORT for XMPP, a URL for Matrix (default: discovery)")
+	fl.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA or self-signed certificate to trust")
+	fl.StringVar(&o.passwordFile, "password-file", "", "read the password from FILE (else standard input)")
+	fl.StringVar(&o.tokenFile, "token-file", "", "Matrix: log in with the access token in FILE instead of a password (e.g. from an SSO login in another client)")
+	fl.BoolVar(&o.insecureTLS, "insecure-loopback-tls", false, "skip certificate checks (refused unless the server is on loopback)")
+	fl.StringVar(&o.displayName, "name", "", "display name for this account")
+	fl.StringVar(&o.reach, "reach", "", "who may start a conversation: everyone (default; strangers land in Requests), contacts or own-server")
+	fl.StringVar(&o.phone, "phone", "", "WhatsApp: link with an 8-character code typed on the phone with this number (+4915…), instead of a QR code")
 	return cmd
 }
 
@@ -126,7 +125,7 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err := check.Validate(); err != nil {
 		return withCode(exitUsage, fmt.Errorf("invalid account: %w", err))
 	}
-	if rt := hostedRuntime(ctx); rt != nil {
+	if rt := a.hosted; rt != nil {
 		return a.addInCore(ctx, rt, o)
 	}
 	secrets, err := a.loginSecrets(o)
@@ -236,7 +235,7 @@ func (o *addOptions) account() config.Account {
 	}
 }
 
-func newAccountListCmd(io streams) *cobra.Command {
+func newAccountListCmd(f *factory) *cobra.Command {
 	var online bool
 	cmd := &cobra.Command{
 		Use:         "list",
@@ -247,11 +246,10 @@ config says (enabled or disabled); with --online each account connects and the
 live state is shown (online, retrying, login needed…).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.accountList(cmd.Context(), online)
 		},
 	}
@@ -303,7 +301,8 @@ func (a *app) accountList(ctx context.Context, online bool) error {
 	return w.Flush()
 }
 
-func newAccountRemoveCmd(io streams) *cobra.Command {
+func newAccountRemoveCmd(f *factory) *cobra.Command {
+	io := f.io
 	return &cobra.Command{
 		Use:         "remove ACCOUNT",
 		Annotations: forwardToCore,
@@ -315,11 +314,10 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -349,7 +347,7 @@ func newAccountRemoveCmd(io streams) *cobra.Command {
 // which disconnects the account first, as the accounts screen does; else
 // through one over the keystore, which this process then owns.
 func (a *app) removeAccount(ctx context.Context, cfg *config.Config, id string) error {
-	if rt := hostedRuntime(ctx); rt != nil {
+	if rt := a.hosted; rt != nil {
 		err := statusView{m: rt.accounts, in: rt.inbox, log: a.log}.remove(id)
 		if errors.Is(err, accounts.ErrUnknownAccount) {
 			return withCode(exitUsage, fmt.Errorf("the running core has no account %q: config.toml gained it after the core started; restart the core, then remove it", id))

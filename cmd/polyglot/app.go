@@ -33,6 +33,9 @@ type app struct {
 	// while a standalone command does (ownDataDir).
 	owner *coreHost
 	lock  *remote.Lock
+	// hosted is the running core's runtime when this command runs inside
+	// the core for a client: it uses the core's connected accounts.
+	hosted *runtime
 }
 
 func newApp(s streams) (*app, error) {

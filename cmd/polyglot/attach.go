@@ -20,7 +20,7 @@ import (
 // exitNoCore: `attach` found no core running (README's exit codes).
 const exitNoCore = 6
 
-func newAttachCmd(io streams) *cobra.Command {
+func newAttachCmd(f *factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "attach",
 		Short: "Open a screen on the running core (polyglot serve, or another polyglot)",
@@ -34,11 +34,10 @@ Exit status: 0 closed; 6 no core is running (start polyglot serve or
 polyglot); 5 the core refused (another version: the message says which).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			c, err := a.dialCore(cmd.Context(), "attach")
 			if errors.Is(err, remote.ErrNoCore) {
 				return withCode(exitNoCore, errors.New("no Polyglot core is running for this data dir: start one with `polyglot serve` (or `polyglot`)"))

@@ -147,7 +147,7 @@ func (a *app) newManager(cfg *config.Config, ks keystore.Store, in *inbox.Inbox)
 // this process must own the data dir, or no second set of connections is
 // made.
 func (a *app) startClient(ctx context.Context, cfg *config.Config) (*runtime, error) {
-	if rt := hostedRuntime(ctx); rt != nil {
+	if rt := a.hosted; rt != nil {
 		return rt, nil
 	}
 	owned := a.owner != nil || a.lock != nil

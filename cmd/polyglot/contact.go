@@ -9,17 +9,18 @@ import (
 	"polyglot/inbox"
 )
 
-func newContactCmd(io streams) *cobra.Command {
+func newContactCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "contact",
 		Short: "Undo a block or an ignore",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newContactUnblockCmd(io))
+	cmd.AddCommand(newContactUnblockCmd(f))
 	return cmd
 }
 
-func newContactUnblockCmd(io streams) *cobra.Command {
+func newContactUnblockCmd(f *factory) *cobra.Command {
+	io := f.io
 	return &cobra.Command{
 		Use:   "unblock ADDRESS",
 		Short: "Unblock (or unignore) the person with ADDRESS",
@@ -35,11 +36,10 @@ xmpp:bob@example.org to name the network). The network is not told.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			in, err := a.openInbox(profileDB)
 			if err != nil {
 				return err

@@ -18,7 +18,7 @@ import (
 // demoDB is recreated on every run so the demo always starts the same way.
 const demoDB = "demo.db"
 
-func newDemoCmd(io streams) *cobra.Command {
+func newDemoCmd(f *factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Open the embedded demo world (simulated Matrix, XMPP and WhatsApp)",
@@ -27,11 +27,10 @@ a stranger's message request, and a network that drops partway so fallback
 shows. Nothing leaves your machine. POLYGLOT_DEMO_SPEED speeds its clock up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

@@ -13,7 +13,7 @@ import (
 	"polyglot/accounts"
 )
 
-func newDoctorCmd(io streams) *cobra.Command {
+func newDoctorCmd(f *factory) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:         "doctor",
@@ -27,11 +27,10 @@ that does not exist yet is reported as "none yet". Exit status 0 when all is
 well, 1 when something needs attention.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			if n := a.doctor(cmd.Context(), timeout); n > 0 {
 				return fmt.Errorf("%d problem(s) found", n)
 			}

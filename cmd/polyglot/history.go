@@ -25,7 +25,7 @@ type historyOptions struct {
 // historyPage is how many messages one store read fetches.
 const historyPage = 200
 
-func newHistoryCmd(io streams) *cobra.Command {
+func newHistoryCmd(f *factory) *cobra.Command {
 	o := &historyOptions{}
 	cmd := &cobra.Command{
 		Use:   "history ADDRESS [--json] [--limit N]",
@@ -53,17 +53,16 @@ Exit status: 0 printed; 2 bad arguments; 3 no conversation with ADDRESS.`,
 			if o.limit < 0 {
 				return withCode(exitUsage, fmt.Errorf("--limit must be 0 (everything) or more, got %d", o.limit))
 			}
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.history(o)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&o.json, "json", false, "one JSON object per message and line")
-	f.IntVar(&o.limit, "limit", 50, "print the last N messages; 0 prints them all")
+	fl := cmd.Flags()
+	fl.BoolVar(&o.json, "json", false, "one JSON object per message and line")
+	fl.IntVar(&o.limit, "limit", 50, "print the last N messages; 0 prints them all")
 	return cmd
 }
 

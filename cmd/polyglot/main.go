@@ -71,7 +71,9 @@ func main() {
 }
 
 func execute(ctx context.Context, args []string, io streams) int {
-	root := newRootCmd(io)
+	f := newFactory(ctx, io)
+	defer f.close()
+	root := newRootCmd(f)
 	if code, ok := forward(ctx, root, args, io); ok {
 		return code
 	}
@@ -163,7 +165,8 @@ func strictCommands(c *cobra.Command) {
 	}
 }
 
-func newRootCmd(io streams) *cobra.Command {
+func newRootCmd(f *factory) *cobra.Command {
+	io := f.io
 	root := &cobra.Command{
 		Use:   "polyglot",
 		Short: "One terminal inbox for Matrix, XMPP and WhatsApp",
@@ -178,11 +181,10 @@ With no account configured, polyglot opens the embedded demo world.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -198,7 +200,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(io), newAccountCmd(io), newContactCmd(io), newSendCmd(io), newHistoryCmd(io), newDoctorCmd(io), newPassphraseCmd(io), newServeCmd(io), newAttachCmd(io))
+	root.AddCommand(newDemoCmd(f), newAccountCmd(f), newContactCmd(f), newSendCmd(f), newHistoryCmd(f), newDoctorCmd(f), newPassphraseCmd(f), newServeCmd(f), newAttachCmd(f))
 	strictCommands(root)
 	return root
 }

@@ -12,7 +12,7 @@ import (
 	"polyglot/keystore"
 )
 
-func newPassphraseCmd(io streams) *cobra.Command {
+func newPassphraseCmd(f *factory) *cobra.Command {
 	var newFile string
 	cmd := &cobra.Command{
 		Use:   "passphrase [--new-passphrase-file FILE]",
@@ -29,11 +29,10 @@ but cannot save new ones until it unlocks with the new passphrase.
 Secrets kept in the OS keyring have no Polyglot passphrase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.changePassphrase(newFile)
 		},
 	}

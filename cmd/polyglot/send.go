@@ -23,7 +23,7 @@ type sendOptions struct {
 	text           string
 }
 
-func newSendCmd(io streams) *cobra.Command {
+func newSendCmd(f *factory) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
 		Use:         "send --to ADDRESS [--via NETWORK] TEXT",
@@ -45,20 +45,19 @@ offline (it goes out with the same ID the next time polyglot is online).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.text = args[0]
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.send(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.to, "to", "", "recipient address or contact name (required)")
-	f.StringVar(&o.via, "via", "", "force a network: matrix, xmpp or whatsapp")
-	f.BoolVar(&o.allowDowngrade, "allow-downgrade", false, "allow a weaker encryption than the best route for this message")
-	f.BoolVar(&o.queue, "queue", false, "if the best route is offline, queue for it instead of failing")
-	f.DurationVar(&o.timeout, "timeout", 20*time.Second, "how long to wait for accounts to connect and the server to accept")
+	fl := cmd.Flags()
+	fl.StringVar(&o.to, "to", "", "recipient address or contact name (required)")
+	fl.StringVar(&o.via, "via", "", "force a network: matrix, xmpp or whatsapp")
+	fl.BoolVar(&o.allowDowngrade, "allow-downgrade", false, "allow a weaker encryption than the best route for this message")
+	fl.BoolVar(&o.queue, "queue", false, "if the best route is offline, queue for it instead of failing")
+	fl.DurationVar(&o.timeout, "timeout", 20*time.Second, "how long to wait for accounts to connect and the server to accept")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }

@@ -28,7 +28,7 @@ type serveOptions struct {
 	idle           time.Duration
 }
 
-func newServeCmd(io streams) *cobra.Command {
+func newServeCmd(f *factory) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -49,19 +49,18 @@ Exit status: 0 stopped by a signal; 5 another Polyglot process already owns
 the data dir; 2 and 4 as for every command (config, passphrase, login).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := newApp(io)
+			a, err := f.App()
 			if err != nil {
 				return err
 			}
-			defer a.close()
 			return a.serve(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.ssh, "ssh", "", "also serve the TUI over SSH on this address (e.g. 127.0.0.1:2222)")
-	f.StringVar(&o.authorizedKeys, "authorized-keys", "", "public keys allowed over SSH (default $XDG_CONFIG_HOME/polyglot/authorized_keys)")
-	f.IntVar(&o.maxSessions, "max-sessions", 8, "most SSH sessions at once")
-	f.DurationVar(&o.idle, "idle-timeout", 30*time.Minute, "close an SSH session idle this long")
+	fl := cmd.Flags()
+	fl.StringVar(&o.ssh, "ssh", "", "also serve the TUI over SSH on this address (e.g. 127.0.0.1:2222)")
+	fl.StringVar(&o.authorizedKeys, "authorized-keys", "", "public keys allowed over SSH (default $XDG_CONFIG_HOME/polyglot/authorized_keys)")
+	fl.IntVar(&o.maxSessions, "max-sessions", 8, "most SSH sessions at once")
+	fl.DurationVar(&o.idle, "idle-timeout", 30*time.Minute, "close an SSH session idle this long")
 	return cmd
 }
 

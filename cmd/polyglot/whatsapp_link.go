@@ -49,7 +49,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 			return withCode(exitUsage, fmt.Errorf("%q is not a phone number: write it in international form, e.g. +4915123456789", o.phone))
 		}
 	}
-	rt := hostedRuntime(ctx)
+	rt := a.hosted
 	if rt == nil {
 		// A running core links the phone itself, its codes shown here,
 		// and connects the account at once.

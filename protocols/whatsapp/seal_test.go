@@ -491,3 +491,49 @@ func TestSignalSessionThroughSealedStores(t *testing.T) {
 	exchange(a, b, bAddr, aAddr, "after a restart")
 	exchange(b, a, aAddr, bAddr, "and back")
 }
+
+// TestMigratePNToLIDReseals: whatsmeow moving a contact's sessions,
+// identity keys and sender keys from their phone number to their LID
+// (its SQL would copy values sealed for the old address) leaves them
+// readable under the LID and gone under the phone number.
+func TestMigratePNToLIDReseals(t *testing.T) {
+	ctx := context.Background()
+	st := mustOpen(t, filepath.Join(t.TempDir(), "whatsapp.db"), NewStoreKey())
+	defer st.close()
+	dev := linkDevice(t, st, "491700000001")
+	pn := types.NewJID("491711111111", types.DefaultUserServer)
+	lid := types.NewJID("987654321", types.HiddenUserServer)
+	pnAddr, lidAddr := pn.SignalAddress().String(), lid.SignalAddress().String()
+	session, senderKey := randomBytes(100), randomBytes(80)
+	var idKey [32]byte
+	copy(idKey[:], randomBytes(32))
+	group := "120363000000000001@g.us"
+	for _, err := range []error{
+		dev.Sessions.PutSession(ctx, pnAddr, session),
+		dev.Identities.PutIdentity(ctx, pnAddr, idKey),
+		dev.SenderKeys.PutSenderKey(ctx, group, pnAddr, senderKey),
+		dev.Sessions.MigratePNToLID(ctx, pn, lid),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := dev.Sessions.GetSession(ctx, lidAddr); err != nil || !bytes.Equal(got, session) {
+		t.Fatalf("session under the LID = %x, %v", got, err)
+	}
+	if got, err := dev.Sessions.GetSession(ctx, pnAddr); err != nil || got != nil {
+		t.Fatalf("session under the phone number = %x, %v", got, err)
+	}
+	if ok, err := dev.Identities.IsTrustedIdentity(ctx, lidAddr, idKey); err != nil || !ok {
+		t.Fatalf("identity under the LID: %v, %v", ok, err)
+	}
+	if ok, _ := dev.Identities.IsTrustedIdentity(ctx, lidAddr, [32]byte{7}); ok {
+		t.Fatal("the migrated identity trusts any key")
+	}
+	if got, err := dev.SenderKeys.GetSenderKey(ctx, group, lidAddr); err != nil || !bytes.Equal(got, senderKey) {
+		t.Fatalf("sender key under the LID = %x, %v", got, err)
+	}
+	if got, err := dev.SenderKeys.GetSenderKey(ctx, group, pnAddr); err != nil || got != nil {
+		t.Fatalf("sender key under the phone number = %x, %v", got, err)
+	}
+}

@@ -137,7 +137,7 @@ func New(cfg Config) (*Connector, error) {
 		return c.cli.ConnectContext(ctx)
 	}
 	c.cli.AddEventHandlerWithSuccessStatus(c.handle)
-	// Plaintext of a message whose handler failed is kept, so the
+	// Plaintext of a message whose handler failed is kept (sealed), so the
 	// redelivery decrypts again.
 	c.cli.EnableDecryptedEventBuffer = true
 	go c.historyLoop()

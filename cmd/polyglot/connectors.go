@@ -84,16 +84,32 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 			}
 			return &matrixSession{Connector: c, secrets: secrets}, nil
 		},
-		// WhatsApp keeps no secret in the keystore: the linked device's
-		// keys are whatsmeow's store, whatsapp.db (0600) in the account's
-		// directory, made by `account add whatsapp`.
-		protocols.WhatsApp: func(acc config.Account, _ accounts.SecretSource) (protocols.Connector, error) {
+		// WhatsApp's secret in the keystore is the store key that seals the
+		// linked device's keys and sessions in whatsapp.db (0600, in the
+		// account's directory); `account add whatsapp` makes both. An
+		// account linked by an earlier Polyglot gets its key here, and its
+		// plaintext whatsapp.db is sealed when opened.
+		protocols.WhatsApp: func(acc config.Account, secrets accounts.SecretSource) (protocols.Connector, error) {
 			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			db := filepath.Join(acc.DataDir, "whatsapp.db")
+			key, err := secrets.Get(whatsapp.StoreKeyKind)
+			if errors.Is(err, keystore.ErrNotFound) {
+				key = nil
+				if _, serr := os.Stat(db); serr == nil {
+					key = whatsapp.NewStoreKey()
+					if err := secrets.Set(whatsapp.StoreKeyKind, key); err != nil {
+						return nil, err
+					}
+				}
+			} else if err != nil {
 				return nil, err
 			}
 			return whatsapp.New(whatsapp.Config{
 				Account:  acc.ID,
-				DBPath:   filepath.Join(acc.DataDir, "whatsapp.db"),
+				DBPath:   db,
+				StoreKey: key,
 				Accepted: accepted,
 				Logger:   log.With().Str("account", acc.ID).Logger(),
 			})

@@ -132,6 +132,7 @@ func (a *app) accountAddWhatsApp(ctx context.Context, o *addOptions) error {
 type linkedDevice struct {
 	jid   types.JID
 	tmp   string
+	key   []byte // the store key its whatsapp.db is sealed under
 	paths config.Paths
 }
 
@@ -152,7 +153,8 @@ func (d *linkedDevice) adopt(ctx context.Context, m *accounts.Manager, acc confi
 	if err := os.Rename(d.tmp, dir); err != nil {
 		return config.Account{}, fmt.Errorf("keeping the linked device: %w", err)
 	}
-	added, err := m.AddWithSecrets(ctx, acc, nil)
+	// The store key reaches the keystore with the account, not before.
+	added, err := m.AddWithSecrets(ctx, acc, map[string][]byte{whatsapp.StoreKeyKind: d.key})
 	if err != nil {
 		os.RemoveAll(dir)
 		return config.Account{}, err
@@ -171,8 +173,10 @@ func (a *app) linkWhatsApp(ctx context.Context, phone string, qr func(string, ti
 	if err != nil {
 		return nil, err
 	}
+	key := whatsapp.NewStoreKey()
 	lo := whatsapp.LinkOptions{
 		DBPath:   filepath.Join(tmp, "whatsapp.db"),
+		StoreKey: key,
 		Phone:    phone,
 		Logger:   a.log,
 		QR:       qr,
@@ -194,7 +198,7 @@ func (a *app) linkWhatsApp(ctx context.Context, phone string, qr func(string, ti
 		}
 		return nil, fmt.Errorf("%w (nothing was saved)", err)
 	}
-	return &linkedDevice{jid: jid, tmp: tmp, paths: a.paths}, nil
+	return &linkedDevice{jid: jid, tmp: tmp, key: key, paths: a.paths}, nil
 }
 
 func hasAccount(cfg *config.Config, id string) bool {

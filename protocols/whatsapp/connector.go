@@ -26,6 +26,9 @@ type Config struct {
 	// DBPath is the account's whatsapp.db (whatsmeow's device store and
 	// Polyglot's sent-ID table); created 0600.
 	DBPath string
+	// StoreKey (StoreKeySize bytes, from the keystore: StoreKeyKind)
+	// seals the private keys and sessions in DBPath.
+	StoreKey []byte
 	// Accepted says whether the user accepted an address; read receipts
 	// and typing go only to accepted senders. Nil: nobody.
 	Accepted func(protocols.Address) bool
@@ -86,12 +89,16 @@ func New(cfg Config) (*Connector, error) {
 	}
 	log := cfg.Logger.With().Str("whatsapp", cfg.Account).Logger()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := openStore(ctx, cfg.DBPath, log)
+	st, err := openStore(ctx, cfg.DBPath, cfg.StoreKey, log)
+	if errors.Is(err, ErrWrongStoreKey) {
+		cancel()
+		return nil, &linkError{detail: err.Error(), cause: err}
+	}
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	dev, err := st.container.GetFirstDevice(ctx)
+	dev, err := st.container.firstDevice(ctx)
 	if err != nil {
 		st.close()
 		cancel()
@@ -130,7 +137,7 @@ func New(cfg Config) (*Connector, error) {
 		return c.cli.ConnectContext(ctx)
 	}
 	c.cli.AddEventHandlerWithSuccessStatus(c.handle)
-	// Plaintext of a message whose handler failed is kept, so the
+	// Plaintext of a message whose handler failed is kept (sealed), so the
 	// redelivery decrypts again.
 	c.cli.EnableDecryptedEventBuffer = true
 	go c.historyLoop()
@@ -172,11 +179,17 @@ var ErrNotLinked = errors.New("not linked to a phone")
 
 // linkError is an auth failure whose text is what the accounts screen
 // shows (Detail), not "the server rejected the password".
-type linkError struct{ detail string }
+type linkError struct {
+	detail string
+	cause  error // what else it is (ErrWrongStoreKey), if anything
+}
 
 func (e *linkError) Error() string  { return e.detail }
 func (e *linkError) Detail() string { return e.detail }
 func (e *linkError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{protocols.ErrAuthFailed, ErrNotLinked, e.cause}
+	}
 	return []error{protocols.ErrAuthFailed, ErrNotLinked}
 }
 

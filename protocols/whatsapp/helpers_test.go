@@ -1,6 +1,7 @@
 package whatsapp
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"sync"
@@ -23,6 +24,9 @@ const testAccount = "whatsapp:+491700000001"
 // ownIdentityKey is the phone's identity key the rig's link leaves in the
 // store (whatsmeow keeps it; a later Save does not change it).
 var ownIdentityKey = testKey(1)
+
+// testStoreKey is the store key the rig's whatsapp.db is sealed under.
+var testStoreKey = bytes.Repeat([]byte{0x5e}, StoreKeySize)
 
 var (
 	me    = types.NewJID("491700000001", types.DefaultUserServer)
@@ -70,7 +74,7 @@ func (r *rig) open() {
 	if err := createPrivate(r.db); err != nil { // as Link would
 		r.t.Fatal(err)
 	}
-	c, err := New(Config{Account: testAccount, DBPath: r.db, Accepted: r.in.Accepted, Logger: zerolog.Nop()})
+	c, err := New(Config{Account: testAccount, DBPath: r.db, StoreKey: testStoreKey, Accepted: r.in.Accepted, Logger: zerolog.Nop()})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -361,7 +361,7 @@ func waitChan(t *testing.T, ch <-chan struct{}, what string) {
 // creates no store.
 func TestNotLinkedIsLoginNeeded(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "whatsapp.db")
-	_, err := New(Config{Account: testAccount, DBPath: db})
+	_, err := New(Config{Account: testAccount, DBPath: db, StoreKey: testStoreKey})
 	if !errors.Is(err, protocols.ErrAuthFailed) || !errors.Is(err, ErrNotLinked) || !strings.Contains(err.Error(), "link again") {
 		t.Fatalf("New without a store = %v", err)
 	}
@@ -407,7 +407,7 @@ func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
 	if err := createPrivate(db); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Account: testAccount, DBPath: db})
+	c, err := New(Config{Account: testAccount, DBPath: db, StoreKey: testStoreKey})
 	if err != nil {
 		t.Fatal(err)
 	}

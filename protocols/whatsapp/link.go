@@ -28,6 +28,9 @@ type LinkOptions struct {
 	// DBPath is where the new device's store is written; on any failure
 	// it is removed again.
 	DBPath string
+	// StoreKey seals the device's keys and sessions (see Config.StoreKey);
+	// the caller keeps it in the keystore once the account is added.
+	StoreKey []byte
 	// Phone, in international form, asks for an 8-character pairing code
 	// to type on that phone instead of a QR code.
 	Phone  string
@@ -51,7 +54,7 @@ func init() {
 // returns the account's phone-number JID once the phone confirmed. Only
 // then does DBPath hold a device; on any error it is removed.
 func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
-	st, err := openStore(ctx, o.DBPath, o.Logger)
+	st, err := openStore(ctx, o.DBPath, o.StoreKey, o.Logger)
 	if err != nil {
 		return types.JID{}, err
 	}
@@ -63,7 +66,7 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 			RemoveStore(o.DBPath)
 		}
 	}()
-	dev := st.container.NewDevice()
+	dev := st.container.newDevice()
 	cli := whatsmeow.NewClient(dev, wmLog(o.Logger, "whatsmeow-link"))
 	cli.EnableAutoReconnect = false
 	defer cli.Disconnect()

@@ -141,7 +141,7 @@ func (c *Connector) peerIdentity(ctx context.Context, peer types.JID) ([32]byte,
 		if len(b) != 32 {
 			return k, fmt.Errorf("whatsapp: %s's stored identity key has %d bytes", peer.User, len(b))
 		}
-		copy(k[:], b)
+		copy(k[:], c.st.s.mask(purposeContactID, a, b)) // masked as sealedStore.PutIdentity wrote it
 		return k, nil
 	}
 	return k, fmt.Errorf("whatsapp: no identity key of %s yet (exchange a message first): %w", peer.User, protocols.ErrUnknownPeer)
@@ -194,7 +194,7 @@ func (c *Connector) MarkCompared(ctx context.Context, peer protocols.Address, co
 		return protocols.ErrCodeChanged
 	}
 	if _, err := c.st.db.ExecContext(ctx, `INSERT INTO polyglot_compared(peer, identity) VALUES (?, ?)
-		ON CONFLICT(peer) DO UPDATE SET identity = excluded.identity`, j.User, key[:]); err != nil {
+		ON CONFLICT(peer) DO UPDATE SET identity = excluded.identity`, j.User, c.st.s.seal(purposeCompared, j.User, key[:])); err != nil {
 		return fmt.Errorf("whatsapp: keeping the compared code: %w", err)
 	}
 	c.mu.Lock()
@@ -249,6 +249,9 @@ func (c *Connector) loadCompared(ctx context.Context) error {
 		var peer string
 		var b []byte
 		if err := rows.Scan(&peer, &b); err != nil {
+			return err
+		}
+		if b, err = c.st.s.open(purposeCompared, peer, b); err != nil {
 			return err
 		}
 		if len(b) == 32 {

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 
 	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
 	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/store/sqlstore/upgrades"
 	waLog "go.mau.fi/whatsmeow/util/log"
 	_ "modernc.org/sqlite" // driver "sqlite": pure Go, works with cgo off
 )
@@ -39,9 +41,12 @@ func createPrivate(path string) error {
 // file: the message ID chosen for each ClientID, what a reply, reaction or
 // edit must know about an earlier message (its sender), and the contacts
 // whose security code the user compared (with the key it was compared for).
+// Every private key and session secret in it is sealed under the account's
+// store key (seal.go, sealedstore.go).
 type store struct {
-	container *sqlstore.Container
+	container *sealedContainer
 	db        *sql.DB
+	s         *sealer
 }
 
 const schema = `
@@ -60,7 +65,7 @@ CREATE TABLE IF NOT EXISTS polyglot_messages (
 );
 CREATE TABLE IF NOT EXISTS polyglot_compared (
 	peer     TEXT PRIMARY KEY, -- the contact's phone number (JID user)
-	identity BLOB NOT NULL     -- their identity key when the user compared the code
+	identity BLOB NOT NULL     -- their identity key when the user compared the code (sealed)
 );
 CREATE TABLE IF NOT EXISTS polyglot_reactions (
 	chat   TEXT NOT NULL,
@@ -68,31 +73,106 @@ CREATE TABLE IF NOT EXISTS polyglot_reactions (
 	sender TEXT NOT NULL,
 	key    TEXT NOT NULL,
 	PRIMARY KEY (chat, target, sender)
+);
+-- whatsmeow's whatsmeow_pre_keys, with the private key sealed.
+CREATE TABLE IF NOT EXISTS polyglot_pre_keys (
+	jid      TEXT,
+	key_id   INTEGER CHECK ( key_id >= 0 AND key_id < 16777216 ),
+	key      BLOB    NOT NULL,
+	uploaded BOOLEAN NOT NULL,
+	PRIMARY KEY (jid, key_id),
+	FOREIGN KEY (jid) REFERENCES whatsmeow_device(jid) ON DELETE CASCADE ON UPDATE CASCADE
+);
+-- The file's HKDF salt, and a value sealed under the store key that tells
+-- a wrong key before anything is read or written.
+CREATE TABLE IF NOT EXISTS polyglot_seal (
+	id    INTEGER PRIMARY KEY CHECK ( id = 1 ),
+	salt  BLOB NOT NULL,
+	check_value BLOB NOT NULL
 );`
 
-func openStore(ctx context.Context, path string, log zerolog.Logger) (*store, error) {
+// openStore opens (or makes) whatsapp.db sealed under key, the account's
+// store key from the keystore. A store sealed under another key is
+// refused (ErrWrongStoreKey) before anything is written; one written by
+// an earlier Polyglot, in plaintext, is sealed in place.
+func openStore(ctx context.Context, path string, key []byte, log zerolog.Logger) (*store, error) {
+	if len(key) != StoreKeySize {
+		return nil, fmt.Errorf("whatsapp store: the store key has %d bytes, want %d", len(key), StoreKeySize)
+	}
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
-	container, err := sqlstore.New(ctx, "sqlite", dsn(path), wmLog(log, "whatsmeow-store"))
+	salt, check, err := readSeal(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp store: %w", err)
+	}
+	var s *sealer
+	if salt != nil {
+		s = newSealer(key, salt)
+		if _, err := s.open(purposeCheck, "", check); err != nil {
+			return nil, ErrWrongStoreKey
+		}
 	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
-		container.Close()
 		return nil, fmt.Errorf("whatsapp store: %w", err)
+	}
+	wrapped, err := dbutil.NewWithDB(db, "sqlite")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("whatsapp store: %w", err)
+	}
+	wrapped.UpgradeTable = upgrades.Table
+	wrapped.VersionTable = "whatsmeow_version"
+	inner := sqlstore.NewWithWrappedDB(wrapped, wmLog(log, "whatsmeow-store"))
+	if err := inner.Upgrade(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("whatsapp store: failed to upgrade database: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
-		container.Close()
 		return nil, fmt.Errorf("whatsapp store: %w", err)
 	}
-	return &store{container: container, db: db}, nil
+	if s == nil {
+		salt = NewStoreKey()
+		s = newSealer(key, salt)
+		n, err := sealPlaintext(ctx, wrapped, s, salt)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("whatsapp store: sealing the secrets of an earlier version's whatsapp.db: %w", err)
+		}
+		if n > 0 {
+			log.Info().Int("values", n).Msg("sealed the plaintext secrets of an earlier version's whatsapp.db")
+		}
+	}
+	return &store{container: &sealedContainer{inner: inner, db: wrapped, s: s}, db: db, s: s}, nil
+}
+
+// readSeal reads the file's salt and check value through a read-only
+// handle (nil, nil: the file was never sealed), so a wrong key is told
+// without the file being touched.
+func readSeal(ctx context.Context, path string) (salt, check []byte, err error) {
+	db, err := sql.Open("sqlite", dsn(path)+"&mode=ro")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'polyglot_seal'`).Scan(&n); err != nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		return nil, nil, nil
+	}
+	err = db.QueryRowContext(ctx, `SELECT salt, check_value FROM polyglot_seal WHERE id = 1`).Scan(&salt, &check)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	return salt, check, err
 }
 
 func (s *store) close() error {
-	return errors.Join(s.db.Close(), s.container.Close())
+	return s.container.inner.Close() // closes db too: it is the same pool
 }
 
 // sentID returns the message ID chosen earlier for clientID, or stores

@@ -32,15 +32,13 @@ func likeEscape(s string) string {
 
 // FindContacts lists up to limit people and group chats whose name or
 // address contains query (case-insensitive; a name's word or an address
-// that starts with it ranks first, then the most recent conversation).
+// that starts with it ranks first, then the most recent conversation); an
+// empty query lists them all, most recent conversation first, then by name.
 // Blocked and ignored people and requests are left out. The match runs in
 // SQLite over the identities and conversations rows with LIMIT, so nothing
 // loads every contact.
 func (in *Inbox) FindContacts(query string, limit int) ([]ContactMatch, error) {
 	q := normName(query)
-	if q == "" {
-		return nil, nil
-	}
 	if limit <= 0 || limit > 50 {
 		limit = 50
 	}

@@ -95,9 +95,20 @@ func TestFindContacts(t *testing.T) {
 	if got := find("friend", 5); len(got) != 5 {
 		t.Fatalf("limit 5: %d", len(got))
 	}
-	for _, q := range []string{"mallory", "bert", "%", "_", ""} {
+	for _, q := range []string{"mallory", "bert", "%", "_"} {
 		if got := find(q, 10); len(got) != 0 {
 			t.Fatalf("%q found %q", q, names(got))
+		}
+	}
+	// An empty query lists everyone (an empty inbox shows them), still
+	// without requests or blocked people, and within the limit.
+	all := find("", 50)
+	if len(all) < 10 || len(find("", 3)) != 3 {
+		t.Fatalf("empty query: %q", names(all))
+	}
+	for _, m := range all {
+		if m.Address.ID == mxAddr("mallory").ID || m.Address.ID == mxAddr("bert").ID {
+			t.Fatalf("empty query lists %q", m.Name)
 		}
 	}
 }

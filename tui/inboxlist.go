@@ -14,6 +14,11 @@ import (
 // rowHeight is the lines one conversation takes in the list.
 const rowHeight = 2
 
+// emptyInboxContacts is how many contacts an inbox with no conversation
+// lists, so a first login (or a server that keeps no archive) shows the
+// people the user can write to rather than nothing.
+const emptyInboxContacts = 50
+
 // inboxList is the merged conversation list. It holds a window of the store
 // (the pages loaded so far) and asks for the next page as the cursor nears
 // the end.
@@ -29,6 +34,8 @@ type inboxList struct {
 	// picked: the user has moved the selection or opened a row; until then
 	// it stays on the top row while conversations arrive and reorder.
 	picked   bool
+	// contacts are shown while there is no conversation (see View).
+	contacts []inbox.ContactMatch
 	requests int
 	width    int
 	height   int // lines available for rows
@@ -123,7 +130,7 @@ func (l *inboxList) onConversations(m conversationsMsg) {
 		if !l.picked {
 			l.cursor = 0
 		}
-		l.items = m.Items
+		l.items, l.contacts = m.Items, m.Contacts
 		l.more = len(m.Items) >= m.Want
 		for i, c := range l.items {
 			if c.ID == keep {
@@ -203,7 +210,7 @@ func (l *inboxList) View() string {
 		if !l.loaded {
 			return st.dim.Render("Loading…")
 		}
-		return st.dim.Render("No conversations yet. Message requests wait under Requests (r).")
+		return l.emptyView()
 	}
 	now := l.env.now()
 	var b strings.Builder
@@ -222,6 +229,29 @@ func (l *inboxList) View() string {
 		b.WriteString("\n" + st.dim.Render("Loading more…"))
 	}
 	return b.String()
+}
+
+// emptyView is the inbox with no conversation: the user's contacts, if
+// any, and how to write to one.
+func (l *inboxList) emptyView() string {
+	st, k := l.env.st, l.env.keys
+	requests := "Message requests wait under Requests (" + keyName(k.Requests) + ")."
+	if len(l.contacts) == 0 {
+		return st.dim.Render("No conversations yet. " + requests)
+	}
+	lines := []string{st.dim.Render("No conversations yet. Your contacts — " + keyName(k.NewConversation) + " to write to one:")}
+	w, nw := l.width, max(l.width/3, 8)
+	room := max(l.height-2, 1)
+	for i, c := range l.contacts {
+		if i == room-1 && len(l.contacts) > room {
+			lines = append(lines, st.dim.Render(fmt.Sprintf("  … and more (%s, then type a name)", keyName(k.NewConversation))))
+			break
+		}
+		line := "  " + st.netBadge(c.Address.Network) + " " + padRight(inline(c.Name, nw), nw) + " " +
+			st.dim.Render(inline(c.Address.ID, max(w-nw-8, 8)))
+		lines = append(lines, truncateStyled(line, w))
+	}
+	return strings.Join(append(lines, st.dim.Render(requests)), "\n")
 }
 
 func (l *inboxList) row(c inbox.Conversation, sel bool, now time.Time) string {

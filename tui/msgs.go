@@ -29,6 +29,9 @@ type (
 		Want   int  // how many were asked for
 		Seq    int  // a refresh's number (see readSeq)
 		Err    error
+		// Contacts: with no conversation at all, the people the user can
+		// write to (a first login's roster comes before any message).
+		Contacts []inbox.ContactMatch
 	}
 	convHeaderMsg struct {
 		Conv inbox.Conversation
@@ -104,7 +107,11 @@ type (
 func loadConversations(c Core, after inbox.Cursor, limit int, appendPage bool, seq int) tea.Cmd {
 	return func() tea.Msg {
 		items, err := c.Conversations(after, limit)
-		return conversationsMsg{Items: items, Append: appendPage, Want: limit, Seq: seq, Err: err}
+		m := conversationsMsg{Items: items, Append: appendPage, Want: limit, Seq: seq, Err: err}
+		if fd, ok := c.(ContactFinder); ok && err == nil && len(items) == 0 && !appendPage {
+			m.Contacts, _ = fd.FindContacts("", emptyInboxContacts)
+		}
+		return m
 	}
 }
 

@@ -73,3 +73,9 @@ func (d *Dendrite) call(method, path, token string, body []byte, out any) error 
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// Call is one client-API request as the holder of token (a test that
+// plays a misbehaving client or server step by step).
+func (d *Dendrite) Call(method, path, token string, body []byte, out any) error {
+	return d.call(method, path, token, body, out)
+}

@@ -96,6 +96,14 @@ func (c *Connector) decrypt(ctx context.Context, evt *event.Event) *event.Event 
 	if err == nil {
 		return dec
 	}
+	if errors.Is(err, crypto.ErrDuplicateMessageIndex) {
+		// The ciphertext of an earlier event again, under a new event ID:
+		// a sender's retry after the server lost its transaction record
+		// (Dendrite keeps them in memory), or a replay. Either way not a
+		// new message, and no "unable to decrypt" row either.
+		c.log.Info().Str("event_id", evt.ID.String()).Msg("replayed Megolm ciphertext of an earlier event: not shown")
+		return nil
+	}
 	if !waitsForKey(err) {
 		c.emitLocked(ctx, evt, "could not decrypt: "+err.Error())
 		return nil
@@ -145,6 +153,8 @@ func (c *Connector) retryUndecrypted(ctx context.Context, room id.RoomID, sessio
 			}
 		case waitsForKey(err):
 			// still waiting
+		case errors.Is(err, crypto.ErrDuplicateMessageIndex):
+			c.st.dropUndecrypted(ctx, evt.ID) // a replay (see decrypt)
 		default:
 			if c.st.dropUndecrypted(ctx, evt.ID) {
 				c.emitLocked(ctx, evt, "could not decrypt: "+err.Error())

@@ -175,7 +175,7 @@ func (f *newConvForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 func (f *newConvForm) query(keep bool) tea.Cmd {
 	f.qseq++
 	q := strings.TrimSpace(f.input.Value())
-	if f.finder == nil || q == "" {
+	if f.finder == nil {
 		f.matches, f.sel, f.answered = nil, -1, f.qseq
 		return nil
 	}

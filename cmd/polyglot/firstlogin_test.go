@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"polyglot/internal/testserver"
+	"polyglot/protocols"
 )
 
 // TestFirstLoginOfAnExistingXMPPAccount starts where a user starts: an
@@ -61,6 +62,16 @@ func TestFirstLoginOfAnExistingXMPPAccount(t *testing.T) {
 	conv, err := rt.inbox.FindConversation("bob@localhost")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Scrolling back asks the server: wait until the account is online
+	// (offline, LoadOlder has nothing to ask and says so with 0).
+	for online := false; !online; time.Sleep(20 * time.Millisecond) {
+		for _, st := range rt.inbox.AccountStates() {
+			online = online || st.State == protocols.ConnOnline
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the account never came online")
+		}
 	}
 	for pages := 0; ; pages++ {
 		n, err := rt.inbox.LoadOlder(context.Background(), conv, 50)

@@ -70,6 +70,9 @@ type Connector struct {
 	outArch *lru[bool]     // our origin-ids found in our own archive
 	react   *lru[[]string] // last reaction set per target+sender (XEP-0444 sends sets)
 
+	// backfillNext starts a first login's history backfill once the
+	// login is through.
+	backfillNext func()
 	// beforePresence, if set, runs between the first catch-up pass and
 	// the presence that ends the login (a test seam for that gap).
 	beforePresence func()
@@ -218,7 +221,7 @@ func (c *Connector) Connect(ctx context.Context) error {
 	c.sessCtx, c.sessEnd = sctx, send
 	c.gen++
 	gen := c.gen
-	c.caughtUp, c.carbons = false, false
+	c.caughtUp, c.carbons, c.backfillNext = false, false, nil
 	for _, r := range c.rooms {
 		r.done, r.caughtUp = false, false
 	}
@@ -363,6 +366,13 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 		if _, err := c.catchUp(ctx, sess, pos, true); err != nil {
 			return fmt.Errorf("xmpp: catch-up after presence: %w", err)
 		}
+	}
+	c.mu.Lock()
+	backfill := c.backfillNext
+	c.backfillNext = nil
+	c.mu.Unlock()
+	if backfill != nil {
+		backfill()
 	}
 	c.autojoin(ctx, sess)
 	return nil

@@ -97,7 +97,12 @@ func (c *Connector) firstLogin(ctx context.Context, sess *mxmpp.Session) (string
 	}
 	c.emit(c.checkpoint("", pos))
 	if !fin.Complete && fin.First != "" && len(items) > 0 {
-		go c.backfill(sess, fin.First, len(items), items[0].fwd.Delay.time(), chats)
+		// Started once the login is through (afterLogin), so its queries
+		// do not queue before the login's own on the server.
+		first, n, floor := fin.First, len(items), items[0].fwd.Delay.time()
+		c.mu.Lock()
+		c.backfillNext = func() { go c.backfill(sess, first, n, floor, chats) }
+		c.mu.Unlock()
 	}
 	return pos, nil
 }

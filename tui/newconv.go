@@ -447,7 +447,8 @@ func (m *rootModel) openNewConv() tea.Cmd {
 		return cmdOf(statusMsg{Text: "this build cannot start conversations here; use polyglot send --to"})
 	}
 	m.newConv = newNewConvForm(m.env, o, func() []AccountStatus { return m.accounts }, m.width)
-	return m.newConv.focus()
+	// The contacts are listed before anything is typed.
+	return tea.Batch(m.newConv.focus(), m.newConv.query(false))
 }
 
 // newConvKey routes keys to the open form, and n on the inbox list to a

@@ -155,6 +155,7 @@ func TestNewConversationFindsContacts(t *testing.T) {
 	}
 	h := newHarness(t, f, 100, 24)
 	h.keys("n")
+	h.mustShow("Erin Mayer", "Joann") // listed before anything is typed
 	h.typeText("ERI")
 	h.mustShow("Erin Mayer", "erin@example.org · no messages yet", "eric@example.org",
 		"XMPP: start a conversation with Erin Mayer (erin@example.org)", "ctrl+p/n choose")

@@ -33,7 +33,7 @@ type inboxList struct {
 	loaded  bool
 	// picked: the user has moved the selection or opened a row; until then
 	// it stays on the top row while conversations arrive and reorder.
-	picked   bool
+	picked bool
 	// contacts are shown while there is no conversation (see View).
 	contacts []inbox.ContactMatch
 	requests int
@@ -240,16 +240,13 @@ func (l *inboxList) emptyView() string {
 		return st.dim.Render("No conversations yet. " + requests)
 	}
 	lines := []string{st.dim.Render("No conversations yet. Your contacts — " + keyName(k.NewConversation) + " to write to one:")}
-	w, nw := l.width, max(l.width/3, 8)
 	room := max(l.height-2, 1)
 	for i, c := range l.contacts {
 		if i == room-1 && len(l.contacts) > room {
 			lines = append(lines, st.dim.Render(fmt.Sprintf("  … and more (%s, then type a name)", keyName(k.NewConversation))))
 			break
 		}
-		line := "  " + st.netBadge(c.Address.Network) + " " + padRight(inline(c.Name, nw), nw) + " " +
-			st.dim.Render(inline(c.Address.ID, max(w-nw-8, 8)))
-		lines = append(lines, truncateStyled(line, w))
+		lines = append(lines, contactLine(st, "  ", c, "", l.width))
 	}
 	return strings.Join(append(lines, st.dim.Render(requests)), "\n")
 }

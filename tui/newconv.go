@@ -397,12 +397,18 @@ func (f *newConvForm) matchList(w int) string {
 		case c.Conversation == 0:
 			note = " · no messages yet"
 		}
-		nw := max(w/3, 8)
-		line := mark + st.netBadge(c.Address.Network) + " " + padRight(inline(c.Name, nw), nw) + " " +
-			st.dim.Render(inline(c.Address.ID+note, max(w-nw-8, 8)))
-		b.WriteString(truncateStyled(line, w) + "\n")
+		b.WriteString(contactLine(st, mark, c, note, w) + "\n")
 	}
 	return b.String()
+}
+
+// contactLine is one contact as the n form and the empty inbox list it:
+// network, name (inert), address with note, within w.
+func contactLine(st *styles, mark string, c inbox.ContactMatch, note string, w int) string {
+	nw := max(w/3, 8)
+	line := mark + st.netBadge(c.Address.Network) + " " + padRight(inline(c.Name, nw), nw) + " " +
+		st.dim.Render(inline(c.Address.ID+note, max(w-nw-8, 8)))
+	return truncateStyled(line, w)
 }
 
 // explain says what enter would do with the input as it is.

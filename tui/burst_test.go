@@ -49,6 +49,20 @@ func TestKeyBurstIntoTextFieldIsText(t *testing.T) {
 	}
 }
 
+// Words typed fast arrive one per KeyMsg, split at spaces; a word that is
+// also a key's name ("end", "enter", "ctrl+c") is text in the composer,
+// not the End key, a send or a quit.
+func TestKeyNameWordsAreText(t *testing.T) {
+	h := newHarness(t, world(3), 80, 24)
+	h.keys("enter")
+	for _, w := range []string{"hello", " ", "end", " ", "to", " ", "end", " ", "enter", " ", "up", " ", "ctrl+c", " ", "home", " ", "f5"} {
+		h.send(burst(w))
+	}
+	if got, want := h.m.conv.composer.value(), "hello end to end enter up ctrl+c home f5"; got != want || h.quit || h.m.confirmQuit {
+		t.Fatalf("composer holds %q (quit %v, asking %v), want %q", got, h.quit, h.m.confirmQuit, want)
+	}
+}
+
 // A bracketed paste outside a text field is not a string of commands.
 func TestPasteIsNotKeys(t *testing.T) {
 	h := newHarness(t, world(3), 80, 24)

@@ -497,6 +497,29 @@ func isBurst(k tea.KeyMsg) bool {
 	return k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste && !k.Alt
 }
 
+// namedKeys are the names Bubble Tea gives its special keys ("end",
+// "enter", "up", "ctrl+c", "f5", with and without "alt+").
+var namedKeys = func() map[string]bool {
+	names := map[string]bool{}
+	for t := tea.KeyType(-128); t < 128; t++ {
+		if t == tea.KeyRunes {
+			continue
+		}
+		if n := (tea.Key{Type: t}).String(); n != "" {
+			names[n], names["alt+"+n] = true, true
+		}
+	}
+	return names
+}()
+
+// isKeyNameWord says k is a word typed in one read whose text is also a
+// key's name: Bubble Tea hands "end" typed fast (over SSH, tmux
+// send-keys) as one KeyMsg whose String() is "end", which every binding
+// for the End key matches. Such a word is handed over letter by letter.
+func isKeyNameWord(k tea.KeyMsg) bool {
+	return k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste && namedKeys[k.String()]
+}
+
 // keysResumeMsg: the command a burst's key started has delivered its
 // result; the queued keys go on.
 type keysResumeMsg struct{}
@@ -510,7 +533,7 @@ func (m *rootModel) typeKeys() tea.Cmd {
 	var cmds []tea.Cmd
 	for len(m.keyQueue) > 0 {
 		k := m.keyQueue[0]
-		split := isBurst(k) && !m.textFocus()
+		split := isBurst(k) && !m.textFocus() || isKeyNameWord(k)
 		if split {
 			rest := k
 			rest.Runes = k.Runes[1:]

@@ -122,17 +122,22 @@ func (h *harness) keys(seq ...string) {
 	}
 }
 
+// keyMsg is the key named s as Bubble Tea reports it: a special key by its
+// name ("enter", "right", "ctrl+r", "alt+enter"), else the runes of s.
 func keyMsg(s string) tea.KeyMsg {
-	named := map[string]tea.KeyType{
-		"enter": tea.KeyEnter, "esc": tea.KeyEsc, "up": tea.KeyUp, "down": tea.KeyDown,
-		"tab": tea.KeyTab, "pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown, "ctrl+c": tea.KeyCtrlC,
-		"ctrl+r": tea.KeyCtrlR, "backspace": tea.KeyBackspace, "home": tea.KeyHome, "end": tea.KeyEnd,
-	}
-	if s == "alt+enter" {
-		return tea.KeyMsg{Type: tea.KeyEnter, Alt: true}
-	}
-	if k, ok := named[s]; ok {
-		return tea.KeyMsg{Type: k}
+	for _, alt := range []bool{false, true} {
+		name := s
+		if alt {
+			var ok bool
+			if name, ok = strings.CutPrefix(s, "alt+"); !ok {
+				break
+			}
+		}
+		for t := tea.KeyType(-128); t < 128; t++ {
+			if t != tea.KeyRunes && (tea.Key{Type: t}).String() == name {
+				return tea.KeyMsg{Type: t, Alt: alt}
+			}
+		}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
 }

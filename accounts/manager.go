@@ -494,7 +494,8 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc config.Account, initia
 		}
 	}
 	pending := newPending(initial)
-	if err := m.verify(ctx, f, acc, pending); err != nil {
+	contacts, err := m.verify(ctx, f, acc, pending)
+	if err != nil {
 		undoDir()
 		return config.Account{}, &LoginError{Account: acc.ID, Reason: Classify(err), Err: err}
 	}
@@ -505,7 +506,7 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc config.Account, initia
 		undoDir()
 		return config.Account{}, fmt.Errorf("saving secrets: %w", err)
 	}
-	err := m.update(func(c *config.Config) error {
+	err = m.update(func(c *config.Config) error {
 		if indexOf(c, acc.ID) >= 0 {
 			return fmt.Errorf("%w: %q", ErrExists, acc.ID)
 		}
@@ -523,15 +524,28 @@ func (m *Manager) AddWithSecrets(ctx context.Context, acc config.Account, initia
 	m.status[acc.ID] = Status{Account: acc.ID, Network: acc.Network, Address: acc.Address, State: StateStopped}
 	started := m.started
 	m.mu.Unlock()
+	// The contact list the login check saw is the account's first
+	// content: kept, the first start shows it before it even connects.
+	if m.opts.Sink != nil {
+		for _, ev := range contacts {
+			m.opts.Sink(acc.ID, ev)
+		}
+	}
 	if started {
 		m.startOne(acc)
 	}
 	return acc, nil
 }
 
-// verify logs in once and disconnects. Events produced meanwhile are
-// drained and dropped: the account does not exist yet.
-func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, secrets SecretSource) error {
+// maxCheckContacts bounds what a login check keeps (a hostile server's
+// endless roster costs memory, not the add).
+const maxCheckContacts = 100_000
+
+// verify logs in once and disconnects. Contact events produced meanwhile
+// are returned (the account's contact list, idempotent to store); every
+// other event is dropped: the account does not exist yet, and a message
+// kept from here would move no catch-up position.
+func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, secrets SecretSource) ([]protocols.Event, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.opts.VerifyTimeout)
@@ -539,8 +553,9 @@ func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, sec
 	}
 	conn, err := f(acc, secrets)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var contacts []protocols.Event
 	done := make(chan struct{})
 	drained := make(chan struct{})
 	go func() {
@@ -549,9 +564,12 @@ func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, sec
 			select {
 			case <-done:
 				return
-			case _, ok := <-conn.Events():
+			case ev, ok := <-conn.Events():
 				if !ok {
 					return
+				}
+				if c, isContact := ev.(protocols.ContactEvent); isContact && len(contacts) < maxCheckContacts {
+					contacts = append(contacts, c)
 				}
 			}
 		}
@@ -564,10 +582,10 @@ func (m *Manager) verify(ctx context.Context, f Factory, acc config.Account, sec
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && Classify(err) == ReasonOther {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		return err
+		return nil, err
 	}
 	if cerr != nil {
 		m.log.Debug().Err(cerr).Str("account", acc.ID).Msg("close after login check")
 	}
-	return nil
+	return contacts, nil
 }

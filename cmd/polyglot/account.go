@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"polyglot/config"
 	"strings"
 	"text/tabwriter"
 
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"polyglot/accounts"
+	"polyglot/config"
+	"polyglot/inbox"
 	"polyglot/keystore"
 	"polyglot/protocols"
 	"polyglot/protocols/matrix"
@@ -147,7 +148,23 @@ func (a *app) accountAdd(ctx context.Context, o *addOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.newManager(cfg, ks, nil)
+	// The store keeps the contacts the login check sees, so the first
+	// start shows them at once. Best effort: a data dir another process
+	// holds right now only means they come with the first connect.
+	var in *inbox.Inbox
+	held := a.owner != nil || a.lock != nil
+	if a.ownDataDir("") == nil {
+		if !held {
+			defer a.releaseDataDir()
+		}
+		if in, err = a.openClientInbox(cfg); err != nil {
+			return err
+		}
+		defer in.Close()
+		acc := o.account()
+		in.RegisterAccount(acc.ID, acc.Network, linkFloor(acc))
+	}
+	m, err := a.newManager(cfg, ks, in)
 	if err != nil {
 		return err
 	}

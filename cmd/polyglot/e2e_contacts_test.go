@@ -69,3 +69,34 @@ func TestContactWithoutMessagesOpensFromTheNewConversationForm(t *testing.T) {
 	s.Keys("p")
 	s.WaitFor(10*time.Second, "Identities", "erin@localhost", "localhost", "· contact")
 }
+
+// TestContactsShowBeforeTheFirstConnect: the roster `account add` saw
+// while it checked the login is in the store, so the first start lists
+// alice's contacts on its first screen — here with the server already
+// gone, so nothing but the store can have put them there.
+func TestContactsShowBeforeTheFirstConnect(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	for _, u := range []string{"alice", "erin", "frank"} {
+		srv.Register(u, u+"-pw")
+	}
+	alice := srv.StartPeer("alice@localhost", "alice-pw")
+	for _, u := range []string{"erin", "frank"} {
+		p := srv.StartPeer(u+"@localhost", u+"-pw")
+		p.Send(map[string]any{"op": "subscribe", "to": "alice@localhost"})
+		alice.Must(15*time.Second, "subscribed from "+u, func(e testserver.PeerEvent) bool {
+			return e.Ev == "presence" && e.Type == "subscribed" && strings.HasPrefix(e.From, u+"@localhost")
+		})
+		p.Close()
+	}
+	alice.Close()
+
+	p := newProfile(t)
+	addXMPPAccount(t, p, srv, "alice", "alice-pw")
+	srv.Stop()
+
+	s := tmuxtest.Start(t, 120, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
+	screen, _ := s.WaitFor(20*time.Second, "No conversations yet", "erin@localhost", "frank@localhost")
+	if strings.Contains(screen, "alice@localhost online") {
+		t.Fatalf("the server is stopped, yet the account shows online:\n%s", screen)
+	}
+}

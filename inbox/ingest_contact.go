@@ -206,9 +206,10 @@ func (g *ingester) keyChange(e protocols.KeyChangeEvent) error {
 		return err
 	}
 	wasVerified := false
-	if r != nil && (e.Kind == protocols.KeyChanged || e.Kind == protocols.KeyCodeChanged) && r.enc > protocols.EncE2EE {
-		// A changed key is not the one the user verified: back to E2EE,
-		// as Signal does, until they compare again.
+	ends := e.Kind == protocols.KeyChanged || e.Kind == protocols.KeyCodeChanged || e.EndsVerification
+	if r != nil && ends && r.enc > protocols.EncE2EE {
+		// A changed key (or a new device) is not what the user verified:
+		// back to E2EE, as Signal does, until they compare again.
 		if _, err := g.exec(`UPDATE identities SET encryption = ? WHERE id = ?`, int(protocols.EncE2EE), r.id); err != nil {
 			return err
 		}

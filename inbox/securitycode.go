@@ -11,8 +11,8 @@ import (
 )
 
 // SecurityCode is the security code of one of a person's identities on a
-// network whose contacts are verified by comparing it (WhatsApp), as the
-// person view shows it.
+// network whose contacts are verified by comparing it (WhatsApp's digits,
+// XMPP's OMEMO device fingerprints), as the person view shows it.
 type SecurityCode struct {
 	Identity protocols.Address // Account: the account the code was computed through
 	Code     protocols.SecurityCode
@@ -42,6 +42,8 @@ func (in *Inbox) SecurityCodes(ctx context.Context, person PersonID) ([]Security
 		sc := SecurityCode{Identity: peer}
 		code, err := cc.SecurityCode(ctx, peer)
 		switch {
+		case errors.Is(err, protocols.ErrUnsupported):
+			continue // this account does not encrypt end to end (e.g. XMPP without OMEMO)
 		case errors.Is(err, protocols.ErrUnknownPeer):
 			sc.Unavailable = "no key of theirs yet: the code appears after the first message"
 		case err != nil:

@@ -134,7 +134,11 @@ type KeyChangeEvent struct {
 	DeviceID    string
 	Fingerprint string
 	Kind        KeyChangeKind
-	At          time.Time
+	// EndsVerification: the contact was verified, and this device is
+	// not among what the user compared (a new device of a verified
+	// contact): their class drops to E2EE until the user compares again.
+	EndsVerification bool
+	At               time.Time
 }
 
 // ConnState is an account's link state as the connector sees it.

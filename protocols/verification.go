@@ -3,6 +3,8 @@ package protocols
 import (
 	"context"
 	"errors"
+	"sort"
+	"strings"
 )
 
 // Verifier is implemented by connectors that can verify a contact's keys
@@ -85,10 +87,43 @@ type CodeComparer interface {
 // ErrCodeChanged: the security code changed since it was shown.
 var ErrCodeChanged = errors.New("the security code changed since it was shown; compare the new one")
 
-// SecurityCode is a contact's security code (safety number).
+// SecurityCode is a contact's security code (safety number), or, on a
+// network that encrypts to each device separately (XMPP's OMEMO), the
+// fingerprints of the contact's devices and of ours.
 type SecurityCode struct {
-	Digits   string // 60 digits
-	Compared bool   // the user marked these digits compared
+	Digits   string // 60 digits; empty on a per-device network
+	Compared bool   // the user compared these digits, or every device of Devices
+	// Devices are the contact's devices a message goes to (per-device
+	// networks only); OwnDevices the user's other devices; This the
+	// device the contact compares on their side.
+	Devices    []DeviceKey
+	OwnDevices []DeviceKey
+	This       DeviceKey
+}
+
+// DeviceKey is one device's identity key.
+type DeviceKey struct {
+	ID          string
+	Fingerprint string // lowercase hex, as the other clients print it
+	Compared    bool   // the user compared this fingerprint
+}
+
+// Comparable says there is something for the user to compare.
+func (c SecurityCode) Comparable() bool { return c.Digits != "" || len(c.Devices) > 0 }
+
+// Token is what MarkCompared gets back: the digits, or every device with
+// its fingerprint, so a device added or changed since the screen showed
+// them is refused (ErrCodeChanged) rather than marked compared unseen.
+func (c SecurityCode) Token() string {
+	if c.Digits != "" {
+		return c.Digits
+	}
+	parts := make([]string, len(c.Devices))
+	for i, d := range c.Devices {
+		parts[i] = d.ID + "=" + d.Fingerprint
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
 }
 
 // Groups splits the digits into groups of five, the way both apps show

@@ -137,7 +137,7 @@ func (p *personView) codeToCompare() (inbox.SecurityCode, bool) {
 	if id, ok := p.selectedIdentity(); ok {
 		for _, c := range p.codes {
 			if c.Identity.Key() == id.Address.Key() {
-				return c, c.Code.Digits != ""
+				return c, c.Code.Comparable()
 			}
 		}
 		if id.Address.Network == protocols.Matrix {
@@ -145,7 +145,7 @@ func (p *personView) codeToCompare() (inbox.SecurityCode, bool) {
 		}
 	}
 	for _, c := range p.codes {
-		if c.Code.Digits != "" && !c.Code.Compared {
+		if c.Code.Comparable() && !c.Code.Compared {
 			return c, true
 		}
 	}
@@ -182,7 +182,7 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 		case key.Matches(k, p.env.keys.Yes):
 			p.comparing = nil
 			if sc, ok := p.env.core.(SecurityCodeCore); ok {
-				return markComparedCmd(p.env.ctx, sc, c.Identity, c.Code.Digits)
+				return markComparedCmd(p.env.ctx, sc, c.Identity, c.Code.Token())
 			}
 		case key.Matches(k, p.env.keys.No):
 			p.comparing = nil
@@ -303,7 +303,14 @@ func (p *personView) View() string {
 		}
 	}
 	if p.comparing != nil {
-		b.WriteString("\n" + st.warn.Render("Do all 60 digits match the code on "+inline(p.person.Name, w/3)+"'s phone? Only then is no one in between.") +
+		q := "Do all 60 digits match the code on " + inline(p.person.Name, w/3) + "'s phone? Only then is no one in between."
+		switch n := len(p.comparing.Code.Devices); {
+		case n == 1:
+			q = "Does the fingerprint above match the one " + inline(p.person.Name, w/3) + "'s client shows for their device? Only then is no one in between."
+		case n > 1:
+			q = "Do all " + itoa(int64(n)) + " fingerprints above match what " + inline(p.person.Name, w/3) + "'s clients show? Only then is no one in between."
+		}
+		b.WriteString("\n" + st.warn.Render(q) +
 			"\n[" + keyName(k.Yes) + "] they match: mark compared   [" + keyName(k.No) + "] cancel")
 	}
 	if p.confirm != nil {
@@ -334,6 +341,9 @@ func (p *personView) codeView(c inbox.SecurityCode, w int) string {
 	st := p.env.st
 	var b strings.Builder
 	b.WriteString("\n")
+	if len(c.Code.Devices) > 0 {
+		return p.devicesView(c, w)
+	}
 	head := "Security code with " + inline(c.Identity.ID, w/2) + " (" + networkName(c.Identity.Network) + ")"
 	if c.Code.Digits == "" {
 		return "\n" + truncateStyled(head+st.dim.Render(" — "+inline(c.Unavailable, w)), w) + "\n"
@@ -352,4 +362,68 @@ func (p *personView) codeView(c inbox.SecurityCode, w int) string {
 		b.WriteString(truncateStyled(st.dim.Render("    [V] they match — compare with their phone (WhatsApp › their name › Encryption), in person or on a call"), w) + "\n")
 	}
 	return b.String()
+}
+
+// devicesView draws a per-device network's keys (XMPP's OMEMO): each of
+// the contact's devices with its fingerprint and whether the user compared
+// it, the fingerprint they compare for this device, and the user's other
+// devices. One V compares them all, as the question says.
+func (p *personView) devicesView(c inbox.SecurityCode, w int) string {
+	st := p.env.st
+	var b strings.Builder
+	b.WriteString("\n")
+	head := "OMEMO devices of " + inline(c.Identity.ID, w/2) + " (" + networkName(c.Identity.Network) + ")"
+	news := 0
+	for _, d := range c.Code.Devices {
+		if !d.Compared {
+			news++
+		}
+	}
+	switch {
+	case c.Code.Compared:
+		head += " " + st.unread.Render("✓ all compared: E2EE verified")
+	case news == len(c.Code.Devices):
+		head += st.dim.Render(" — not compared yet (trusted on first use: E2EE, unverified)")
+	default:
+		head += " " + st.warn.Render("— "+itoa(int64(news))+" new, not compared: E2EE until you compare")
+	}
+	b.WriteString(truncateStyled(head, w) + "\n")
+	row := func(d protocols.DeviceKey, mark string) {
+		b.WriteString(truncateStyled("    "+padRight(inline(d.ID, 12), 12)+" "+groupHex(inline(d.Fingerprint, 80))+"  "+mark, w) + "\n")
+	}
+	for _, d := range c.Code.Devices {
+		if d.Compared {
+			row(d, st.unread.Render("✓"))
+		} else {
+			row(d, st.warn.Render("new: not compared"))
+		}
+	}
+	if c.Code.This.Fingerprint != "" {
+		b.WriteString(truncateStyled(st.dim.Render("  this device (what they compare on their side):"), w) + "\n")
+		row(c.Code.This, "")
+	}
+	if len(c.Code.OwnDevices) > 0 {
+		b.WriteString(truncateStyled(st.dim.Render("  your other devices:"), w) + "\n")
+		for _, d := range c.Code.OwnDevices {
+			row(d, "")
+		}
+	}
+	if !c.Code.Compared {
+		what := "this fingerprint matches"
+		if len(c.Code.Devices) > 1 {
+			what = "these fingerprints match"
+		}
+		b.WriteString(truncateStyled(st.dim.Render("    [V] "+what+" what their client shows (profanity: /omemo fingerprint; Conversations, Dino, Gajim: the contact's details)"), w) + "\n")
+	}
+	return b.String()
+}
+
+// groupHex splits a fingerprint into groups of eight, as OMEMO clients show it.
+func groupHex(fp string) string {
+	var parts []string
+	for len(fp) > 8 {
+		parts = append(parts, fp[:8])
+		fp = fp[8:]
+	}
+	return strings.Join(append(parts, fp), " ")
 }

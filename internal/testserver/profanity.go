@@ -184,10 +184,17 @@ func (pr *Profanity) WaitScreen(what string, ok func(string) bool) string {
 	}
 }
 
-// logTail is the end of profanity's own log (debug level), for failures.
+// logTail is the end of profanity's own log (debug level, with the XMPP
+// traffic), for failures: 40 lines, each cut at 300 bytes.
 func (pr *Profanity) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(pr.home, "data/profanity/logs/profanity.log"))
-	return dendriteLastLines(string(b), 40)
+	lines := strings.Split(dendriteLastLines(string(b), 40), "\n")
+	for i, l := range lines {
+		if len(l) > 300 {
+			lines[i] = strings.ToValidUTF8(l[:300], "") + "…"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Quit sends /quit and waits until the process has exited.

@@ -30,6 +30,8 @@ const continuation = "           "
 
 // Open focuses the chat window with jid (`/msg JID`), opening it if needed,
 // and waits until its title shows jid. Send and WaitForText then work on it.
+// (Profanity titles the window with the contact's roster name instead if
+// the account's roster gives one; MakeContacts gives none.)
 func (pr *Profanity) Open(jid string) {
 	pr.t.Helper()
 	pr.command("/msg " + jid)

@@ -15,6 +15,8 @@ error. Commands (field "op"):
               confirm? ("sent" only once a ping after it was answered)
     mark      to, id, kind ("receipt" | "received" | "displayed"), type?
     raw       xml (sent verbatim on the stream)
+    iq        type ("get" | "set"), to?, payload (raw XML child): sends an
+              IQ and emits {"ev":"iq","type":"result"|"error","xml":…}
     subscribe to                 presence subscription request
     presence  (available presence)
     join      room, nick         join a MUC and wait for self-presence
@@ -29,6 +31,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
+from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -164,6 +167,14 @@ class Peer(ClientXMPP):
         elif op == "raw":
             self.send_raw(c["xml"])
             emit({"ev": "sent", "id": "", "t": time.time()})
+        elif op == "iq":
+            iq = self.make_iq(ifrom=self.boundjid, ito=c.get("to") or None, itype=c["type"])
+            iq.append(ET.fromstring(c["payload"]))
+            try:
+                resp = await iq.send(timeout=10)
+            except IqError as e:
+                resp = e.iq
+            emit({"ev": "iq", "type": resp["type"], "xml": str(resp)})
         elif op == "subscribe":
             self.send_presence(pto=c["to"], ptype="subscribe")
             emit({"ev": "sent", "id": "", "t": time.time()})

@@ -23,6 +23,7 @@ require (
 	go.mau.fi/util v0.10.1-0.20260820140024-eb612d936fde
 	go.mau.fi/whatsmeow v0.0.0-20260821141805-33cfac511629
 	golang.org/x/crypto v0.58.0
+	golang.org/x/image v0.27.0
 	golang.org/x/net v0.61.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
@@ -33,8 +34,6 @@ require (
 	mellium.im/xmpp v0.23.0
 	modernc.org/sqlite v1.61.1
 )
-
-require golang.org/x/image v0.27.0 // indirect
 
 require (
 	al.essio.dev/pkg/shellescape v1.5.1 // indirect

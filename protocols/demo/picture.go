@@ -80,4 +80,5 @@ func (c *conn) Download(ctx context.Context, att protocols.Attachment, dir strin
 	}
 	return download.Save(dir, att.Name, PictureBytes())
 }
+
 var _ protocols.Downloader = (*conn)(nil)

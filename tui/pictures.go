@@ -83,7 +83,10 @@ type picKey struct {
 type picture struct {
 	loading bool
 	err     error
-	img     *image.NRGBA // the thumbnail, up to thumbnail.Max pixels a side
+	img     *image.NRGBA // the thumbnail, up to thumbnail.Max pixels a side (kitty)
+	// small is img shrunk to the most a half-block box shows, so a
+	// resize redraws from a few hundred pixels, not a hundred thousand.
+	small   *image.NRGBA
 	kittyID uint32
 	// lines are img drawn for a box maxCols wide (rebuilt on resize).
 	lines   []string
@@ -94,10 +97,11 @@ type picture struct {
 
 // picMsg is a fetched (or failed) thumbnail.
 type picMsg struct {
-	conv inbox.ConversationID
-	key  picKey
-	img  *image.NRGBA
-	err  error
+	conv  inbox.ConversationID
+	key   picKey
+	img   *image.NRGBA
+	small *image.NRGBA
+	err   error
 }
 
 // picSentMsg: a kitty image went to the terminal.
@@ -166,11 +170,18 @@ func (c *conversationView) fetchPictures() tea.Cmd {
 // the thumbnail.
 func fetchPicture(e *env, conv inbox.ConversationID, k picKey, ck string) tea.Cmd {
 	pics := e.pics
+	done := func(img *image.NRGBA) tea.Msg {
+		m := picMsg{conv: conv, key: k, small: thumbnail.Shrink(img, picCols, 2*picRows)}
+		if pics.proto == thumbnail.Kitty {
+			m.img = img // sent to the terminal at full thumbnail size
+		}
+		return m
+	}
 	return func() tea.Msg {
 		if pics.cache != nil {
 			if b, ok := pics.cache.Get(ck); ok {
 				if img, err := thumbnail.Make(b, pics.limits, thumbnail.Max, thumbnail.Max); err == nil {
-					return picMsg{conv: conv, key: k, img: img}
+					return done(img)
 				}
 			}
 		}
@@ -195,7 +206,7 @@ func fetchPicture(e *env, conv inbox.ConversationID, k picKey, ck string) tea.Cm
 				}
 			}
 		}
-		return picMsg{conv: conv, key: k, img: img}
+		return done(img)
 	}
 }
 
@@ -225,7 +236,7 @@ func (c *conversationView) onPicture(m picMsg) tea.Cmd {
 	if p == nil {
 		return nil
 	}
-	p.loading, p.img, p.err = false, m.img, m.err
+	p.loading, p.img, p.small, p.err = false, m.img, m.small, m.err
 	p.lines, p.maxCols = nil, 0
 	c.rerenderMsg(m.key.msg)
 	return c.sendKitty()
@@ -320,7 +331,11 @@ func (c *conversationView) pictureLines(m inbox.Message, i int, name, size strin
 	}
 	if p.lines == nil || p.maxCols != box {
 		p.maxCols = box
-		b := p.img.Bounds()
+		src := p.small
+		if pics.proto == thumbnail.Kitty && p.img != nil {
+			src = p.img
+		}
+		b := src.Bounds()
 		cols, rows := thumbnail.Cells(b.Dx(), b.Dy(), box, picRows)
 		if pics.proto == thumbnail.Kitty {
 			id := thumbnail.KittyID(fmt.Sprintf("%s/%dx%d", cacheKey(m, i), cols, rows))
@@ -328,7 +343,7 @@ func (c *conversationView) pictureLines(m inbox.Message, i int, name, size strin
 			p.needsSend = !pics.sent[id]
 			p.lines = thumbnail.KittyPlaceholders(id, cols, rows)
 		} else {
-			p.lines = thumbnail.HalfBlocks(p.img, cols, rows, pics.profile)
+			p.lines = thumbnail.HalfBlocks(p.small, cols, rows, pics.profile)
 		}
 	}
 	if p.needsSend {

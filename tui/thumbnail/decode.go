@@ -11,7 +11,6 @@ import (
 	_ "image/png"
 	"time"
 
-	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
 )
 
@@ -119,18 +118,21 @@ func Make(data []byte, lim Limits, maxW, maxH int) (*image.NRGBA, error) {
 	}
 }
 
+// Shrink fits img into maxW×maxH pixels keeping its shape (never
+// enlarging): e.g. a thumbnail down to the most a half-block box can show.
+func Shrink(img image.Image, maxW, maxH int) *image.NRGBA { return scale(img, maxW, maxH) }
+
 // scale fits src into maxW×maxH keeping its shape; a smaller picture keeps
 // its size.
 func scale(src image.Image, maxW, maxH int) *image.NRGBA {
 	b := src.Bounds()
 	w, h := fitPixels(b.Dx(), b.Dy(), maxW, maxH)
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
 	if w == b.Dx() && h == b.Dy() {
+		dst := image.NewNRGBA(image.Rect(0, 0, w, h))
 		draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
 		return dst
 	}
-	xdraw.BiLinear.Scale(dst, dst.Bounds(), src, b, xdraw.Src, nil)
-	return dst
+	return boxScale(src, w, h)
 }
 
 // fitPixels is w×h scaled down (never up) to fit maxW×maxH, at least 1×1.

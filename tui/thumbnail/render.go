@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"strconv"
 	"strings"
 
 	"github.com/muesli/termenv"
-	xdraw "golang.org/x/image/draw"
 )
 
 // Cells is the box of terminal cells a w×h pixel picture takes when it
@@ -30,8 +30,7 @@ func HalfBlocks(img image.Image, cols, rows int, profile termenv.Profile) []stri
 	if img == nil || cols <= 0 || rows <= 0 || profile == termenv.Ascii {
 		return nil
 	}
-	px := image.NewNRGBA(image.Rect(0, 0, cols, 2*rows))
-	xdraw.BiLinear.Scale(px, px.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+	px := boxScale(img, cols, 2*rows)
 	lines := make([]string, rows)
 	var b strings.Builder
 	for y := 0; y < rows; y++ {
@@ -62,10 +61,17 @@ func HalfBlocks(img image.Image, cols, rows int, profile termenv.Profile) []stri
 func sgr(p termenv.Profile, c color.NRGBA, bg bool) string {
 	r, g, bl := over(c.R, c.A), over(c.G, c.A), over(c.B, c.A)
 	if p == termenv.TrueColor {
+		b := make([]byte, 0, 20)
+		b = append(b, "\x1b[38;2;"...)
 		if bg {
-			return fmt.Sprintf("\x1b[48;2;%d;%d;%dm", r, g, bl)
+			b[2] = '4'
 		}
-		return fmt.Sprintf("\x1b[38;2;%d;%d;%dm", r, g, bl)
+		b = strconv.AppendUint(b, uint64(r), 10)
+		b = append(b, ';')
+		b = strconv.AppendUint(b, uint64(g), 10)
+		b = append(b, ';')
+		b = strconv.AppendUint(b, uint64(bl), 10)
+		return string(append(b, 'm'))
 	}
 	tc := p.Color(fmt.Sprintf("#%02x%02x%02x", r, g, bl))
 	if tc == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -251,5 +252,24 @@ func TestThumbnailCacheBound(t *testing.T) {
 	}
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("cache dir mode %v (%v), want 0700", st.Mode().Perm(), err)
+	}
+}
+
+// BenchmarkThumbnailMake: a 24 Mpx camera JPEG (6000×4000) to a thumbnail,
+// bounds checks included: the background work one received photo costs.
+func BenchmarkThumbnailMake(b *testing.B) {
+	src := image.NewYCbCr(image.Rect(0, 0, 6000, 4000), image.YCbCrSubsampleRatio420)
+	for i := range src.Y {
+		src.Y[i] = uint8(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		if _, err := Make(buf.Bytes(), Limits{}, Max, Max); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

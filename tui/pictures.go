@@ -51,10 +51,14 @@ type pictures struct {
 	limits  thumbnail.Limits
 	// sent are the kitty image IDs this terminal has been sent.
 	sent map[uint32]bool
+	// fetching bounds concurrent downloads: a conversation of fifty
+	// pictures does not open fifty connections at once.
+	fetching chan struct{}
 }
 
 func newPictures(o ImageOptions, profile termenv.Profile) *pictures {
-	p := &pictures{proto: o.Protocol, profile: profile, limits: thumbnail.DefaultLimits, sent: map[uint32]bool{}}
+	p := &pictures{proto: o.Protocol, profile: profile, limits: thumbnail.DefaultLimits, sent: map[uint32]bool{},
+		fetching: make(chan struct{}, 4)}
 	switch p.proto {
 	case thumbnail.Kitty, thumbnail.Blocks:
 	case thumbnail.Sixel, thumbnail.Auto:
@@ -151,7 +155,11 @@ func (c *conversationView) fetchPictures() tea.Cmd {
 		}
 		for i, a := range m.Attachments {
 			k := picKey{m.ID, i}
-			if !isImage(a) || c.pics[k] != nil {
+			if !isImage(a) {
+				continue
+			}
+			// An account that was offline may be back: try again.
+			if p := c.pics[k]; p != nil && !errors.Is(p.err, protocols.ErrNotConnected) {
 				continue
 			}
 			if a.Size > pics.limits.MaxBytes {
@@ -178,6 +186,12 @@ func fetchPicture(e *env, conv inbox.ConversationID, k picKey, ck string) tea.Cm
 		return m
 	}
 	return func() tea.Msg {
+		select {
+		case pics.fetching <- struct{}{}:
+			defer func() { <-pics.fetching }()
+		case <-e.ctx.Done():
+			return picMsg{conv: conv, key: k, err: e.ctx.Err()}
+		}
 		if pics.cache != nil {
 			if b, ok := pics.cache.Get(ck); ok {
 				if img, err := thumbnail.Make(b, pics.limits, thumbnail.Max, thumbnail.Max); err == nil {

@@ -28,14 +28,18 @@ import (
 type picCore struct {
 	*fakeCore
 	mu    sync.Mutex
-	files map[inbox.MessageID]string
-	asked []inbox.MessageID
+	files   map[inbox.MessageID]string
+	asked   []inbox.MessageID
+	offline bool // Download says the account is not connected
 }
 
 func (p *picCore) Download(_ context.Context, id inbox.MessageID, index int) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.asked = append(p.asked, id)
+	if p.offline {
+		return "", fmt.Errorf("inbox: matrix account mx: %w", protocols.ErrNotConnected)
+	}
 	if f, ok := p.files[id]; ok {
 		return f, nil
 	}
@@ -164,6 +168,22 @@ func TestImageRequestNotFetchedBeforeConsent(t *testing.T) {
 	if got := pc.downloads(); len(got) != 1 {
 		t.Fatalf("downloads after accepting: %v, want one", got)
 	}
+}
+
+// A picture whose account was offline says so, and is fetched when the
+// conversation next changes with the account back.
+func TestImageRetriedWhenAccountBack(t *testing.T) {
+	pc := picWorld(t, 1, func(int) []byte { return quadrantPNG(t, 64) })
+	pc.offline = true
+	h := picHarness(t, pc, thumbnail.Blocks, "", 100, 40)
+	h.keys("enter")
+	h.mustShow("🖼 photo-1.png (", "not loaded: the account is offline")
+	pc.mu.Lock()
+	pc.offline = false
+	pc.mu.Unlock()
+	h.send(changesMsg{Changes: []inbox.Change{{Kind: inbox.ChangeMessages, Conversation: 1}}})
+	h.mustShow("▀")
+	h.mustNotShow("offline")
 }
 
 // Hostile or broken files become one placeholder line each; nothing

@@ -27,7 +27,7 @@ import (
 // the downloads asked for.
 type picCore struct {
 	*fakeCore
-	mu    sync.Mutex
+	mu      sync.Mutex
 	files   map[inbox.MessageID]string
 	asked   []inbox.MessageID
 	offline bool // Download says the account is not connected

@@ -79,7 +79,7 @@ func newEnv(o Options) *env {
 		e.page = 50
 	}
 	e.st = newStyles(o.Theme)
-	e.pics = newPictures(o.Images, e.st.t.Renderer().ColorProfile())
+	e.pics = newPictures(o.Images, e.st.t.Renderer().ColorProfile(), o.Tmux)
 	e.keys = o.Keys
 	if e.keys == nil {
 		k := defaultKeys()

@@ -54,11 +54,14 @@ type pictures struct {
 	// fetching bounds concurrent downloads: a conversation of fifty
 	// pictures does not open fifty connections at once.
 	fetching chan struct{}
+	// tmux: kitty images go through tmux passthrough (a protocol forced
+	// to kitty inside tmux; needs `set -g allow-passthrough on`).
+	tmux bool
 }
 
-func newPictures(o ImageOptions, profile termenv.Profile) *pictures {
+func newPictures(o ImageOptions, profile termenv.Profile, tmux bool) *pictures {
 	p := &pictures{proto: o.Protocol, profile: profile, limits: thumbnail.DefaultLimits, sent: map[uint32]bool{},
-		fetching: make(chan struct{}, 4)}
+		fetching: make(chan struct{}, 4), tmux: tmux}
 	switch p.proto {
 	case thumbnail.Kitty, thumbnail.Blocks:
 	case thumbnail.Sixel, thumbnail.Auto:
@@ -293,16 +296,20 @@ func (c *conversationView) sendKitty() tea.Cmd {
 			continue
 		}
 		cols, rows := thumbnail.Cells(p.img.Bounds().Dx(), p.img.Bounds().Dy(), p.maxCols, picRows)
-		cmds = append(cmds, transmitKitty(c.env.term, c.id, k, p.kittyID, p.img, cols, rows))
+		var wrap func(string) string
+		if pics.tmux {
+			wrap = tmuxPassthrough
+		}
+		cmds = append(cmds, transmitKitty(c.env.term, wrap, c.id, k, p.kittyID, p.img, cols, rows))
 	}
 	return tea.Batch(cmds...)
 }
 
 // transmitKitty writes the kitty image to the terminal (beside the
 // renderer's frames, never inside one: the line renderer cannot carry it).
-func transmitKitty(term io.Writer, conv inbox.ConversationID, k picKey, id uint32, img image.Image, cols, rows int) tea.Cmd {
+func transmitKitty(term io.Writer, wrap func(string) string, conv inbox.ConversationID, k picKey, id uint32, img image.Image, cols, rows int) tea.Cmd {
 	return func() tea.Msg {
-		seq, err := thumbnail.KittyTransmit(id, img, cols, rows)
+		seq, err := thumbnail.KittyTransmit(id, img, cols, rows, wrap)
 		if err == nil && term != nil {
 			_, err = io.WriteString(term, seq)
 		}

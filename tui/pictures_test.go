@@ -232,10 +232,28 @@ func TestImageKittyScreen(t *testing.T) {
 	if !strings.Contains(term.String(), "a=T") || !strings.Contains(term.String(), "U=1") {
 		t.Fatalf("no kitty transmission on the terminal: %.200q", term.String())
 	}
+	if strings.Contains(term.String(), "tmux;") {
+		t.Errorf("passthrough outside tmux")
+	}
 	n := strings.Count(term.String(), "a=T")
 	h.send(tea.WindowSizeMsg{Width: 100, Height: 40})
 	if got := strings.Count(term.String(), "a=T"); got != n {
 		t.Errorf("a redraw at the same size sent the picture again (%d transmissions)", got)
+	}
+}
+
+// Kitty forced inside tmux: every chunk of the picture goes through tmux
+// passthrough, so the outer kitty gets it.
+func TestImageKittyThroughTmux(t *testing.T) {
+	pc := picWorld(t, 1, func(int) []byte { return quadrantPNG(t, 64) })
+	var term bytes.Buffer
+	h := newHarnessWith(t, Options{Core: pc, Theme: colourTheme(t), Terminal: &term, Tmux: true,
+		Images: ImageOptions{Protocol: thumbnail.Kitty}}, 100, 40)
+	h.keys("enter")
+	h.mustShow("\U0010EEEE\u0305\u0305")
+	out := term.String()
+	if !strings.HasPrefix(out, "\x1bPtmux;\x1b\x1b_G") || strings.Count(out, "\x1bPtmux;") != strings.Count(out, "\x1b\x1b_G") {
+		t.Fatalf("the picture is not wrapped chunk by chunk in tmux passthrough: %.120q", out)
 	}
 }
 

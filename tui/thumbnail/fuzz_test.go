@@ -34,7 +34,7 @@ func FuzzThumbnail(f *testing.F) {
 		if l := HalfBlocks(img, cols, rows, termenv.TrueColor); len(l) != rows {
 			t.Fatalf("%d half-block lines, want %d", len(l), rows)
 		}
-		if _, err := KittyTransmit(KittyID("k"), img, cols, rows); err != nil {
+		if _, err := KittyTransmit(KittyID("k"), img, cols, rows, nil); err != nil {
 			t.Fatal(err)
 		}
 	})

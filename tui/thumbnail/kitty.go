@@ -26,11 +26,14 @@ func KittyID(key string) uint32 {
 // as image id with a virtual placement of cols×rows cells (a=T, U=1): the
 // picture appears wherever placeholder cells of that id are drawn. q=2
 // keeps the terminal from answering, so nothing lands in the input.
-func KittyTransmit(id uint32, img image.Image, cols, rows int) (string, error) {
+//
+// wrap, when not nil, wraps each chunk (tmux passthrough: kitty's
+// placeholders are made to work through tmux that way).
+func KittyTransmit(id uint32, img image.Image, cols, rows int, wrap func(string) string) (string, error) {
 	var b strings.Builder
 	err := kitty.EncodeGraphics(&b, img, &kitty.Options{
 		Action: kitty.TransmitAndPut, Quite: 2, ID: int(id), Format: kitty.PNG,
-		VirtualPlacement: true, Columns: cols, Rows: rows, Chunk: true,
+		VirtualPlacement: true, Columns: cols, Rows: rows, Chunk: true, ChunkFormatter: wrap,
 	})
 	return b.String(), err
 }

@@ -155,7 +155,7 @@ func TestThumbnailKitty(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := KittyID("some key")
-	seq, err := KittyTransmit(id, img, 20, 10)
+	seq, err := KittyTransmit(id, img, 20, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -387,6 +387,8 @@ func picError(err error) string {
 		return "accept the request to see it"
 	case errors.Is(err, protocols.ErrNotConnected):
 		return "not loaded: the account is offline"
+	case errors.Is(err, protocols.ErrUnsupported):
+		return "no preview: this network's files cannot be downloaded here yet"
 	}
 	return "no preview (o opens it)"
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -238,6 +241,44 @@ func TestImageKittyPlaceholders(t *testing.T) {
 	}
 	if strings.Count(raw, "a=T") != 1 {
 		t.Errorf("the picture was sent %d times, want once", strings.Count(raw, "a=T"))
+	}
+	s.Keys("q")
+}
+
+// TestImageFromMatrixPeer: matrix-nio uploads a PNG of four coloured
+// quadrants into the end-to-end encrypted DM (AES-CTR, key inside the
+// Megolm event); Polyglot downloads and decrypts it in the background
+// and shows it inline in the right colours, with nothing opened.
+func TestImageFromMatrixPeer(t *testing.T) {
+	x := startNioDM(t, "hi bob, send me the map")
+	p, nio, room := x.p, x.nio, x.room
+	opened := filepath.Join(p.root, "opened")
+	opener := filepath.Join(p.root, "opener.sh")
+	os.WriteFile(opener, []byte("#!/bin/sh\nprintf '%s' \"$1\" > "+opened+"\n"), 0o700)
+	env := append(p.env(), "LANG=C.UTF-8", "COLORTERM=truecolor", "POLYGLOT_OPENER="+opener)
+	s := tmuxtest.Start(t, 120, 40, env, binPath)
+	s.WaitFor(30*time.Second, "@alice:localhost online")
+	s.WaitFor(10*time.Second, "bob")
+	openConversation(t, s, "bob")
+	s.WaitFor(10*time.Second, "hi bob, send me the map")
+
+	sent := nio.MustDo(map[string]any{"op": "send_file", "room": room, "name": "map.png",
+		"mime": "image/png", "data": base64.StdEncoding.EncodeToString(demo.PictureBytes())})
+	if sent["encrypted_file"] != true {
+		t.Fatalf("nio uploaded the picture unencrypted: %v", sent)
+	}
+	s.WaitFor(60*time.Second, "▀", "📎 map.png")
+	checkQuadrants(t, s.ScreenWithEscapes())
+	if _, err := os.Stat(opened); err == nil {
+		t.Fatal("showing the picture opened it")
+	}
+	// The thumbnail is cached, private.
+	ents, _ := filepath.Glob(filepath.Join(p.root, ".cache", "polyglot", "thumbnails", "*.png"))
+	if len(ents) != 1 {
+		t.Fatalf("%d cached thumbnails, want 1", len(ents))
+	}
+	if st, err := os.Stat(ents[0]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("cached thumbnail: %v %v, want mode 0600", err, st.Mode().Perm())
 	}
 	s.Keys("q")
 }

@@ -2,6 +2,7 @@ package thumbnail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	_ "golang.org/x/image/webp"
+	"golang.org/x/sync/semaphore"
 )
 
 // Limits bound what Make accepts. The zero value of a field means its
@@ -50,9 +52,12 @@ var (
 	ErrTimeout  = errors.New("took too long to decode")
 )
 
-// decodeSlots caps concurrent decodes: a decode that overran its time
-// bound keeps running (Go cannot stop it) and must not pile up.
-var decodeSlots = make(chan struct{}, 2)
+// decoding bounds the pixels being decoded at once (a decoder holds
+// several bytes per pixel, a progressive JPEG more than ten): one picture
+// at the pixel cap decodes alone, phone photos two or three at a time. A
+// decode that overran its time bound keeps its share until it ends (Go
+// cannot stop it), so overruns cannot pile up.
+var decoding = semaphore.NewWeighted(48_000_000)
 
 // Max is the stored thumbnail's largest side, in pixels: enough for a
 // 40×10-cell box on a kitty terminal, small on disk.
@@ -82,13 +87,14 @@ func Make(data []byte, lim Limits, maxW, maxH int) (*image.NRGBA, error) {
 	done := make(chan result, 1)
 	timer := time.NewTimer(lim.Timeout)
 	defer timer.Stop()
-	select {
-	case decodeSlots <- struct{}{}:
-	case <-timer.C:
+	share := min(int64(cfg.Width)*int64(cfg.Height), 48_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), lim.Timeout)
+	defer cancel()
+	if err := decoding.Acquire(ctx, share); err != nil {
 		return nil, ErrTimeout
 	}
 	go func() {
-		defer func() { <-decodeSlots }()
+		defer decoding.Release(share)
 		defer func() {
 			// A decoder bug on hostile input must not take the client down.
 			if r := recover(); r != nil {

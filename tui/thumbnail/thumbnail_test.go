@@ -273,3 +273,20 @@ func BenchmarkThumbnailMake(b *testing.B) {
 		}
 	}
 }
+
+// A decode that overruns its time bound returns ErrTimeout at the bound,
+// not when the decoder finishes.
+func TestThumbnailTimeBound(t *testing.T) {
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewNRGBA(image.Rect(0, 0, 3000, 3000))); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := Make(b.Bytes(), Limits{Timeout: time.Millisecond}, Max, Max)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("9 Mpx decode with a 1 ms bound: err = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("returned after %v", d)
+	}
+}

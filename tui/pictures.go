@@ -98,8 +98,9 @@ type picture struct {
 	// lines are img drawn for a box maxCols wide (rebuilt on resize).
 	lines   []string
 	maxCols int
-	// needsSend: kitty has not been sent this box size yet.
-	needsSend bool
+	// needsSend: kitty has not been sent this box size yet; sending: a
+	// transmission is on its way (never two of one image).
+	needsSend, sending bool
 }
 
 // picMsg is a fetched (or failed) thumbnail.
@@ -259,16 +260,24 @@ func (c *conversationView) onPicture(m picMsg) tea.Cmd {
 	return c.sendKitty()
 }
 
-// onPictureSent: the terminal has the kitty image; draw its cells.
-func (c *conversationView) onPictureSent(m picSentMsg) {
+// onPictureSent: the terminal has the kitty image; draw its cells. A
+// resize meanwhile may need the picture at another size: send that too.
+func (c *conversationView) onPictureSent(m picSentMsg) tea.Cmd {
 	if m.conv != c.id || c.pics == nil {
-		return
+		return nil
 	}
 	c.env.pics.sent[m.id] = true
-	if p := c.pics[m.key]; p != nil && p.kittyID == m.id {
+	p := c.pics[m.key]
+	if p == nil {
+		return nil
+	}
+	p.sending = false
+	if p.kittyID == m.id {
 		p.needsSend = false
 		c.rerenderMsg(m.key.msg)
+		return nil
 	}
+	return c.sendKitty()
 }
 
 func (c *conversationView) rerenderMsg(id inbox.MessageID) {
@@ -287,7 +296,7 @@ func (c *conversationView) sendKitty() tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	for k, p := range c.pics {
-		if p.img == nil || !p.needsSend {
+		if p.img == nil || !p.needsSend || p.sending {
 			continue
 		}
 		if pics.sent[p.kittyID] {
@@ -295,6 +304,7 @@ func (c *conversationView) sendKitty() tea.Cmd {
 			c.rerenderMsg(k.msg)
 			continue
 		}
+		p.sending = true
 		cols, rows := thumbnail.Cells(p.img.Bounds().Dx(), p.img.Bounds().Dy(), p.maxCols, picRows)
 		var wrap func(string) string
 		if pics.tmux {

@@ -240,6 +240,17 @@ func TestImageKittyScreen(t *testing.T) {
 	if got := strings.Count(term.String(), "a=T"); got != n {
 		t.Errorf("a redraw at the same size sent the picture again (%d transmissions)", got)
 	}
+	// Too narrow for 20 columns: the picture is sent again at 18×9 cells
+	// and drawn at that size.
+	h.send(tea.WindowSizeMsg{Width: 20, Height: 40})
+	if !strings.Contains(term.String(), "c=18,r=9") {
+		t.Fatalf("no transmission at the narrower size: %d in all", strings.Count(term.String(), "a=T"))
+	}
+	h.mustShow("\U0010EEEE\u0305\u0305")
+	h.mustNotShow("loading…")
+	if v := h.view(); strings.Count(v, "\U0010EEEE") != 18*9 {
+		t.Errorf("%d placeholder cells on screen, want 18×9", strings.Count(v, "\U0010EEEE"))
+	}
 }
 
 // Kitty forced inside tmux: every chunk of the picture goes through tmux

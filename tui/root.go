@@ -288,7 +288,7 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case picSentMsg:
 		if m.conv != nil {
-			m.conv.onPictureSent(msg)
+			return m, m.conv.onPictureSent(msg)
 		}
 		return m, nil
 	case messagesMsg:

@@ -39,8 +39,19 @@ type Config struct {
 	Keystore      string            // "auto" (default), "keyring" or "file"
 	Keys          map[string]string // action → key, overriding the built-in bindings
 	Notifications Notifications
+	Images        Images
 	Accounts      []Account
 }
+
+// Images says how pictures in conversations are drawn.
+type Images struct {
+	// Protocol is "auto" (default: kitty graphics in kitty, half-blocks
+	// elsewhere), "kitty", "sixel", "halfblocks" or "off".
+	Protocol string
+}
+
+// Image protocol choices in the config.
+var imageChoices = []string{"auto", "kitty", "sixel", "halfblocks", "off"}
 
 // Notifications controls desktop/terminal notification behaviour.
 type Notifications struct {
@@ -97,6 +108,7 @@ type fileConfig struct {
 	Keystore      string            `toml:"keystore,omitempty"`
 	Keys          map[string]string `toml:"keys,omitempty"`
 	Notifications *fileNotif        `toml:"notifications,omitempty"`
+	Images        *fileImages       `toml:"images,omitempty"`
 	Accounts      []fileAccount     `toml:"account,omitempty"`
 }
 
@@ -106,6 +118,10 @@ type fileNotif struct {
 	Title   *bool  `toml:"title,omitempty"`
 	Desktop string `toml:"desktop,omitempty"`
 	Preview *bool  `toml:"preview,omitempty"`
+}
+
+type fileImages struct {
+	Protocol string `toml:"protocol,omitempty"`
 }
 
 type fileAccount struct {
@@ -123,8 +139,9 @@ type fileAccount struct {
 }
 
 var knownKeys = map[string][]string{
-	"":              {"theme", "keystore", "keys", "notifications", "account"},
+	"":              {"theme", "keystore", "keys", "notifications", "images", "account"},
 	"notifications": {"enabled", "bell", "title", "desktop", "preview"},
+	"images":        {"protocol"},
 	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability", "history_days", "history_messages"},
 }
 
@@ -157,7 +174,8 @@ func (e *ConfigError) Error() string {
 
 // Default is the configuration used when no file exists.
 func Default() *Config {
-	return &Config{Keystore: "auto", Notifications: Notifications{Enabled: true, Title: true, Desktop: "off"}, Keys: map[string]string{}}
+	return &Config{Keystore: "auto", Notifications: Notifications{Enabled: true, Title: true, Desktop: "off"},
+		Images: Images{Protocol: "auto"}, Keys: map[string]string{}}
 }
 
 // Load reads config.toml. A missing file gives Default(). Every problem is
@@ -258,6 +276,16 @@ func Parse(name string, src []byte) (*Config, error) {
 				}
 				add("notifications", "desktop", "notifications.desktop", fmt.Sprintf("unknown desktop notification kind %q", n.Desktop), hint)
 			}
+		}
+	}
+	if im := fc.Images; im != nil && im.Protocol != "" {
+		cfg.Images.Protocol = strings.ToLower(strings.TrimSpace(im.Protocol))
+		if !contains(imageChoices, cfg.Images.Protocol) {
+			hint := `use "auto", "kitty", "sixel", "halfblocks" or "off"`
+			if s := closest(cfg.Images.Protocol, imageChoices); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			add("images", "protocol", "images.protocol", fmt.Sprintf("unknown image protocol %q", im.Protocol), hint)
 		}
 	}
 
@@ -551,6 +579,9 @@ func toFile(cfg *Config) fileConfig {
 			fn.Desktop = n.Desktop
 		}
 		fc.Notifications = fn
+	}
+	if p := cfg.Images.Protocol; p != "" && p != "auto" {
+		fc.Images = &fileImages{Protocol: p}
 	}
 	for _, a := range cfg.Accounts {
 		fa := fileAccount{Network: string(a.Network), Address: a.Address, Server: a.Server, CAFile: a.CAFile,

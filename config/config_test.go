@@ -87,6 +87,29 @@ func TestNotificationKeys(t *testing.T) {
 	}
 }
 
+// [images] protocol parses in any case, defaults to auto, and survives
+// a full re-render.
+func TestImagesProtocolKey(t *testing.T) {
+	if p := Default().Images.Protocol; p != "auto" {
+		t.Fatalf("default image protocol %q, want auto", p)
+	}
+	cfg, err := Load(writeConfig(t, "[images]\nprotocol = \"HalfBlocks\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Images.Protocol != "halfblocks" {
+		t.Fatalf("protocol %q, want halfblocks", cfg.Images.Protocol)
+	}
+	out, err := Encode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("config.toml", out)
+	if err != nil || again.Images.Protocol != "halfblocks" {
+		t.Fatalf("re-rendered config loads protocol %q (%v):\n%s", again.Images.Protocol, err, out)
+	}
+}
+
 func TestMissingFileIsEmptyConfig(t *testing.T) {
 	cfg, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
 	if err != nil || len(cfg.Accounts) != 0 || cfg.Keystore != "auto" {
@@ -128,6 +151,9 @@ func TestConfigErrorsNameLineColumnAndFix(t *testing.T) {
 		{"desktop word", "[notifications]\ndesktop = \"libnotify\"\n", 2, 1, `unknown desktop notification kind`, "osc777"},
 		{"notifications typo", "[notifications]\npreveiw = true\n", 2, 1, "unknown key", `did you mean "preview"`},
 		{"title type", "[notifications]\ntitle = 1\n", 2, 1, "", "type"},
+		{"bad image protocol", "[images]\nprotocol = \"sixle\"\n", 2, 1, `unknown image protocol "sixle"`, `did you mean "sixel"`},
+		{"image protocol word", "[images]\nprotocol = \"iterm\"\n", 2, 1, `unknown image protocol`, "halfblocks"},
+		{"images typo", "[images]\nprotocl = \"kitty\"\n", 2, 1, "unknown key", `did you mean "protocol"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

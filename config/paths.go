@@ -20,6 +20,7 @@ type Paths struct {
 	Config string // $XDG_CONFIG_HOME/polyglot: config.toml, user themes
 	Data   string // $XDG_DATA_HOME/polyglot: database, secrets.age, account crypto stores
 	State  string // $XDG_STATE_HOME/polyglot: logs
+	Cache  string // $XDG_CACHE_HOME/polyglot: picture thumbnails (safe to delete)
 }
 
 // DefaultPaths reads the XDG variables of this process.
@@ -51,6 +52,7 @@ func PathsFrom(getenv func(string) string, home string) Paths {
 		Config: base("XDG_CONFIG_HOME", ".config"),
 		Data:   base("XDG_DATA_HOME", filepath.Join(".local", "share")),
 		State:  base("XDG_STATE_HOME", filepath.Join(".local", "state")),
+		Cache:  base("XDG_CACHE_HOME", ".cache"),
 	}
 }
 

@@ -80,6 +80,8 @@ type conversationView struct {
 	richSt   [2]*richtext.Styles
 	// revealed are the messages whose spoilers the user chose to see.
 	revealed map[inbox.MessageID]bool
+	// pics are the thumbnails of this view's pictures (pictures.go).
+	pics map[picKey]*picture
 
 	// The "new messages" divider (unread.go): what was unread when the
 	// conversation opened, and the message it goes above.
@@ -265,7 +267,7 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	if len(c.lines) < c.historyHeight() && !c.exhausted {
 		cmds = append(cmds, c.loadOlder())
 	}
-	cmds = append(cmds, c.seekDivider())
+	cmds = append(cmds, c.seekDivider(), c.fetchPictures(), c.sendKitty())
 	return tea.Batch(cmds...)
 }
 
@@ -730,8 +732,18 @@ func (c *conversationView) renderMessage(i int) []string {
 				out = append(out, indent+l)
 			}
 		}
-		for _, a := range m.Attachments {
-			out = append(out, indent+st.dim.Render("📎 "+inline(a.Name, bw-20)+" "+humanSize(a.Size)))
+		for i, a := range m.Attachments {
+			name := inline(a.Name, bw-20)
+			if isImage(a) {
+				pic, drawn := c.pictureLines(m, i, name, humanSize(a.Size), bw)
+				for _, l := range pic {
+					out = append(out, indent+l)
+				}
+				if pic != nil && !drawn {
+					continue // the placeholder line names the file
+				}
+			}
+			out = append(out, indent+st.dim.Render("📎 "+name+" "+humanSize(a.Size)))
 		}
 	}
 	if len(m.Reactions) > 0 {

@@ -43,6 +43,8 @@ type env struct {
 	// keys are this screen's bindings (Options.Keys); no other screen
 	// shares them.
 	keys *KeyMap
+	// pics: how this screen draws pictures (Options.Images).
+	pics *pictures
 }
 
 // newInput is a text input drawn by this screen's renderer: the widget's
@@ -77,6 +79,7 @@ func newEnv(o Options) *env {
 		e.page = 50
 	}
 	e.st = newStyles(o.Theme)
+	e.pics = newPictures(o.Images, e.st.t.Renderer().ColorProfile(), o.Tmux)
 	e.keys = o.Keys
 	if e.keys == nil {
 		k := defaultKeys()

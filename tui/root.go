@@ -261,6 +261,10 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
+		if m.conv != nil {
+			// A new width may need the kitty images at a new size.
+			return m, m.conv.sendKitty()
+		}
 		return m, nil
 
 	// Results from the core.
@@ -273,6 +277,18 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case convHeaderMsg:
 		if m.conv != nil {
 			m.conv.onHeader(msg)
+			// Now that it is known whether this is a request.
+			return m, m.conv.fetchPictures()
+		}
+		return m, nil
+	case picMsg:
+		if m.conv != nil {
+			return m, m.conv.onPicture(msg)
+		}
+		return m, nil
+	case picSentMsg:
+		if m.conv != nil {
+			return m, m.conv.onPictureSent(msg)
 		}
 		return m, nil
 	case messagesMsg:

@@ -17,6 +17,7 @@ import (
 	"polyglot/inbox"
 	"polyglot/protocols"
 	"polyglot/themes"
+	"polyglot/tui/thumbnail"
 )
 
 // Core is the part of *inbox.Inbox the TUI uses. Every call happens inside a
@@ -264,6 +265,9 @@ type Options struct {
 	// attach), so nothing runs on the core's machine in its name: no
 	// suspend, no $EDITOR, no opener.
 	Remote bool
+	// Images say how pictures in conversations are drawn; the zero value
+	// draws none (a placeholder line).
+	Images ImageOptions
 }
 
 // Run starts the program on the terminal (alt screen, mouse cell motion) and
@@ -273,6 +277,8 @@ func Run(ctx context.Context, opts Options) error {
 	// One writer for frames and notifications, so neither splices the other.
 	term := NewTerminal(os.Stdout)
 	opts.Terminal, opts.Tmux = term, os.Getenv("TMUX") != ""
+	// Once, from the environment: never a terminal query.
+	opts.Images.Protocol = thumbnail.Detect(opts.Images.Protocol, os.Getenv)
 	m := newRoot(opts)
 	defer m.close()
 	// Focus reporting (mode 1004) is a mode set, not a query: the terminal

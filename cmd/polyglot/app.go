@@ -16,6 +16,7 @@ import (
 	"polyglot/remote"
 	"polyglot/themes"
 	"polyglot/tui"
+	"polyglot/tui/thumbnail"
 )
 
 // app is what every command shares: where files live, the log, the streams.
@@ -122,11 +123,29 @@ func (a *app) runTUI(ctx context.Context, cfg *config.Config, core tui.Core, vie
 	// accounts screen editable; the demo's nil keeps it read-only.
 	ctl, _ := view.(tui.AccountsControl)
 	err = tui.Run(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: ctl, Logger: a.log,
-		Notify: notifySettings(cfg.Notifications), Demo: a.demo})
+		Notify: notifySettings(cfg.Notifications), Demo: a.demo, Images: a.imageOptions(cfg, nil)})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// imageOptions carries config.toml's [images] to the TUI. env is a served
+// screen's environment (its own terminal); nil leaves "auto" for tui.Run
+// to resolve from this process's.
+func (a *app) imageOptions(cfg *config.Config, env func(string) string) tui.ImageOptions {
+	p := thumbnail.Protocol(cfg.Images.Protocol)
+	if p == "" {
+		p = thumbnail.Auto
+	}
+	if env != nil {
+		p = thumbnail.Detect(p, env)
+	}
+	o := tui.ImageOptions{Protocol: p}
+	if a.paths.Cache != "" {
+		o.CacheDir = filepath.Join(a.paths.Cache, "thumbnails")
+	}
+	return o
 }
 
 // notifySettings carries config.toml's [notifications] to the TUI.

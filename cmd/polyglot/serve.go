@@ -139,6 +139,6 @@ func (a *app) screen(cfg *config.Config, core *inbox.Inbox, view tui.AccountsVie
 		}
 		keys, _ := tui.BindKeys(cfg.Keys) // checked at start; nil is the defaults
 		return tui.NewProgram(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: control, Logger: a.log, Remote: true,
-			Notify: notifySettings(cfg.Notifications), Terminal: sess}, popts...)
+			Notify: notifySettings(cfg.Notifications), Terminal: sess, Images: a.imageOptions(cfg, env)}, popts...)
 	}
 }

@@ -285,6 +285,7 @@ func script(n protocols.Network) []step {
 				c.typing("alice", "", false)
 				c.say("alice", "Are you still up for Saturday? ☀️")
 			}},
+			{at: 6, link: true, do: func(c *conn, _ time.Duration) { c.sendPicture("alice", "the trail map 🗺") }},
 			say(7, "stranger-wa", "Hi! Saw your ad for the road bike 🚲 — is it still available?"),
 			{at: 9, link: true, do: func(c *conn, _ time.Duration) { c.react("alice", "", "❤️") }},
 			{at: 15, link: true, do: func(c *conn, _ time.Duration) {

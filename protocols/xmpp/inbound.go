@@ -251,6 +251,12 @@ func (c *Connector) onMessage(t xmlstream.TokenReadEncoder, m *inMessage) {
 		c.log.Debug().Str("from", m.From).Msg("message error")
 		return
 	}
+	if m.PEPEvent != nil {
+		c.onPEPEvent(m)
+		if m.body() == "" && m.Encrypted == nil {
+			return
+		}
+	}
 	if m.DirectInvite != nil || (m.MUCUser != nil && m.MUCUser.Invite != nil) {
 		c.onInvite(m)
 		return
@@ -389,12 +395,30 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		return append(evs, c.reactionEvents(chatID, ref(m.Reactions.ID), senderAddr, m.Reactions.Reactions, at)...)
 	}
 	body := m.body()
+	var notice string
+	undecryptable := false
+	if m.Encrypted != nil && !group {
+		// The body beside an OMEMO element is the fallback for clients
+		// without it: never shown.
+		who := from.Bare()
+		if out {
+			who = c.me
+		}
+		d := c.decryptIn(who, m.Encrypted)
+		evs = append(evs, c.newsEvents()...)
+		if d.keyTransport {
+			return evs
+		}
+		body, enc = d.body, protocols.EncE2EE
+		if d.undecryptable {
+			notice, undecryptable = d.notice, true
+		}
+	}
 	if m.Replace != nil && body != "" {
 		b, _ := capBody(body, c.cfg.MaxBody)
 		return append(evs, protocols.EditEvent{Chat: protocols.ChatID(chatID), TargetID: protocols.MessageID(ref(m.Replace.ID)), NetworkID: protocols.MessageID(netID), From: senderAddr, Body: b, At: at})
 	}
-	var notice string
-	if body == "" {
+	if body == "" && !undecryptable {
 		unknown := m.unknownPayloads()
 		if len(unknown) == 0 || m.Type == "headline" || m.Type == "error" {
 			return evs
@@ -421,8 +445,9 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		Body:       body,
 		Sent:       at,
 		Received:   time.Now(),
-		Encryption: enc,
-		Notice:     notice,
+		Encryption:    enc,
+		Notice:        notice,
+		Undecryptable: undecryptable,
 	}
 	if m.Reply != nil {
 		msg.ReplyTo = protocols.MessageID(ref(m.Reply.ID))

@@ -65,10 +65,20 @@ func (m *Manager) SaveIdentity(ctx context.Context, a *protocol.SignalAddress, k
 	_, err = m.db.ExecContext(ctx, `INSERT INTO devices (jid, device, identity, first_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT(jid, device) DO UPDATE SET identity = excluded.identity WHERE identity IS NULL`,
 		a.Name(), a.DeviceID(), k, time.Now().Unix())
-	if err == nil && !(a.Name() == m.own && a.DeviceID() == m.device) {
+	if err != nil {
+		return err
+	}
+	// A contact's first device is not news (as Signal, the first key is
+	// simply trusted); a further one is shown in the conversation.
+	var others int
+	if err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE jid = ? AND device != ? AND identity IS NOT NULL`,
+		a.Name(), a.DeviceID()).Scan(&others); err != nil {
+		return err
+	}
+	if others > 0 && a.Name() != m.own {
 		m.news = append(m.news, DeviceNews{JID: a.Name(), Device: a.DeviceID(), Fingerprint: Fingerprint(k)})
 	}
-	return err
+	return nil
 }
 
 // IsTrustedIdentity: trust on first use. A device we never saw a key for is
@@ -199,7 +209,9 @@ func (m *Manager) RemoveSignedPreKey(ctx context.Context, id uint32) error {
 	return err
 }
 
-func sessionAD(a *protocol.SignalAddress) string { return fmt.Sprintf("%s\x00%d", a.Name(), a.DeviceID()) }
+func sessionAD(a *protocol.SignalAddress) string {
+	return fmt.Sprintf("%s\x00%d", a.Name(), a.DeviceID())
+}
 
 // LoadSession returns the stored session or a fresh one (libsignal's
 // contract: never nil).

@@ -1,0 +1,110 @@
+package xmpp
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"polyglot/internal/testserver"
+	"polyglot/protocols"
+	"polyglot/protocols/xmpp/omemo"
+)
+
+// TestOMEMOBothWays: two Polyglot accounts talk OMEMO through a real
+// Prosody; both sides see E2EE, and neither the server's storage (archive,
+// offline store) nor our own omemo.db holds the plaintext.
+func TestOMEMOBothWays(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	aliceDir, bobDir := t.TempDir(), t.TempDir()
+	alice := omemoClient(t, p, "alice", "alicepw", aliceDir, "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", bobDir, "b1")
+	if !alice.Capabilities().E2EE {
+		t.Fatal("Capabilities().E2EE is false with OMEMO on")
+	}
+	ain, bin := newInbox(t, alice), newInbox(t, bob)
+
+	res, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "a-1", To: xmppAddr("bob@localhost"), Body: "sekrit from alice ✓", MinEncryption: protocols.EncTransport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encryption != protocols.EncE2EE {
+		t.Fatalf("SendResult.Encryption = %v, want e2ee (bob publishes OMEMO)", res.Encryption)
+	}
+	if got := alice.PeerEncryption(xmppAddr("bob@localhost")); got != protocols.EncE2EE {
+		t.Fatalf("alice.PeerEncryption(bob) = %v after the send, want e2ee", got)
+	}
+	m := bin.body("sekrit from alice ✓")
+	if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing || m.Sender.ID != "alice@localhost" || m.ClientID != "a-1" {
+		t.Fatalf("bob got %+v", m)
+	}
+
+	res, err = bob.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "b-1", To: xmppAddr("alice@localhost"), Body: "sekrit from bob", MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encryption != protocols.EncE2EE {
+		t.Fatalf("bob's SendResult.Encryption = %v", res.Encryption)
+	}
+	if m := ain.body("sekrit from bob"); m.Encryption != protocols.EncE2EE || m.Undecryptable {
+		t.Fatalf("alice got %+v", m)
+	}
+	// A correction travels encrypted as well.
+	if _, err := alice.Edit(ctx10(t), "bob@localhost", "a-1", "a-2", "sekrit corrected"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, bob, 60e9, func(e protocols.EditEvent) bool { return e.Body == "sekrit corrected" })
+
+	if n := undecryptable(append(ain.msgs, bin.msgs...)); len(n) > 0 {
+		t.Fatalf("undecryptable notices: %v", n)
+	}
+	// What the server keeps: the fallback body, never the text.
+	data := filepath.Join(p.Dir(), "data")
+	if hits := grepDir(t, data, "OMEMO encrypted message"); len(hits) == 0 {
+		t.Fatalf("no archived OMEMO message found under %s: the storage check below would prove nothing", data)
+	}
+	for _, s := range []string{"sekrit from alice", "sekrit from bob", "sekrit corrected"} {
+		if hits := grepDir(t, data, s); len(hits) > 0 {
+			t.Errorf("plaintext %q on the server's disk: %v", s, hits)
+		}
+		for _, dir := range []string{aliceDir, bobDir} {
+			if hits := grepDir(t, dir, s); len(hits) > 0 {
+				t.Errorf("plaintext %q in our store: %v", s, hits)
+			}
+		}
+	}
+}
+
+// TestOMEMORequiredButPeerHasNone: a message that must be end-to-end
+// encrypted is refused for a peer without OMEMO, and nothing reaches them.
+func TestOMEMORequiredButPeerHasNone(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := p.StartPeer("bob@localhost", "bobpw")
+
+	_, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "must-1", To: xmppAddr("bob@localhost"), Body: "for your eyes only", MinEncryption: protocols.EncE2EE})
+	if !errors.Is(err, protocols.ErrEncryptionUnavailable) {
+		t.Fatalf("Send = %v, want ErrEncryptionUnavailable", err)
+	}
+	if got := alice.PeerEncryption(xmppAddr("bob@localhost")); got != protocols.EncTransport {
+		t.Fatalf("PeerEncryption(bob) = %v, want transport", got)
+	}
+	// A transport-only message afterwards arrives, in the clear as allowed,
+	// and is the first bob got: the refused one never went out.
+	res, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "ok-1", To: xmppAddr("bob@localhost"), Body: "plain is fine", MinEncryption: protocols.EncTransport})
+	if err != nil || res.Encryption != protocols.EncTransport {
+		t.Fatalf("plain send: %+v %v", res, err)
+	}
+	first := bob.Must(60e9, "first message", func(e testserver.PeerEvent) bool { return e.Ev == "message" && e.Body != "" })
+	if first.Body != "plain is fine" {
+		t.Fatalf("bob's first message is %q", first.Body)
+	}
+	if n := bob.Count(); n != 1 {
+		t.Fatalf("bob received %d messages, want 1", n)
+	}
+}
+
+var _ = omemo.NS

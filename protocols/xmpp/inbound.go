@@ -437,14 +437,14 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		return evs // already delivered (live and catch-up overlap)
 	}
 	msg := protocols.Message{
-		ClientID:   protocols.ClientID(clientID),
-		NetworkID:  protocols.MessageID(netID),
-		Chat:       protocols.Chat{ID: protocols.ChatID(chatID), Group: group, Name: chatName(chat, group)},
-		Sender:     senderAddr,
-		Outgoing:   out,
-		Body:       body,
-		Sent:       at,
-		Received:   time.Now(),
+		ClientID:      protocols.ClientID(clientID),
+		NetworkID:     protocols.MessageID(netID),
+		Chat:          protocols.Chat{ID: protocols.ChatID(chatID), Group: group, Name: chatName(chat, group)},
+		Sender:        senderAddr,
+		Outgoing:      out,
+		Body:          body,
+		Sent:          at,
+		Received:      time.Now(),
 		Encryption:    enc,
 		Notice:        notice,
 		Undecryptable: undecryptable,

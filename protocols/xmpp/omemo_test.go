@@ -108,3 +108,81 @@ func TestOMEMORequiredButPeerHasNone(t *testing.T) {
 }
 
 var _ = omemo.NS
+
+// TestOMEMOMultiDevice: alice on two devices and bob on one all read every
+// message (alice's own messages reach her other device through carbons);
+// a device bob adds later gets the messages sent after it appeared.
+func TestOMEMOMultiDevice(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	alice1 := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	alice2 := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a2")
+	bob1 := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b1")
+	a1, a2, b1 := newInbox(t, alice1), newInbox(t, alice2), newInbox(t, bob1)
+	send := func(c *Connector, id, to, body string) {
+		t.Helper()
+		res, err := c.Send(ctx10(t), protocols.OutgoingMessage{ClientID: protocols.ClientID(id), To: xmppAddr(to), Body: body, MinEncryption: protocols.EncE2EE})
+		if err != nil || res.Encryption != protocols.EncE2EE {
+			t.Fatalf("send %q: %+v %v", body, res, err)
+		}
+	}
+	e2ee := func(who string, m protocols.Message, out bool) {
+		t.Helper()
+		if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing != out {
+			t.Fatalf("%s got %+v", who, m)
+		}
+	}
+
+	send(alice1, "m1", "bob@localhost", "one from alice1")
+	e2ee("bob1", b1.body("one from alice1"), false)
+	e2ee("alice2", a2.body("one from alice1"), true)
+
+	send(bob1, "m2", "alice@localhost", "two from bob1")
+	e2ee("alice1", a1.body("two from bob1"), false)
+	e2ee("alice2", a2.body("two from bob1"), false)
+
+	send(alice2, "m3", "bob@localhost", "three from alice2")
+	e2ee("bob1", b1.body("three from alice2"), false)
+	e2ee("alice1", a1.body("three from alice2"), true)
+
+	// bob adds a device: it publishes itself; the next message from
+	// alice reaches it too.
+	bob2 := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b2")
+	b2 := newInbox(t, bob2)
+	send(alice1, "m4", "bob@localhost", "four after bob2")
+	e2ee("bob2", b2.body("four after bob2"), false)
+	e2ee("bob1", b1.body("four after bob2"), false)
+	e2ee("alice2", a2.body("four after bob2"), true)
+	// bob2 answers; everyone reads it.
+	send(bob2, "m5", "alice@localhost", "five from bob2")
+	e2ee("alice1", a1.body("five from bob2"), false)
+	e2ee("alice2", a2.body("five from bob2"), false)
+	e2ee("bob1", b1.body("five from bob2"), true)
+
+	for name, in := range map[string]*inbox{"alice1": a1, "alice2": a2, "bob1": b1} {
+		if n := undecryptable(in.msgs); len(n) > 0 {
+			t.Errorf("%s: undecryptable notices %v", name, n)
+		}
+	}
+	// bob2 could not read what was sent before it existed: its first-login
+	// history says so per message instead of dropping them.
+	for _, n := range undecryptable(b2.msgs) {
+		if n == "" {
+			t.Error("an undecryptable message without a notice")
+		}
+	}
+	// The new device shows up as a new, not compared device of bob.
+	devs, err := alice1.OMEMO().Devices(ctx10(t), "bob@localhost")
+	if err != nil || len(devs) != 2 {
+		t.Fatalf("alice1 sees bob's devices %+v %v", devs, err)
+	}
+	for _, d := range devs {
+		if d.Fingerprint == "" || d.Compared || !d.Active || !d.Session {
+			t.Fatalf("bob's device as alice1 sees it: %+v", d)
+		}
+	}
+	if len(a1.keys) == 0 {
+		t.Error("no key-change event for bob's new device")
+	}
+}

@@ -186,3 +186,71 @@ func TestOMEMOMultiDevice(t *testing.T) {
 		t.Error("no key-change event for bob's new device")
 	}
 }
+
+// TestOMEMORestartCatchUp: bob's Polyglot stops mid-conversation and starts
+// again from its data directory; then the server restarts. What was sent
+// meanwhile arrives from the archive once each, decrypted, with no
+// "could not decrypt" notice, and the sessions go on both ways.
+func TestOMEMORestartCatchUp(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	bobDir := t.TempDir()
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", bobDir, "b1")
+	ain, bin := newInbox(t, alice), newInbox(t, bob)
+	send := func(c *Connector, id, to, body string) {
+		t.Helper()
+		res, err := c.Send(ctx10(t), protocols.OutgoingMessage{ClientID: protocols.ClientID(id), To: xmppAddr(to), Body: body, MinEncryption: protocols.EncE2EE})
+		if err != nil || res.Encryption != protocols.EncE2EE {
+			t.Fatalf("send %q: %+v %v", body, res, err)
+		}
+	}
+	send(alice, "r1", "bob@localhost", "before restart 1")
+	bin.body("before restart 1")
+	send(bob, "r2", "alice@localhost", "before restart 2")
+	ain.body("before restart 2")
+
+	bob.Close()
+	for _, b := range []string{"while away 1", "while away 2", "while away 3"} {
+		send(alice, "w-"+b[len(b)-1:], "bob@localhost", b)
+	}
+	bob2 := omemoClient(t, p, "bob", "bobpw", bobDir, "b1")
+	bin2 := newInbox(t, bob2)
+	bin2.until("the three messages sent while away", func(ms []protocols.Message) bool {
+		return find(ms, "while away 1") != nil && find(ms, "while away 2") != nil && find(ms, "while away 3") != nil
+	})
+	// Settled: bob answers and alice's answer to that comes back.
+	send(bob2, "r3", "alice@localhost", "back again")
+	ain.body("back again")
+	send(alice, "r4", "bob@localhost", "welcome back")
+	bin2.body("welcome back")
+
+	// The server restarts too: both reconnect on the same connectors.
+	p.Restart()
+	for _, c := range []*Connector{alice, bob2} {
+		if err := c.Connect(ctx10(t)); err != nil {
+			t.Fatalf("reconnect: %v", err)
+		}
+	}
+	send(alice, "r5", "bob@localhost", "after server restart")
+	bin2.body("after server restart")
+	send(bob2, "r6", "alice@localhost", "after server restart too")
+	ain.body("after server restart too")
+
+	for _, b := range []string{"while away 1", "while away 2", "while away 3", "welcome back", "after server restart"} {
+		if n := count(bin2.msgs, b); n != 1 {
+			t.Errorf("bob got %q %d times: %s", b, n, dump(bin2.msgs))
+		}
+	}
+	for name, in := range map[string]*inbox{"alice": ain, "bob (first run)": bin, "bob (second run)": bin2} {
+		if n := undecryptable(in.msgs); len(n) > 0 {
+			t.Errorf("%s: undecryptable notices %v", name, n)
+		}
+		for _, m := range in.msgs {
+			if m.Encryption != protocols.EncE2EE {
+				t.Errorf("%s: %q travelled with %v", name, m.Body, m.Encryption)
+			}
+		}
+	}
+}

@@ -90,9 +90,10 @@ func (c *Connector) peerOMEMO(peer string) bool {
 // encryptFor decides how a 1:1 message to peer travels. It refreshes the
 // device lists of peer and of our own account (the user is sending, so
 // asking the peer's server about them is consented), then encrypts if the
-// peer has devices. It returns nil (send as is) only when the peer has no
-// OMEMO and min allows transport encryption; a peer with OMEMO never gets
-// a plaintext copy.
+// peer lists devices. It returns nil (send as is) only when the peer
+// publishes no OMEMO device and min allows transport encryption: a peer
+// that lists devices never gets a plaintext copy, even when none of them
+// can be reached (a forged bundle) — that is ErrEncryptionUnavailable.
 func (c *Connector) encryptFor(ctx context.Context, peer jid.JID, body string, min protocols.Encryption) (*omemo.Encrypted, error) {
 	if c.om == nil {
 		if min >= protocols.EncE2EE {
@@ -101,13 +102,17 @@ func (c *Connector) encryptFor(ctx context.Context, peer jid.JID, body string, m
 		return nil, nil
 	}
 	p := peer.Bare().String()
-	if _, err := c.om.FetchDeviceList(ctx, c.omemoIQ, p); err != nil {
-		c.log.Info().Err(err).Str("peer", p).Msg("OMEMO device list not refreshed")
+	_, ferr := c.om.FetchDeviceList(ctx, c.omemoIQ, p)
+	if ferr != nil {
+		c.log.Info().Err(ferr).Str("peer", p).Msg("OMEMO device list not refreshed")
 	}
 	if _, err := c.om.FetchDeviceList(ctx, c.omemoIQ, c.me.String()); err != nil {
 		c.log.Info().Err(err).Msg("our OMEMO device list not refreshed")
 	}
-	if !c.om.HasDevices(p) {
+	if !c.om.PublishesDevices(p) {
+		if min >= protocols.EncE2EE && errors.Is(ferr, omemo.ErrTooManyDevices) {
+			return nil, fmt.Errorf("%w: %s's OMEMO device list refused: %w", protocols.ErrEncryptionUnavailable, p, ferr)
+		}
 		if min >= protocols.EncE2EE {
 			return nil, fmt.Errorf("%w: %s publishes no OMEMO device", protocols.ErrEncryptionUnavailable, p)
 		}

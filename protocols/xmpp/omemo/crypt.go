@@ -67,7 +67,7 @@ func (m *Manager) Decrypt(ctx context.Context, from string, enc *Encrypted) (*De
 		if enc != nil {
 			dev, _ = ParseDeviceID(enc.Header.SID)
 		}
-		return nil, &DecryptError{Device: dev, Reason: strings.TrimPrefix(err.Error(), "omemo: ")}
+		return nil, &DecryptError{Device: dev, Reason: strings.ReplaceAll(err.Error(), "omemo: ", "")}
 	}
 	fail := func(format string, a ...any) (*Decrypted, error) {
 		return nil, &DecryptError{Device: p.SID, Reason: fmt.Sprintf(format, a...)}
@@ -153,6 +153,9 @@ func describe(err error) string {
 		return "the device's identity key changed; refused (" + s + ")"
 	case strings.Contains(s, "old counter"), strings.Contains(s, "duplicate"):
 		return "message key already used (" + s + ")"
+	case strings.Contains(s, "proto"), strings.Contains(s, "malformed"), strings.Contains(s, "bad key type"),
+		strings.Contains(s, "message version"), strings.Contains(s, "incomplete"):
+		return "the key for this device is malformed (" + strings.ReplaceAll(s, "\u00a0", " ") + ")"
 	}
 	return s
 }

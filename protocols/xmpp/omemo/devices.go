@@ -148,6 +148,16 @@ func (m *Manager) HasDevices(jid string) bool {
 	return false
 }
 
+// PublishesDevices reports, from the store, whether jid's current device
+// list names any device at all (reachable or not). Such a peer never gets
+// a plaintext copy.
+func (m *Manager) PublishesDevices(jid string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	devs, err := m.activeDevices(context.Background(), jid)
+	return err == nil && len(devs) > 0
+}
+
 // ListKnown reports whether jid's device list was ever fetched or pushed.
 func (m *Manager) ListKnown(ctx context.Context, jid string) bool {
 	m.mu.Lock()

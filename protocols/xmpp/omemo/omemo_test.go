@@ -81,7 +81,7 @@ var testKey = bytes.Repeat([]byte{7}, KeySize)
 
 func open(t *testing.T, dir, jid string) *Manager {
 	t.Helper()
-	m, err := Open(context.Background(), filepath.Join(dir, FileName), testKey, jid, zerolog.Nop())
+	m, err := Open(context.Background(), filepath.Join(dir, FileName), testKey, jid, nopLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestOMEMOWrongKeyRefused(t *testing.T) {
 	dir := t.TempDir()
 	m := open(t, dir, "a@x")
 	m.Close()
-	_, err := Open(context.Background(), filepath.Join(dir, FileName), bytes.Repeat([]byte{8}, KeySize), "a@x", zerolog.Nop())
+	_, err := Open(context.Background(), filepath.Join(dir, FileName), bytes.Repeat([]byte{8}, KeySize), "a@x", nopLog)
 	if !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("err = %v", err)
 	}
@@ -187,3 +187,5 @@ func TestOMEMOWrongKeyRefused(t *testing.T) {
 		t.Fatalf("fingerprint %q", m2.Fingerprint())
 	}
 }
+
+var nopLog = zerolog.Nop()

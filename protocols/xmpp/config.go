@@ -67,6 +67,11 @@ type Config struct {
 	Logger  zerolog.Logger
 }
 
+// OMEMOKeyKind is the keystore kind of an account's OMEMO store key
+// (Config.OMEMOKey): made on first use, kept in the keystore, never in
+// omemo.db.
+const OMEMOKeyKind = "omemo-key"
+
 const (
 	defaultPingInterval = 20 * time.Second
 	defaultPingTimeout  = 10 * time.Second

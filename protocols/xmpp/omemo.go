@@ -22,7 +22,13 @@ func (c *Connector) openOMEMO() error {
 	if len(c.cfg.OMEMOKey) == 0 || c.cfg.DataDir == "" {
 		return nil // OMEMO off: messages travel with TLS only
 	}
-	m, err := omemo.Open(context.Background(), filepath.Join(c.cfg.DataDir, omemo.FileName), c.cfg.OMEMOKey, c.me.String(), c.log)
+	path := filepath.Join(c.cfg.DataDir, omemo.FileName)
+	m, err := omemo.Open(context.Background(), path, c.cfg.OMEMOKey, c.me.String(), c.log)
+	if errors.Is(err, omemo.ErrWrongKey) {
+		// Not retried: the keystore no longer holds the key this device's
+		// secrets are sealed under.
+		return fmt.Errorf("xmpp: %w: %v; move %s away to start a new OMEMO device", protocols.ErrAuthFailed, err, path)
+	}
 	if err != nil {
 		return fmt.Errorf("xmpp: %w", err)
 	}

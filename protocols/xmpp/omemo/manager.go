@@ -62,6 +62,7 @@ type DeviceNews struct {
 // account own (a bare JID). A first open makes the device: a random
 // 31-bit id, an identity key pair, a signed prekey and 100 prekeys.
 func Open(ctx context.Context, path string, key []byte, own string, log zerolog.Logger) (*Manager, error) {
+	quietSignal()
 	db, s, err := openDB(ctx, path, key)
 	if err != nil {
 		return nil, err

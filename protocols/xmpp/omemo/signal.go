@@ -143,12 +143,15 @@ func (m *Manager) ContainsPreKey(ctx context.Context, id uint32) (bool, error) {
 	return r != nil, err
 }
 
-// RemovePreKey drops a prekey a session consumed, and refills the pool
-// when it runs low (the bundle is then published again).
+// RemovePreKey drops a prekey a session consumed and asks for the bundle
+// to be published again without it (another device picking the same,
+// consumed prekey from the old bundle could not start a session); the pool
+// is refilled when it runs low.
 func (m *Manager) RemovePreKey(ctx context.Context, id uint32) error {
 	if _, err := m.db.ExecContext(ctx, `DELETE FROM prekeys WHERE id = ?`, id); err != nil {
 		return err
 	}
+	m.republish = true
 	var n int
 	if err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM prekeys`).Scan(&n); err != nil {
 		return err
@@ -157,7 +160,6 @@ func (m *Manager) RemovePreKey(ctx context.Context, id uint32) error {
 		if err := m.fillPreKeys(ctx); err != nil {
 			return err
 		}
-		m.republish = true
 	}
 	return nil
 }

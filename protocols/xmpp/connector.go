@@ -379,7 +379,7 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if c.beforePresence != nil {
 		c.beforePresence()
 	}
-	if err := sess.Encode(ctx, outPresence{}); err != nil {
+	if err := sess.Encode(ctx, outPresence{Payload: c.caps()}); err != nil {
 		return err
 	}
 	if archive {

@@ -112,8 +112,8 @@ func (c *Connector) onIQ(t xmlstream.TokenReadEncoder, iq *inIQ) error {
 		}
 		return reply(nil)
 	case iq.Disco != nil && iq.Type == "get":
-		info := discoInfo{Node: iq.Disco.Node, Identity: []discoIdent{{Category: "client", Type: "pc", Name: "Polyglot"}}}
-		for _, f := range ourFeatures {
+		info := discoInfo{Node: iq.Disco.Node, Identity: []discoIdent{ourIdentity}}
+		for _, f := range c.features() {
 			info.Features = append(info.Features, discoFeature{Var: f})
 		}
 		return reply(info)

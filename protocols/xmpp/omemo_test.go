@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"polyglot/internal/testserver"
 	"polyglot/protocols"
@@ -252,5 +253,62 @@ func TestOMEMORestartCatchUp(t *testing.T) {
 				t.Errorf("%s: %q travelled with %v", name, m.Body, m.Encryption)
 			}
 		}
+	}
+}
+
+// TestOMEMODeviceListPushes: with a mutual presence subscription, the
+// contacts' device lists reach us by PEP push (our caps ask for them):
+// alice's route to bob is E2EE before she ever sends, and a device bob adds
+// later shows up on its own.
+func TestOMEMODeviceListPushes(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b1")
+	if got := alice.PeerEncryption(xmppAddr("bob@localhost")); got != protocols.EncTransport {
+		t.Fatalf("PeerEncryption(bob) = %v before anything", got)
+	}
+	// alice approves bob in advance and asks for his presence; bob accepts.
+	if err := alice.AnswerRequest(ctx10(t), xmppAddr("bob@localhost"), "", true); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, bob, 60e9, func(e protocols.RequestEvent) bool { return e.From.ID == "alice@localhost" })
+	if err := bob.AnswerRequest(ctx10(t), xmppAddr("alice@localhost"), "", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice learns bob's device by push", func() bool {
+		drain(alice)
+		return alice.PeerEncryption(xmppAddr("bob@localhost")) == protocols.EncE2EE
+	})
+	bob2 := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b2")
+	waitFor(t, "alice learns bob's second device by push", func() bool {
+		drain(alice)
+		devs, _ := alice.OMEMO().Devices(ctx10(t), "bob@localhost")
+		for _, d := range devs {
+			if d.Device == bob2.OMEMO().DeviceID() && d.Active {
+				return true
+			}
+		}
+		return false
+	})
+	// bob's first device learnt of its sibling the same way.
+	waitFor(t, "bob1 learns bob2", func() bool {
+		drain(bob)
+		devs, _ := bob.OMEMO().Devices(ctx10(t), "bob@localhost")
+		return len(devs) == 2
+	})
+}
+
+// waitFor polls cond until it holds (60 s: never reached on a loaded
+// machine unless broken).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 60 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -119,8 +119,11 @@
 //   - Nothing is fetched toward a stranger: bundles and device lists only
 //     when sending; a prekey message from a stranger is decrypted (it
 //     lands in Requests like any first message).
-//   - Pushed device lists (PEP events) update the store; our own list
-//     without this device is published again. New devices of a contact
+//   - Our presence carries entity caps (XEP-0115, caps.go) with
+//     eu.siacs.conversations.axolotl.devicelist+notify, so the server pushes
+//     our own account's and our (mutually subscribed) contacts' device lists;
+//     pushes update the store, and our own list without this device is
+//     published again. New devices of a contact
 //     and refused changed keys become KeyChangeEvents (trust on first use).
 //
 // # Hostile input

@@ -189,3 +189,33 @@ func TestOMEMOWrongKeyRefused(t *testing.T) {
 }
 
 var nopLog = zerolog.Nop()
+
+// TestOMEMOKeyTransport: an element without payload (a session set up or
+// refreshed) decrypts to no message, not to an error.
+func TestOMEMOKeyTransport(t *testing.T) {
+	ctx := context.Background()
+	srv := newPEP()
+	alice := open(t, t.TempDir(), "alice@x")
+	bob := open(t, t.TempDir(), "bob@x")
+	for _, m := range []*Manager{alice, bob} {
+		if err := m.Publish(ctx, srv.iq(m.Own())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.FetchDeviceList(ctx, srv.iq("alice@x"), "bob@x"); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := alice.Encrypt(ctx, srv.iq("alice@x"), "bob@x", nil)
+	if err != nil || enc.Payload != nil {
+		t.Fatalf("key transport: %+v %v", enc, err)
+	}
+	d, err := bob.Decrypt(ctx, "alice@x", roundTrip(t, enc))
+	if err != nil || !d.KeyTransport || d.Body != nil {
+		t.Fatalf("bob: %+v %v", d, err)
+	}
+	// The session it set up carries the next message.
+	enc, _ = alice.Encrypt(ctx, srv.iq("alice@x"), "bob@x", []byte("after"))
+	if d, err := bob.Decrypt(ctx, "alice@x", roundTrip(t, enc)); err != nil || string(d.Body) != "after" {
+		t.Fatalf("after key transport: %+v %v", d, err)
+	}
+}

@@ -413,6 +413,9 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		if d.undecryptable {
 			notice, undecryptable = d.notice, true
 		}
+	} else if m.Encrypted != nil {
+		// Room OMEMO is not done yet: say so rather than show the fallback.
+		body, notice, undecryptable = "", "could not decrypt an OMEMO message: OMEMO in group chats is not supported yet", true
 	}
 	if m.Replace != nil && body != "" {
 		b, _ := capBody(body, c.cfg.MaxBody)

@@ -147,3 +147,29 @@ func TestOMEMOHostilePeers(t *testing.T) {
 	mallory.Send(map[string]any{"op": "send", "to": "alice@localhost", "body": "still here"})
 	ain.body("still here")
 }
+
+// TestOMEMONodeMadeOpen: another client of alice's made her device-list
+// node with the default (presence) access model; Polyglot reconfigures it
+// open, so bob, who is not subscribed to her, can still reach her.
+func TestOMEMONodeMadeOpen(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	other := p.StartPeer("alice@localhost", "alicepw")
+	other.Send(map[string]any{"op": "raw", "xml": `<iq type='set' id='d1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='` + omemo.NodeDeviceList +
+		`'><item id='current'>` + deviceListXML() + `</item></publish></pubsub></iq>`})
+	if !other.SendConfirmed(map[string]any{"to": other.JID, "body": "sync"}) {
+		t.Fatal("not confirmed")
+	}
+	other.Close()
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b1")
+	ain := newInbox(t, alice)
+	res, err := bob.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "o1", To: xmppAddr("alice@localhost"), Body: "through an opened node", MinEncryption: protocols.EncE2EE})
+	if err != nil || res.Encryption != protocols.EncE2EE {
+		t.Fatalf("bob's send: %+v %v\n%s", res, err, p.Log())
+	}
+	if m := ain.body("through an opened node"); m.Encryption != protocols.EncE2EE {
+		t.Fatalf("alice got %+v", m)
+	}
+}

@@ -112,6 +112,42 @@ func newPublish(node string, payload any) publish {
 	return p
 }
 
+type configure struct {
+	XMLName   xml.Name `xml:"http://jabber.org/protocol/pubsub#owner pubsub"`
+	Configure struct {
+		Node string `xml:"node,attr"`
+		X    struct {
+			XMLName xml.Name `xml:"jabber:x:data x"`
+			Type    string   `xml:"type,attr"`
+			Fields  []field  `xml:"field"`
+		}
+	} `xml:"configure"`
+}
+
+// publishOpen publishes payload on node with access_model=open. A node
+// made earlier with another access model (by a client that published
+// without publish-options) refuses that (precondition-not-met): it is
+// reconfigured to open, as Conversations does, and the publish repeated.
+func publishOpen(ctx context.Context, iq IQ, node string, payload any) error {
+	err := iq(ctx, "set", "", newPublish(node, payload), nil)
+	var se stanza.Error
+	// XEP-0060 §7.1.5: <conflict/> with pubsub#errors <precondition-not-met/>.
+	if !errors.As(err, &se) || (se.Condition != stanza.Conflict && se.Condition != "precondition-not-met") {
+		return err
+	}
+	var c configure
+	c.Configure.Node = node
+	c.Configure.X.Type = "submit"
+	c.Configure.X.Fields = []field{
+		{Var: "FORM_TYPE", Type: "hidden", Value: nsPubSub + "#node_config"},
+		{Var: "pubsub#access_model", Value: "open"},
+	}
+	if cerr := iq(ctx, "set", "", c, nil); cerr != nil {
+		return fmt.Errorf("%w (and making the node open failed: %v)", err, cerr)
+	}
+	return iq(ctx, "set", "", newPublish(node, payload), nil)
+}
+
 // notFound: the node does not exist (the account publishes no OMEMO).
 func notFound(err error) bool {
 	var se stanza.Error
@@ -194,7 +230,7 @@ func (m *Manager) Publish(ctx context.Context, iq IQ) error {
 		return nil
 	}
 	ids = append(ids, m.device)
-	if err := iq(ctx, "set", "", newPublish(NodeDeviceList, NewDeviceList(ids)), nil); err != nil {
+	if err := publishOpen(ctx, iq, NodeDeviceList, NewDeviceList(ids)); err != nil {
 		return fmt.Errorf("omemo: publishing our device list: %w", err)
 	}
 	_, err = m.SetDeviceList(ctx, m.own, ids)
@@ -208,7 +244,7 @@ func (m *Manager) PublishBundle(ctx context.Context, iq IQ) error {
 	if err != nil {
 		return err
 	}
-	if err := iq(ctx, "set", "", newPublish(fmt.Sprintf("%s%d", NodeBundles, m.device), b), nil); err != nil {
+	if err := publishOpen(ctx, iq, fmt.Sprintf("%s%d", NodeBundles, m.device), b); err != nil {
 		return fmt.Errorf("omemo: publishing our bundle: %w", err)
 	}
 	m.mu.Lock()

@@ -104,7 +104,7 @@ func (m *Manager) Decrypt(ctx context.Context, from string, enc *Encrypted) (*De
 	addr := protocol.NewSignalAddress(from, p.SID)
 	var keyTag []byte
 	err = guard(func() error {
-		b := session.NewBuilder(m, m, m, m, addr, m.ser)
+		b := session.NewBuilder(m.store(), m.store(), m.store(), m.store(), addr, m.ser)
 		c := session.NewCipher(b, addr)
 		asPreKey := func() error {
 			pm, err := protocol.NewPreKeySignalMessageFromBytes(mine.Data, m.ser.PreKeySignalMessage, m.ser.SignalMessage)
@@ -255,13 +255,13 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 	for _, j := range []string{peer, m.own} {
 		for _, d := range targets[j] {
 			addr := protocol.NewSignalAddress(j, d)
-			if ok, _ := m.ContainsSession(ctx, addr); !ok {
+			if ok, _ := m.store().ContainsSession(ctx, addr); !ok {
 				continue
 			}
 			var cm protocol.CiphertextMessage
 			err := guard(func() error {
 				var err error
-				cm, err = session.NewCipher(session.NewBuilder(m, m, m, m, addr, m.ser), addr).Encrypt(ctx, keyTag)
+				cm, err = session.NewCipher(session.NewBuilder(m.store(), m.store(), m.store(), m.store(), addr, m.ser), addr).Encrypt(ctx, keyTag)
 				return err
 			})
 			if err != nil {
@@ -295,7 +295,7 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 func (m *Manager) ensureSession(ctx context.Context, iq IQ, jid string, d uint32) error {
 	addr := protocol.NewSignalAddress(jid, d)
 	m.mu.Lock()
-	ok, err := m.ContainsSession(ctx, addr)
+	ok, err := m.store().ContainsSession(ctx, addr)
 	m.mu.Unlock()
 	if err != nil || ok {
 		return err
@@ -337,6 +337,6 @@ func (m *Manager) processBundle(ctx context.Context, addr *protocol.SignalAddres
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return guard(func() error {
-		return session.NewBuilder(m, m, m, m, addr, m.ser).ProcessBundle(ctx, bundle)
+		return session.NewBuilder(m.store(), m.store(), m.store(), m.store(), addr, m.ser).ProcessBundle(ctx, bundle)
 	})
 }

@@ -170,7 +170,7 @@ func (m *Manager) create(ctx context.Context) error {
 	}
 	sig := ecc.CalculateSignature(m.ident.PrivateKey(), spk.PublicKey().Serialize())
 	srec := record.NewSignedPreKey(signedPreKey, time.Now().UnixMilli(), spk, sig, m.ser.SignedPreKeyRecord)
-	if err := m.StoreSignedPreKey(ctx, signedPreKey, srec); err != nil {
+	if err := m.store().StoreSignedPreKey(ctx, signedPreKey, srec); err != nil {
 		return err
 	}
 	if err := m.fillPreKeys(ctx); err != nil {
@@ -214,7 +214,7 @@ func (m *Manager) fillPreKeys(ctx context.Context) error {
 		if next == 0 || next > 0xfffffe {
 			next = 1 // libsignal's medium range
 		}
-		if err := m.StorePreKey(ctx, next, record.NewPreKey(next, kp, m.ser.PreKeyRecord)); err != nil {
+		if err := m.store().StorePreKey(ctx, next, record.NewPreKey(next, kp, m.ser.PreKeyRecord)); err != nil {
 			return err
 		}
 		next++

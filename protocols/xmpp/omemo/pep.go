@@ -264,7 +264,7 @@ func (m *Manager) NeedsRepublish() bool {
 func (m *Manager) bundle(ctx context.Context) (*Bundle, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	spk, err := m.LoadSignedPreKey(ctx, signedPreKey)
+	spk, err := m.store().LoadSignedPreKey(ctx, signedPreKey)
 	if err != nil || spk == nil {
 		return nil, fmt.Errorf("omemo: signed prekey missing: %v", err)
 	}
@@ -289,7 +289,7 @@ func (m *Manager) bundle(ctx context.Context) (*Bundle, error) {
 	}
 	rows.Close()
 	for _, id := range ids {
-		pk, err := m.LoadPreKey(ctx, id)
+		pk, err := m.store().LoadPreKey(ctx, id)
 		if err != nil || pk == nil {
 			continue
 		}

@@ -19,10 +19,14 @@ import (
 
 // The libsignal stores (IdentityKey, PreKey, SignedPreKey, Session) on the
 // SQLite file. OMEMO 0.3's libsignal address is (bare JID, device id).
-// Callers hold m.mu.
+// sigStore is the Manager seen as those stores, so their methods stay out
+// of the Manager's API. Callers hold m.mu.
+type sigStore Manager
 
-func (m *Manager) GetIdentityKeyPair() *identity.KeyPair { return m.ident }
-func (m *Manager) GetLocalRegistrationID() uint32        { return m.regID }
+func (m *Manager) store() *sigStore { return (*sigStore)(m) }
+
+func (m *sigStore) GetIdentityKeyPair() *identity.KeyPair { return m.ident }
+func (m *sigStore) GetLocalRegistrationID() uint32        { return m.regID }
 
 // Fingerprint renders a serialized identity key as OMEMO clients show it:
 // the 32 key bytes in hex, in groups of eight.
@@ -41,7 +45,7 @@ func Fingerprint(key []byte) string {
 	return b.String()
 }
 
-func (m *Manager) knownIdentity(ctx context.Context, jid string, dev uint32) ([]byte, error) {
+func (m *sigStore) knownIdentity(ctx context.Context, jid string, dev uint32) ([]byte, error) {
 	var k []byte
 	err := m.db.QueryRowContext(ctx, `SELECT identity FROM devices WHERE jid = ? AND device = ?`, jid, dev).Scan(&k)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -53,7 +57,7 @@ func (m *Manager) knownIdentity(ctx context.Context, jid string, dev uint32) ([]
 // SaveIdentity records a device's identity key the first time it is seen
 // (trust on first use). A different key for a known device is never
 // written: IsTrustedIdentity refused it before.
-func (m *Manager) SaveIdentity(ctx context.Context, a *protocol.SignalAddress, key *identity.Key) error {
+func (m *sigStore) SaveIdentity(ctx context.Context, a *protocol.SignalAddress, key *identity.Key) error {
 	k := key.Serialize()
 	old, err := m.knownIdentity(ctx, a.Name(), a.DeviceID())
 	if err != nil {
@@ -83,7 +87,7 @@ func (m *Manager) SaveIdentity(ctx context.Context, a *protocol.SignalAddress, k
 
 // IsTrustedIdentity: trust on first use. A device we never saw a key for is
 // trusted; one whose key changed is refused and reported.
-func (m *Manager) IsTrustedIdentity(ctx context.Context, a *protocol.SignalAddress, key *identity.Key) (bool, error) {
+func (m *sigStore) IsTrustedIdentity(ctx context.Context, a *protocol.SignalAddress, key *identity.Key) (bool, error) {
 	old, err := m.knownIdentity(ctx, a.Name(), a.DeviceID())
 	if err != nil {
 		return false, err
@@ -98,7 +102,7 @@ func (m *Manager) IsTrustedIdentity(ctx context.Context, a *protocol.SignalAddre
 	return false, nil
 }
 
-func (m *Manager) LoadPreKey(ctx context.Context, id uint32) (*record.PreKey, error) {
+func (m *sigStore) LoadPreKey(ctx context.Context, id uint32) (*record.PreKey, error) {
 	var sealed []byte
 	err := m.db.QueryRowContext(ctx, `SELECT record FROM prekeys WHERE id = ?`, id).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -120,7 +124,7 @@ func (m *Manager) LoadPreKey(ctx context.Context, id uint32) (*record.PreKey, er
 // Prekeys are kept as private ‖ public key (libsignal v0.2.2's record
 // deserialization reads the 33-byte serialized public key as 32 bytes, so
 // its own record bytes do not round-trip).
-func (m *Manager) StorePreKey(ctx context.Context, id uint32, r *record.PreKey) error {
+func (m *sigStore) StorePreKey(ctx context.Context, id uint32, r *record.PreKey) error {
 	_, err := m.db.ExecContext(ctx, `INSERT OR REPLACE INTO prekeys (id, record) VALUES (?, ?)`, id, m.s.seal("prekey", fmt.Sprint(id), rawPair(r.KeyPair())))
 	return err
 }
@@ -138,7 +142,7 @@ func rawKeyPair(raw []byte) *ecc.ECKeyPair {
 	return ecc.NewECKeyPair(ecc.NewDjbECPublicKey(pu), ecc.NewDjbECPrivateKey(pr))
 }
 
-func (m *Manager) ContainsPreKey(ctx context.Context, id uint32) (bool, error) {
+func (m *sigStore) ContainsPreKey(ctx context.Context, id uint32) (bool, error) {
 	r, err := m.LoadPreKey(ctx, id)
 	return r != nil, err
 }
@@ -147,7 +151,7 @@ func (m *Manager) ContainsPreKey(ctx context.Context, id uint32) (bool, error) {
 // to be published again without it (another device picking the same,
 // consumed prekey from the old bundle could not start a session); the pool
 // is refilled when it runs low.
-func (m *Manager) RemovePreKey(ctx context.Context, id uint32) error {
+func (m *sigStore) RemovePreKey(ctx context.Context, id uint32) error {
 	if _, err := m.db.ExecContext(ctx, `DELETE FROM prekeys WHERE id = ?`, id); err != nil {
 		return err
 	}
@@ -157,14 +161,14 @@ func (m *Manager) RemovePreKey(ctx context.Context, id uint32) error {
 		return err
 	}
 	if n < refillBelow {
-		if err := m.fillPreKeys(ctx); err != nil {
+		if err := (*Manager)(m).fillPreKeys(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *Manager) LoadSignedPreKey(ctx context.Context, id uint32) (*record.SignedPreKey, error) {
+func (m *sigStore) LoadSignedPreKey(ctx context.Context, id uint32) (*record.SignedPreKey, error) {
 	var sealed []byte
 	err := m.db.QueryRowContext(ctx, `SELECT record FROM signed_prekeys WHERE id = ?`, id).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -185,7 +189,7 @@ func (m *Manager) LoadSignedPreKey(ctx context.Context, id uint32) (*record.Sign
 	return record.NewSignedPreKey(id, int64(binary.BigEndian.Uint64(raw[128:])), rawKeyPair(raw), sig, m.ser.SignedPreKeyRecord), nil
 }
 
-func (m *Manager) LoadSignedPreKeys(ctx context.Context) ([]*record.SignedPreKey, error) {
+func (m *sigStore) LoadSignedPreKeys(ctx context.Context) ([]*record.SignedPreKey, error) {
 	r, err := m.LoadSignedPreKey(ctx, signedPreKey)
 	if err != nil || r == nil {
 		return nil, err
@@ -193,7 +197,7 @@ func (m *Manager) LoadSignedPreKeys(ctx context.Context) ([]*record.SignedPreKey
 	return []*record.SignedPreKey{r}, nil
 }
 
-func (m *Manager) StoreSignedPreKey(ctx context.Context, id uint32, r *record.SignedPreKey) error {
+func (m *sigStore) StoreSignedPreKey(ctx context.Context, id uint32, r *record.SignedPreKey) error {
 	sig := r.Signature()
 	raw := append(rawPair(r.KeyPair()), sig[:]...)
 	raw = binary.BigEndian.AppendUint64(raw, uint64(r.Timestamp()))
@@ -201,12 +205,12 @@ func (m *Manager) StoreSignedPreKey(ctx context.Context, id uint32, r *record.Si
 	return err
 }
 
-func (m *Manager) ContainsSignedPreKey(ctx context.Context, id uint32) (bool, error) {
+func (m *sigStore) ContainsSignedPreKey(ctx context.Context, id uint32) (bool, error) {
 	r, err := m.LoadSignedPreKey(ctx, id)
 	return r != nil, err
 }
 
-func (m *Manager) RemoveSignedPreKey(ctx context.Context, id uint32) error {
+func (m *sigStore) RemoveSignedPreKey(ctx context.Context, id uint32) error {
 	_, err := m.db.ExecContext(ctx, `DELETE FROM signed_prekeys WHERE id = ?`, id)
 	return err
 }
@@ -217,7 +221,7 @@ func sessionAD(a *protocol.SignalAddress) string {
 
 // LoadSession returns the stored session or a fresh one (libsignal's
 // contract: never nil).
-func (m *Manager) LoadSession(ctx context.Context, a *protocol.SignalAddress) (*record.Session, error) {
+func (m *sigStore) LoadSession(ctx context.Context, a *protocol.SignalAddress) (*record.Session, error) {
 	var sealed []byte
 	err := m.db.QueryRowContext(ctx, `SELECT record FROM sessions WHERE jid = ? AND device = ?`, a.Name(), a.DeviceID()).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -233,7 +237,7 @@ func (m *Manager) LoadSession(ctx context.Context, a *protocol.SignalAddress) (*
 	return record.NewSessionFromBytes(raw, m.ser.Session, m.ser.State)
 }
 
-func (m *Manager) GetSubDeviceSessions(ctx context.Context, name string) ([]uint32, error) {
+func (m *sigStore) GetSubDeviceSessions(ctx context.Context, name string) ([]uint32, error) {
 	rows, err := m.db.QueryContext(ctx, `SELECT device FROM sessions WHERE jid = ?`, name)
 	if err != nil {
 		return nil, err
@@ -250,24 +254,24 @@ func (m *Manager) GetSubDeviceSessions(ctx context.Context, name string) ([]uint
 	return out, rows.Err()
 }
 
-func (m *Manager) StoreSession(ctx context.Context, a *protocol.SignalAddress, r *record.Session) error {
+func (m *sigStore) StoreSession(ctx context.Context, a *protocol.SignalAddress, r *record.Session) error {
 	_, err := m.db.ExecContext(ctx, `INSERT OR REPLACE INTO sessions (jid, device, record) VALUES (?, ?, ?)`,
 		a.Name(), a.DeviceID(), m.s.seal("session", sessionAD(a), r.Serialize()))
 	return err
 }
 
-func (m *Manager) ContainsSession(ctx context.Context, a *protocol.SignalAddress) (bool, error) {
+func (m *sigStore) ContainsSession(ctx context.Context, a *protocol.SignalAddress) (bool, error) {
 	var n int
 	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE jid = ? AND device = ?`, a.Name(), a.DeviceID()).Scan(&n)
 	return n > 0, err
 }
 
-func (m *Manager) DeleteSession(ctx context.Context, a *protocol.SignalAddress) error {
+func (m *sigStore) DeleteSession(ctx context.Context, a *protocol.SignalAddress) error {
 	_, err := m.db.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ? AND device = ?`, a.Name(), a.DeviceID())
 	return err
 }
 
-func (m *Manager) DeleteAllSessions(ctx context.Context) error {
+func (m *sigStore) DeleteAllSessions(ctx context.Context) error {
 	_, err := m.db.ExecContext(ctx, `DELETE FROM sessions`)
 	return err
 }

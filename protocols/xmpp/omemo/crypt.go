@@ -212,9 +212,13 @@ func (m *Manager) RememberSent(ctx context.Context, enc *Encrypted, body []byte)
 // exist. It fails with ErrNoDevices if no device of the peer can be reached.
 // A nil body makes a key-transport element (no payload).
 func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) (*Encrypted, error) {
+	jids := []string{peer, m.own}
+	if peer == m.own {
+		jids = jids[:1] // a note to ourselves: our other devices only
+	}
 	targets := map[string][]uint32{}
 	m.mu.Lock()
-	for _, j := range []string{peer, m.own} {
+	for _, j := range jids {
 		devs, err := m.activeDevices(ctx, j)
 		if err != nil {
 			m.mu.Unlock()
@@ -224,7 +228,7 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 	}
 	m.mu.Unlock()
 	var why []string
-	for _, j := range []string{peer, m.own} {
+	for _, j := range jids {
 		for _, d := range targets[j] {
 			if err := m.ensureSession(ctx, iq, j, d); err != nil {
 				why = append(why, fmt.Sprintf("%s/%d: %v", j, d, err))
@@ -252,7 +256,7 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	reached := 0
-	for _, j := range []string{peer, m.own} {
+	for _, j := range jids {
 		for _, d := range targets[j] {
 			addr := protocol.NewSignalAddress(j, d)
 			if ok, _ := m.store().ContainsSession(ctx, addr); !ok {

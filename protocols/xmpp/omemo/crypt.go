@@ -295,7 +295,7 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 }
 
 // ensureSession builds a session with jid's device d from its bundle if
-// there is none. A device whose bundle failed is not asked again for a while.
+// there is none.
 func (m *Manager) ensureSession(ctx context.Context, iq IQ, jid string, d uint32) error {
 	addr := protocol.NewSignalAddress(jid, d)
 	m.mu.Lock()
@@ -304,9 +304,9 @@ func (m *Manager) ensureSession(ctx context.Context, iq IQ, jid string, d uint32
 	if err != nil || ok {
 		return err
 	}
-	if m.failedRecently(jid, d) {
-		return errors.New("its bundle failed recently")
-	}
+	// Asked again at every send (the user is waiting for this message):
+	// a bundle refused before (forbidden until a subscription, say) may
+	// work now. The failure only keeps the device out of HasDevices.
 	b, err := m.FetchBundle(ctx, iq, jid, d)
 	if err == nil {
 		err = m.processBundle(ctx, addr, b)

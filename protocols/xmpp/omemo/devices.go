@@ -158,15 +158,6 @@ func (m *Manager) PublishesDevices(jid string) bool {
 	return err == nil && len(devs) > 0
 }
 
-// ListKnown reports whether jid's device list was ever fetched or pushed.
-func (m *Manager) ListKnown(ctx context.Context, jid string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var n int64
-	err := m.db.QueryRowContext(ctx, `SELECT updated FROM device_lists WHERE jid = ?`, jid).Scan(&n)
-	return err == nil
-}
-
 func (m *Manager) failedRecently(jid string, d uint32) bool {
 	m.fmu.Lock()
 	defer m.fmu.Unlock()

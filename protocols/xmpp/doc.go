@@ -106,8 +106,11 @@
 //     devices; the body is the standard fallback, never the text;
 //     SendResult.Encryption says E2EE. A peer that lists any device never
 //     gets plaintext: if none can be reached, ErrEncryptionUnavailable, as
-//     when MinEncryption ≥ E2EE and the peer has no OMEMO. Corrections of an
-//     OMEMO chat are encrypted the same way (<replace/> outside).
+//     when MinEncryption ≥ E2EE and the peer has no OMEMO. A device-list
+//     query that gets no answer (link down, timeout) fails the send with
+//     ErrNotConnected (retried) rather than guess "no OMEMO" and send the
+//     text in the clear. Corrections of an OMEMO chat are encrypted the
+//     same way (<replace/> outside).
 //   - Received <encrypted> elements (live, carbons of our other devices,
 //     MAM) are decrypted into normal MessageEvents with EncE2EE; the
 //     fallback body is never shown; key-transport elements produce no

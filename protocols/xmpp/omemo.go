@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"polyglot/protocols"
 	"polyglot/protocols/xmpp/omemo"
@@ -116,6 +117,12 @@ func (c *Connector) encryptFor(ctx context.Context, peer jid.JID, body string, m
 		c.log.Info().Err(err).Msg("our OMEMO device list not refreshed")
 	}
 	if !c.om.PublishesDevices(p) {
+		var se stanza.Error
+		if ferr != nil && !errors.As(ferr, &se) && !errors.Is(ferr, omemo.ErrTooManyDevices) {
+			// No answer (link down, timeout): whether the peer has OMEMO is
+			// unknown, and guessing "no" would send the text in the clear.
+			return nil, fmt.Errorf("%w: the peer's OMEMO devices could not be asked: %v", protocols.ErrNotConnected, ferr)
+		}
 		if min >= protocols.EncE2EE && errors.Is(ferr, omemo.ErrTooManyDevices) {
 			return nil, fmt.Errorf("%w: %s's OMEMO device list refused: %w", protocols.ErrEncryptionUnavailable, p, ferr)
 		}

@@ -16,6 +16,7 @@ import (
 	"polyglot/protocols/matrix"
 	"polyglot/protocols/whatsapp"
 	"polyglot/protocols/xmpp"
+	"polyglot/protocols/xmpp/omemo"
 )
 
 // consentOracle tells connectors whether the user accepted an address, so
@@ -33,6 +34,17 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 			if err := os.MkdirAll(acc.DataDir, 0o700); err != nil {
 				return nil, err
 			}
+			// The OMEMO store key seals omemo.db (in the account's
+			// directory); made on first use and kept in the keystore.
+			omemoKey, err := secrets.Get(xmpp.OMEMOKeyKind)
+			if errors.Is(err, keystore.ErrNotFound) {
+				omemoKey = omemo.NewKey()
+				if err := secrets.Set(xmpp.OMEMOKeyKind, omemoKey); err != nil {
+					return nil, err
+				}
+			} else if err != nil {
+				return nil, err
+			}
 			return xmpp.New(xmpp.Config{
 				JID:                        acc.Address,
 				Password:                   string(pw),
@@ -41,6 +53,7 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 				CAFile:                     acc.CAFile,
 				InsecureSkipVerifyLoopback: acc.InsecureTLS,
 				DataDir:                    acc.DataDir,
+				OMEMOKey:                   omemoKey,
 				DeliveryReceipts:           accepted,
 				HistoryDays:                acc.HistoryDays,
 				HistoryMessages:            acc.HistoryMessages,

@@ -41,9 +41,14 @@ type Config struct {
 	// Rooms are MUC addresses joined at every connect, besides the
 	// autojoin bookmarks (XEP-0402) found on the server.
 	Rooms []string
-	// DataDir keeps the MAM catch-up position between runs (one small file);
-	// empty keeps it in memory only.
+	// DataDir keeps the MAM catch-up position between runs (one small file)
+	// and, with OMEMOKey, the OMEMO store (omemo.db); empty keeps the
+	// position in memory only and turns OMEMO off.
 	DataDir string
+	// OMEMOKey (omemo.KeySize bytes, from the keystore) seals the OMEMO
+	// store's private keys and sessions. Empty: OMEMO off, every message
+	// travels with TLS only.
+	OMEMOKey []byte
 	// HistoryDays and HistoryMessages bound the history an account's first
 	// login fetches from the server's archive, newest first (default 30
 	// days, at most 2 000 messages). Older messages load on demand
@@ -61,6 +66,11 @@ type Config struct {
 	MaxBody int
 	Logger  zerolog.Logger
 }
+
+// OMEMOKeyKind is the keystore kind of an account's OMEMO store key
+// (Config.OMEMOKey): made on first use, kept in the keystore, never in
+// omemo.db.
+const OMEMOKeyKind = "omemo-key"
 
 const (
 	defaultPingInterval = 20 * time.Second

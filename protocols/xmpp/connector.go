@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,6 +23,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"polyglot/protocols"
+	"polyglot/protocols/xmpp/omemo"
 )
 
 // Connector is the XMPP protocols.Connector. One value serves one account
@@ -70,6 +72,10 @@ type Connector struct {
 	outArch *lru[bool]     // our origin-ids found in our own archive
 	react   *lru[[]string] // last reaction set per target+sender (XEP-0444 sends sets)
 
+	// om is OMEMO (nil when off); republishing guards its bundle refresh.
+	om           *omemo.Manager
+	republishing atomic.Bool
+
 	// backfillNext starts a first login's history backfill once the
 	// login is through.
 	backfillNext func()
@@ -110,6 +116,9 @@ func New(cfg Config) (*Connector, error) {
 		react:   newLRU[[]string](4096),
 	}
 	c.mamPos, c.roomPos = c.loadPos()
+	if err := c.openOMEMO(); err != nil {
+		return nil, err
+	}
 	for _, r := range cfg.Rooms {
 		if rj, err := jid.Parse(r); err == nil {
 			k := rj.Bare().String()
@@ -133,15 +142,26 @@ func (c *Connector) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{
 		Receipts: true, ReadMarkers: true, Typing: true, Presence: true, Edits: true,
 		Reactions: true, Retractions: true, Replies: true, History: true, Groups: true,
-		MaxBody: c.cfg.MaxBody,
+		MaxBody: c.cfg.MaxBody, E2EE: c.om != nil,
 	}
 }
 
 func (c *Connector) Events() <-chan protocols.Event { return c.events }
 
-// PeerEncryption: no OMEMO here, so every peer gets transport encryption —
-// and only when the server's certificate was verified.
-func (c *Connector) PeerEncryption(protocols.Address) protocols.Encryption {
+// PeerEncryption is E2EE for a 1:1 peer that publishes an OMEMO device we
+// can encrypt to (from the store: no network), else transport encryption —
+// and that only when the server's certificate was verified.
+func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
+	if c.peerOMEMO(peer.ID) {
+		return protocols.EncE2EE
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.encLocked()
+}
+
+// transportEnc is what a message gets without OMEMO.
+func (c *Connector) transportEnc() protocols.Encryption {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.encLocked()
@@ -359,7 +379,7 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if c.beforePresence != nil {
 		c.beforePresence()
 	}
-	if err := sess.Encode(ctx, outPresence{}); err != nil {
+	if err := sess.Encode(ctx, outPresence{Payload: c.caps()}); err != nil {
 		return err
 	}
 	if archive {
@@ -374,6 +394,7 @@ func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
 	if backfill != nil {
 		backfill()
 	}
+	c.publishOMEMO(ctx)
 	c.autojoin(ctx, sess)
 	return nil
 }
@@ -474,6 +495,9 @@ func (c *Connector) Close() error {
 			_ = sess.Conn().SetWriteDeadline(time.Now().Add(time.Second))
 			_ = sess.Close()
 			_ = sess.Conn().Close()
+		}
+		if c.om != nil {
+			_ = c.om.Close()
 		}
 	})
 	return nil

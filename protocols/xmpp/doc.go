@@ -90,10 +90,44 @@
 // when Config.DeliveryReceipts(from) says so (nil: never). Presence goes only
 // to subscribers the user approved through AnswerRequest.
 //
-// # Encryption
+// # Encryption: OMEMO 0.3 for 1:1 chats (omemo.go, package omemo)
 //
-// No OMEMO: PeerEncryption is EncTransport (TLS to the server, verified).
-// A router that prefers end-to-end encryption ranks XMPP below E2EE routes.
+// With Config.OMEMOKey (from the keystore) and DataDir, the account is one
+// OMEMO device (eu.siacs.conversations.axolotl, as profanity, Conversations,
+// Dino and Gajim deploy it), its store in DataDir/omemo.db. At login, after
+// catch-up, it adds itself to our device list (never dropping our other
+// devices) and publishes its bundle, both with access_model=open.
+//   - PeerEncryption is EncE2EE for a 1:1 peer whose stored device list
+//     has a device we can encrypt to (no network), else EncTransport (TLS
+//     to the server, verified). Rooms stay EncTransport: no MUC OMEMO here.
+//   - Send refreshes the peer's and our own device list (the user is
+//     sending: consented), builds sessions from bundles where needed, and
+//     encrypts to every reachable device of the peer and our own other
+//     devices; the body is the standard fallback, never the text;
+//     SendResult.Encryption says E2EE. A peer that lists any device never
+//     gets plaintext: if none can be reached, ErrEncryptionUnavailable, as
+//     when MinEncryption ≥ E2EE and the peer has no OMEMO. A device-list
+//     query that gets no answer (link down, timeout) fails the send with
+//     ErrNotConnected (retried) rather than guess "no OMEMO" and send the
+//     text in the clear. Corrections of an OMEMO chat are encrypted the
+//     same way (<replace/> outside).
+//   - Received <encrypted> elements (live, carbons of our other devices,
+//     MAM) are decrypted into normal MessageEvents with EncE2EE; the
+//     fallback body is never shown; key-transport elements produce no
+//     message. Each element is decrypted once: the plaintext is kept
+//     (sealed) by a hash of the element, so archive copies, overlaps and
+//     replays after a restart return it instead of failing on a used
+//     ratchet key. What cannot be decrypted becomes an Undecryptable
+//     message whose Notice says why and which device sent it.
+//   - Nothing is fetched toward a stranger: bundles and device lists only
+//     when sending; a prekey message from a stranger is decrypted (it
+//     lands in Requests like any first message).
+//   - Our presence carries entity caps (XEP-0115, caps.go) with
+//     eu.siacs.conversations.axolotl.devicelist+notify, so the server pushes
+//     our own account's and our (mutually subscribed) contacts' device lists;
+//     pushes update the store, and our own list without this device is
+//     published again. New devices of a contact
+//     and refused changed keys become KeyChangeEvents (trust on first use).
 //
 // # Hostile input
 //

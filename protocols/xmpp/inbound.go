@@ -112,8 +112,8 @@ func (c *Connector) onIQ(t xmlstream.TokenReadEncoder, iq *inIQ) error {
 		}
 		return reply(nil)
 	case iq.Disco != nil && iq.Type == "get":
-		info := discoInfo{Node: iq.Disco.Node, Identity: []discoIdent{{Category: "client", Type: "pc", Name: "Polyglot"}}}
-		for _, f := range ourFeatures {
+		info := discoInfo{Node: iq.Disco.Node, Identity: []discoIdent{ourIdentity}}
+		for _, f := range c.features() {
 			info.Features = append(info.Features, discoFeature{Var: f})
 		}
 		return reply(info)
@@ -250,6 +250,12 @@ func (c *Connector) onMessage(t xmlstream.TokenReadEncoder, m *inMessage) {
 	if m.Type == "error" {
 		c.log.Debug().Str("from", m.From).Msg("message error")
 		return
+	}
+	if m.PEPEvent != nil {
+		c.onPEPEvent(m)
+		if m.body() == "" && m.Encrypted == nil {
+			return
+		}
 	}
 	if m.DirectInvite != nil || (m.MUCUser != nil && m.MUCUser.Invite != nil) {
 		c.onInvite(m)
@@ -389,12 +395,33 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		return append(evs, c.reactionEvents(chatID, ref(m.Reactions.ID), senderAddr, m.Reactions.Reactions, at)...)
 	}
 	body := m.body()
+	var notice string
+	undecryptable := false
+	if m.Encrypted != nil && !group {
+		// The body beside an OMEMO element is the fallback for clients
+		// without it: never shown.
+		who := from.Bare()
+		if out {
+			who = c.me
+		}
+		d := c.decryptIn(who, m.Encrypted)
+		evs = append(evs, c.newsEvents()...)
+		if d.keyTransport {
+			return evs
+		}
+		body, enc = d.body, protocols.EncE2EE
+		if d.undecryptable {
+			notice, undecryptable = d.notice, true
+		}
+	} else if m.Encrypted != nil {
+		// Room OMEMO is not done yet: say so rather than show the fallback.
+		body, notice, undecryptable = "", "could not decrypt an OMEMO message: OMEMO in group chats is not supported yet", true
+	}
 	if m.Replace != nil && body != "" {
 		b, _ := capBody(body, c.cfg.MaxBody)
 		return append(evs, protocols.EditEvent{Chat: protocols.ChatID(chatID), TargetID: protocols.MessageID(ref(m.Replace.ID)), NetworkID: protocols.MessageID(netID), From: senderAddr, Body: b, At: at})
 	}
-	var notice string
-	if body == "" {
+	if body == "" && !undecryptable {
 		unknown := m.unknownPayloads()
 		if len(unknown) == 0 || m.Type == "headline" || m.Type == "error" {
 			return evs
@@ -413,16 +440,17 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		return evs // already delivered (live and catch-up overlap)
 	}
 	msg := protocols.Message{
-		ClientID:   protocols.ClientID(clientID),
-		NetworkID:  protocols.MessageID(netID),
-		Chat:       protocols.Chat{ID: protocols.ChatID(chatID), Group: group, Name: chatName(chat, group)},
-		Sender:     senderAddr,
-		Outgoing:   out,
-		Body:       body,
-		Sent:       at,
-		Received:   time.Now(),
-		Encryption: enc,
-		Notice:     notice,
+		ClientID:      protocols.ClientID(clientID),
+		NetworkID:     protocols.MessageID(netID),
+		Chat:          protocols.Chat{ID: protocols.ChatID(chatID), Group: group, Name: chatName(chat, group)},
+		Sender:        senderAddr,
+		Outgoing:      out,
+		Body:          body,
+		Sent:          at,
+		Received:      time.Now(),
+		Encryption:    enc,
+		Notice:        notice,
+		Undecryptable: undecryptable,
 	}
 	if m.Reply != nil {
 		msg.ReplyTo = protocols.MessageID(ref(m.Reply.ID))

@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"polyglot/protocols"
+	"polyglot/protocols/xmpp/omemo"
 )
 
 func (c *Connector) target(chat string) (jid.JID, bool, error) {
@@ -51,9 +52,6 @@ func (c *Connector) wireID(chat string, group bool, id string) string {
 // earlier attempt (seen during MAM catch-up, or, for a Resend, found in the
 // archive of the chat) is not sent twice.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
-	if msg.MinEncryption > c.PeerEncryption(msg.To) {
-		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
-	}
 	chat := msg.Chat
 	if chat == "" {
 		chat = protocols.ChatID(msg.To.ID)
@@ -63,6 +61,10 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		return protocols.SendResult{}, err
 	}
 	group = group || msg.Group
+	// OMEMO here is for 1:1 chats; nothing raises a message to verified.
+	if msg.MinEncryption > protocols.EncE2EE || (group && msg.MinEncryption >= protocols.EncE2EE) {
+		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
+	}
 	if msg.ClientID == "" {
 		msg.ClientID = protocols.ClientID(randomID())
 	}
@@ -104,6 +106,20 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		OriginID:  &OriginID{ID: string(msg.ClientID)},
 		Markers:   []*Marker{NewMarker("markable", "")},
 		ChatState: NewChatState(StateActive),
+	}
+	res.Encryption = c.transportEnc()
+	if !group {
+		enc, err := c.encryptFor(ctx, to, msg.Body, msg.MinEncryption)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if enc != nil {
+			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
+			res.Encryption = protocols.EncE2EE
+		}
+	}
+	if msg.MinEncryption > res.Encryption {
+		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
 	}
 	if !group {
 		out.Request = &ReceiptRequest{}
@@ -234,10 +250,27 @@ func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID pr
 		OriginID: &OriginID{ID: string(clientID)},
 		Replace:  &Replace{ID: c.wireID(to.String(), group, string(targetID))},
 	}
+	encClass := c.transportEnc()
+	if !group {
+		// A correction of an OMEMO conversation goes encrypted too: the
+		// <replace/> stays outside, the new text inside.
+		min := protocols.EncNone
+		if c.peerOMEMO(to.String()) {
+			min = protocols.EncE2EE
+		}
+		enc, err := c.encryptFor(ctx, to, newBody, min)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if enc != nil {
+			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
+			encClass = protocols.EncE2EE
+		}
+	}
 	if err := c.sendAcked(ctx, sess, out); err != nil {
 		return protocols.SendResult{}, err
 	}
-	return protocols.SendResult{NetworkID: protocols.MessageID(clientID), Chat: protocols.ChatID(to.String()), Encryption: c.PeerEncryption(protocols.Address{}), At: time.Now()}, nil
+	return protocols.SendResult{NetworkID: protocols.MessageID(clientID), Chat: protocols.ChatID(to.String()), Encryption: encClass, At: time.Now()}, nil
 }
 
 // React sets or removes one reaction. XEP-0444 sends the full set of our

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"polyglot/protocols/xmpp/omemo"
 )
 
 // Namespaces of the payloads mellium v0.23.0 does not have, written here on
@@ -266,6 +268,9 @@ type inMessage struct {
 	MUCUser      *mucUserX     `xml:"http://jabber.org/protocol/muc#user x"`
 	DirectInvite *directInvite `xml:"jabber:x:conference x"`
 
+	Encrypted *omemo.Encrypted `xml:"eu.siacs.conversations.axolotl encrypted"`
+	PEPEvent  *omemo.Event     `xml:"http://jabber.org/protocol/pubsub#event event"`
+
 	Other []anyElem `xml:",any"`
 }
 
@@ -404,5 +409,7 @@ type outMessage struct {
 	ApplyTo   *ApplyTo         `xml:",omitempty"`
 	Reply     *Reply           `xml:",omitempty"`
 	Fallbacks []Fallback       `xml:",omitempty"`
+	Encrypted *omemo.Encrypted `xml:",omitempty"`
+	EME       *omemo.EME       `xml:",omitempty"`
 	Store     *Store           `xml:",omitempty"`
 }

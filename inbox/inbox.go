@@ -44,6 +44,8 @@ type Inbox struct {
 	lost map[string]bool
 	// history is each account's first-login history fill while it runs.
 	history map[string]HistoryProgress
+	// ups are the files going up now (Uploads).
+	ups uploads
 	// older is where each chat's history continues on the server
 	// (LoadOlder), keyed by account and chat.
 	older  map[chatKey]olderCursor

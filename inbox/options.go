@@ -74,11 +74,15 @@ type SendRequest struct {
 	// Queue waits for the best route to come online instead of sending
 	// weaker now.
 	Queue bool
+	// File is the path of a file to send (Body is then its optional
+	// caption); see InspectFile.
+	File string
 }
 
 // Options is the route part of the request.
 func (r SendRequest) Options() RouteOptions {
-	return RouteOptions{ReplyTo: r.ReplyTo, EditOf: r.EditOf, Route: r.Route, AllowDowngrade: r.AllowDowngrade, Queue: r.Queue}
+	return RouteOptions{ReplyTo: r.ReplyTo, EditOf: r.EditOf, Route: r.Route, AllowDowngrade: r.AllowDowngrade, Queue: r.Queue,
+		File: r.File != ""}
 }
 
 // ErrNoRoute is returned (wrapped) when no attached account can reach the

@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -131,8 +132,21 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 	if c == nil || !online {
 		return errStayQueued
 	}
-	sctx, cancel := context.WithTimeout(ctx, in.opts.SendTimeout)
+	file, err := in.outgoingFile(id)
+	if err != nil {
+		return fmt.Errorf("inbox: load outgoing file %d: %w", id, err)
+	}
+	timeout := in.opts.SendTimeout
+	if file != nil {
+		// An upload takes as long as it takes; the progress shows it moves.
+		timeout = max(timeout, uploadTimeout(file.Size))
+		var done func()
+		file.Progress, done = in.progress(id, conv, file.Name)
+		defer done()
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
 	res, sendErr := c.Send(sctx, protocols.OutgoingMessage{
+		File: file,
 		ClientID: protocols.ClientID(clientID),
 		To:       protocols.Address{Network: protocols.Network(net), Account: protocols.AccountID(account), ID: to, Server: toServer},
 		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),
@@ -146,6 +160,9 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 	}
 	if sendErr != nil {
 		reason := sendErr.Error()
+		if errors.Is(sendErr, protocols.ErrFileChanged) {
+			reason = "the file changed or is gone since you sent it; nothing was uploaded — send it again"
+		}
 		if errors.Is(sendErr, protocols.ErrEncryptionUnavailable) {
 			reason = fmt.Sprintf("%s cannot send with %s to this contact now; not sent weaker", NetworkName(protocols.Network(net)), protocols.Encryption(minEnc).Label())
 		}
@@ -173,6 +190,12 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 				return err
 			}
 			if _, err := tx.Exec(q, queuedNotice, nullStr(string(res.NetworkID)), int(res.Encryption), res.Chat, res.Chat, id); err != nil {
+				return err
+			}
+		}
+		if len(res.Attachments) > 0 {
+			b, _ := json.Marshal(res.Attachments)
+			if _, err := tx.Exec(`UPDATE messages SET attachments = ? WHERE id = ?`, string(b), id); err != nil {
 				return err
 			}
 		}

@@ -49,6 +49,10 @@ type RouteOptions struct {
 	// Queue waits for the best route to come online instead of sending
 	// weaker now.
 	Queue bool
+	// File: the message carries a file. Only routes that can upload one
+	// count, and an upload weaker than the text on its route is a
+	// downgrade (fileClass).
+	File bool
 }
 
 // RoutePlan is how the next message of a conversation goes.
@@ -156,6 +160,15 @@ func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOp
 	if len(rs) == 0 {
 		return p, fmt.Errorf("no route to %s: %w", rc.title, ErrNoRoute)
 	}
+	if opts.File {
+		if opts.EditOf != 0 {
+			return p, fmt.Errorf("inbox: an edit cannot carry a file: %w", ErrNotFound)
+		}
+		if rs = in.fileRoutes(rs); len(rs) == 0 {
+			return p, fmt.Errorf("no route to %s can carry a file: %w", rc.title, ErrNoRoute)
+		}
+		p.Routes = rs
+	}
 	var bound *Route // the route the message must take, if any
 	switch {
 	case opts.EditOf != 0:
@@ -221,13 +234,21 @@ func (in *Inbox) plan(conv ConversationID, rs []Route, rc routeCtx, opts RouteOp
 	} else {
 		p.automatic(allowed, opts.Queue)
 	}
+	fileDown := opts.File && p.fileClass(in.fileEncryption(p.Route), allowed)
 	p.Fallback = routeKey(p.Route) != routeKey(rs[0])
 	p.ByRule = p.Downgrade && !p.NeedsOK && !opts.AllowDowngrade
 	p.Unavailable = p.Kind == PlanEdit && !p.Route.Online
 	p.Queued = !p.Route.Online && !p.NeedsOK && !p.Unavailable
-	p.Line = joinLine(p.Line, p.line())
+	if fileDown {
+		p.Line = joinLine(p.Line, p.fileLine())
+	} else {
+		p.Line = joinLine(p.Line, p.line())
+	}
 	if !p.NeedsOK && !p.Unavailable {
 		p.Notice = p.notice(opts.AllowDowngrade)
+		if fileDown {
+			p.Notice = p.fileLine()
+		}
 	}
 	return p, nil
 }

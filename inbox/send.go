@@ -3,9 +3,12 @@ package inbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"polyglot/protocols"
 )
 
 // ErrRequestPending refuses sending into a conversation that still waits for
@@ -24,7 +27,18 @@ var ErrRequestPending = errors.New("message request not accepted yet")
 // ErrNoRoute: no attached account reaches the conversation at all.
 // ErrRequestPending: the conversation is a request not yet accepted.
 func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
-	if strings.TrimSpace(req.Body) == "" {
+	var file *FileInfo
+	if req.File != "" {
+		if req.EditOf != 0 {
+			return Message{}, errors.New("inbox: an edit cannot carry a file")
+		}
+		fi, err := InspectFile(req.File)
+		if err != nil {
+			return Message{}, err
+		}
+		file = &fi
+	}
+	if strings.TrimSpace(req.Body) == "" && file == nil {
 		if req.EditOf != 0 {
 			return Message{}, errors.New("inbox: an edit cannot be empty (delete the message instead)")
 		}
@@ -48,6 +62,18 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 		return in.sendEdit(ctx, req.EditOf, req.Body, p)
 	}
 	r := p.Route
+	var atts []protocols.Attachment
+	attJSON := ""
+	if file != nil {
+		if !p.Queued {
+			if err := in.checkLimit(ctx, r, file.Size); err != nil {
+				return Message{}, err
+			}
+		}
+		atts = []protocols.Attachment{{Name: file.Name, MIME: file.MIME, Size: file.Size}}
+		b, _ := json.Marshal(atts)
+		attJSON = string(b)
+	}
 	chat := r.To.ID
 	if rc.kind == Direct {
 		chat = in.directChat(req.Conversation, rc, r)
@@ -60,15 +86,21 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	)
 	err = in.write(func(tx *sql.Tx) error {
 		res, err := tx.Exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, chat_id, to_id, to_server, grp,
-			outgoing, body, at, encryption, min_encryption, state, reply_to, notice)
-			VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+			outgoing, body, at, encryption, min_encryption, state, reply_to, notice, attachments)
+			VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			req.Conversation, clientID, string(r.Network), r.Account, chat, r.To.ID, r.To.Server, boolInt(rc.kind == Group),
-			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), p.replyTo, p.Notice)
+			req.Body, toNanos(now), int(r.Encryption), int(r.Encryption), int(StateQueued), p.replyTo, p.Notice, attJSON)
 		if err != nil {
 			return err
 		}
 		n, _ := res.LastInsertId()
 		id = MessageID(n)
+		if file != nil {
+			if _, err := tx.Exec(`INSERT INTO outgoing_files(message_id, path, name, mime, size, sha256) VALUES (?, ?, ?, ?, ?, ?)`,
+				id, file.Path, file.Name, file.MIME, file.Size, file.SHA256); err != nil {
+				return err
+			}
+		}
 		in.markFresh(id)
 		// Searchable from the start (no insert trigger does it: migration 6).
 		if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, body) VALUES (?, ?)`, id, req.Body); err != nil {
@@ -90,7 +122,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 			claimed = older == 0 && in.claim(id)
 		}
 		_, err = tx.Exec(`UPDATE conversations SET last_at = max(last_at, ?), preview = ?, unread = 0 WHERE id = ?`,
-			toNanos(now), previewOf(req.Body, nil), req.Conversation)
+			toNanos(now), previewOf(req.Body, atts), req.Conversation)
 		return err
 	})
 	if err != nil {

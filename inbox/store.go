@@ -225,6 +225,18 @@ CREATE TABLE drafts (
 	updated_at INTEGER NOT NULL
 );
 `,
+	// 9: a file the user sends: where it is and what it was when queued
+	// (size, SHA-256), so a retry sends the same bytes or nothing.
+	`
+CREATE TABLE outgoing_files (
+	message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+	path TEXT NOT NULL,
+	name TEXT NOT NULL,
+	mime TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	sha256 TEXT NOT NULL
+);
+`,
 }
 
 // gramGlob7 is gramGlob as migration 7 wrote it into the triggers. If

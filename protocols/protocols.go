@@ -220,6 +220,10 @@ type OutgoingMessage struct {
 	// is older.
 	Resend bool
 	At     time.Time
+	// File is an attachment to upload and send (Body is its caption, may
+	// be empty); nil for a text message. Connectors that can send files
+	// implement Uploader.
+	File *OutgoingFile
 }
 
 // SendResult is the server's acknowledgement.
@@ -228,6 +232,9 @@ type SendResult struct {
 	Chat       ChatID // chat actually used (e.g. a newly created DM room)
 	Encryption Encryption
 	At         time.Time
+	// Attachments, for a file, is what the peer received (the uploaded
+	// URL and key), so the sender can fetch it again like any attachment.
+	Attachments []Attachment
 }
 
 // HistoryPage is one page of older messages, newest last.

@@ -146,7 +146,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	res, sendErr := c.Send(sctx, protocols.OutgoingMessage{
-		File: file,
+		File:     file,
 		ClientID: protocols.ClientID(clientID),
 		To:       protocols.Address{Network: protocols.Network(net), Account: protocols.AccountID(account), ID: to, Server: toServer},
 		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),

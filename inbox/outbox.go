@@ -137,12 +137,16 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		return fmt.Errorf("inbox: load outgoing file %d: %w", id, err)
 	}
 	timeout := in.opts.SendTimeout
+	upDone := func() {}
 	if file != nil {
 		// An upload takes as long as it takes; the progress shows it moves.
 		timeout = max(timeout, uploadTimeout(file.Size))
 		var done func()
 		file.Progress, done = in.progress(id, conv, file.Name)
+		// Gone before the outcome is published, so no screen keeps a
+		// finished upload on its status bar.
 		defer done()
+		upDone = done
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	res, sendErr := c.Send(sctx, protocols.OutgoingMessage{
@@ -154,6 +158,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		Resend:        in.resend(id), At: fromNanos(at),
 	})
 	cancel()
+	upDone()
 	if sendErr != nil && transient(sendErr) {
 		in.log.Info().Int64("message", int64(id)).Str("account", account).Err(sendErr).Msg("send deferred")
 		return errDeferred

@@ -59,6 +59,7 @@ type conversationView struct {
 	unreadWhileAway bool
 	typing          bool // we told the core the user is typing
 	prompt          *downgradePrompt
+	file            *filePrompt // ctrl+a: the file to send (attach.go)
 	sending         bool
 
 	// sel is the selected message in the history focus (0: none).
@@ -183,6 +184,8 @@ func (c *conversationView) historyHeight() int {
 	}
 	if c.prompt != nil {
 		h -= lipgloss.Height(c.prompt.View(c.width)) - composerHeight - 1
+	} else if c.file != nil {
+		h -= lipgloss.Height(c.file.View(c.width)) - composerHeight - 1
 	}
 	if h < 1 {
 		h = 1
@@ -503,6 +506,21 @@ func (c *conversationView) Update(msg tea.Msg) tea.Cmd {
 		}
 		c.clampOffset()
 		return cmd
+	}
+	if c.file != nil {
+		out, cmd := c.file.Update(msg)
+		switch out {
+		case promptSent:
+			c.file = nil
+			c.sending = true
+		case promptCancelled:
+			c.file = nil
+		}
+		c.clampOffset()
+		return cmd
+	}
+	if k, ok := msg.(tea.KeyMsg); ok && key.Matches(k, c.env.keys.AttachFile) {
+		return c.startFile()
 	}
 	if mm, ok := msg.(tea.MouseMsg); ok {
 		if mm.Action == tea.MouseActionPress {
@@ -842,6 +860,10 @@ func (c *conversationView) View() string {
 	}
 	if c.prompt != nil {
 		b.WriteString(c.prompt.View(w))
+		return b.String()
+	}
+	if c.file != nil {
+		b.WriteString(c.file.View(w))
 		return b.String()
 	}
 	if l := c.actionLine(); l != "" {

@@ -82,6 +82,7 @@ func (k *KeyMap) actions() map[string]*key.Binding {
 		"copy":            &k.Copy,
 		"openlink":        &k.OpenLink,
 		"editor":          &k.Editor,
+		"attachfile":      &k.AttachFile,
 		"nextunread":      &k.NextUnread,
 		"prevunread":      &k.PrevUnread,
 		"newconversation": &k.NewConversation,

@@ -44,6 +44,7 @@ type KeyMap struct {
 	Copy           key.Binding
 	OpenLink       key.Binding
 	Editor         key.Binding
+	AttachFile     key.Binding
 
 	// unread and new conversations (inbox list and conversation)
 	NextUnread      key.Binding
@@ -119,6 +120,7 @@ func defaultKeys() KeyMap {
 		Copy:           key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy the selected message's text (OSC 52 clipboard)")),
 		OpenLink:       key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "open the first link in the selected message")),
 		Editor:         key.NewBinding(key.WithKeys("ctrl+e"), key.WithHelp("ctrl+e", "write the draft in $VISUAL / $EDITOR")),
+		AttachFile:     key.NewBinding(key.WithKeys("ctrl+a"), key.WithHelp("ctrl+a", "send a file: path (tab completes), then caption")),
 
 		NextUnread:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next conversation with unread messages")),
 		PrevUnread:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous conversation with unread messages")),
@@ -166,7 +168,7 @@ func helpSections(k *KeyMap) []helpSection {
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Copy, k.OpenLink,
 			k.NextUnread, k.PrevUnread, k.Compose, k.Person, k.Retry, k.Back}},
-		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.Editor, k.LeaveInput}},
+		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.Editor, k.AttachFile, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Unblock, k.Open, k.Person}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.Unblock}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount, k.RetryNow}},

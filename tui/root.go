@@ -33,6 +33,8 @@ type rootModel struct {
 	screen   screenID
 	prev     []screenID // where Back returns to
 	list     *inboxList
+	// uploads are the files going up now (status bar).
+	uploads []inbox.UploadProgress
 	conv     *conversationView
 	reqs     *requestsView
 	person   *personView
@@ -655,7 +657,7 @@ func (m *rootModel) errStatus(what string, err error) tea.Cmd {
 // onChanges re-reads only what the screen shows for the changes that
 // concern it.
 func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
-	var list, reqs, accts, msgs, routes, people, verifs bool
+	var list, reqs, accts, msgs, routes, people, verifs, uploads bool
 	for _, c := range cs {
 		switch c.Kind {
 		case inbox.ChangeConversations, inbox.ChangeTyping:
@@ -664,7 +666,7 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 				msgs = msgs || c.Kind == inbox.ChangeTyping
 			}
 		case inbox.ChangeMessages:
-			list = true
+			list, uploads = true, true
 			if m.conv != nil && (c.Conversation == m.conv.conversation() || c.Conversation == 0) {
 				// A sent message can change the route (the network last used).
 				msgs, routes = true, true
@@ -695,6 +697,9 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 	}
 	if accts {
 		cmds = append(cmds, loadAccounts(e.core, e.accounts))
+	}
+	if uploads {
+		cmds = append(cmds, loadUploads(e.core))
 	}
 	// The status bar calls for the user's answer on every screen.
 	if verifs {
@@ -840,6 +845,9 @@ func (m *rootModel) statusBar() string {
 		parts = append(parts, part)
 	}
 	s := strings.Join(parts, st.dim.Render(" │ "))
+	if len(m.uploads) > 0 {
+		s = st.warn.Render(uploadText(m.uploads)) + st.dim.Render(" │ ") + s
+	}
 	switch {
 	case m.screen == screenAccounts:
 		// The states are on screen.

@@ -40,6 +40,14 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 			return m.conv.onEditor(msg), true
 		}
 		return nil, true
+	case fileCheckedMsg:
+		if m.conv != nil {
+			return m.conv.Update(msg), true
+		}
+		return nil, true
+	case uploadsMsg:
+		m.uploads = msg.Ups
+		return nil, true
 	}
 	return nil, false
 }

@@ -48,9 +48,9 @@ func (c *conversationView) reload() tea.Cmd { return tea.Batch(c.refresh(), c.lo
 // capturesText: the composer, or a one-key question on a message (react,
 // delete, which file), which takes letters too.
 func (c *conversationView) capturesText() bool {
-	return (c.focus == focusComposer && c.prompt == nil) || c.ask != askNone
+	return (c.focus == focusComposer && c.prompt == nil) || c.ask != askNone || c.file != nil
 }
-func (c *conversationView) asking() bool { return c.prompt != nil }
+func (c *conversationView) asking() bool { return c.prompt != nil || c.file != nil }
 
 // conversation is the conversation this view shows.
 func (c *conversationView) conversation() inbox.ConversationID { return c.id }

@@ -191,7 +191,7 @@ func forward(ctx context.Context, root *cobra.Command, args []string, io streams
 	if err != nil || cmd.Annotations["core"] != "forward" {
 		return 0, false
 	}
-	return runInCore(ctx, strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), remote.Run{Args: args}, io)
+	return runInCore(ctx, strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), remote.Run{Args: absFileArgs(args)}, io)
 }
 
 // runInCore runs req in the data dir's running core, its output copied to

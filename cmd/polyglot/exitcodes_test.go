@@ -134,6 +134,9 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 
 		{"attach, no core running", nil, []string{"attach"}, exitNoCore, "no Polyglot core is running"},
 
+		{"send --file, unreadable path", nil, []string{"send", "--to", "bob@example.org", "--file", "/nonexistent/holiday.png", "look"}, exitNoInput, "cannot read the file"},
+		{"send --file, a directory", nil, []string{"send", "--to", "bob@example.org", "--file", "/"}, exitNoInput, "not a regular file"},
+
 		{"send, every route offline", func(t *testing.T, p *profile) {
 			writeConfig(t, p, offlineAccount)
 			storeSecret(t, p, p.passphrase, acc, "pw")
@@ -162,7 +165,8 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		})
 		seen[r.code] = true
 	}
-	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitNoCore, exitUnavailable, exitQueued} {
+	// exitTooLarge needs a server's limit: TestMatrixSendFileCLIExitCodes.
+	for _, c := range []int{exitOK, exitError, exitUsage, exitCannot, exitAuth, exitBusy, exitNoCore, exitNoInput, exitUnavailable, exitQueued} {
 		if !seen[c] {
 			t.Errorf("no row for exit code %d", c)
 		}

@@ -29,6 +29,8 @@ const (
 	exitUsage       = 2  // bad flags, bad config, wrong passphrase
 	exitCannot      = 3  // send: unknown contact, no route, downgrade not allowed
 	exitAuth        = 4  // login refused
+	exitTooLarge    = 7  // send --file: larger than the server's limit
+	exitNoInput     = 66 // send --file: the file cannot be read; EX_NOINPUT
 	exitUnavailable = 69 // account add whatsapp: WhatsApp's servers cannot be reached; EX_UNAVAILABLE
 	exitQueued      = 75 // send: accepted but queued (all routes offline); EX_TEMPFAIL
 	exitInterrupt   = 130

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"polyglot/config"
 	"strings"
 	"time"
@@ -21,12 +22,13 @@ type sendOptions struct {
 	queue          bool
 	timeout        time.Duration
 	text           string
+	file           string
 }
 
 func newSendCmd(f *factory) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:         "send --to ADDRESS [--via NETWORK] TEXT",
+		Use:         "send --to ADDRESS [--via NETWORK] [--file PATH] TEXT",
 		Annotations: forwardToCore,
 		Short:       "Send one message through the same router and outbox as the TUI",
 		Long: `Sends TEXT to ADDRESS (a network address such as bob@example.org or
@@ -34,17 +36,29 @@ func newSendCmd(f *factory) *cobra.Command {
 exact name). The router picks the best network and encryption; a weaker
 encryption than the best route is never used unless --allow-downgrade says so.
 
+With --file PATH the file is sent (TEXT, optional, is its caption) the same
+way: the plan says what encryption it travels with, and an upload the server
+could read where a text would not be is a downgrade that needs
+--allow-downgrade.
+
 Exit status: 0 sent; 3 unknown contact, no route, or a downgrade that was not
-allowed; 4 an account's login was refused; 75 queued because every route is
-offline (it goes out with the same ID the next time polyglot is online).`,
+allowed; 4 an account's login was refused; 7 the file is larger than the
+server accepts (its limit is named); 66 the file cannot be read; 75 queued
+because every route is offline (it goes out with the same ID the next time
+polyglot is online).`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if f, _ := cmd.Flags().GetString("file"); f != "" && len(args) <= 1 {
+				return nil
+			}
 			if len(args) != 1 {
 				return withCode(exitUsage, fmt.Errorf("send takes exactly one TEXT argument (quote it), got %d", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.text = args[0]
+			if len(args) == 1 {
+				o.text = args[0]
+			}
 			a, err := f.App()
 			if err != nil {
 				return err
@@ -58,12 +72,18 @@ offline (it goes out with the same ID the next time polyglot is online).`,
 	fl.BoolVar(&o.allowDowngrade, "allow-downgrade", false, "allow a weaker encryption than the best route for this message")
 	fl.BoolVar(&o.queue, "queue", false, "if the best route is offline, queue for it instead of failing")
 	fl.DurationVar(&o.timeout, "timeout", 20*time.Second, "how long to wait for accounts to connect and the server to accept")
+	fl.StringVar(&o.file, "file", "", "send this file (TEXT is then an optional caption)")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
 func (a *app) send(ctx context.Context, o *sendOptions) error {
-	if strings.TrimSpace(o.text) == "" {
+	if o.file != "" {
+		// Before any account starts: a wrong path is the user's to fix.
+		if _, err := inbox.InspectFile(o.file); err != nil {
+			return withCode(exitNoInput, err)
+		}
+	} else if strings.TrimSpace(o.text) == "" {
 		return withCode(exitUsage, errors.New("refusing to send an empty message"))
 	}
 	var via protocols.Network
@@ -105,7 +125,7 @@ func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *config.Config, 
 	if err != nil {
 		return err
 	}
-	req := inbox.SendRequest{Conversation: conv, Body: o.text, AllowDowngrade: o.allowDowngrade, Queue: o.queue}
+	req := inbox.SendRequest{Conversation: conv, Body: o.text, AllowDowngrade: o.allowDowngrade, Queue: o.queue, File: o.file}
 	if via != "" {
 		route, err := routeVia(in, conv, via)
 		if err != nil {
@@ -115,7 +135,12 @@ func (a *app) deliver(ctx context.Context, in *inbox.Inbox, cfg *config.Config, 
 	}
 	msg, err := in.Send(ctx, req)
 	var de *inbox.DowngradeError
+	var tl *protocols.TooLargeError
 	switch {
+	case errors.As(err, &tl):
+		return withCode(exitTooLarge, tl)
+	case errors.Is(err, inbox.ErrUnreadableFile):
+		return withCode(exitNoInput, err)
 	case errors.As(err, &de):
 		hint := "pass --allow-downgrade to send anyway"
 		if de.Plan.CanQueue {
@@ -166,7 +191,11 @@ func (a *app) reportSend(msg inbox.Message) error {
 	case inbox.StateQueued:
 		return withCode(exitQueued, fmt.Errorf("queued %s: not accepted by a server yet; it goes out, once, the next time polyglot is online", where))
 	case inbox.StateFailed:
-		return withCode(exitError, fmt.Errorf("failed %s: %s", where, msg.FailReason))
+		code := exitError
+		if strings.HasPrefix(msg.FailReason, "file too large") {
+			code = exitTooLarge // the limit was learnt only at upload
+		}
+		return withCode(code, fmt.Errorf("failed %s: %s", where, msg.FailReason))
 	}
 	fmt.Fprintf(a.io.out, "sent %s\n", where)
 	if msg.Notice != "" {
@@ -263,4 +292,25 @@ func accountFor(cfg *config.Config, n protocols.Network) (config.Account, bool) 
 		}
 	}
 	return config.Account{}, false
+}
+
+// absFileArgs makes a relative --file absolute before the command line
+// goes to a core, whose working directory is not this one.
+func absFileArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		switch {
+		case a == "--file" && i+1 < len(out):
+			if p, err := filepath.Abs(out[i+1]); err == nil && !strings.HasPrefix(out[i+1], "~") {
+				out[i+1] = p
+			}
+		case strings.HasPrefix(a, "--file="):
+			if v := strings.TrimPrefix(a, "--file="); v != "" && !strings.HasPrefix(v, "~") {
+				if p, err := filepath.Abs(v); err == nil {
+					out[i] = "--file=" + p
+				}
+			}
+		}
+	}
+	return out
 }

@@ -103,6 +103,8 @@ type Connector struct {
 	firstSync atomic.Bool
 	// selfName is the user's display name from their own membership.
 	selfName string
+	// upLimit is the server's upload limit, asked once in a while.
+	upLimit limitCache
 }
 
 var (

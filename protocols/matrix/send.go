@@ -130,6 +130,12 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if len(msg.Body) > maxBodyBytes {
 		return protocols.SendResult{}, fmt.Errorf("matrix: message is %d bytes; the limit is %d", len(msg.Body), maxBodyBytes)
 	}
+	if msg.File != nil {
+		// Before a DM room is created for it: a changed file goes nowhere.
+		if _, err := protocols.ReadOutgoing(*msg.File); err != nil {
+			return protocols.SendResult{}, err
+		}
+	}
 	room, create, err := c.resolveChat(ctx, msg)
 	if err != nil {
 		return protocols.SendResult{}, err
@@ -147,6 +153,9 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		if room, err = c.createDM(ctx, id.UserID(msg.To.ID)); err != nil {
 			return protocols.SendResult{}, err
 		}
+	}
+	if msg.File != nil {
+		return c.sendFile(ctx, cli, room, enc, msg)
 	}
 	content := format.RenderMarkdown(msg.Body, true, false)
 	if msg.ReplyTo != "" {

@@ -63,6 +63,8 @@ type Connector struct {
 	reconnect func(ctx context.Context) error    // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
 	sendHook func(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error)
+	// uploadHook replaces whatsmeow's Upload in tests.
+	uploadHook func(ctx context.Context, data []byte, mt whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
 
 	history     chan *historyJob
 	histReceipt func(ctx context.Context, id types.MessageID) error // test seam

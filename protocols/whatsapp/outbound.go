@@ -47,6 +47,9 @@ func (c *Connector) messageID(ctx context.Context, clientID string, chat types.J
 
 // Send sends a text message, quoting ReplyTo when set.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
+	if msg.File != nil {
+		return c.sendFile(ctx, msg)
+	}
 	to, err := target(string(msg.Chat), msg.To)
 	if err != nil {
 		return protocols.SendResult{}, err

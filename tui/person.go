@@ -392,6 +392,9 @@ func (p *personView) devicesView(c inbox.SecurityCode, w int) string {
 		b.WriteString(truncateStyled("    "+padRight(inline(d.ID, 12), 12)+" "+groupHex(inline(d.Fingerprint, 80))+"  "+mark, w) + "\n")
 	}
 	for _, d := range c.Code.Devices {
+		if d.Fingerprint == "" {
+			d.Fingerprint = "(key not seen yet)"
+		}
 		if d.Compared {
 			row(d, st.unread.Render("✓"))
 		} else {

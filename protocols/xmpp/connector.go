@@ -149,10 +149,14 @@ func (c *Connector) Capabilities() protocols.Capabilities {
 func (c *Connector) Events() <-chan protocols.Event { return c.events }
 
 // PeerEncryption is E2EE for a 1:1 peer that publishes an OMEMO device we
-// can encrypt to (from the store: no network), else transport encryption —
+// can encrypt to (E2EE verified once the user compared every one of them;
+// from the store: no network), else transport encryption —
 // and that only when the server's certificate was verified.
 func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
 	if c.peerOMEMO(peer.ID) {
+		if j, err := jid.Parse(peer.ID); err == nil {
+			return c.omemoClass(context.Background(), j.Bare().String())
+		}
 		return protocols.EncE2EE
 	}
 	c.mu.Lock()

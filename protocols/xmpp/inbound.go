@@ -410,6 +410,9 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 			return evs
 		}
 		body, enc = d.body, protocols.EncE2EE
+		if !d.undecryptable && c.sentVerified(who, d.device, chat) {
+			enc = protocols.EncE2EEVerified
+		}
 		if d.undecryptable {
 			notice, undecryptable = d.notice, true
 		}

@@ -151,6 +151,7 @@ type decrypted struct {
 	notice        string
 	undecryptable bool
 	keyTransport  bool
+	device        uint32 // the sender's device
 }
 
 // decryptIn opens an OMEMO element from sender (a bare JID: ours for
@@ -171,7 +172,7 @@ func (c *Connector) decryptIn(sender jid.JID, enc *omemo.Encrypted) decrypted {
 	if d.KeyTransport {
 		return decrypted{keyTransport: true}
 	}
-	return decrypted{body: string(d.Body)}
+	return decrypted{body: string(d.Body), device: d.Device}
 }
 
 // onPEPEvent takes a pushed device list (ours or a contact's). Our own list
@@ -223,7 +224,7 @@ func (c *Connector) newsEvents() []protocols.Event {
 			kind = protocols.KeyChanged
 		}
 		evs = append(evs, protocols.KeyChangeEvent{Chat: protocols.ChatID(n.JID), Contact: c.addr(j), DeviceID: strconv.FormatUint(uint64(n.Device), 10),
-			Fingerprint: n.Fingerprint, Kind: kind, At: time.Now()})
+			Fingerprint: n.Fingerprint, Kind: kind, EndsVerification: c.anyCompared(n.JID), At: time.Now()})
 	}
 	return evs
 }

@@ -61,9 +61,13 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		return protocols.SendResult{}, err
 	}
 	group = group || msg.Group
-	// OMEMO here is for 1:1 chats; nothing raises a message to verified.
-	if msg.MinEncryption > protocols.EncE2EE || (group && msg.MinEncryption >= protocols.EncE2EE) {
+	// OMEMO here is for 1:1 chats; verified needs every device of the
+	// peer compared (checked before a ratchet moves).
+	if group && msg.MinEncryption >= protocols.EncE2EE {
 		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
+	}
+	if msg.MinEncryption > protocols.EncE2EE && c.PeerEncryption(protocols.Address{ID: to.String()}) < msg.MinEncryption {
+		return protocols.SendResult{}, fmt.Errorf("%w: not every OMEMO device of %s is compared", protocols.ErrEncryptionUnavailable, to.Bare())
 	}
 	if msg.ClientID == "" {
 		msg.ClientID = protocols.ClientID(randomID())
@@ -115,7 +119,8 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		}
 		if enc != nil {
 			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
-			res.Encryption = protocols.EncE2EE
+			// After Encrypt: a device it just learnt is not compared.
+			res.Encryption = c.omemoClass(ctx, to.Bare().String())
 		}
 	}
 	if msg.MinEncryption > res.Encryption {
@@ -264,7 +269,7 @@ func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID pr
 		}
 		if enc != nil {
 			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
-			encClass = protocols.EncE2EE
+			encClass = c.omemoClass(ctx, to.Bare().String())
 		}
 	}
 	if err := c.sendAcked(ctx, sess, out); err != nil {

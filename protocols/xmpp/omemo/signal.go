@@ -66,7 +66,11 @@ func (m *sigStore) SaveIdentity(ctx context.Context, a *protocol.SignalAddress, 
 	if old != nil {
 		return nil
 	}
-	_, err = m.db.ExecContext(ctx, `INSERT INTO devices (jid, device, identity, first_seen) VALUES (?, ?, ?, ?)
+	// A device first seen writing to us is live (its owner's list may not
+	// have reached us: no subscription, no push yet): active, so a reply
+	// goes to it and the route says so — and, for a verified contact, that
+	// it is new — before the list is fetched again.
+	_, err = m.db.ExecContext(ctx, `INSERT INTO devices (jid, device, identity, first_seen, active) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT(jid, device) DO UPDATE SET identity = excluded.identity WHERE identity IS NULL`,
 		a.Name(), a.DeviceID(), k, time.Now().Unix())
 	if err != nil {

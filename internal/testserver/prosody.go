@@ -20,13 +20,14 @@ const ProsodyDomain = "localhost"
 // Prosody is a real Prosody started for one test: loopback only, its own
 // data directory, config, self-signed certificate and log.
 type Prosody struct {
-	t       testing.TB
-	dir     string
-	cfgPath string
-	logPath string
-	caPath  string
-	port    int // STARTTLS c2s
-	tlsPort int // direct TLS c2s
+	t         testing.TB
+	dir       string
+	cfgPath   string
+	logPath   string
+	caPath    string
+	port      int // STARTTLS c2s
+	tlsPort   int // direct TLS c2s
+	httpsPort int // HTTP File Upload (mod_http_file_share)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -46,6 +47,10 @@ func StartProsody(t testing.TB) *Prosody {
 	p.tlsPort = FreePort(t)
 	for p.tlsPort == p.port {
 		p.tlsPort = FreePort(t)
+	}
+	p.httpsPort = FreePort(t)
+	for p.httpsPort == p.port || p.httpsPort == p.tlsPort {
+		p.httpsPort = FreePort(t)
 	}
 	p.cfgPath = filepath.Join(p.dir, "prosody.cfg.lua")
 	p.logPath = filepath.Join(p.dir, "prosody.log")
@@ -83,7 +88,11 @@ c2s_ports = { ` + fmt.Sprint(p.port) + ` }
 c2s_direct_tls_ports = { ` + fmt.Sprint(p.tlsPort) + ` }
 s2s_ports = { }
 http_ports = { }
-https_ports = { }
+-- HTTP File Upload (upload.localhost) over HTTPS on loopback only
+https_ports = { ` + fmt.Sprint(p.httpsPort) + ` }
+https_interfaces = { "127.0.0.1" }
+http_interfaces = { "127.0.0.1" }
+https_ssl = { certificate = ` + q(p.caPath) + `; key = ` + q(keyPath) + `; }
 log = { info = ` + q(p.logPath) + ` }
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "disco"; "posix"; "ping"; "register";
@@ -110,8 +119,16 @@ Component "conference.` + ProsodyDomain + `" "muc"
 	muc_room_default_history_length = 20
 	muc_log_all_rooms = true
 	muc_log_by_default = true
+
+Component "upload.` + ProsodyDomain + `" "http_file_share"
+	http_host = "` + ProsodyDomain + `"
+	http_file_share_size_limit = ` + fmt.Sprint(ProsodyUploadLimit) + `
 `
 }
+
+// ProsodyUploadLimit is the test Prosody's HTTP File Upload size limit,
+// which its upload service announces in disco.
+const ProsodyUploadLimit = 1 << 20
 
 func (p *Prosody) start() {
 	p.t.Helper()

@@ -43,6 +43,10 @@ type PeerEvent struct {
 	N              int      `json:"n"`
 	Error          string   `json:"error"`
 	XML            string   `json:"xml"`
+	// download / send_file: what came, and the URL a file was put at.
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	URL    string `json:"url"`
 }
 
 // Time is the event's wall-clock time.

@@ -32,6 +32,8 @@ import (
 // Close.
 type Connector struct {
 	cfg    Config
+	// uploads is the server's HTTP File Upload service, once found.
+	uploads uploadCache
 	me     jid.JID // bare
 	log    zerolog.Logger
 	events chan protocols.Event

@@ -435,6 +435,10 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		body = stripFallback(body, m.Fallbacks, nsReply)
 		body = stripFallback(body, m.OldFallbacks, nsReply)
 	}
+	var atts []protocols.Attachment
+	if !undecryptable {
+		body, atts = fileOf(body, m.OOB, enc.IsE2EE())
+	}
 	if n := len(body); n > c.cfg.MaxBody {
 		body, _ = capBody(body, c.cfg.MaxBody)
 		notice = fmt.Sprintf("message truncated from %d bytes to %d", n, len(body))
@@ -454,6 +458,7 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 		Encryption:    enc,
 		Notice:        notice,
 		Undecryptable: undecryptable,
+		Attachments:   atts,
 	}
 	if m.Reply != nil {
 		msg.ReplyTo = protocols.MessageID(ref(m.Reply.ID))

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	mxmpp "mellium.im/xmpp"
@@ -72,7 +73,7 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if msg.ClientID == "" {
 		msg.ClientID = protocols.ClientID(randomID())
 	}
-	if len(msg.Body) == 0 {
+	if len(msg.Body) == 0 && msg.File == nil {
 		return protocols.SendResult{}, errors.New("xmpp: empty message")
 	}
 	sess, _, err := c.session()
@@ -105,8 +106,25 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 			return res, nil
 		}
 	}
+	caption := ""
+	var oob *OOB
+	if msg.File != nil {
+		u, withOOB, err := c.fileURL(ctx, sess, to, group, msg)
+		if errors.Is(err, errNoOMEMOForRoom) {
+			return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
+		}
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		// The body is the URL alone, so clients show the file inline; a
+		// caption follows as a message of its own.
+		caption, msg.Body = msg.Body, u
+		if withOOB {
+			oob = &OOB{URL: u}
+		}
+	}
 	out := outMessage{
-		ID: string(msg.ClientID), To: to.String(), Type: msgType(group), Body: msg.Body,
+		ID: string(msg.ClientID), To: to.String(), Type: msgType(group), Body: msg.Body, OOB: oob,
 		OriginID:  &OriginID{ID: string(msg.ClientID)},
 		Markers:   []*Marker{NewMarker("markable", "")},
 		ChatState: NewChatState(StateActive),
@@ -137,6 +155,16 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	}
 	if !group {
 		c.outArch.Put(string(msg.ClientID), true) // a retry of an acked message is a no-op
+	}
+	if msg.File != nil {
+		res.Attachments = []protocols.Attachment{attachmentFor(msg.Body, msg.File.Name, msg.File.MIME, msg.File.Size)}
+		if strings.TrimSpace(caption) != "" {
+			cm := msg
+			cm.File, cm.Body, cm.ClientID = nil, caption, msg.ClientID+"-caption"
+			if _, err := c.Send(ctx, cm); err != nil {
+				c.log.Warn().Err(err).Msg("the caption of a file was not sent")
+			}
+		}
 	}
 	return res, nil
 }

@@ -270,6 +270,7 @@ type inMessage struct {
 
 	Encrypted *omemo.Encrypted `xml:"eu.siacs.conversations.axolotl encrypted"`
 	PEPEvent  *omemo.Event     `xml:"http://jabber.org/protocol/pubsub#event event"`
+	OOB       []OOB            `xml:"jabber:x:oob x"`
 
 	Other []anyElem `xml:",any"`
 }
@@ -412,4 +413,5 @@ type outMessage struct {
 	Encrypted *omemo.Encrypted `xml:",omitempty"`
 	EME       *omemo.EME       `xml:",omitempty"`
 	Store     *Store           `xml:",omitempty"`
+	OOB       *OOB             `xml:",omitempty"`
 }

@@ -184,6 +184,46 @@ class Peer(ClientXMPP):
         elif op == "join":
             await self.plugin["xep_0045"].join_muc_wait(c["room"], c["nick"], maxstanzas=0, timeout=10)
             emit({"ev": "joined", "room": c["room"]})
+        elif op == "download":
+            # Fetch an https URL as a plain client would, trusting the
+            # test CA; answer the SHA-256 and size of what came.
+            import hashlib, ssl, urllib.request
+            ctx = ssl.create_default_context(cafile=self.ca_certs)
+            def fetch():
+                with urllib.request.urlopen(c["url"], context=ctx, timeout=30) as r:
+                    return r.read()
+            data = await asyncio.get_event_loop().run_in_executor(None, fetch)
+            emit({"ev": "downloaded", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+        elif op == "send_file":
+            # XEP-0363 by hand (slixmpp's plugin breaks on Python 3.11):
+            # a slot from the upload service, a PUT, then the GET URL as
+            # body and OOB, as Conversations sends it.
+            import base64, ssl, urllib.request
+            data = base64.b64decode(c["data"])
+            iq = self.make_iq(ito=c["service"], itype="get")
+            req = ET.Element("{urn:xmpp:http:upload:0}request", filename=c["name"], size=str(len(data)))
+            req.set("content-type", c.get("mime", "application/octet-stream"))
+            iq.append(req)
+            resp = await iq.send(timeout=10)
+            slot = resp.xml.find("{urn:xmpp:http:upload:0}slot")
+            put_el = slot.find("{urn:xmpp:http:upload:0}put")
+            put = put_el.get("url")
+            headers = {h.get("name"): (h.text or "").strip() for h in put_el.findall("{urn:xmpp:http:upload:0}header")}
+            get = slot.find("{urn:xmpp:http:upload:0}get").get("url")
+            ctx = ssl.create_default_context(cafile=self.ca_certs)
+            def upload():
+                r = urllib.request.Request(put, data=data, method="PUT",
+                                           headers=dict(headers, **{"Content-Type": c.get("mime", "application/octet-stream")}))
+                with urllib.request.urlopen(r, context=ctx, timeout=30) as resp:
+                    return resp.status
+            await asyncio.get_event_loop().run_in_executor(None, upload)
+            msg = self.make_message(mto=c["to"], mbody=get, mtype="chat")
+            x = ET.Element("{jabber:x:oob}x")
+            u = ET.SubElement(x, "{jabber:x:oob}url")
+            u.text = get
+            msg.append(x)
+            msg.send()
+            emit({"ev": "sent", "id": msg["id"], "url": get, "t": time.time()})
         elif op == "count":
             emit({"ev": "count", "n": self.received})
         elif op == "quit":

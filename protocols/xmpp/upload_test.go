@@ -1,0 +1,97 @@
+package xmpp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"polyglot/internal/testserver"
+	"polyglot/protocols"
+)
+
+func xmppFile(t *testing.T, name, mime string, n int) (protocols.OutgoingFile, []byte) {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return protocols.OutgoingFile{Path: p, Name: name, MIME: mime, Size: int64(n), SHA256: hex.EncodeToString(sum[:])}, b
+}
+
+// TestFileUploadHTTPToSlixmpp: without OMEMO a file goes by HTTP File
+// Upload to the test Prosody's mod_http_file_share, its GET URL as body
+// and OOB; slixmpp downloads the URL and gets the same bytes. The limit
+// comes from disco and a larger file is refused before any upload. A file
+// slixmpp sends (OOB) arrives as an attachment Polyglot downloads.
+func TestFileUploadHTTPToSlixmpp(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	alice := newClient(t, p, "alice", "alicepw", nil)
+	bob := p.StartPeer("bob@localhost", "bobpw")
+	bobAddr := protocols.Address{Network: protocols.XMPP, ID: "bob@localhost"}
+
+	limit, err := alice.UploadLimit(ctx10(t))
+	if err != nil || limit != testserver.ProsodyUploadLimit {
+		t.Fatalf("UploadLimit = %d, %v; want %d from disco", limit, err, testserver.ProsodyUploadLimit)
+	}
+	if fe := alice.FileEncryption(bobAddr); fe != protocols.EncTransport {
+		t.Fatalf("FileEncryption = %v, want transport", fe)
+	}
+	f, content := xmppFile(t, "notes.pdf", "application/pdf", 300<<10)
+	res, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "file-1", To: bobAddr, File: &f, Body: "my notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encryption != protocols.EncTransport || len(res.Attachments) != 1 || !strings.HasPrefix(res.Attachments[0].URL, "https://") {
+		t.Fatalf("result %+v", res)
+	}
+	url := res.Attachments[0].URL
+	got := bob.Must(10*time.Second, "the file message", func(e testserver.PeerEvent) bool { return e.Ev == "message" && e.Body == url })
+	if !strings.Contains(got.XML, "jabber:x:oob") || !strings.Contains(got.XML, "<url>"+url+"</url>") {
+		t.Fatalf("no OOB: %s", got.XML)
+	}
+	bob.Message(10*time.Second, "my notes") // the caption follows
+	bob.Do(map[string]any{"op": "download", "url": url})
+	dl := bob.Must(20*time.Second, "slixmpp's download", func(e testserver.PeerEvent) bool { return e.Ev == "downloaded" || e.Ev == "error" })
+	sum := sha256.Sum256(content)
+	if dl.SHA256 != hex.EncodeToString(sum[:]) || dl.Size != int64(len(content)) {
+		t.Fatalf("slixmpp got %+v", dl)
+	}
+
+	big, _ := xmppFile(t, "big.bin", "application/octet-stream", testserver.ProsodyUploadLimit+1)
+	_, err = alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "file-big", To: bobAddr, File: &big})
+	var tl *protocols.TooLargeError
+	if !errors.As(err, &tl) || tl.Limit != testserver.ProsodyUploadLimit || !strings.Contains(err.Error(), "1 MiB") {
+		t.Fatalf("big: %v", err)
+	}
+
+	// slixmpp → Polyglot.
+	theirs := bytes.Repeat([]byte("picture from bob "), 3000)
+	bob.Do(map[string]any{"op": "send_file", "to": "alice@localhost", "service": "upload.localhost",
+		"data": base64.StdEncoding.EncodeToString(theirs), "name": "from bob.png", "mime": "image/png"})
+	sent := bob.Must(20*time.Second, "slixmpp's upload", func(e testserver.PeerEvent) bool { return (e.Ev == "sent" && e.URL != "") || e.Ev == "error" })
+	if sent.URL == "" {
+		t.Fatalf("slixmpp upload: %+v", sent)
+	}
+	me := waitEvent(t, alice, 20*time.Second, func(e protocols.MessageEvent) bool { return len(e.Message.Attachments) == 1 })
+	a := me.Message.Attachments[0]
+	if me.Message.Body != "" || a.URL != sent.URL || a.Name != "from bob.png" || a.MIME != "image/png" {
+		t.Fatalf("received %+v", me.Message)
+	}
+	path, err := alice.Download(ctx10(t), a, t.TempDir())
+	if b, _ := os.ReadFile(path); err != nil || !bytes.Equal(b, theirs) {
+		t.Fatalf("download: %v", err)
+	}
+}

@@ -31,14 +31,14 @@ import (
 // supervisor calls Connect again on the same value; Events stays open until
 // Close.
 type Connector struct {
-	cfg    Config
+	cfg Config
 	// uploads is the server's HTTP File Upload service, once found.
 	uploads uploadCache
-	me     jid.JID // bare
-	log    zerolog.Logger
-	events chan protocols.Event
-	closed chan struct{}
-	once   sync.Once
+	me      jid.JID // bare
+	log     zerolog.Logger
+	events  chan protocols.Event
+	closed  chan struct{}
+	once    sync.Once
 
 	connectMu sync.Mutex // one Connect at a time
 	// stateMu orders ConnectionEvents: Online is emitted only while the

@@ -95,3 +95,74 @@ func TestFileUploadHTTPToSlixmpp(t *testing.T) {
 		t.Fatalf("download: %v", err)
 	}
 }
+
+// TestFileUploadAESGCMOverOMEMO: to a peer with OMEMO the file is
+// encrypted here (AES-256-GCM) before the upload, and the aesgcm:// URL
+// with IV and key travels only inside the OMEMO message, as Conversations
+// does: the server's copy (fetched as anyone with the URL would) is not
+// the file, while the receiving Polyglot decrypts it to the same bytes.
+func TestFileUploadAESGCMOverOMEMO(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	p.Register("carol", "carolpw")
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b1")
+	bin := newInbox(t, bob)
+	// A first message sets up the sessions (and tells alice bob's devices).
+	if _, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "a-0", To: xmppAddr("bob@localhost"), Body: "hi", MinEncryption: protocols.EncE2EE}); err != nil {
+		t.Fatal(err)
+	}
+	bin.body("hi")
+	if fe := alice.FileEncryption(xmppAddr("bob@localhost")); fe != protocols.EncE2EE {
+		t.Fatalf("FileEncryption = %v, want e2ee", fe)
+	}
+	f, content := xmppFile(t, "secret-plan.pdf", "application/pdf", 100<<10)
+	res, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "a-file", To: xmppAddr("bob@localhost"), File: &f, MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encryption != protocols.EncE2EE || len(res.Attachments) != 1 || !strings.HasPrefix(res.Attachments[0].URL, "aesgcm://") {
+		t.Fatalf("result %+v", res)
+	}
+	bin.until("the file", func(ms []protocols.Message) bool {
+		for _, m := range ms {
+			if len(m.Attachments) == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	var got protocols.Message
+	for _, m := range bin.msgs {
+		if len(m.Attachments) == 1 {
+			got = m
+		}
+	}
+	a := got.Attachments[0]
+	if got.Encryption != protocols.EncE2EE || got.Body != "" || a.URL != res.Attachments[0].URL {
+		t.Fatalf("bob got %+v", got)
+	}
+	path, err := bob.Download(ctx10(t), a, t.TempDir())
+	if b, _ := os.ReadFile(path); err != nil || !bytes.Equal(b, content) {
+		t.Fatalf("bob's download: %v", err)
+	}
+	// What the server holds, fetched by a client nobody here wrote.
+	carol := p.StartPeer("carol@localhost", "carolpw")
+	https := "https://" + strings.TrimPrefix(strings.SplitN(a.URL, "#", 2)[0], "aesgcm://")
+	carol.Do(map[string]any{"op": "download", "url": https})
+	dl := carol.Must(20*time.Second, "the server's copy", func(e testserver.PeerEvent) bool { return e.Ev == "downloaded" || e.Ev == "error" })
+	if dl.Size != int64(len(content))+16 || dl.SHA256 == f.SHA256 || bytes.Contains([]byte(dl.SHA256), []byte(f.SHA256)) {
+		t.Fatalf("server copy %+v: want ciphertext (size+16, another hash)", dl)
+	}
+	// A tampered key does not open it.
+	bad := a
+	flip := "00"
+	if strings.HasSuffix(a.URL, "00") {
+		flip = "ff"
+	}
+	bad.URL = a.URL[:len(a.URL)-2] + flip
+	if _, err := bob.Download(ctx10(t), bad, t.TempDir()); err == nil {
+		t.Fatal("a wrong key decrypted the file")
+	}
+}

@@ -45,6 +45,10 @@ func newFilePrompt(e *env, conv inbox.ConversationID, route *inbox.Route, prefil
 	p := &filePrompt{env: e, conv: conv, route: route}
 	p.path = textinput.New()
 	p.path.Prompt = "path: "
+	if e.remote {
+		// An SSH screen: the file is read where the core runs.
+		p.path.Prompt = "path (on the core's machine): "
+	}
 	p.path.CharLimit = 4096
 	p.path.SetValue(prefill)
 	p.path.CursorEnd()
@@ -253,7 +257,7 @@ func (p *filePrompt) View(w int) string {
 	return st.modal.Width(inner + 2).Render(b.String())
 }
 
-// keyAttach opens the file prompt, taking a path pasted into the composer.
+// startFile opens the file prompt, taking a path pasted into the composer.
 func (c *conversationView) startFile() tea.Cmd {
 	if c.editing != nil {
 		return cmdOf(statusMsg{Text: "an edit cannot carry a file", Err: true})

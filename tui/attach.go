@@ -275,7 +275,6 @@ func (c *conversationView) startFile() tea.Cmd {
 	return nil
 }
 
-
 // uploadsMsg carries the files going up now, for the status bar.
 type uploadsMsg struct{ Ups []inbox.UploadProgress }
 
@@ -306,4 +305,3 @@ func uploadText(ups []inbox.UploadProgress) string {
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
 }
-

@@ -30,11 +30,11 @@ const (
 type rootModel struct {
 	env *env
 
-	screen   screenID
-	prev     []screenID // where Back returns to
-	list     *inboxList
+	screen screenID
+	prev   []screenID // where Back returns to
+	list   *inboxList
 	// uploads are the files going up now (status bar).
-	uploads []inbox.UploadProgress
+	uploads  []inbox.UploadProgress
 	conv     *conversationView
 	reqs     *requestsView
 	person   *personView

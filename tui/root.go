@@ -30,11 +30,10 @@ const (
 type rootModel struct {
 	env *env
 
-	screen screenID
-	prev   []screenID // where Back returns to
-	list   *inboxList
-	// uploads are the files going up now (status bar).
-	uploads  []inbox.UploadProgress
+	screen   screenID
+	prev     []screenID // where Back returns to
+	list     *inboxList
+	uploads  []inbox.UploadProgress // files going up now (status bar)
 	conv     *conversationView
 	reqs     *requestsView
 	person   *personView

@@ -297,7 +297,7 @@ func TestSendIsIdempotentPerClientID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first != second {
+	if !reflect.DeepEqual(first, second) {
 		t.Errorf("resend acked %+v, first ack %+v", second, first)
 	}
 	if n := w.Delivered("once"); n != 1 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"polyglot/internal/testserver"
 	"polyglot/internal/tmuxtest"
 )
 
@@ -99,4 +100,44 @@ func TestMatrixSendFileFromTheTerminal(t *testing.T) {
 	s.Keys("Enter")
 	nioGotFile(t, x, "the sunset", sum, s.Screen)
 	s.WaitGone(20*time.Second, "Send a file")
+}
+
+// TestXMPPSendFileCLI: `polyglot send --file` over XMPP (no OMEMO) uploads
+// to the test Prosody's HTTP File Upload and sends the URL; slixmpp
+// downloads it and gets the same bytes. A file over the upload service's
+// limit (read from disco) exits 7 naming it, before anything is stored.
+func TestXMPPSendFileCLI(t *testing.T) {
+	srv := testserver.StartProsody(t)
+	srv.Register("alice", "alice-pw-77")
+	srv.Register("bob", "bob-pass")
+	p := newProfile(t)
+	pwFile := filepath.Join(p.root, "pw")
+	if err := os.WriteFile(pwFile, []byte("alice-pw-77\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
+		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pwFile); code != 0 {
+		t.Fatalf("account add: exit %d: %s", code, stderr)
+	}
+	bob := srv.StartPeer("bob@localhost", "bob-pass")
+	defer bob.Close()
+	dir := t.TempDir()
+	path, sum := fileFor(t, dir, "slides.pdf", []byte("%PDF-1.4\n"), 150<<10)
+	out, stderr, code := p.run("", "send", "--to", "bob@localhost", "--file", path)
+	if code != exitOK || !strings.Contains(out, "sent via XMPP (TLS only)") {
+		t.Fatalf("send --file: exit %d: %s%s", code, out, stderr)
+	}
+	msg := bob.Must(20*time.Second, "the file URL", func(e testserver.PeerEvent) bool {
+		return e.Ev == "message" && strings.HasPrefix(e.Body, "https://") && strings.Contains(e.XML, "jabber:x:oob")
+	})
+	bob.Do(map[string]any{"op": "download", "url": msg.Body})
+	dl := bob.Must(20*time.Second, "slixmpp's download", func(e testserver.PeerEvent) bool { return e.Ev == "downloaded" || e.Ev == "error" })
+	if dl.SHA256 != sum {
+		t.Fatalf("slixmpp got %+v, want sha256 %s", dl, sum)
+	}
+	big, _ := fileFor(t, dir, "big.bin", nil, testserver.ProsodyUploadLimit+10)
+	out, stderr, code = p.run("", "send", "--to", "bob@localhost", "--file", big)
+	if code != exitTooLarge || !strings.Contains(stderr, "limit of 1 MiB") {
+		t.Fatalf("too large: exit %d: %s%s", code, out, stderr)
+	}
 }

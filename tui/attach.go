@@ -86,6 +86,15 @@ func pastedPath(s string) string {
 	return s
 }
 
+// samePath says whether the pasted path p names the file at abs.
+func samePath(p, abs string) bool {
+	if p == "" {
+		return false
+	}
+	a, err := filepath.Abs(expandHome(p))
+	return err == nil && a == abs
+}
+
 func expandHome(p string) string {
 	if strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -262,11 +271,8 @@ func (c *conversationView) startFile() tea.Cmd {
 	if c.editing != nil {
 		return cmdOf(statusMsg{Text: "an edit cannot carry a file", Err: true})
 	}
-	prefill := ""
-	if p := pastedPath(c.composer.value()); p != "" {
-		prefill = p
-		c.composer.reset()
-	}
+	prefill := pastedPath(c.composer.value())
+	// The composer keeps the pasted path until the file went (onSent).
 	c.file = newFilePrompt(c.env, c.id, c.pick, prefill)
 	c.clampOffset()
 	if prefill != "" {

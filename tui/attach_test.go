@@ -107,6 +107,7 @@ func TestFileAttachPastedPathAndDowngrade(t *testing.T) {
 	}
 	h.mustShow("Encryption downgrade")
 	h.keys("y")
+	h.mustNotShow("holiday-notes.txt'") // the pasted path left the composer
 	if files := fc.sentFiles(); len(files) != 1 || files[0].MinEncryption != protocols.EncTransport {
 		t.Fatalf("after yes: %+v", files)
 	}
@@ -117,6 +118,13 @@ func TestFileAttachPastedPathAndDowngrade(t *testing.T) {
 	h.mustShow("cannot read", "no such file")
 	h.keys("esc")
 	h.mustNotShow("Send a file")
+	// Backing out keeps a pasted path in the composer.
+	h.typeText(dir + "/holiday-notes.txt")
+	h.keys("ctrl+a")
+	h.mustShow("holiday-notes.txt · text/plain")
+	h.keys("esc", "esc")
+	h.mustNotShow("Send a file")
+	h.mustShow(dir + "/holiday-notes.txt")
 }
 
 // TestFileAttachKeyRebinds: the key is a [keys] action like the others.

@@ -452,8 +452,9 @@ func (c *conversationView) onSent(m sentMsg) tea.Cmd {
 		}
 		return tea.Batch(cmdOf(statusMsg{Text: "edited"}), c.refresh(), c.loadPlan())
 	}
-	// Sent (or queued): the draft is now a message in the store.
-	if c.composer.value() == m.Req.Body {
+	// Sent (or queued): the draft is now a message in the store (or the
+	// path pasted there, a file).
+	if c.composer.value() == m.Req.Body || (m.Req.File != "" && samePath(pastedPath(c.composer.value()), m.Req.File)) {
 		c.composer.reset()
 		c.replyTo = nil
 	}

@@ -144,7 +144,7 @@ func (c *Connector) Capabilities() protocols.Capabilities {
 	return protocols.Capabilities{
 		Receipts: true, ReadMarkers: true, Typing: true, Presence: true, Edits: true,
 		Reactions: true, Retractions: true, Replies: true, History: true, Groups: true,
-		MaxBody: c.cfg.MaxBody, E2EE: c.om != nil,
+		MaxBody: c.cfg.MaxBody, E2EE: c.om != nil, Attachments: true,
 	}
 }
 

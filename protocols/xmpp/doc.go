@@ -129,6 +129,19 @@
 //     published again. New devices of a contact
 //     and refused changed keys become KeyChangeEvents (trust on first use).
 //
+// # Files (upload.go, download.go)
+//
+// Sending: HTTP File Upload (XEP-0363) to the service found by disco (the
+// server or one of its items), whose max-file-size is the limit; the GET
+// URL goes as the body with an OOB (XEP-0066) element. To a peer with
+// OMEMO the file is AES-256-GCM encrypted first and the body, inside the
+// OMEMO message only, is an aesgcm:// URL with IV and key in its fragment
+// (Conversations' scheme); the server stores ciphertext under a neutral
+// name. A caption goes as a message of its own after the file.
+// Receiving: an https OOB URL, or an aesgcm:// body inside OMEMO, is an
+// attachment; Download GETs it with a 200 MiB cap and the account's trust
+// roots, and checks the GCM tag.
+//
 // # Hostile input
 //
 // XML cannot carry C0 controls; Go's XML decoder refuses ESC (raw or as a

@@ -47,17 +47,20 @@ Commands (field "op"):
 """
 import asyncio
 import base64
+import hashlib
 import io
 import json
 import logging
 import os
 import sys
 import urllib.parse
+import urllib.request
 
 from nio import (AsyncClient, AsyncClientConfig, InviteMemberEvent, MegolmEvent,
                  RedactionEvent, RoomMessage, RoomMemberEvent, TypingNoticeEvent,
                  ReceiptEvent, UnknownEvent, RoomEncryptedMedia, RoomKeyEvent,
                  ForwardedRoomKeyEvent, EncryptionError)
+from nio.crypto.attachments import decrypt_attachment
 from nio.responses import LoginResponse
 
 logging.basicConfig(level=logging.CRITICAL)
@@ -260,9 +263,6 @@ class Peer:
             # Fetch an mxc:// URL (authenticated media first, then the
             # legacy path), decrypt it with the event's "file" keys when
             # given, and answer the plaintext's SHA-256 and size.
-            import hashlib
-            import urllib.request
-            from nio.crypto.attachments import decrypt_attachment
             mxc = cmd["mxc"]
             server, media = mxc[len("mxc://"):].split("/", 1)
             def fetch():

@@ -24,10 +24,14 @@ error. Commands (field "op"):
     quit
 """
 import asyncio
+import base64
+import hashlib
 import json
 import logging
+import ssl
 import sys
 import time
+import urllib.request
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
@@ -187,7 +191,6 @@ class Peer(ClientXMPP):
         elif op == "download":
             # Fetch an https URL as a plain client would, trusting the
             # test CA; answer the SHA-256 and size of what came.
-            import hashlib, ssl, urllib.request
             ctx = ssl.create_default_context(cafile=self.ca_certs)
             def fetch():
                 with urllib.request.urlopen(c["url"], context=ctx, timeout=30) as r:
@@ -198,7 +201,6 @@ class Peer(ClientXMPP):
             # XEP-0363 by hand (slixmpp's plugin breaks on Python 3.11):
             # a slot from the upload service, a PUT, then the GET URL as
             # body and OOB, as Conversations sends it.
-            import base64, ssl, urllib.request
             data = base64.b64decode(c["data"])
             iq = self.make_iq(ito=c["service"], itype="get")
             req = ET.Element("{urn:xmpp:http:upload:0}request", filename=c["name"], size=str(len(data)))

@@ -239,3 +239,104 @@ func TestOMEMORoomMemberWithoutOMEMO(t *testing.T) {
 		t.Fatalf("bob's messages: %s", dump(bin.msgs))
 	}
 }
+
+// TestOMEMORoomRestartCatchUp: bob's Polyglot stops while alice and carol
+// go on talking in the OMEMO room, then starts again from its data
+// directory: what was said meanwhile comes from the room's archive (which
+// names each sender's real JID), decrypted, once each, with no "could not
+// decrypt" notice, also from carol, who left before he came back; and the
+// room still works both ways.
+func TestOMEMORoomRestartCatchUp(t *testing.T) {
+	p := testserver.StartProsody(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		p.Register(u, u+"pw")
+	}
+	room := "crew@" + p.MUCDomain()
+	bobDir := t.TempDir()
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", bobDir, "b1")
+	carol := omemoClient(t, p, "carol", "carolpw", t.TempDir(), "c1")
+	ain, bin, cin := newInbox(t, alice), newInbox(t, bob), newInbox(t, carol)
+	if _, err := alice.Join(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	privateRoom(t, alice, room, "bob@localhost", "carol@localhost")
+	for _, c := range []*Connector{bob, carol} {
+		if _, err := c.Join(ctx10(t), room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRoomE2EE(t, alice, ain, room)
+	waitRoomE2EE(t, bob, bin, room)
+	waitRoomE2EE(t, carol, cin, room)
+	send := func(c *Connector, id, body string) {
+		t.Helper()
+		if res, err := roomSend(t, c, room, id, body, protocols.EncE2EE); err != nil || res.Encryption != protocols.EncE2EE {
+			t.Fatalf("%s sends %q: %+v %v", c.me, body, res, err)
+		}
+	}
+	send(alice, "r1", "before the restart")
+	send(bob, "r2", "bob before the restart")
+	bin.body("before the restart")
+	bin.body("bob before the restart")
+	cin.body("bob before the restart")
+
+	bob.Close()
+	bob.mu.Lock()
+	pos := bob.roomPos[room]
+	bob.mu.Unlock()
+	if pos == "" {
+		t.Fatal("bob kept no room position: the restart would not read the room's archive")
+	}
+	send(alice, "w1", "while bob is away 1")
+	send(carol, "w2", "while bob is away 2")
+	send(alice, "w3", "while bob is away 3")
+	cin.body("while bob is away 3")
+	// carol leaves too: her presence no longer names her when bob comes
+	// back, only the archive does.
+	carol.Close()
+
+	bob2 := newClient(t, p, "bob", "bobpw", func(c *Config) {
+		c.DataDir, c.OMEMOKey, c.Resource, c.Rooms = bobDir, omemoTestKey, "b1", []string{room}
+	})
+	bin2 := newInbox(t, bob2)
+	away := []string{"while bob is away 1", "while bob is away 2", "while bob is away 3"}
+	bin2.until("the messages sent while bob was away", func(ms []protocols.Message) bool {
+		for _, b := range away {
+			if find(ms, b) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	waitRoomE2EE(t, bob2, bin2, room)
+	send(bob2, "r3", "bob is back")
+	ain.body("bob is back")
+	send(alice, "r4", "welcome back bob")
+	bin2.body("welcome back bob")
+	bin2.body("bob is back")
+
+	bin2.poll()
+	for _, b := range append(away, "welcome back bob", "bob is back") {
+		if n := count(bin2.msgs, b); n != 1 {
+			t.Errorf("bob got %q %d times: %s", b, n, dump(bin2.msgs))
+		}
+	}
+	for _, m := range bin2.msgs {
+		if m.Encryption != protocols.EncE2EE {
+			t.Errorf("bob (second run): %q with %v", m.Body, m.Encryption)
+		}
+	}
+	for name, in := range map[string]*inbox{"alice": ain, "bob (first run)": bin, "bob (second run)": bin2, "carol": cin} {
+		in.poll()
+		if n := undecryptable(in.msgs); len(n) > 0 {
+			t.Errorf("%s: undecryptable notices %v", name, n)
+		}
+	}
+	// What bob read from the archive came from the right people.
+	for b, who := range map[string]string{"while bob is away 1": "alice", "while bob is away 2": "carol"} {
+		if m := find(bin2.msgs, b); m.Sender.ID != room+"/"+who || m.Outgoing {
+			t.Errorf("%q from %+v", b, m.Sender)
+		}
+	}
+}

@@ -335,7 +335,11 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	var member jid.JID
 	knownMember := false
 	if group && m.Encrypted != nil {
-		member, knownMember = c.roomSender(r, from.Resourcepart(), m, historical)
+		// What the stanza says about its sender counts only when the room
+		// says it: an archive result, or join history the room stamped
+		// (the room strips such stamps from what occupants send).
+		byRoom := archiveID != "" || (m.Delay != nil && strings.EqualFold(m.Delay.From, from.Bare().String()))
+		member, knownMember = c.roomSender(r, from.Resourcepart(), m, byRoom)
 		if knownMember && member.Equal(c.me) {
 			out = true
 		}

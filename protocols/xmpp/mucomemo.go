@@ -268,11 +268,12 @@ func (c *Connector) onRoomOccupant(r *room, from jid.JID, p *inPresence) {
 }
 
 // roomSender maps the nick a room message came from to the sender's real
-// bare JID. A live message: the occupant's presence. An archived one (or
-// join history) names it in <x><item jid/></x>; Prosody appends its own
-// after anything the sender put there, so the last one counts — and for a
-// live message the presence wins over what the stanza says.
-func (c *Connector) roomSender(r *room, nick string, m *inMessage, historical bool) (jid.JID, bool) {
+// bare JID. A live message: the occupant's presence. One the room hands
+// out itself (byRoom: an archive result, join history) names it in
+// <x><item jid/></x>; Prosody appends its own after anything the sender
+// put there, so the last one counts. A live message's own <x> is only the
+// sender's word and is never used.
+func (c *Connector) roomSender(r *room, nick string, m *inMessage, byRoom bool) (jid.JID, bool) {
 	var stated string
 	if m.MUCUser != nil {
 		for _, it := range m.MUCUser.Items {
@@ -288,7 +289,7 @@ func (c *Connector) roomSender(r *room, nick string, m *inMessage, historical bo
 		c.mu.Unlock()
 	}
 	pick := present
-	if historical && stated != "" || pick == "" {
+	if byRoom && stated != "" {
 		pick = stated
 	}
 	if pick == "" {

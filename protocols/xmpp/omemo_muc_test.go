@@ -340,3 +340,35 @@ func TestOMEMORoomRestartCatchUp(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomSenderNotForgeable: whose key decrypts a room message comes from
+// the occupant's presence for a live message; the <x><item jid/> inside a
+// message counts only when the room hands it out (archive, join history),
+// and then the last one (Prosody's, after anything the sender put there).
+func TestRoomSenderNotForgeable(t *testing.T) {
+	c, err := New(Config{JID: "me@localhost", Password: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &room{occupants: map[string]string{"mallory": "mallory@localhost"}}
+	forged := &inMessage{MUCUser: &mucUserX{Items: []mucItem{{JID: "alice@localhost"}}}}
+	archived := &inMessage{MUCUser: &mucUserX{Items: []mucItem{{JID: "alice@localhost"}, {JID: "mallory@localhost/res"}}}}
+	for _, tc := range []struct {
+		name   string
+		nick   string
+		m      *inMessage
+		byRoom bool
+		want   string
+	}{
+		{"live, forged item", "mallory", forged, false, "mallory@localhost"},
+		{"live, no presence, forged item", "ghost", forged, false, ""},
+		{"archive, forged then the room's", "mallory", archived, true, "mallory@localhost"},
+		{"archive of someone who left", "ghost", archived, true, "mallory@localhost"},
+		{"archive without an item", "mallory", &inMessage{}, true, "mallory@localhost"},
+	} {
+		j, ok := c.roomSender(r, tc.nick, tc.m, tc.byRoom)
+		if got := j.String(); got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s: %q %v, want %q", tc.name, got, ok, tc.want)
+		}
+	}
+}

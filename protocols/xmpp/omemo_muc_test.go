@@ -372,3 +372,54 @@ func TestRoomSenderNotForgeable(t *testing.T) {
 		}
 	}
 }
+
+// TestOMEMORoomWithProfanity: profanity 0.13.1 (a client nobody here wrote)
+// and Polyglot in one members-only, non-anonymous room: profanity reads
+// Polyglot's encrypted room message as OMEMO, and Polyglot decrypts
+// profanity's.
+func TestOMEMORoomWithProfanity(t *testing.T) {
+	p := testserver.StartProsody(t)
+	// profanity publishes its bundle for contacts only on Prosody 0.12.
+	p.MakeContacts("alice", "alicepw", "bob", "bobpw")
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	ain := newInbox(t, alice)
+	bob := testserver.StartProfanity(t, p, "bob", "bobpw")
+	room := "hideout@" + p.MUCDomain()
+	if _, err := alice.Join(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	privateRoom(t, alice, room, "bob@localhost")
+
+	bob.Send("/join " + room)
+	bob.WaitScreen("the room window", func(s string) bool { return strings.Contains(s, "You have joined the room") })
+	bob.Send("/omemo start")
+	bob.WaitScreen("OMEMO in the room", func(s string) bool {
+		title, _, _ := strings.Cut(s, "\n")
+		return strings.Contains(title, "[OMEMO]")
+	})
+	waitRoomE2EE(t, alice, ain, room)
+
+	if res, err := roomSend(t, alice, room, "pr1", "hello profanity, from the room", protocols.EncE2EE); err != nil || res.Encryption != protocols.EncE2EE {
+		t.Fatalf("alice sends: %+v %v", res, err)
+	}
+	if l := bob.WaitForText("hello profanity, from the room", testserver.ProfanityTimeout); !l.Encrypted {
+		t.Fatalf("profanity shows Polyglot's room message unencrypted: %+v", l)
+	}
+	bob.Send("hello polyglot, from profanity in the room")
+	if l := bob.WaitForText("hello polyglot, from profanity in the room", testserver.ProfanityTimeout); !l.Encrypted {
+		t.Fatalf("profanity sent its room message unencrypted: %+v", l)
+	}
+	m := ain.body("hello polyglot, from profanity in the room")
+	if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing {
+		t.Fatalf("alice got %+v", m)
+	}
+	if n := undecryptable(ain.msgs); len(n) > 0 {
+		t.Errorf("undecryptable notices: %v", n)
+	}
+	data := filepath.Join(p.Dir(), "data")
+	for _, s := range []string{"hello profanity, from the room", "hello polyglot, from profanity"} {
+		if hits := grepDir(t, data, s); len(hits) > 0 {
+			t.Errorf("plaintext %q on the server's disk: %v", s, hits)
+		}
+	}
+}

@@ -85,7 +85,11 @@ func TestOMEMORoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	privateRoom(t, alice, room, "bob@localhost", "carol@localhost")
-	for _, c := range []*Connector{bob, carol} {
+	// alice's second device is in the room too (same nick, as Prosody
+	// allows one account's resources).
+	alice2 := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a2")
+	a2in := newInbox(t, alice2)
+	for _, c := range []*Connector{bob, carol, alice2} {
 		if _, err := c.Join(ctx10(t), room); err != nil {
 			t.Fatal(err)
 		}
@@ -104,11 +108,11 @@ func TestOMEMORoom(t *testing.T) {
 			t.Fatalf("%s's SendResult.Encryption = %v", c.me, res.Encryption)
 		}
 	}
-	names := map[*inbox]string{ain: "alice", bin: "bob", cin: "carol"}
+	names := map[*inbox]string{ain: "alice", bin: "bob", cin: "carol", a2in: "alice's second device"}
 	for in, who := range names {
 		for c, text := range texts {
 			m := in.body(text)
-			mine := c == in.c
+			mine := c.me.Equal(in.c.me)
 			if m.Encryption != protocols.EncE2EE || m.Undecryptable || m.Outgoing != mine || m.Chat.ID != protocols.ChatID(room) || !m.Chat.Group {
 				t.Fatalf("%s got %+v", who, m)
 			}
@@ -131,6 +135,23 @@ func TestOMEMORoom(t *testing.T) {
 			t.Errorf("%s: undecryptable notices %v", who, n)
 		}
 	}
+	// dave joins later: the room's history was not encrypted for his new
+	// device, and each message of it says so, naming member and device.
+	p.Register("dave", "davepw")
+	privateRoom(t, alice, room, "dave@localhost")
+	dave := omemoClient(t, p, "dave", "davepw", t.TempDir(), "d1")
+	din := newInbox(t, dave)
+	if _, err := dave.Join(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	din.until("the room's history, undecryptable for dave", func(ms []protocols.Message) bool { return len(undecryptable(ms)) >= 3 })
+	for _, m := range din.msgs {
+		nick := strings.TrimPrefix(m.Sender.ID, room+"/")
+		if !m.Undecryptable || m.Body != "" || !strings.Contains(m.Notice, "of "+nick+"@localhost from device ") || !strings.Contains(m.Notice, "not encrypted for this device") {
+			t.Errorf("dave got %+v", m)
+		}
+	}
+
 	// The room's archive on the server: the fallback, never the text.
 	data := filepath.Join(p.Dir(), "data")
 	if hits := grepDir(t, data, "OMEMO encrypted message"); len(hits) == 0 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -137,10 +138,8 @@ func (c *Connector) learnRoom(r *room) {
 	if !capable {
 		return
 	}
-	for _, m := range c.roomRecipients(r) {
-		if _, err := c.om.FetchDeviceList(ctx, c.omemoIQ, m); err != nil {
-			c.log.Info().Err(err).Str("member", m).Msg("OMEMO device list of a room member not fetched")
-		}
+	if err := c.fetchDeviceLists(ctx, c.roomRecipients(r)); err != nil {
+		c.log.Info().Err(err).Str("room", r.jid.String()).Msg("OMEMO device lists of room members not fetched")
 	}
 	c.emitNews()
 	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: protocols.ChatID(r.jid.String()), Group: true, Name: r.jid.Localpart()}, Encryption: c.roomEncryption(r)})
@@ -196,15 +195,11 @@ func (c *Connector) encryptRoom(ctx context.Context, r *room, body string, min p
 	if _, err := c.om.FetchDeviceList(ctx, c.omemoIQ, c.me.String()); err != nil {
 		c.log.Info().Err(err).Msg("our OMEMO device list not refreshed")
 	}
+	if err := c.fetchDeviceLists(ctx, members); err != nil {
+		return nil, err
+	}
 	var without []string
 	for _, m := range members {
-		_, ferr := c.om.FetchDeviceList(ctx, c.omemoIQ, m)
-		if ferr != nil {
-			var se stanza.Error
-			if !errors.As(ferr, &se) && !errors.Is(ferr, omemo.ErrTooManyDevices) {
-				return nil, fmt.Errorf("%w: the OMEMO devices of %s could not be asked: %v", protocols.ErrNotConnected, m, ferr)
-			}
-		}
 		if !c.om.PublishesDevices(m) {
 			without = append(without, m)
 		}
@@ -224,6 +219,36 @@ func (c *Connector) encryptRoom(ctx context.Context, r *room, body string, min p
 		c.log.Warn().Err(err).Msg("OMEMO: sent text not kept for the room's echo")
 	}
 	return enc, nil
+}
+
+// fetchDeviceLists refreshes the device lists of members, a few at a
+// time (a send in a big room should not wait for one round trip after the
+// other). A refusal (a stanza error) leaves what the store knows; no
+// answer at all means the link is down: ErrNotConnected, so the send is
+// retried rather than the text sent in the clear on a guess.
+func (c *Connector) fetchDeviceLists(ctx context.Context, members []string) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		lost error
+		sem  = make(chan struct{}, 8)
+	)
+	for _, m := range members {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := c.om.FetchDeviceList(ctx, c.omemoIQ, m)
+			var se stanza.Error
+			if err != nil && !errors.As(err, &se) && !errors.Is(err, omemo.ErrTooManyDevices) {
+				mu.Lock()
+				lost = fmt.Errorf("%w: the OMEMO devices of %s could not be asked: %v", protocols.ErrNotConnected, m, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return lost
 }
 
 // onRoomOccupant records the real JID an occupant's presence shows (only

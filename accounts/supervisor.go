@@ -5,6 +5,7 @@ import (
 	"errors"
 	"polyglot/config"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -250,11 +251,15 @@ func (s *supervisor) connectOnce(ctx context.Context) (out outcome, onlineFor ti
 	// Read events before Connect: a connector may report while connecting.
 	linkDone := make(chan struct{})
 	ended := make(chan outcome, 1)
+	// attachedNow: the inbox has the connector. Until then a connector's
+	// own "online" (some report it from inside Connect) is not the
+	// account's: a send planned on it would miss the connector's route.
+	var attachedNow atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.forward(conn.Events(), linkDone, ended)
+		s.forward(conn.Events(), linkDone, ended, &attachedNow)
 	}()
 	attached := false
 	cleanup := func() {
@@ -286,6 +291,7 @@ func (s *supervisor) connectOnce(ctx context.Context) (out outcome, onlineFor ti
 		s.attach.Attach(s.acc.ID, conn)
 		attached = true
 	}
+	attachedNow.Store(true)
 	s.set(StateOnline, "", time.Time{}, 0)
 	s.emit(protocols.ConnectionEvent{State: protocols.ConnOnline})
 	select {
@@ -302,7 +308,7 @@ func (s *supervisor) connectOnce(ctx context.Context) (out outcome, onlineFor ti
 
 // forward passes every connector event to the sink and reports the end of
 // the link (channel closed, ConnOffline, ConnAuthFailed) once.
-func (s *supervisor) forward(events <-chan protocols.Event, linkDone <-chan struct{}, ended chan<- outcome) {
+func (s *supervisor) forward(events <-chan protocols.Event, linkDone <-chan struct{}, ended chan<- outcome, attached *atomic.Bool) {
 	for {
 		select {
 		case <-linkDone:
@@ -336,7 +342,9 @@ func (s *supervisor) forward(events <-chan protocols.Event, linkDone <-chan stru
 				// The connector is re-establishing on its own (e.g. a sync retry).
 				s.set(StateConnecting, ce.Detail, time.Time{}, 0)
 			case protocols.ConnOnline:
-				s.set(StateOnline, "", time.Time{}, 0)
+				if attached.Load() { // before that, run sets it once attached
+					s.set(StateOnline, "", time.Time{}, 0)
+				}
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"polyglot/config"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,5 +283,39 @@ func TestMissingPasswordIsNotARefusedLogin(t *testing.T) {
 	}
 	if m.ReconnectNow() != 0 {
 		t.Fatal("a login-needed account was woken: without a password it would only fail again")
+	}
+}
+
+// TestOnlineOnlyOnceAttached: a connector that reports "online" from inside
+// Connect (Matrix does) does not make the account online before the inbox
+// has its connector: a send planned on that state would miss the route
+// (CI saw `polyglot send` queue a Matrix DM as "unencrypted" so).
+func TestOnlineOnlyOnceAttached(t *testing.T) {
+	release := make(chan struct{})
+	sc := &script{}
+	sc.onLogin = func(SecretSource) error {
+		sc.last().events <- protocols.ConnectionEvent{State: protocols.ConnOnline}
+		<-release
+		return nil
+	}
+	var once sync.Once
+	done := func() { once.Do(func() { close(release) }) }
+	h := newHarness(t, sc)
+	t.Cleanup(done) // runs before the harness stops the manager
+	waitFor(t, "the connector's own online event", func() bool {
+		for _, s := range h.rec.connStates() {
+			if s == protocols.ConnOnline {
+				return true
+			}
+		}
+		return false
+	})
+	if st := h.status(); st.State == StateOnline || h.rec.isAttached(h.id) {
+		t.Fatalf("online before Connect returned: state %v, attached %v", st.State, h.rec.isAttached(h.id))
+	}
+	done()
+	h.waitState(t, StateOnline)
+	if !h.rec.isAttached(h.id) {
+		t.Fatal("online but not attached")
 	}
 }

@@ -37,7 +37,8 @@ func (in *Inbox) OpenTarget(ctx context.Context, account string, t Target) (Conv
 	chat.Group = true
 	// The connector's own ChatEvent may come later; this one makes the
 	// conversation exist now, so it can open.
-	if err := in.Ingest(account, protocols.ChatEvent{Chat: chat, Encryption: c.PeerEncryption(protocols.Address{})}); err != nil {
+	room := protocols.Address{Network: c.Network(), Account: protocols.AccountID(account), ID: string(chat.ID)}
+	if err := in.Ingest(account, protocols.ChatEvent{Chat: chat, Encryption: c.PeerEncryption(room)}); err != nil {
 		return 0, err
 	}
 	var conv ConversationID

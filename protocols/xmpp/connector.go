@@ -95,6 +95,14 @@ type room struct {
 	// nothing to catch up from), so live room messages may move its
 	// position.
 	caughtUp bool
+	// OMEMO (mucomemo.go): infoKnown once the room said what it is;
+	// omemo when it is members-only and non-anonymous; members from its
+	// affiliation lists; occupants maps nicks to the real bare JIDs their
+	// presence shows (this join's).
+	infoKnown bool
+	omemo     bool
+	members   map[string]bool
+	occupants map[string]string
 }
 
 // New validates cfg and returns an unconnected Connector.
@@ -155,6 +163,9 @@ func (c *Connector) Events() <-chan protocols.Event { return c.events }
 // from the store: no network), else transport encryption —
 // and that only when the server's certificate was verified.
 func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption {
+	if r := c.roomOf(peer.ID); r != nil {
+		return c.roomEncryption(r)
+	}
 	if c.peerOMEMO(peer.ID) {
 		if j, err := jid.Parse(peer.ID); err == nil {
 			return c.omemoClass(context.Background(), j.Bare().String())
@@ -164,6 +175,17 @@ func (c *Connector) PeerEncryption(peer protocols.Address) protocols.Encryption 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.encLocked()
+}
+
+// roomOf is the joined (or configured) room at addr, or nil.
+func (c *Connector) roomOf(addr string) *room {
+	j, err := jid.Parse(addr)
+	if err != nil || addr == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rooms[j.Bare().String()]
 }
 
 // transportEnc is what a message gets without OMEMO.

@@ -90,7 +90,7 @@
 // when Config.DeliveryReceipts(from) says so (nil: never). Presence goes only
 // to subscribers the user approved through AnswerRequest.
 //
-// # Encryption: OMEMO 0.3 for 1:1 chats (omemo.go, package omemo)
+// # Encryption: OMEMO 0.3 (omemo.go, mucomemo.go, package omemo)
 //
 // With Config.OMEMOKey (from the keystore) and DataDir, the account is one
 // OMEMO device (eu.siacs.conversations.axolotl, as profanity, Conversations,
@@ -99,7 +99,7 @@
 // devices) and publishes its bundle, both with access_model=open.
 //   - PeerEncryption is EncE2EE for a 1:1 peer whose stored device list
 //     has a device we can encrypt to (no network), else EncTransport (TLS
-//     to the server, verified). Rooms stay EncTransport: no MUC OMEMO here.
+//     to the server, verified). Rooms: see below.
 //   - Send refreshes the peer's and our own device list (the user is
 //     sending: consented), builds sessions from bundles where needed, and
 //     encrypts to every reachable device of the peer and our own other
@@ -120,8 +120,35 @@
 //     ratchet key. What cannot be decrypted becomes an Undecryptable
 //     message whose Notice says why and which device sent it.
 //   - Nothing is fetched toward a stranger: bundles and device lists only
-//     when sending; a prekey message from a stranger is decrypted (it
+//     when sending (device lists also for the members of a room the user
+//     joined, below); a prekey message from a stranger is decrypted (it
 //     lands in Requests like any first message).
+//   - Group chats (mucomemo.go), as Conversations, Dino and profanity do
+//     it: only a room whose disco#info says muc_membersonly and
+//     muc_nonanonymous can carry OMEMO. Its members are its affiliation
+//     lists (owner, admin, member: Prosody lets a member ask for them in
+//     such a room) plus the real JIDs occupants' presence shows. After a
+//     join (the user joined: consented) the connector asks for them and
+//     for every member's device list, and again before each send.
+//     PeerEncryption(room) is EncE2EE when the room can carry OMEMO and
+//     every member (but us) has a device we can reach, else EncTransport;
+//     verified is not offered for rooms. Send encrypts to every device of
+//     every member and our own other devices in one <encrypted> element
+//     (type groupchat, fallback body); a member none of whose devices can
+//     be reached fails the send (ErrEncryptionUnavailable, naming them).
+//     A public or semi-anonymous room, or a member who publishes no
+//     device, refuses MinEncryption ≥ E2EE with ErrEncryptionUnavailable
+//     saying why; with a lower minimum (the user allowed the downgrade)
+//     the text goes with TLS only.
+//   - A room's OMEMO message from room/nick is decrypted as the sender's
+//     real JID: from the occupant's presence for a live one; for one the
+//     room hands out (room MAM, join history stamped by the room) from the
+//     <x><item jid/> Prosody adds to what it archives in a non-anonymous
+//     room (the last one: a sender's own <x> comes before it and is never
+//     believed). Our own echo (our nick or our JID) is ours: its text was
+//     kept by RememberSent, as for 1:1 archive copies. A sender the room
+//     does not name is an Undecryptable message saying so; other failures
+//     name the member and device.
 //   - Our presence carries entity caps (XEP-0115, caps.go) with
 //     eu.siacs.conversations.axolotl.devicelist+notify, so the server pushes
 //     our own account's and our (mutually subscribed) contacts' device lists;

@@ -187,6 +187,7 @@ func (c *Connector) onPresence(p *inPresence) {
 }
 
 func (c *Connector) onRoomPresence(r *room, from jid.JID, p *inPresence) {
+	c.onRoomOccupant(r, from, p)
 	self := false
 	if p.MUCUser != nil {
 		for _, s := range p.MUCUser.Statuses {
@@ -329,6 +330,20 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	default:
 		chat, sender = from.Bare(), from.Bare()
 	}
+	// In a room, an OMEMO message is decrypted as its sender's real JID
+	// (ours: our own echo, or another device of ours).
+	var member jid.JID
+	knownMember := false
+	if group && m.Encrypted != nil {
+		// What the stanza says about its sender counts only when the room
+		// says it: an archive result, or join history the room stamped
+		// (the room strips such stamps from what occupants send).
+		byRoom := archiveID != "" || (m.Delay != nil && strings.EqualFold(m.Delay.From, from.Bare().String()))
+		member, knownMember = c.roomSender(r, from.Resourcepart(), m, byRoom)
+		if knownMember && member.Equal(c.me) {
+			out = true
+		}
+	}
 	at := stamp
 	if at.IsZero() {
 		at = time.Now()
@@ -397,28 +412,36 @@ func (c *Connector) convert(m *inMessage, out, historical bool, archiveID string
 	body := m.body()
 	var notice string
 	undecryptable := false
-	if m.Encrypted != nil && !group {
+	if m.Encrypted != nil {
 		// The body beside an OMEMO element is the fallback for clients
 		// without it: never shown.
 		who := from.Bare()
-		if out {
+		switch {
+		case out:
 			who = c.me
+		case group:
+			who = member
 		}
-		d := c.decryptIn(who, m.Encrypted)
-		evs = append(evs, c.newsEvents()...)
-		if d.keyTransport {
-			return evs
+		if group && !out && !knownMember {
+			body, notice, undecryptable, enc = "", fmt.Sprintf("could not decrypt an OMEMO message from %s: the room does not show who they are", from.Resourcepart()), true, protocols.EncE2EE
+		} else {
+			d := c.decryptIn(who, m.Encrypted)
+			evs = append(evs, c.newsEvents()...)
+			if d.keyTransport {
+				return evs
+			}
+			body, enc = d.body, protocols.EncE2EE
+			// Rooms are E2EE, never verified (not offered for rooms).
+			if !group && !d.undecryptable && c.sentVerified(who, d.device, chat) {
+				enc = protocols.EncE2EEVerified
+			}
+			if d.undecryptable {
+				notice, undecryptable = d.notice, true
+				if group {
+					notice = strings.Replace(notice, "OMEMO message", "OMEMO message of "+who.String(), 1)
+				}
+			}
 		}
-		body, enc = d.body, protocols.EncE2EE
-		if !d.undecryptable && c.sentVerified(who, d.device, chat) {
-			enc = protocols.EncE2EEVerified
-		}
-		if d.undecryptable {
-			notice, undecryptable = d.notice, true
-		}
-	} else if m.Encrypted != nil {
-		// Room OMEMO is not done yet: say so rather than show the fallback.
-		body, notice, undecryptable = "", "could not decrypt an OMEMO message: OMEMO in group chats is not supported yet", true
 	}
 	if m.Replace != nil && body != "" {
 		b, _ := capBody(body, c.cfg.MaxBody)

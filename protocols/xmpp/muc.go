@@ -51,6 +51,7 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	// Without a position the join history is where the room starts for
 	// us, so its messages may move the position at once.
 	r.caughtUp = since == ""
+	r.occupants = map[string]string{} // this join's presences fill it
 	c.mu.Unlock()
 
 	full, err := rj.WithResource(nick)
@@ -74,7 +75,8 @@ func (c *Connector) JoinRoom(ctx context.Context, roomAddr string) error {
 	case <-wctx.Done():
 		return fmt.Errorf("xmpp: join %s: %w", rj, wctx.Err())
 	}
-	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: protocols.ChatID(rj.String()), Group: true, Name: rj.Localpart()}, Encryption: c.PeerEncryption(protocols.Address{})})
+	c.emit(protocols.ChatEvent{Chat: protocols.Chat{ID: protocols.ChatID(rj.String()), Group: true, Name: rj.Localpart()}, Encryption: c.roomEncryption(r)})
+	go c.learnRoom(r)
 	if since != "" {
 		if err := c.roomCatchUp(ctx, sess, r, since); err != nil {
 			// The conversation stays usable; the position stays put, so the

@@ -62,12 +62,12 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		return protocols.SendResult{}, err
 	}
 	group = group || msg.Group
-	// OMEMO here is for 1:1 chats; verified needs every device of the
-	// peer compared (checked before a ratchet moves).
-	if group && msg.MinEncryption >= protocols.EncE2EE {
-		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
+	// Verified needs every device of the peer compared (checked before a
+	// ratchet moves); rooms offer E2EE, never verified.
+	if group && msg.MinEncryption > protocols.EncE2EE {
+		return protocols.SendResult{}, fmt.Errorf("%w: verified encryption is not offered in group chats", protocols.ErrEncryptionUnavailable)
 	}
-	if msg.MinEncryption > protocols.EncE2EE && c.PeerEncryption(protocols.Address{ID: to.String()}) < msg.MinEncryption {
+	if !group && msg.MinEncryption > protocols.EncE2EE && c.PeerEncryption(protocols.Address{ID: to.String()}) < msg.MinEncryption {
 		return protocols.SendResult{}, fmt.Errorf("%w: not every OMEMO device of %s is compared", protocols.ErrEncryptionUnavailable, to.Bare())
 	}
 	if msg.ClientID == "" {
@@ -130,7 +130,16 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 		ChatState: NewChatState(StateActive),
 	}
 	res.Encryption = c.transportEnc()
-	if !group {
+	if group {
+		enc, err := c.encryptRoom(ctx, c.roomOf(to.String()), msg.Body, msg.MinEncryption)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if enc != nil {
+			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
+			res.Encryption = protocols.EncE2EE
+		}
+	} else {
 		enc, err := c.encryptFor(ctx, to, msg.Body, msg.MinEncryption)
 		if err != nil {
 			return protocols.SendResult{}, err
@@ -284,7 +293,22 @@ func (c *Connector) Edit(ctx context.Context, chat protocols.ChatID, targetID pr
 		Replace:  &Replace{ID: c.wireID(to.String(), group, string(targetID))},
 	}
 	encClass := c.transportEnc()
-	if !group {
+	if r := c.roomOf(to.String()); group && r != nil {
+		// A correction in an OMEMO room goes encrypted as the room's
+		// messages do.
+		min := protocols.EncNone
+		if c.roomEncryption(r) >= protocols.EncE2EE {
+			min = protocols.EncE2EE
+		}
+		enc, err := c.encryptRoom(ctx, r, newBody, min)
+		if err != nil {
+			return protocols.SendResult{}, err
+		}
+		if enc != nil {
+			out.Body, out.Encrypted, out.EME, out.Store = omemo.Fallback, enc, omemo.NewEME(), &Store{}
+			encClass = protocols.EncE2EE
+		}
+	} else if !group {
 		// A correction of an OMEMO conversation goes encrypted too: the
 		// <replace/> stays outside, the new text inside.
 		min := protocols.EncNone

@@ -162,6 +162,7 @@ type Store struct {
 // delay is XEP-0203.
 type delay struct {
 	Stamp string `xml:"stamp,attr"`
+	From  string `xml:"from,attr,omitempty"`
 }
 
 func (d *delay) time() time.Time {

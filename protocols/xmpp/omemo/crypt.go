@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,9 +213,27 @@ func (m *Manager) RememberSent(ctx context.Context, enc *Encrypted, body []byte)
 // exist. It fails with ErrNoDevices if no device of the peer can be reached.
 // A nil body makes a key-transport element (no payload).
 func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) (*Encrypted, error) {
-	jids := []string{peer, m.own}
-	if peer == m.own {
-		jids = jids[:1] // a note to ourselves: our other devices only
+	return m.EncryptTo(ctx, iq, []string{peer}, body)
+}
+
+// EncryptTo is Encrypt for several peers at once (the members of a group
+// chat): one element, one key per device of every peer and of our own
+// other devices. Each peer must get at least one device, or it fails with
+// ErrNoDevices naming those that got none: a member left out would read
+// nothing.
+func (m *Manager) EncryptTo(ctx context.Context, iq IQ, peers []string, body []byte) (*Encrypted, error) {
+	jids := []string{m.own}
+	isPeer := map[string]bool{}
+	for _, p := range peers {
+		if !isPeer[p] {
+			isPeer[p] = true
+			if p != m.own {
+				jids = append(jids, p)
+			}
+		}
+	}
+	if len(isPeer) == 0 {
+		return nil, ErrNoDevices
 	}
 	targets := map[string][]uint32{}
 	m.mu.Lock()
@@ -255,7 +274,7 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	reached := 0
+	reached := map[string]int{}
 	for _, j := range jids {
 		for _, d := range targets[j] {
 			addr := protocol.NewSignalAddress(j, d)
@@ -277,19 +296,27 @@ func (m *Manager) Encrypt(ctx context.Context, iq IQ, peer string, body []byte) 
 				k.PreKey = "true"
 			}
 			enc.Header.Keys = append(enc.Header.Keys, k)
-			if j == peer {
-				reached++
-			}
+			reached[j]++
 		}
 	}
 	if len(why) > 0 {
 		m.log.Warn().Strs("devices", why).Msg("OMEMO: some devices not reached")
 	}
-	if reached == 0 {
-		if len(why) > 0 {
-			return nil, fmt.Errorf("%w (%s)", ErrNoDevices, strings.Join(why, "; "))
+	var missed []string
+	for _, p := range peers {
+		if reached[p] == 0 && (p != m.own || len(isPeer) == 1) && !slices.Contains(missed, p) {
+			missed = append(missed, p)
 		}
-		return nil, ErrNoDevices
+	}
+	if len(missed) > 0 {
+		what := ErrNoDevices
+		if len(isPeer) > 1 {
+			what = fmt.Errorf("%w: %s", ErrNoDevices, strings.Join(missed, ", "))
+		}
+		if len(why) > 0 {
+			return nil, fmt.Errorf("%w (%s)", what, strings.Join(why, "; "))
+		}
+		return nil, what
 	}
 	return enc, nil
 }

@@ -109,10 +109,7 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	caption := ""
 	var oob *OOB
 	if msg.File != nil {
-		u, withOOB, err := c.fileURL(ctx, sess, to, group, msg)
-		if errors.Is(err, errNoOMEMOForRoom) {
-			return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
-		}
+		u, withOOB, err := c.fileURL(ctx, sess, to, msg)
 		if err != nil {
 			return protocols.SendResult{}, err
 		}

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -134,16 +133,10 @@ func (c *Connector) UploadLimit(ctx context.Context) (int64, error) {
 	return svc.limit, nil
 }
 
-// FileEncryption: with OMEMO the upload is aesgcm-encrypted, as the text
-// is; otherwise it is TLS only (to the server), like the text. A room
-// gets no OMEMO here.
+// FileEncryption: where the text goes with OMEMO (a contact, or a room
+// with OMEMO) the upload is aesgcm-encrypted; otherwise it is TLS only to
+// the server, like the text.
 func (c *Connector) FileEncryption(peer protocols.Address) protocols.Encryption {
-	c.mu.Lock()
-	_, group := c.rooms[peer.ID]
-	c.mu.Unlock()
-	if group {
-		return c.transportEnc()
-	}
 	return c.PeerEncryption(peer)
 }
 
@@ -275,19 +268,14 @@ func (c *Connector) httpClient() (*http.Client, error) {
 	return &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
 }
 
-// errNoOMEMOForRoom: files in rooms go unencrypted here, like text.
-var errNoOMEMOForRoom = errors.New("no OMEMO in rooms")
-
-// fileURL uploads msg.File for a message to to: aesgcm when the message
-// will be OMEMO-encrypted. It returns the URL (the body) and whether an
-// OOB element goes with it (only for a plain https URL).
-func (c *Connector) fileURL(ctx context.Context, sess *mxmpp.Session, to jid.JID, group bool, msg protocols.OutgoingMessage) (string, bool, error) {
-	encrypt := !group && c.peerOMEMO(to.String())
-	if group && msg.MinEncryption >= protocols.EncE2EE {
-		return "", false, errNoOMEMOForRoom
-	}
+// fileURL uploads msg.File for a message to to (a contact or a room):
+// aesgcm when the message will be OMEMO-encrypted. It returns the URL
+// (the body) and whether an OOB element goes with it (only for a plain
+// https URL: an aesgcm one travels inside OMEMO alone).
+func (c *Connector) fileURL(ctx context.Context, sess *mxmpp.Session, to jid.JID, msg protocols.OutgoingMessage) (string, bool, error) {
+	encrypt := c.PeerEncryption(protocols.Address{Network: protocols.XMPP, ID: to.String()}).IsE2EE()
 	if !encrypt && msg.MinEncryption >= protocols.EncE2EE {
-		return "", false, fmt.Errorf("%w: no OMEMO session with %s for the file", protocols.ErrEncryptionUnavailable, to)
+		return "", false, fmt.Errorf("%w: no OMEMO with %s for the file", protocols.ErrEncryptionUnavailable, to)
 	}
 	u, err := c.uploadFile(ctx, sess, *msg.File, encrypt)
 	return u, !encrypt, err

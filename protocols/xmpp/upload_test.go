@@ -166,3 +166,52 @@ func TestFileUploadAESGCMOverOMEMO(t *testing.T) {
 		t.Fatal("a wrong key decrypted the file")
 	}
 }
+
+// TestFileUploadAESGCMInOMEMORoom: in a members-only room with OMEMO a
+// file goes aesgcm-encrypted like the room's text, and another member
+// decrypts it to the same bytes.
+func TestFileUploadAESGCMInOMEMORoom(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.Register("alice", "alicepw")
+	p.Register("bob", "bobpw")
+	alice := omemoClient(t, p, "alice", "alicepw", t.TempDir(), "a1")
+	bob := omemoClient(t, p, "bob", "bobpw", t.TempDir(), "b1")
+	ain, bin := newInbox(t, alice), newInbox(t, bob)
+	room := "files@" + p.MUCDomain()
+	if _, err := alice.Join(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	privateRoom(t, alice, room, "bob@localhost")
+	if _, err := bob.Join(ctx10(t), room); err != nil {
+		t.Fatal(err)
+	}
+	waitRoomE2EE(t, alice, ain, room)
+	if fe := alice.FileEncryption(xmppAddr(room)); fe != protocols.EncE2EE {
+		t.Fatalf("FileEncryption(room) = %v", fe)
+	}
+	f, content := xmppFile(t, "minutes.txt", "text/plain", 20<<10)
+	res, err := alice.Send(ctx10(t), protocols.OutgoingMessage{ClientID: "room-file", Chat: protocols.ChatID(room), Group: true, File: &f, MinEncryption: protocols.EncE2EE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encryption != protocols.EncE2EE || !strings.HasPrefix(res.Attachments[0].URL, "aesgcm://") {
+		t.Fatalf("result %+v", res)
+	}
+	var got protocols.Message
+	bin.until("the room file", func(ms []protocols.Message) bool {
+		for _, m := range ms {
+			if len(m.Attachments) == 1 {
+				got = m
+				return true
+			}
+		}
+		return false
+	})
+	if got.Encryption != protocols.EncE2EE || !got.Chat.Group {
+		t.Fatalf("bob got %+v", got)
+	}
+	path, err := bob.Download(ctx10(t), got.Attachments[0], t.TempDir())
+	if b, _ := os.ReadFile(path); err != nil || !bytes.Equal(b, content) {
+		t.Fatalf("bob's download: %v", err)
+	}
+}

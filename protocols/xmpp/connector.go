@@ -73,6 +73,9 @@ type Connector struct {
 	seen    *lru[bool]     // NetworkIDs already delivered (live vs catch-up)
 	outArch *lru[bool]     // our origin-ids found in our own archive
 	react   *lru[[]string] // last reaction set per target+sender (XEP-0444 sends sets)
+	// avail is each contact's available resources this session (bare →
+	// resource → state): a contact is online while any client of theirs is.
+	avail map[string]map[string]protocols.PresenceState
 
 	// om is OMEMO (nil when off); republishing guards its bundle refresh.
 	om           *omemo.Manager
@@ -374,6 +377,10 @@ func isAuthErr(err error) bool {
 }
 
 func (c *Connector) afterLogin(ctx context.Context, sess *mxmpp.Session) error {
+	// The server sends every contact's presence anew after ours.
+	c.mu.Lock()
+	c.avail = map[string]map[string]protocols.PresenceState{}
+	c.mu.Unlock()
 	// Carbons first so nothing sent by another client slips between.
 	if err := c.iq(ctx, sess, "set", "", struct {
 		XMLName xml.Name `xml:"urn:xmpp:carbons:2 enable"`

@@ -204,3 +204,31 @@ func TestDeclineAndInvite(t *testing.T) {
 		t.Fatalf("room message %+v", me.Message)
 	}
 }
+
+// TestContactOnlineWhileAnyClientIs: carol runs two clients; one quitting
+// leaves her online (the other is still open), the second quitting makes
+// her offline.
+func TestContactOnlineWhileAnyClientIs(t *testing.T) {
+	p := testserver.StartProsody(t)
+	p.MakeContacts("alice", "pw", "carol", "pw")
+	alice := newClient(t, p, "alice", "pw", nil)
+	phone := p.StartPeer("carol@localhost", "pw")
+	waitEvent(t, alice, 20*time.Second, func(e protocols.PresenceEvent) bool {
+		return e.From.ID == "carol@localhost" && e.State == protocols.PresenceOnline
+	})
+	laptop := p.StartPeer("carol@localhost", "pw")
+	laptop.Do(map[string]any{"op": "raw", "xml": "<presence><status>on the laptop</status></presence>"})
+	waitEvent(t, alice, 20*time.Second, func(e protocols.PresenceEvent) bool {
+		return e.From.ID == "carol@localhost" && e.Status == "on the laptop"
+	})
+	phone.Close()
+	// The next presence of carol alice hears is the phone leaving: she
+	// must still be online through the laptop.
+	if ev := waitEvent(t, alice, 20*time.Second, func(e protocols.PresenceEvent) bool { return e.From.ID == "carol@localhost" }); ev.State != protocols.PresenceOnline {
+		t.Fatalf("carol's phone quit while her laptop is open: %v", ev.State)
+	}
+	laptop.Close()
+	waitEvent(t, alice, 20*time.Second, func(e protocols.PresenceEvent) bool {
+		return e.From.ID == "carol@localhost" && e.State == protocols.PresenceOffline
+	})
+}

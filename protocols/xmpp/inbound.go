@@ -182,7 +182,7 @@ func (c *Connector) onPresence(p *inPresence) {
 		case p.Show == "away" || p.Show == "xa" || p.Show == "dnd":
 			st = protocols.PresenceAway
 		}
-		c.emit(protocols.PresenceEvent{From: c.addr(from.Bare()), State: st, Status: p.Status})
+		c.emit(protocols.PresenceEvent{From: c.addr(from.Bare()), State: c.contactPresence(bare, from.Resourcepart(), st), Status: p.Status})
 	}
 }
 
@@ -578,4 +578,39 @@ func errText(p *inPresence) string {
 		names = append(names, c.XMLName.Local)
 	}
 	return p.ErrorEl.Type + " " + strings.Join(names, " ")
+}
+
+// contactPresence records one resource's state and returns the contact's:
+// online while any of their clients is, away if the available ones all
+// are, offline once the last one left (one client quitting does not make
+// a contact with another one open look offline).
+func (c *Connector) contactPresence(bare, resource string, st protocols.PresenceState) protocols.PresenceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.avail == nil {
+		c.avail = map[string]map[string]protocols.PresenceState{}
+	}
+	res := c.avail[bare]
+	switch {
+	case st == protocols.PresenceOffline && resource == "":
+		res = nil // the bare JID went away (e.g. a subscription ended): every client
+	case st == protocols.PresenceOffline:
+		delete(res, resource)
+	default:
+		if res == nil {
+			res = map[string]protocols.PresenceState{}
+			c.avail[bare] = res
+		}
+		res[resource] = st
+	}
+	best := protocols.PresenceOffline
+	for _, s := range res {
+		if s == protocols.PresenceOnline || best == protocols.PresenceOffline {
+			best = s
+		}
+	}
+	if len(res) == 0 {
+		delete(c.avail, bare)
+	}
+	return best
 }

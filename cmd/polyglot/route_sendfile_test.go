@@ -21,8 +21,10 @@ type fileConn struct {
 	files []string
 }
 
-func (c *fileConn) FileEncryption(p protocols.Address) protocols.Encryption { return c.PeerEncryption(p) }
-func (c *fileConn) UploadLimit(context.Context) (int64, error)              { return 0, nil }
+func (c *fileConn) FileEncryption(p protocols.Address) protocols.Encryption {
+	return c.PeerEncryption(p)
+}
+func (c *fileConn) UploadLimit(context.Context) (int64, error) { return 0, nil }
 
 func (c *fileConn) Send(ctx context.Context, m protocols.OutgoingMessage) (protocols.SendResult, error) {
 	res, err := c.planConn.Send(ctx, m)

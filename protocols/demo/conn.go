@@ -400,7 +400,7 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 	if msg.To.ID == "" && msg.Chat == "" {
 		return protocols.SendResult{}, fmt.Errorf("demo %s: %w: no recipient", c.net, protocols.ErrUnknownPeer)
 	}
-	if strings.TrimSpace(msg.Body) == "" {
+	if strings.TrimSpace(msg.Body) == "" && msg.File == nil {
 		return protocols.SendResult{}, fmt.Errorf("demo %s: empty message", c.net)
 	}
 	if !utf8.ValidString(msg.Body) {
@@ -445,10 +445,18 @@ func (c *conn) Send(ctx context.Context, msg protocols.OutgoingMessage) (protoco
 		Encryption: enc,
 		At:         c.w.now(),
 	}
+	if msg.File != nil {
+		att, err := c.upload(*msg.File, clientID)
+		if err != nil {
+			c.mu.Unlock()
+			return protocols.SendResult{}, err
+		}
+		res.Attachments = []protocols.Attachment{att}
+	}
 	c.sent[clientID] = res
 	lg := c.chatLocked(chat, rm != nil)
 	m := c.message(lg, nil, msg.Body, res.At, res.NetworkID)
-	m.ClientID, m.ReplyTo, m.Encryption = clientID, msg.ReplyTo, enc
+	m.ClientID, m.ReplyTo, m.Encryption, m.Attachments = clientID, msg.ReplyTo, enc, res.Attachments
 	lg.msgs = append(lg.msgs, m)
 	c.mu.Unlock()
 

@@ -75,6 +75,9 @@ func (c *conn) Download(ctx context.Context, att protocols.Attachment, dir strin
 	if err := c.check(ctx); err != nil {
 		return "", err
 	}
+	if b, ok := c.w.sentFile(att.URL); ok {
+		return download.Save(dir, att.Name, b)
+	}
 	if att.URL != pictureURL {
 		return "", fmt.Errorf("demo: no file at %q", att.URL)
 	}

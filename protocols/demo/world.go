@@ -99,6 +99,9 @@ type World struct {
 	outMu     sync.Mutex
 	out       []Outbound
 	delivered map[protocols.ClientID]int
+
+	filesMu sync.Mutex
+	files   map[string][]byte // files the user sent, by their demo URL
 }
 
 // New builds the world. Nothing runs until a connector's Connect.

@@ -141,3 +141,25 @@ func TestXMPPSendFileCLI(t *testing.T) {
 		t.Fatalf("too large: exit %d: %s%s", code, out, stderr)
 	}
 }
+
+// TestDemoSendFile: in the demo (no account), ctrl+a sends a file to Alice
+// like on a real network: the confirmation names it, its type, size and
+// route, and the sent message shows the file in the conversation.
+func TestDemoSendFile(t *testing.T) {
+	s, _ := demoSession(t, "1")
+	dir := t.TempDir()
+	fileFor(t, dir, "agenda.txt", []byte("1. welcome\n"), 2<<10)
+	s.WaitFor(10*time.Second, "Alice Martin")
+	openConversation(t, s, "Alice Martin")
+	s.Keys("C-a")
+	s.WaitFor(10*time.Second, "Send a file", "path:")
+	s.Type(dir + "/agen")
+	s.Keys("Tab")
+	s.WaitFor(10*time.Second, "agenda.txt")
+	s.Keys("Enter")
+	s.WaitFor(20*time.Second, "agenda.txt · text/plain", "→ via", "caption (optional):")
+	s.Type("for tomorrow")
+	s.Keys("Enter")
+	s.WaitGone(20*time.Second, "Send a file")
+	s.WaitFor(20*time.Second, "agenda.txt", "for tomorrow")
+}

@@ -106,6 +106,8 @@ type room struct {
 	omemo     bool
 	members   map[string]bool
 	occupants map[string]string
+	learning  bool // a learnRoom runs (at most one per room at a time)
+	again     bool // learn once more when it ends (a member came meanwhile)
 }
 
 // New validates cfg and returns an unconnected Connector.

@@ -126,6 +126,23 @@ func (c *Connector) learnRoom(r *room) {
 	if c.om == nil {
 		return
 	}
+	c.mu.Lock()
+	if r.learning {
+		c.mu.Unlock()
+		return
+	}
+	r.learning = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		r.learning = false
+		again := r.again
+		r.again = false
+		c.mu.Unlock()
+		if again {
+			go c.learnRoom(r)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.refreshRoom(ctx, r); err != nil {
@@ -267,7 +284,7 @@ func (c *Connector) onRoomOccupant(r *room, from jid.JID, p *inPresence) {
 			aff = it.Affiliation
 		}
 	}
-	learn := false
+	learn, relearn := false, false
 	c.mu.Lock()
 	if r.occupants == nil {
 		r.occupants = map[string]string{}
@@ -276,6 +293,12 @@ func (c *Connector) onRoomOccupant(r *room, from jid.JID, p *inPresence) {
 		delete(r.occupants, nick)
 	} else if real != "" {
 		learn = r.omemo && r.occupants[nick] != real && real != c.me.String()
+		// A room made members-only and non-anonymous after we joined
+		// (its owner configures it, then members come): ask it again.
+		if !r.omemo && r.occupants[nick] != real && real != c.me.String() {
+			relearn = !r.learning
+			r.again = r.learning
+		}
 		r.occupants[nick] = real
 	}
 	if real != "" && r.members != nil {
@@ -289,6 +312,9 @@ func (c *Connector) onRoomOccupant(r *room, from jid.JID, p *inPresence) {
 	c.mu.Unlock()
 	if learn && c.om != nil {
 		go c.learnMember(real)
+	}
+	if relearn && c.om != nil {
+		go c.learnRoom(r)
 	}
 }
 

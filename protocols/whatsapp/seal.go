@@ -1,15 +1,10 @@
 package whatsapp
 
 import (
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"sync"
 
-	"golang.org/x/crypto/chacha20poly1305"
+	"polyglot/internal/rowseal"
 )
 
 // StoreKeyKind is the keystore kind of an account's store key: the secret
@@ -18,73 +13,33 @@ import (
 const StoreKeyKind = "store-key"
 
 // StoreKeySize is the length of a store key.
-const StoreKeySize = 32
+const StoreKeySize = rowseal.KeySize
 
 // NewStoreKey returns a fresh random store key (made when a device is
 // linked, or when an earlier version's plaintext store is first sealed).
-func NewStoreKey() []byte {
-	k := make([]byte, StoreKeySize)
-	rand.Read(k)
-	return k
-}
+func NewStoreKey() []byte { return rowseal.NewKey() }
 
 // ErrWrongStoreKey: whatsapp.db was sealed under another key than the one
 // the keystore holds for the account. Nothing was read or written.
 var ErrWrongStoreKey = errors.New("whatsapp.db is sealed with a different key than the keystore holds for this account; " +
 	"if the keystore was replaced, remove the account and link this computer again")
 
-const sealVersion = 1
-
-// sealer seals whatsmeow's secrets under keys derived from the store key:
-// one key per purpose (HKDF-SHA256, the file's random salt), so a value
-// cannot be opened as another kind, and the row's identity as associated
-// data, so a sealed value moved to another row does not open.
-type sealer struct {
-	root  []byte
-	salt  []byte
-	mu    sync.Mutex
-	aeads map[string]cipher.AEAD
-}
+// sealer seals whatsmeow's secrets (package rowseal) and masks the
+// fixed-length ones.
+type sealer struct{ s *rowseal.Sealer }
 
 func newSealer(key, salt []byte) *sealer {
-	return &sealer{root: key, salt: salt, aeads: map[string]cipher.AEAD{}}
+	return &sealer{rowseal.New(key, salt, "polyglot whatsapp store")}
 }
 
-func (s *sealer) derive(info string, n int) []byte {
-	k, err := hkdf.Key(sha256.New, s.root, s.salt, "polyglot whatsapp store: "+info, n)
-	if err != nil {
-		// Only for n beyond 255 hash lengths, which no caller asks for.
-		panic(err)
-	}
-	return k
-}
+func (s *sealer) derive(info string, n int) []byte { return s.s.Derive(info, n) }
 
-func (s *sealer) aead(purpose string) cipher.AEAD {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.aeads[purpose]
-	if !ok {
-		var err error
-		a, err = chacha20poly1305.NewX(s.derive("seal "+purpose, chacha20poly1305.KeySize))
-		if err != nil {
-			panic(err) // the key has the right size by construction
-		}
-		s.aeads[purpose] = a
-	}
-	return a
-}
-
-// seal encrypts plain with XChaCha20-Poly1305 (random nonce) as version ||
-// nonce || ciphertext. Nil stays nil: whatsmeow stores NULL for "none".
+// seal encrypts plain. Nil stays nil: whatsmeow stores NULL for "none".
 func (s *sealer) seal(purpose, ad string, plain []byte) []byte {
 	if plain == nil {
 		return nil
 	}
-	a := s.aead(purpose)
-	out := make([]byte, 1+a.NonceSize(), 1+a.NonceSize()+len(plain)+a.Overhead())
-	out[0] = sealVersion
-	rand.Read(out[1:])
-	return a.Seal(out, out[1:], plain, []byte(ad))
+	return s.s.Seal(purpose, ad, plain)
 }
 
 // open reverses seal; a value that does not open (another key, another
@@ -93,17 +48,12 @@ func (s *sealer) open(purpose, ad string, sealed []byte) ([]byte, error) {
 	if sealed == nil {
 		return nil, nil
 	}
-	a := s.aead(purpose)
-	if len(sealed) < 1+a.NonceSize()+a.Overhead() || sealed[0] != sealVersion {
+	plain, err := s.s.Open(purpose, ad, sealed)
+	switch {
+	case errors.Is(err, rowseal.ErrNotSealed):
 		return nil, fmt.Errorf("whatsapp store: a %s is not sealed (written by an older Polyglot or damaged)", purpose)
-	}
-	n := 1 + a.NonceSize()
-	plain, err := a.Open(nil, sealed[1:n], sealed[n:], []byte(ad))
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("whatsapp store: a sealed %s does not open with this account's store key (damaged, or moved)", purpose)
-	}
-	if plain == nil {
-		plain = []byte{}
 	}
 	return plain, nil
 }

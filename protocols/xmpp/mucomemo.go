@@ -224,18 +224,7 @@ func (c *Connector) encryptRoom(ctx context.Context, r *room, body string, min p
 	if len(without) > 0 {
 		return refuse("%s in %s publishes no OMEMO device", strings.Join(without, ", "), r.jid)
 	}
-	enc, err := c.om.EncryptTo(ctx, c.omemoIQ, members, []byte(body))
-	c.emitNews()
-	if err != nil {
-		if errors.Is(err, omemo.ErrNoDevices) {
-			return nil, fmt.Errorf("%w: %v", protocols.ErrEncryptionUnavailable, err)
-		}
-		return nil, err
-	}
-	if err := c.om.RememberSent(ctx, enc, []byte(body)); err != nil {
-		c.log.Warn().Err(err).Msg("OMEMO: sent text not kept for the room's echo")
-	}
-	return enc, nil
+	return c.sealTo(ctx, members, body)
 }
 
 // fetchDeviceLists refreshes the device lists of members, a few at a

@@ -131,7 +131,14 @@ func (c *Connector) encryptFor(ctx context.Context, peer jid.JID, body string, m
 		}
 		return nil, nil
 	}
-	enc, err := c.om.Encrypt(ctx, c.omemoIQ, p, []byte(body))
+	return c.sealTo(ctx, []string{p}, body)
+}
+
+// sealTo encrypts body to every device of peers (and our other devices),
+// announces devices it learnt, and keeps the text for our own copy (the
+// archive's, a carbon's or a room's echo), which no key of ours opens.
+func (c *Connector) sealTo(ctx context.Context, peers []string, body string) (*omemo.Encrypted, error) {
+	enc, err := c.om.EncryptTo(ctx, c.omemoIQ, peers, []byte(body))
 	c.emitNews()
 	if err != nil {
 		if errors.Is(err, omemo.ErrNoDevices) {
@@ -140,7 +147,7 @@ func (c *Connector) encryptFor(ctx context.Context, peer jid.JID, body string, m
 		return nil, err
 	}
 	if err := c.om.RememberSent(ctx, enc, []byte(body)); err != nil {
-		c.log.Warn().Err(err).Msg("OMEMO: sent text not kept for our archive copy")
+		c.log.Warn().Err(err).Msg("OMEMO: sent text not kept for our own copy")
 	}
 	return enc, nil
 }

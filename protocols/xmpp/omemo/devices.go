@@ -2,8 +2,10 @@ package omemo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -111,7 +113,16 @@ func (m *Manager) SetDeviceList(ctx context.Context, jid string, ids []uint32) (
 
 // activeDevices lists jid's devices in its current list (not this one).
 func (m *Manager) activeDevices(ctx context.Context, jid string) ([]uint32, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT device FROM devices WHERE jid = ? AND active = 1`, jid)
+	ids, err := deviceIDs(ctx, m.db, `SELECT device FROM devices WHERE jid = ? AND active = 1`, jid)
+	if jid == m.own {
+		ids = slices.DeleteFunc(ids, func(d uint32) bool { return d == m.device })
+	}
+	return ids, err
+}
+
+// deviceIDs runs a query whose one column is a device id.
+func deviceIDs(ctx context.Context, db *sql.DB, query string, args ...any) ([]uint32, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +132,6 @@ func (m *Manager) activeDevices(ctx context.Context, jid string) ([]uint32, erro
 		var d uint32
 		if err := rows.Scan(&d); err != nil {
 			return nil, err
-		}
-		if jid == m.own && d == m.device {
-			continue
 		}
 		out = append(out, d)
 	}

@@ -242,20 +242,7 @@ func (m *sigStore) LoadSession(ctx context.Context, a *protocol.SignalAddress) (
 }
 
 func (m *sigStore) GetSubDeviceSessions(ctx context.Context, name string) ([]uint32, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT device FROM sessions WHERE jid = ?`, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var d uint32
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return deviceIDs(ctx, m.db, `SELECT device FROM sessions WHERE jid = ?`, name)
 }
 
 func (m *sigStore) StoreSession(ctx context.Context, a *protocol.SignalAddress, r *record.Session) error {

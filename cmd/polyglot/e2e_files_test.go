@@ -111,14 +111,7 @@ func TestXMPPSendFileCLI(t *testing.T) {
 	srv.Register("alice", "alice-pw-77")
 	srv.Register("bob", "bob-pass")
 	p := newProfile(t)
-	pwFile := filepath.Join(p.root, "pw")
-	if err := os.WriteFile(pwFile, []byte("alice-pw-77\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := p.run("", "account", "add", "xmpp", "alice@localhost",
-		"--server", srv.Addr(), "--ca-file", srv.CAFile(), "--password-file", pwFile); code != 0 {
-		t.Fatalf("account add: exit %d: %s", code, stderr)
-	}
+	addXMPPAccount(t, p, srv, "alice", "alice-pw-77")
 	bob := srv.StartPeer("bob@localhost", "bob-pass")
 	defer bob.Close()
 	dir := t.TempDir()

@@ -10,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"polyglot/internal/testserver"
 	"polyglot/internal/tmuxtest"
 	"polyglot/protocols"
-	"polyglot/protocols/xmpp"
-	"polyglot/protocols/xmpp/omemo"
 )
 
 // TestOMEMORoomInTheTerminal: the built binary joins a members-only,
@@ -30,17 +26,9 @@ func TestOMEMORoomInTheTerminal(t *testing.T) {
 	srv.Register("bob", "bob-pw")
 	room := "hideout@" + srv.MUCDomain()
 
-	bob, err := xmpp.New(xmpp.Config{JID: "bob@localhost", Password: "bob-pw", Server: srv.Addr(), CAFile: srv.CAFile(),
-		Resource: "b1", Account: "bob", DataDir: t.TempDir(), OMEMOKey: omemo.NewKey(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bob.Close() })
+	bob := omemoPeer(t, srv, "bob", "bob-pw")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := bob.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan protocols.Message, 100)
 	go func() {
 		for ev := range bob.Events() {

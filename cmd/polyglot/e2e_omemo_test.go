@@ -121,17 +121,9 @@ func TestOMEMORequestWaitsForConsent(t *testing.T) {
 	s := tmuxtest.Start(t, 140, 40, append(p.env(), "LANG=C.UTF-8"), binPath)
 	s.WaitFor(30*time.Second, "alice@localhost online")
 
-	bob, err := xmpp.New(xmpp.Config{JID: "bob@localhost", Password: "bob-pw", Server: srv.Addr(), CAFile: srv.CAFile(),
-		Resource: "b1", Account: "bob", DataDir: t.TempDir(), OMEMOKey: omemo.NewKey(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bob.Close() })
+	bob := omemoPeer(t, srv, "bob", "bob-pw")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := bob.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var receipts []protocols.ReceiptEvent
 	got := make(chan protocols.Message, 100)
@@ -221,4 +213,22 @@ func deviceListsKnown(t *testing.T, p *profile, who string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// omemoPeer is user's Polyglot connector with OMEMO, in this process,
+// connected to srv: a second Polyglot the tests drive directly.
+func omemoPeer(t *testing.T, srv *testserver.Prosody, user, pw string) *xmpp.Connector {
+	t.Helper()
+	c, err := xmpp.New(xmpp.Config{JID: user + "@localhost", Password: pw, Server: srv.Addr(), CAFile: srv.CAFile(),
+		Resource: "b1", Account: user, DataDir: t.TempDir(), OMEMOKey: omemo.NewKey(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -45,22 +45,33 @@ func (c *Connector) messageID(ctx context.Context, clientID string, chat types.J
 	return c.st.sentID(ctx, clientID, chat.String(), func() string { return c.cli.GenerateMessageID() })
 }
 
+// prepareSend is what a text and a file send share: the chat, the class it
+// travels with (refused if below msg's minimum) and the message ID, chosen
+// and kept before anything goes out so a retry reuses it.
+func (c *Connector) prepareSend(ctx context.Context, msg protocols.OutgoingMessage) (types.JID, protocols.Encryption, string, error) {
+	to, err := target(string(msg.Chat), msg.To)
+	if err != nil {
+		return types.JID{}, 0, "", err
+	}
+	class := c.peerClass(to)
+	if msg.MinEncryption > class {
+		return types.JID{}, 0, "", protocols.ErrEncryptionUnavailable
+	}
+	id, err := c.messageID(ctx, string(msg.ClientID), to)
+	if err != nil {
+		return types.JID{}, 0, "", fmt.Errorf("whatsapp: keeping the message ID: %w", err)
+	}
+	return to, class, id, nil
+}
+
 // Send sends a text message, quoting ReplyTo when set.
 func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (protocols.SendResult, error) {
 	if msg.File != nil {
 		return c.sendFile(ctx, msg)
 	}
-	to, err := target(string(msg.Chat), msg.To)
+	to, class, id, err := c.prepareSend(ctx, msg)
 	if err != nil {
 		return protocols.SendResult{}, err
-	}
-	class := c.peerClass(to)
-	if msg.MinEncryption > class {
-		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
-	}
-	id, err := c.messageID(ctx, string(msg.ClientID), to)
-	if err != nil {
-		return protocols.SendResult{}, fmt.Errorf("whatsapp: keeping the message ID: %w", err)
 	}
 	wm := c.buildText(ctx, to, msg.Body, string(msg.ReplyTo))
 	resp, err := c.sendMessage(ctx, to, wm, id)

@@ -106,17 +106,9 @@ func (c *Connector) sendFile(ctx context.Context, msg protocols.OutgoingMessage)
 	if err != nil {
 		return protocols.SendResult{}, err
 	}
-	to, err := target(string(msg.Chat), msg.To)
+	to, class, id, err := c.prepareSend(ctx, msg)
 	if err != nil {
 		return protocols.SendResult{}, err
-	}
-	class := c.peerClass(to)
-	if msg.MinEncryption > class {
-		return protocols.SendResult{}, protocols.ErrEncryptionUnavailable
-	}
-	id, err := c.messageID(ctx, string(msg.ClientID), to)
-	if err != nil {
-		return protocols.SendResult{}, fmt.Errorf("whatsapp: keeping the message ID: %w", err)
 	}
 	kind := mediaKindOf(f.MIME)
 	if f.Progress != nil {

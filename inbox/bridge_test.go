@@ -206,7 +206,7 @@ func TestBridgeRelaysBothWaysAfterTheNotices(t *testing.T) {
 	if got.Body != "@dave:mx.example (Matrix · E2EE): dinner at 8?" {
 		t.Fatalf("relayed body %q", got.Body)
 	}
-	if got.Profile == nil || got.Profile.ID != brDave.ID || got.Profile.Network != protocols.Matrix {
+	if got.Profile == nil || got.Profile.ID != brDave.ID || got.Profile.Name != "@dave:mx.example (Matrix · E2EE)" {
 		t.Fatalf("relayed profile %+v, want dave on Matrix", got.Profile)
 	}
 	w.incoming(t, "xm", protocols.Chat{ID: protocols.ChatID(brCarol.ID)}, brCarol, "x1", "yes!")

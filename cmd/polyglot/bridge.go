@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"polyglot/config"
 	"polyglot/inbox"
 	"polyglot/tui/sanitize"
 )
@@ -53,8 +55,8 @@ weaker link without --allow-weaker.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, hosted bool) error {
-				return bridgeAdd(cmd.Context(), f.io.out, in, args[0], args[1], allowWeaker, hosted)
+			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, cfg *config.Config, hosted bool) error {
+				return bridgeAdd(cmd.Context(), f.io.out, in, cfg, args[0], args[1], allowWeaker, hosted)
 			})
 		},
 	}
@@ -69,7 +71,7 @@ func newBridgeListCmd(f *factory) *cobra.Command {
 		Short:       "List links, one per line, ID first",
 		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, _ bool) error {
+			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, _ *config.Config, _ bool) error {
 				ls, err := in.Bridges()
 				if err != nil {
 					return err
@@ -99,7 +101,7 @@ func newBridgeRemoveCmd(f *factory) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := strconv.ParseInt(args[0], 10, 64)
-			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, _ bool) error {
+			return withBridgeInbox(cmd.Context(), f, func(in *inbox.Inbox, _ *config.Config, _ bool) error {
 				err := in.RemoveBridge(id)
 				if errors.Is(err, inbox.ErrNotFound) {
 					return withCode(exitCannot, fmt.Errorf("no link %d (see `polyglot bridge list`)", id))
@@ -117,10 +119,7 @@ func newBridgeRemoveCmd(f *factory) *cobra.Command {
 // withBridgeInbox runs fn over the running core's inbox, or, with no core,
 // over the store (owning the data dir meanwhile): links and notices are
 // stored, and relaying starts when a core runs.
-func withBridgeInbox(ctx context.Context, f *factory, fn func(in *inbox.Inbox, hosted bool) error) error {
-	if rt := hostedRuntime(ctx); rt != nil {
-		return fn(rt.inbox, true)
-	}
+func withBridgeInbox(ctx context.Context, f *factory, fn func(in *inbox.Inbox, cfg *config.Config, hosted bool) error) error {
 	a, err := f.App()
 	if err != nil {
 		return err
@@ -128,6 +127,9 @@ func withBridgeInbox(ctx context.Context, f *factory, fn func(in *inbox.Inbox, h
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
+	}
+	if rt := hostedRuntime(ctx); rt != nil {
+		return fn(rt.inbox, cfg, true)
 	}
 	if err := a.ownDataDir("while it runs"); err != nil {
 		return err
@@ -138,13 +140,13 @@ func withBridgeInbox(ctx context.Context, f *factory, fn func(in *inbox.Inbox, h
 		return err
 	}
 	defer in.Close()
-	return fn(in, false)
+	return fn(in, cfg, false)
 }
 
-func bridgeAdd(ctx context.Context, out io.Writer, in *inbox.Inbox, x, y string, allowWeaker, hosted bool) error {
+func bridgeAdd(ctx context.Context, out io.Writer, in *inbox.Inbox, cfg *config.Config, x, y string, allowWeaker, hosted bool) error {
 	var legs [2]inbox.BridgeLeg
 	for i, addr := range []string{x, y} {
-		l, err := in.ResolveBridgeLeg(addr)
+		l, err := bridgeLeg(in, cfg, addr)
 		if errors.Is(err, inbox.ErrNotFound) || errors.Is(err, inbox.ErrNoRoute) {
 			return withCode(exitCannot, err)
 		}
@@ -167,6 +169,23 @@ func bridgeAdd(ctx context.Context, out io.Writer, in *inbox.Inbox, x, y string,
 		fmt.Fprintln(out, "notices are queued; the link relays while polyglot or polyglot serve runs")
 	}
 	return nil
+}
+
+// bridgeLeg resolves CONV: a room must be known already; a person's
+// address that is not a conversation yet becomes one, as with send.
+func bridgeLeg(in *inbox.Inbox, cfg *config.Config, addr string) (inbox.BridgeLeg, error) {
+	if a, ok := parseAddress(addr); ok && (strings.HasPrefix(a.ID, "!") || strings.HasPrefix(a.ID, "#")) {
+		l, err := in.ResolveBridgeLeg(addr)
+		if errors.Is(err, inbox.ErrNotFound) {
+			return l, fmt.Errorf("no room %s among your conversations (join it first): %w", a.ID, err)
+		}
+		return l, err
+	}
+	conv, err := resolveRecipient(in, cfg, addr)
+	if err != nil {
+		return inbox.BridgeLeg{}, err
+	}
+	return in.BridgeLegFor(conv, addr)
 }
 
 // bridgeLine is one link as bridge list prints it: ID first, then both

@@ -23,7 +23,7 @@ const (
 
 // linkNotice is the notice a leg gets when the link is made.
 func linkNotice(own string, other BridgeLeg) string {
-	return fmt.Sprintf("[Polyglot bridge] Messages here are now relayed to %q on %s (%s), and messages from there appear here, "+
+	return fmt.Sprintf(bridgeTag+" Messages here are now relayed to %q on %s (%s), and messages from there appear here, "+
 		"by %s's Polyglot on their own device (a client-side bridge: nothing is decrypted anywhere else). "+
 		"Reply %s to keep your messages from being relayed, %s to allow it again.",
 		other.Title, NetworkName(other.Network), other.Encryption.Label(), own, cmdStop, cmdStart)
@@ -144,9 +144,9 @@ func (in *Inbox) memberGate(ctx context.Context, l linkRow, s int, m Message) (h
 		}); err != nil {
 			return false, err
 		}
-		text := fmt.Sprintf("[Polyglot bridge] OK, %s: your messages here are no longer relayed. Say %s to allow it again.", name, cmdStart)
+		text := fmt.Sprintf(bridgeTag+" OK, %s: your messages here are no longer relayed. Say %s to allow it again.", name, cmdStart)
 		if !stop {
-			text = fmt.Sprintf("[Polyglot bridge] OK, %s: your messages here are relayed again. Say %s to stop it.", name, cmdStop)
+			text = fmt.Sprintf(bridgeTag+" OK, %s: your messages here are relayed again. Say %s to stop it.", name, cmdStop)
 		}
 		in.log.Info().Int64("link", l.id).Bool("stop", stop).Msg("a member changed their relaying")
 		return true, in.postBridgeLine(ctx, l, s, text)
@@ -160,7 +160,7 @@ func (in *Inbox) memberGate(ctx context.Context, l linkRow, s int, m Message) (h
 			return false, err
 		}
 		other := in.leg(l.conv[1-s], l.network[1-s], l.addr[1-s])
-		text := fmt.Sprintf("[Polyglot bridge] %s: you joined after this conversation was linked, so that message was not relayed. "+
+		text := fmt.Sprintf(bridgeTag+" %s: you joined after this conversation was linked, so that message was not relayed. "+
 			"Messages here are relayed to %q on %s (%s); reply %s to keep yours here.", name, other.Title, NetworkName(other.Network),
 			other.Encryption.Label(), cmdStop)
 		return true, in.postBridgeLine(ctx, l, s, text)

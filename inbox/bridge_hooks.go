@@ -16,7 +16,7 @@ import (
 // message some bridge relayed already.
 func (g *ingester) bridgeNew(conv ConversationID, id int64, net protocols.Network, m protocols.Message, at int64) error {
 	links := g.in.linksOf(conv)
-	if len(links) == 0 || m.Relayed || relayPrefix.MatchString(m.Body) {
+	if len(links) == 0 || m.Relayed || relayed(m.Body) {
 		return nil
 	}
 	for _, l := range links {

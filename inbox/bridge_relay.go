@@ -40,6 +40,16 @@ type relayTag struct {
 // posted it (so two users' bridges over the same pair do not amplify).
 var relayPrefix = regexp.MustCompile(`^[^\n]{1,80} \((Matrix|XMPP|WhatsApp|demo) · [^)\n]{1,24}\): `)
 
+// bridgeTag starts every line a bridge of ours posts itself (notices,
+// answers to !stop): never relayed, whoever's bridge posted it.
+const bridgeTag = "[Polyglot bridge]"
+
+// relayed says whether body was posted by a bridge: a relay or a
+// bridge's own line.
+func relayed(body string) bool {
+	return strings.HasPrefix(body, bridgeTag) || relayPrefix.MatchString(body)
+}
+
 // attribution is the prefix of a message relayed from leg net with class
 // enc: the original sender's name, network and the class of the leg it
 // left on.

@@ -160,7 +160,9 @@ func (w *bridgeWorld) carolSees(text string) testserver.PeerEvent {
 func (w *bridgeWorld) carolsView() []string {
 	var out []string
 	for _, e := range w.carol.Received() {
-		out = append(out, e.Body)
+		if e.Carbon == "" { // her own messages from her other clients
+			out = append(out, e.Body)
+		}
 	}
 	return out
 }
@@ -372,4 +374,81 @@ func TestBridgeCatchesUpOnceInOrderAcrossRestartAndOutage(t *testing.T) {
 	// in the first peer's log, the rest in this one's.
 	check("carol (after the outage)", w.carolsView(), []string{"b2", "b3", "b4", "b5", "b6"})
 	check("bob", w.bobsView(), []string{"c1", "c2", "c3", "c4"})
+}
+
+// TestBridgeTwoBridgesDoNotAmplify: carol runs a Polyglot of her own with
+// the same pair linked the other way round (the room ↔ her chat with
+// alice). Each message reaches the other side once per bridge and never
+// comes back: nothing amplifies. Linking the pair again on alice's side
+// (B↔A) is refused as a cycle.
+func TestBridgeTwoBridgesDoNotAmplify(t *testing.T) {
+	w := startBridgeWorld(t)
+	w.bobSees("to allow it again.")
+
+	// carol's Matrix account joins the room with her other client, before
+	// her Polyglot first logs in.
+	carolMX := w.d.CreateUser("carol", "carol-pw-br5")
+	carolOther := testserver.StartNioPeer(t, w.d, carolMX, "carol-pw-br5")
+	w.bob.MustDo(map[string]any{"op": "invite", "room": w.room, "user": carolMX})
+	if _, err := carolOther.WaitEvent(60*time.Second, func(ev map[string]any) bool { return ev["ev"] == "invite" && ev["room"] == w.room }); err != nil {
+		t.Fatal(err)
+	}
+	carolOther.MustDo(map[string]any{"op": "join", "room": w.room})
+	carolOther.Stop()
+	q := newProfile(t)
+	addMatrixAccount(t, q, w.d, carolMX, "carol-pw-br5")
+	addXMPPAccount(t, q, w.x, "carol", carolPass)
+	startServe(t, q)
+	carolsBridge := &bridgeWorld{t: t, p: q}
+	out, stderr, code := carolsBridge.bridgeAddWhenKnown("matrix:"+w.room, "xmpp:alice@localhost")
+	if code == 3 && strings.Contains(stderr, "--allow-weaker") {
+		out, stderr, code = q.run("", "bridge", "add", "matrix:"+w.room, "xmpp:alice@localhost", "--allow-weaker")
+	}
+	if code != 0 {
+		t.Fatalf("carol's bridge add: exit %d: %s%s", code, out, stderr)
+	}
+	carolsBridge.linkID, _, _ = strings.Cut(out, "\t")
+	carolsBridge.waitList("carol's link to go active", func(l string) bool { return strings.Contains(l, "\tactive") })
+
+	// alice linking the pair again, the other way round, is a cycle.
+	if _, stderr, code := w.p.run("", "bridge", "add", "xmpp:"+carolJID, "matrix:"+w.room, "--allow-weaker"); code != 3 || !strings.Contains(stderr, "cycle") {
+		t.Fatalf("B↔A next to A↔B: exit %d: %s", code, stderr)
+	}
+
+	w.bobSays("loop?")
+	w.carolSays("ping back")
+	// A sentinel through both bridges: anything amplified would be ahead
+	// of it in their queues.
+	w.bobSays("sentinel")
+	w.carolSees(": sentinel")
+	waitLong(t, "both bridges to relay carol's message into the room", func() bool {
+		return count(w.bobsView(), "ping back") == 2
+	})
+	w.waitList("alice's queue to drain", func(l string) bool { return !strings.Contains(l, "to relay") })
+	carolsBridge.waitList("carol's queue to drain", func(l string) bool { return !strings.Contains(l, "to relay") })
+	if n := count(w.bobsView(), "loop?"); n != 0 {
+		t.Fatalf("bob's own message came back into the room %d times: %q", n, w.bobsView())
+	}
+	if n := count(w.bobsView(), "ping back"); n != 2 {
+		t.Fatalf("carol's message is in the room %d times, want once per bridge: %q", n, w.bobsView())
+	}
+	if n := count(w.carolsView(), "loop?"); n != 1 {
+		t.Fatalf("carol got bob's message %d times from alice, want once: %q", n, w.carolsView())
+	}
+	for _, b := range append(w.bobsView(), w.carolsView()...) {
+		if strings.Count(b, "): ") > 1 {
+			t.Fatalf("a relay was relayed again: %q", b)
+		}
+	}
+}
+
+// count is how many of xs end with text.
+func count(xs []string, text string) int {
+	n := 0
+	for _, x := range xs {
+		if strings.HasSuffix(x, text) {
+			n++
+		}
+	}
+	return n
 }

@@ -65,8 +65,13 @@ func linkText(st *styles, conv inbox.ConversationID, l inbox.BridgeLink, via boo
 	if via {
 		s += " (from its " + networkName(ownLeg(conv, l).Network) + " leg)"
 	}
-	s += " · " + l.Weakest.Label()
-	line := st.dim.Render(s)
+	line := st.dim.Render(s + " · ")
+	// A link that is not end-to-end encrypted as a whole stands out.
+	if l.Weakest.IsE2EE() {
+		line += st.dim.Render(l.Weakest.Label())
+	} else {
+		line += st.warn.Render(l.Weakest.Label())
+	}
 	state := l.State
 	if state == "" {
 		state = "active"

@@ -251,8 +251,9 @@ func (f *linkForm) onLegs(m linkLegsMsg) tea.Cmd {
 	}
 	f.legs, f.links = m.legs, m.links
 	f.sel = min(f.sel, max(f.menuLen()-1, 0))
-	// One leg and no link: nothing to choose, straight to the picker.
-	if len(f.legs) == 1 && len(f.links) == 0 && f.err == "" {
+	// One leg and no link: nothing to choose, straight to the picker
+	// (only when opening: a re-read never moves the user on).
+	if f.stage == linkLoading && len(f.legs) == 1 && len(f.links) == 0 {
 		return f.startPick(f.legs[0])
 	}
 	f.stage = linkMenu

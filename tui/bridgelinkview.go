@@ -124,14 +124,17 @@ func (f *linkForm) planView(w int) string {
 		return b.String() + "\n" + st.modal.Width(inner+2).Render(box) + "\n"
 	}
 	b.WriteString(st.dim.Render("link ") + " " + encWithLabel(st, p.Weakest) + st.dim.Render(" — the weaker leg's: what the link as a whole protects") + "\n\n")
+	// The answer comes before the explanation, so a short screen cuts the
+	// explanation, never the choice.
 	about := "Linking posts a notice into both conversations, and nothing is relayed before both notices are out. " +
 		"Each message is relayed by your own account on the other network, from this device only; anyone there can reply !stop."
+	var tail strings.Builder
 	for _, l := range wrapBlock(about, max(w-2, 10)) {
-		b.WriteString(l + "\n")
+		tail.WriteString(l + "\n")
 	}
-	yes, no := "["+keyName(k.Yes)+"] link", "["+keyName(k.No)+"] cancel"
+	no := "[" + keyName(k.No) + "] cancel"
 	if !p.NeedsConfirm {
-		return b.String() + "\n" + st.button.Render(yes) + "   " + st.button.Render(no) + "\n"
+		return b.String() + st.button.Render("["+keyName(k.Yes)+"] link") + "   " + st.button.Render(no) + "\n\n" + tail.String()
 	}
 	// One leg is end-to-end encrypted and the other not: the user's
 	// explicit yes, to a warning that says what it costs.
@@ -148,7 +151,7 @@ func (f *linkForm) planView(w int) string {
 	}
 	// Equal prominence: the same style, side by side.
 	box += "\n\n" + st.button.Render("["+keyName(k.Yes)+"] link anyway") + "   " + st.button.Render(no)
-	return b.String() + st.modal.Width(inner+2).Render(box) + "\n"
+	return b.String() + st.modal.Width(inner+2).Render(box) + "\n\n" + tail.String()
 }
 
 func (f *linkForm) unlinkView(w int) string {

@@ -724,6 +724,9 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		if links || accts || msgs {
 			cmds = append(cmds, m.conv.loadLinks())
 		}
+		if links && m.link != nil && m.link.stage == linkMenu {
+			cmds = append(cmds, m.link.loadLegs())
+		}
 	case screenPerson:
 		if people {
 			cmds = append(cmds, m.person.refresh())

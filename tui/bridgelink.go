@@ -43,7 +43,8 @@ const (
 // the legs of each that reaches another network.
 const linkScanMax = 2000
 
-// linkRows is how many conversations the picker lists at once.
+// linkRows is the fewest conversations the picker lists at once (a
+// taller screen lists more).
 const linkRows = 8
 
 // linkForm is L's overlay over a conversation: choose the leg (when the

@@ -8,7 +8,7 @@ import (
 
 // View draws the link form at width w. Titles and addresses come from the
 // networks: every one goes through inline (the sanitizer) before styling.
-func (f *linkForm) View(w int) string {
+func (f *linkForm) View(w, h int) string {
 	st := f.env.st
 	var b strings.Builder
 	b.WriteString(st.title.Render("Link conversations") + st.dim.Render("  a client-side bridge: relayed on this device only") + "\n\n")
@@ -18,7 +18,7 @@ func (f *linkForm) View(w int) string {
 	case linkMenu:
 		b.WriteString(f.menuView(w))
 	case linkPick:
-		b.WriteString(f.pickView(w))
+		b.WriteString(f.pickView(w, h))
 	case linkPlanning:
 		b.WriteString(f.legLine("this", f.leg, w) + "\n\n" + st.dim.Render("checking the link…") + "\n")
 	case linkPlan:
@@ -72,7 +72,9 @@ func (f *linkForm) menuView(w int) string {
 	return b.String()
 }
 
-func (f *linkForm) pickView(w int) string {
+// pickView lists as many candidates as the body's height h leaves room
+// for.
+func (f *linkForm) pickView(w, h int) string {
 	st := f.env.st
 	var b strings.Builder
 	b.WriteString(f.legLine("this", f.leg, w) + "\n")
@@ -86,9 +88,10 @@ func (f *linkForm) pickView(w int) string {
 	case len(f.shown) == 0:
 		b.WriteString(st.dim.Render("nothing matches") + "\n")
 	}
-	// A window of linkRows around the selection.
-	start := max(min(f.sel-linkRows/2, len(f.shown)-linkRows), 0)
-	end := min(start+linkRows, len(f.shown))
+	// A window of rows around the selection.
+	rows := max(h-11, linkRows)
+	start := max(min(f.sel-rows/2, len(f.shown)-rows), 0)
+	end := min(start+rows, len(f.shown))
 	for i := start; i < end; i++ {
 		c := f.cands[f.shown[i]]
 		mark := "  "

@@ -748,7 +748,7 @@ func (m *rootModel) View() string {
 	case m.newConv != nil:
 		body = m.newConv.View(m.width)
 	case m.link != nil:
-		body = m.link.View(m.width)
+		body = m.link.View(m.width, m.bodyHeight())
 	default:
 		body = m.current().View()
 	}

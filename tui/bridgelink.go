@@ -121,6 +121,10 @@ func (m *rootModel) openLink() tea.Cmd {
 	if !ok {
 		return cmdOf(statusMsg{Text: "this build cannot link conversations", Err: true})
 	}
+	if m.conv.conv.Request {
+		// Its sender has not been answered: no notice goes to them.
+		return cmdOf(statusMsg{Text: "a message request cannot be linked: accept it first", Err: true})
+	}
 	m.link = newLinkForm(m.env, bc, m.conv.conversation())
 	m.link.setWidth(m.width)
 	return m.link.loadLegs()

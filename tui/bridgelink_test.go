@@ -293,3 +293,21 @@ func TestLinkKeyRebinds(t *testing.T) {
 		t.Fatalf("L in the composer opened the form or did not type (%q)", d.m.conv.composer.value())
 	}
 }
+
+// A stranger's message request is neither linked (no notice goes to
+// someone the user has not answered) nor offered in the picker.
+func TestLinkRefusesARequest(t *testing.T) {
+	w, _, _ := bridgeWorld(t)
+	req, err := w.in.FindConversation(evil.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, w.in, 120, 30)
+	h.send(openConversationMsg{ID: req}) // a request opens on its history
+	h.mustShow("mallory")
+	h.keys("L")
+	if h.m.link != nil {
+		t.Fatal("L opened the link form on a message request")
+	}
+	h.mustShow("a message request cannot be linked: accept it first")
+}

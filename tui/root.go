@@ -669,8 +669,9 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		case inbox.ChangeMessages:
 			list, uploads = true, true
 			if m.conv != nil && (c.Conversation == m.conv.conversation() || c.Conversation == 0) {
-				// A sent message can change the route (the network last used).
-				msgs, routes = true, true
+				// A sent message can change the route (the network last used),
+				// and a link's state (its notice went out).
+				msgs, routes, links = true, true, true
 			}
 		case inbox.ChangeRequests:
 			reqs, list = true, true
@@ -721,7 +722,7 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 			cmds = append(cmds, m.conv.loadPlan())
 		}
 		// A link's state follows its legs' accounts and its notices.
-		if links || accts || msgs {
+		if links || accts {
 			cmds = append(cmds, m.conv.loadLinks())
 		}
 		if links && m.link != nil && m.link.stage == linkMenu {

@@ -311,3 +311,23 @@ func TestLinkRefusesARequest(t *testing.T) {
 	}
 	h.mustShow("a message request cannot be linked: accept it first")
 }
+
+// The header of a conversation with two links, one of them weaker than
+// end-to-end encryption.
+func TestLinkHeaderGolden(t *testing.T) {
+	w, bob, lab := bridgeWorld(t)
+	ctx := context.Background()
+	if _, err := w.in.AddBridge(ctx, leg(t, w.in, w.ada, protocols.Matrix), leg(t, w.in, bob, protocols.WhatsApp), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.in.AddBridge(ctx, leg(t, w.in, w.ada, protocols.XMPP), leg(t, w.in, lab, protocols.Matrix), true); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, w.in, 80, 24)
+	openHistory(h, w.ada)
+	h.mustShow("⇄ linked with Bob on WhatsApp (from its Matrix leg) · E2EE · active",
+		"⇄ linked with Lab on Matrix (from its XMPP leg) · TLS only · active")
+	frame := h.view()
+	assertInert(t, frame)
+	golden(t, "linkheader", frame)
+}

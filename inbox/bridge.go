@@ -98,6 +98,12 @@ func (in *Inbox) ResolveBridgeLeg(addr string) (BridgeLeg, error) {
 	if err != nil {
 		return BridgeLeg{}, err
 	}
+	return in.BridgeLegFor(conv, addr)
+}
+
+// BridgeLegFor is the leg of conv that addr names (the conversation's best
+// route when addr is a name).
+func (in *Inbox) BridgeLegFor(conv ConversationID, addr string) (BridgeLeg, error) {
 	legs, err := in.BridgeLegs(conv)
 	if err != nil {
 		return BridgeLeg{}, err

@@ -1,7 +1,7 @@
 package inbox
 
 import (
-	"database/sql"
+	"strings"
 
 	"polyglot/protocols"
 )
@@ -164,18 +164,21 @@ func (in *Inbox) relayProfile(id MessageID) *protocols.RelayProfile {
 		return nil
 	}
 	var p protocols.RelayProfile
-	var outgoing int
-	var account string
-	err := in.db.QueryRow(`SELECT m.sender, m.sender_name, m.network, m.outgoing, m.account FROM bridge_map b JOIN messages m ON m.id = b.src
-		WHERE b.dst = ? LIMIT 1`, id).Scan(&p.ID, &p.Name, &p.Network, &outgoing, &account)
-	if err == sql.ErrNoRows || err != nil {
+	var outgoing, enc int
+	var account, name string
+	err := in.db.QueryRow(`SELECT m.sender, m.sender_name, m.network, m.outgoing, m.account, m.encryption FROM bridge_map b
+		JOIN messages m ON m.id = b.src WHERE b.dst = ? LIMIT 1`, id).Scan(&p.ID, &name, &p.Network, &outgoing, &account, &enc)
+	if err != nil {
 		return nil
 	}
 	if outgoing == 1 {
-		p.ID = accountAddress(account)
+		p.ID, name = accountAddress(account), accountAddress(account)
 	}
-	if p.Name == "" {
-		p.Name = p.ID
+	if name == "" {
+		name = p.ID
 	}
+	// The name as the body's prefix has it, so a client that shows the
+	// profile can drop the prefix (MSC4144's fallback).
+	p.Name = strings.TrimSuffix(attribution(name, p.Network, protocols.Encryption(enc)), ": ")
 	return &p
 }

@@ -156,7 +156,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),
 		MinEncryption: protocols.Encryption(minEnc),
 		Resend:        in.resend(id), At: fromNanos(at),
-		Profile:       in.relayProfile(id),
+		Profile: in.relayProfile(id),
 	})
 	cancel()
 	upDone()

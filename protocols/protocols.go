@@ -237,7 +237,7 @@ type OutgoingMessage struct {
 // RelayProfile is who a relayed message is from, on which network.
 type RelayProfile struct {
 	ID      string // the sender's address on their network
-	Name    string
+	Name    string // as the body's prefix names them: "Bob (Matrix · E2EE)"
 	Network Network
 }
 

@@ -83,6 +83,10 @@ type conversationView struct {
 	revealed map[inbox.MessageID]bool
 	// pics are the thumbnails of this view's pictures (pictures.go).
 	pics map[picKey]*picture
+	// links are the client-side bridge links this conversation is a leg
+	// of, shown under the title (bridgeheader.go).
+	links     []inbox.BridgeLink
+	linkReads readSeq
 
 	// The "new messages" divider (unread.go): what was unread when the
 	// conversation opened, and the message it goes above.
@@ -117,6 +121,7 @@ func (c *conversationView) open() tea.Cmd {
 	e := c.env
 	return tea.Batch(
 		loadConvHeader(e.core, c.id),
+		c.loadLinks(),
 		c.loadNewest(e.page),
 		c.loadPlan(),
 		readMark(e.ctx, e.core, c.id),
@@ -175,7 +180,7 @@ func (c *conversationView) setSize(w, h int) {
 
 // layout: header, history, typing line, [notice], route bar, composer.
 func (c *conversationView) historyHeight() int {
-	h := c.height - 1 - 1 - 1 - composerHeight
+	h := c.height - 1 - 1 - 1 - composerHeight - len(c.linkLines())
 	if c.planLine() != "" {
 		h--
 	}
@@ -823,6 +828,9 @@ func (c *conversationView) View() string {
 		head += " " + st.warn.Render(requestBanner(c.env.keys))
 	}
 	b.WriteString(truncateStyled(head, w) + "\n")
+	for _, l := range c.linkLines() {
+		b.WriteString(l + "\n")
+	}
 
 	// History window.
 	hh := c.historyHeight()

@@ -73,6 +73,7 @@ func (k *KeyMap) actions() map[string]*key.Binding {
 		"route":           &k.Route,
 		"retry":           &k.Retry,
 		"leaveinput":      &k.LeaveInput,
+		"link":            &k.Link,
 		"openattachment":  &k.OpenAttachment,
 		"reply":           &k.Reply,
 		"editmessage":     &k.EditMessage,

@@ -33,6 +33,9 @@ type KeyMap struct {
 	Route      key.Binding
 	Retry      key.Binding
 	LeaveInput key.Binding
+	// Link links the conversation with one on another network (a
+	// client-side bridge), or unlinks it.
+	Link key.Binding
 
 	// the selected message (history focus)
 	OpenAttachment key.Binding
@@ -110,6 +113,7 @@ func defaultKeys() KeyMap {
 		Route:      key.NewBinding(key.WithKeys("ctrl+r", "tab"), key.WithHelp("ctrl+r/tab", "next route for the next message")),
 		Retry:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry newest failed message")),
 		LeaveInput: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "drop the reply/edit, else leave the composer (draft kept)")),
+		Link:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "link with a conversation on another network (bridge), or unlink")),
 
 		OpenAttachment: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open the attachment (downloads it, then $POLYGLOT_OPENER / xdg-open)")),
 		Reply:          key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply to the selected message")),
@@ -167,7 +171,7 @@ func helpSections(k *KeyMap) []helpSection {
 			k.Requests, k.Search, k.Person, k.Inbox}},
 		{"Conversation (esc from the composer; j/k select a message)", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.OpenAttachment, k.Reply, k.EditMessage, k.React, k.DeleteMessage, k.RevealSpoiler, k.Copy, k.OpenLink,
-			k.NextUnread, k.PrevUnread, k.Compose, k.Person, k.Retry, k.Back}},
+			k.NextUnread, k.PrevUnread, k.Compose, k.Person, k.Retry, k.Link, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.Editor, k.AttachFile, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Unblock, k.Open, k.Person}},
 		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.Unblock}},
@@ -191,6 +195,12 @@ func helpSections(k *KeyMap) []helpSection {
 		{"Search", []key.Binding{
 			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "select result")),
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open conversation")),
+		}},
+		{"Link (" + keyName(k.Link) + " in a conversation)", []key.Binding{
+			key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ ctrl+p/n", "choose a leg, a link to remove, or the conversation to link with")),
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose; type to filter the conversations")),
+			key.NewBinding(key.WithKeys(k.Yes.Keys()...), key.WithHelp(k.Yes.Help().Key, "link / unlink, once the plan or the question is shown")),
+			key.NewBinding(key.WithKeys(k.No.Keys()...), key.WithHelp(k.No.Help().Key, "cancel: nothing is linked or unlinked")),
 		}},
 		{"Downgrade prompt", []key.Binding{k.Yes, k.AlwaysAllow, k.Wait, key.NewBinding(key.WithKeys("n"), key.WithHelp("n/esc", "cancel, keep the draft"))}},
 		{"Mouse", []key.Binding{key.NewBinding(key.WithKeys("wheel"), key.WithHelp("wheel", "scroll lists and history"))}},

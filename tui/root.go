@@ -44,6 +44,8 @@ type rootModel struct {
 	showHelp bool
 	// newConv is the new-conversation form over the inbox (newconv.go).
 	newConv *newConvForm
+	// link is L's form over a conversation (bridgelink.go).
+	link *linkForm
 
 	accounts  []AccountStatus
 	status    string
@@ -656,7 +658,7 @@ func (m *rootModel) errStatus(what string, err error) tea.Cmd {
 // onChanges re-reads only what the screen shows for the changes that
 // concern it.
 func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
-	var list, reqs, accts, msgs, routes, people, verifs, uploads bool
+	var list, reqs, accts, msgs, routes, people, verifs, uploads, links bool
 	for _, c := range cs {
 		switch c.Kind {
 		case inbox.ChangeConversations, inbox.ChangeTyping:
@@ -667,8 +669,9 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		case inbox.ChangeMessages:
 			list, uploads = true, true
 			if m.conv != nil && (c.Conversation == m.conv.conversation() || c.Conversation == 0) {
-				// A sent message can change the route (the network last used).
-				msgs, routes = true, true
+				// A sent message can change the route (the network last used),
+				// and a link's state (its notice went out).
+				msgs, routes, links = true, true, true
 			}
 		case inbox.ChangeRequests:
 			reqs, list = true, true
@@ -678,6 +681,8 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 			people, list, routes = true, true, true
 		case inbox.ChangeVerification:
 			verifs = true
+		case inbox.ChangeBridges:
+			links = true
 		case inbox.ChangeDrafts:
 			// Another screen (or this one) saved it: read the core's the
 			// next time the conversation opens here.
@@ -716,6 +721,13 @@ func (m *rootModel) onChanges(cs []inbox.Change) tea.Cmd {
 		if routes {
 			cmds = append(cmds, m.conv.loadPlan())
 		}
+		// A link's state follows its legs' accounts and its notices.
+		if links || accts {
+			cmds = append(cmds, m.conv.loadLinks())
+		}
+		if links && m.link != nil && m.link.stage == linkMenu {
+			cmds = append(cmds, m.link.loadLegs())
+		}
 	case screenPerson:
 		if people {
 			cmds = append(cmds, m.person.refresh())
@@ -736,6 +748,8 @@ func (m *rootModel) View() string {
 		body = m.help.View()
 	case m.newConv != nil:
 		body = m.newConv.View(m.width)
+	case m.link != nil:
+		body = m.link.View(m.width, m.bodyHeight())
 	default:
 		body = m.current().View()
 	}

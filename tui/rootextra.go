@@ -14,6 +14,9 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 		if m.newConv != nil {
 			m.newConv.setWidth(msg.Width)
 		}
+		if m.link != nil {
+			m.link.setWidth(msg.Width)
+		}
 		return nil, false
 	case accountsMsg:
 		// Observed only: the root goes on to show the states.
@@ -49,13 +52,16 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 		m.uploads = msg.Ups
 		return nil, true
 	}
-	return nil, false
+	return m.onLinkMsg(msg)
 }
 
 // extraKey handles ] and [ (and the new-conversation form) before the
 // screens see the key; ok says it did.
 func (m *rootModel) extraKey(k tea.KeyMsg) (tea.Cmd, bool) {
 	if cmd, ok := m.newConvKey(k); ok {
+		return cmd, true
+	}
+	if cmd, ok := m.linkKey(k); ok {
 		return cmd, true
 	}
 	if backward, ok := m.unreadKey(k); ok {

@@ -59,7 +59,7 @@ type Config struct {
 	IdentityServer string
 	// Account is the accounts ID set on addresses found by FindContact.
 	Account string
-	Logger     zerolog.Logger
+	Logger  zerolog.Logger
 }
 
 // Session is the login the accounts layer keeps in the keystore.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -21,6 +22,9 @@ type ContactFinderCore interface {
 	FoundFor(p inbox.PersonID) ([]inbox.FoundAddress, error)
 	AddFound(p inbox.PersonID, a protocols.Address) error
 }
+
+// findTimeout bounds one lookup from the person view.
+const findTimeout = 30 * time.Second
 
 // findMsg is a lookup's answer for the person view.
 type findMsg struct {
@@ -67,6 +71,9 @@ func findQuery(p inbox.Person) (protocols.ContactQuery, bool) {
 
 func findCmd(ctx context.Context, c ContactFinderCore, person inbox.PersonID, q protocols.ContactQuery, accept bool) tea.Cmd {
 	return func() tea.Msg {
+		// A network that never answers must not leave "asking…" up for good.
+		ctx, cancel := context.WithTimeout(ctx, findTimeout)
+		defer cancel()
 		outs, err := c.FindContact(ctx, q, protocols.FindOptions{AcceptTerms: accept})
 		return findMsg{Person: person, Query: q, Outcomes: outs, Err: err}
 	}

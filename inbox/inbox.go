@@ -53,6 +53,8 @@ type Inbox struct {
 	closed bool
 	// reactCaps: the senders whose reaction cap was already logged.
 	reactCaps reactionCaps
+	// bridge is the client-side bridge's links and worker state.
+	bridge bridgeRuntime
 	// gramsDone is closed once older messages are all in the character
 	// index (grams.go); nil for a read-only store.
 	gramsDone chan struct{}
@@ -79,6 +81,10 @@ func Open(path string, opts Options) (*Inbox, error) {
 		in.Close()
 		return nil, err
 	}
+	in.loadBridges()
+	in.wg.Add(1)
+	go in.bridgeLoop()
+	in.kickBridge()
 	return in, nil
 }
 
@@ -100,6 +106,7 @@ func newInbox(db *sql.DB, opts Options) *Inbox {
 		known:    map[string]knownAccount{},
 		verifs:   verifications{},
 		subs:     map[*subscriber]struct{}{},
+		bridge:   bridgeRuntime{kick: make(chan struct{}, 1), paused: map[int64]string{}},
 		ctx:      ctx,
 		cancel:   cancel,
 	}

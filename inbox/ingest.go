@@ -112,6 +112,9 @@ func (in *Inbox) IngestBatch(account string, evs []protocols.Event) error {
 	for _, acc := range g.kick {
 		in.kickOutbox(acc)
 	}
+	if g.bridged || len(g.kick) > 0 {
+		in.kickBridge()
+	}
 	return nil
 }
 
@@ -134,6 +137,8 @@ type ingester struct {
 	changes map[Change]bool
 	typing  map[ConversationID]bool
 	kick    []string
+	// bridged: this batch queued work for a client-side bridge link.
+	bridged bool
 	stmts   map[string]*sql.Stmt
 	// Messages of this batch not yet in the full-text index: ids
 	// ftsFrom..ftsTo (inserted with fts_later = 1).

@@ -55,6 +55,9 @@ func (g *ingester) edit(from protocols.Address, targetID, body, formatted, chat 
 		if err := indexGrams(g.exec, int64(id), body); err != nil {
 			return err
 		}
+		if err := g.bridgeChange(conv, id, relayEdit, ""); err != nil {
+			return err
+		}
 	}
 	g.changed(ChangeMessages, conv)
 	return g.refreshPreview(conv)
@@ -75,6 +78,9 @@ func (g *ingester) delete(e protocols.DeleteEvent) error {
 	// The retracted text is dropped: it leaves search and previews, and the
 	// store no longer holds what the sender took back.
 	if _, err := g.exec(`UPDATE messages SET deleted = 1, body = '', formatted = '', attachments = '' WHERE id = ?`, id); err != nil {
+		return err
+	}
+	if err := g.bridgeChange(conv, id, relayDelete, ""); err != nil {
 		return err
 	}
 	g.changed(ChangeMessages, conv)
@@ -126,6 +132,15 @@ func (g *ingester) reaction(e protocols.ReactionEvent) error {
 	}
 	if err != nil {
 		return err
+	}
+	if !mine {
+		kind := relayReact
+		if e.Remove {
+			kind = relayUnreact
+		}
+		if err := g.bridgeChange(conv, id, kind, e.Key); err != nil {
+			return err
+		}
 	}
 	g.changed(ChangeMessages, conv)
 	return nil

@@ -146,6 +146,9 @@ func (g *ingester) message(m protocols.Message, historical bool) error {
 		return g.echo(m, net)
 	}
 	msgID, _ := res.LastInsertId()
+	if err := g.bridgeNew(conv, msgID, net, m, toNanos(at)); err != nil {
+		return err
+	}
 	if g.ftsFrom == 0 {
 		g.ftsFrom = msgID
 	}

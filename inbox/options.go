@@ -77,6 +77,8 @@ type SendRequest struct {
 	// File is the path of a file to send (Body is then its optional
 	// caption); see InspectFile.
 	File string
+	// relay marks a send the client-side bridge makes (bridge_relay.go).
+	relay *relayTag
 }
 
 // Options is the route part of the request.

@@ -156,6 +156,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		Chat:     protocols.ChatID(chat), Group: grp == 1, Body: body, ReplyTo: protocols.MessageID(replyTo),
 		MinEncryption: protocols.Encryption(minEnc),
 		Resend:        in.resend(id), At: fromNanos(at),
+		Profile: in.relayProfile(id),
 	})
 	cancel()
 	upDone()
@@ -221,6 +222,7 @@ func (in *Inbox) sendClaimed(ctx context.Context, id MessageID) error {
 		in.log.Error().Int64("message", int64(id)).Str("account", account).Msg("connector sent weaker than allowed")
 	}
 	in.publish(Change{Kind: ChangeMessages, Conversation: conv})
+	in.bridgeSent(id)
 	return nil
 }
 

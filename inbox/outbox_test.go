@@ -210,10 +210,11 @@ func (w *obWorld) outgoing(t testing.TB) []Message {
 	return out
 }
 
-// waitFor polls cond (background outbox work) for up to 5 s.
+// waitFor polls cond (background outbox work) for up to 60 s: a loaded
+// machine never needs that long, a broken build fails anyway.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

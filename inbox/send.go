@@ -83,6 +83,7 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	var (
 		id      MessageID
 		claimed bool
+		bridged bool
 	)
 	err = in.write(func(tx *sql.Tx) error {
 		res, err := tx.Exec(`INSERT INTO messages(conversation_id, kind, client_id, network, account, chat_id, to_id, to_server, grp,
@@ -107,6 +108,9 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 			return err
 		}
 		if err := indexGrams(tx.Exec, int64(id), req.Body); err != nil {
+			return err
+		}
+		if bridged, err = in.bridgeStored(tx, req, id, r.Network); err != nil {
 			return err
 		}
 		if !p.Queued {
@@ -134,6 +138,9 @@ func (in *Inbox) Send(ctx context.Context, req SendRequest) (Message, error) {
 	in.log.Info().Int64("message", int64(id)).Str("account", r.Account).Str("encryption", r.Encryption.String()).
 		Bool("queued", p.Queued).Msg("message stored")
 	in.publish(Change{Kind: ChangeMessages, Conversation: req.Conversation}, Change{Kind: ChangeConversations})
+	if bridged {
+		in.kickBridge()
+	}
 	var sendErr error
 	switch {
 	case claimed:

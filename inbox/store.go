@@ -237,7 +237,54 @@ CREATE TABLE outgoing_files (
 	sha256 TEXT NOT NULL
 );
 `,
-	// found: what a contact lookup (polyglot contact find, the person
+	// 10: client-side bridge links (bridge.go). A leg is a conversation
+	// pinned to one network and address; the queue holds what the bridge
+	// still owes, in order, and leaves it only in the transaction that
+	// stores the relayed copy (exactly once across restarts).
+	`
+CREATE TABLE bridge_links (
+	id INTEGER PRIMARY KEY,
+	conv_a INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	network_a TEXT NOT NULL,
+	addr_a TEXT NOT NULL,
+	conv_b INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	network_b TEXT NOT NULL,
+	addr_b TEXT NOT NULL,
+	enc_a INTEGER NOT NULL,
+	enc_b INTEGER NOT NULL,
+	weaker INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL,
+	notice_a INTEGER NOT NULL DEFAULT 0,
+	notice_b INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE bridge_queue (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	link_id INTEGER NOT NULL REFERENCES bridge_links(id) ON DELETE CASCADE,
+	side INTEGER NOT NULL,
+	kind INTEGER NOT NULL,
+	message_id INTEGER NOT NULL,
+	key TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE bridge_map (
+	link_id INTEGER NOT NULL REFERENCES bridge_links(id) ON DELETE CASCADE,
+	src INTEGER NOT NULL,
+	dst INTEGER NOT NULL,
+	PRIMARY KEY (link_id, src)
+);
+CREATE INDEX bridge_map_dst ON bridge_map(dst);
+CREATE TABLE bridge_posts (
+	message_id INTEGER PRIMARY KEY,
+	link_id INTEGER NOT NULL
+);
+CREATE TABLE bridge_members (
+	link_id INTEGER NOT NULL REFERENCES bridge_links(id) ON DELETE CASCADE,
+	side INTEGER NOT NULL,
+	addr TEXT NOT NULL,
+	stopped INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (link_id, side, addr)
+);
+`,
+	// 11: found: what a contact lookup (polyglot contact find, the person
 	// view's find key) learnt, one row per network that knows the person;
 	// merge suggestions read it. query is "+digits" or a lower-case address.
 	`

@@ -223,6 +223,9 @@ const (
 	ChangeIncoming
 	// ChangeDrafts: the draft of Conversation was saved (by any screen).
 	ChangeDrafts
+	// ChangeBridges: a client-side bridge link was added, removed, paused
+	// or resumed.
+	ChangeBridges
 )
 
 // Change is the small notification the TUI re-arms on.

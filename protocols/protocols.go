@@ -188,6 +188,9 @@ type Message struct {
 	// Notice is a visible explanation attached by the connector (e.g. "body
 	// truncated from 1 MiB", "unknown payload dropped").
 	Notice string
+	// Relayed: a bridge posted it on someone else's behalf (a Matrix
+	// per-message profile); a client-side bridge never relays it again.
+	Relayed bool
 }
 
 // Chat identifies a conversation on one network: a Matrix room, an XMPP bare
@@ -224,6 +227,18 @@ type OutgoingMessage struct {
 	// be empty); nil for a text message. Connectors that can send files
 	// implement Uploader.
 	File *OutgoingFile
+	// Profile names the original sender of a message a client-side bridge
+	// relays; networks that can show it per message (Matrix's
+	// com.beeper.per_message_profile) do. The body carries it as a
+	// prefix anyway.
+	Profile *RelayProfile
+}
+
+// RelayProfile is who a relayed message is from, on which network.
+type RelayProfile struct {
+	ID      string // the sender's address on their network
+	Name    string // as the body's prefix names them: "Bob (Matrix · E2EE)"
+	Network Network
 }
 
 // SendResult is the server's acknowledgement.

@@ -19,3 +19,10 @@ type SelfNamer interface {
 type Joiner interface {
 	Join(ctx context.Context, address string) (Chat, error)
 }
+
+// MemberLister is implemented by connectors that know who is in a group
+// chat (a Matrix room's joined members), from cached state. A client-side
+// bridge records them as told when its notice goes out.
+type MemberLister interface {
+	Members(ctx context.Context, chat ChatID) ([]Address, error)
+}

@@ -202,7 +202,7 @@ With no account configured, polyglot opens the embedded demo world.`,
 	root.SetOut(io.out)
 	root.SetErr(io.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
-	root.AddCommand(newDemoCmd(f), newAccountCmd(f), newContactCmd(f), newSendCmd(f), newHistoryCmd(f), newDoctorCmd(f), newPassphraseCmd(f), newServeCmd(f), newAttachCmd(f))
+	root.AddCommand(newDemoCmd(f), newAccountCmd(f), newContactCmd(f), newSendCmd(f), newHistoryCmd(f), newDoctorCmd(f), newPassphraseCmd(f), newServeCmd(f), newAttachCmd(f), newBridgeCmd(f))
 	strictCommands(root)
 	return root
 }

@@ -235,6 +235,20 @@ func (pr *Peer) Message(timeout time.Duration, body string) PeerEvent {
 	return pr.Must(timeout, "message "+body, func(e PeerEvent) bool { return e.Ev == "message" && e.Body == body })
 }
 
+// Received lists the messages with a body that Next did not consume, in
+// the order they arrived.
+func (pr *Peer) Received() []PeerEvent {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	var out []PeerEvent
+	for _, e := range pr.evs {
+		if e.Ev == "message" && e.Body != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Count asks the peer how many messages with a body it received.
 func (pr *Peer) Count() int {
 	pr.t.Helper()

@@ -182,6 +182,8 @@ func fillMessage(msg *protocols.Message, content *event.MessageEventContent) {
 	if content.MsgType == "" && msg.Body == "" {
 		msg.Notice = "unsupported message"
 	}
+	// A bridge posted it for someone else (MSC4144): never relayed again.
+	msg.Relayed = content.BeeperPerMessageProfile != nil
 }
 
 // renderBody returns display text, the HTML to keep (empty when dropped) and

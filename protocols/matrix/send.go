@@ -161,6 +161,12 @@ func (c *Connector) Send(ctx context.Context, msg protocols.OutgoingMessage) (pr
 	if msg.ReplyTo != "" {
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(id.EventID(msg.ReplyTo))
 	}
+	if p := msg.Profile; p != nil {
+		// MSC4144: clients that know it show the relayed sender; the body
+		// keeps "Name: " in front for those that do not.
+		content.BeeperPerMessageProfile = &event.BeeperPerMessageProfile{ID: string(p.Network) + ":" + p.ID, Displayname: p.Name,
+			HasFallback: strings.HasPrefix(msg.Body, p.Name+": ")}
+	}
 	resp, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content, mautrix.ReqSendEvent{TransactionID: string(msg.ClientID)})
 	if err != nil {
 		return protocols.SendResult{}, c.sendError(err)

@@ -127,6 +127,10 @@ func Link(ctx context.Context, o LinkOptions) (jid types.JID, err error) {
 		case item, ok = <-codes:
 		}
 		if !ok {
+			// A ctrl+c closes the channel too; say which ended it.
+			if ctx.Err() != nil {
+				return types.JID{}, ctx.Err()
+			}
 			return types.JID{}, errors.New("linking ended without an answer from the phone")
 		}
 		switch item.Event {

@@ -26,6 +26,7 @@ member{room,user,membership}.
 
 Commands (field "op"):
     create_dm  invite, encrypted? (default true)  -> room
+    create_room name?, invite?, encrypted? (default true) -> room (a group, not a DM)
     join       room
     send       room, body?, html?, txn?, content? (raw m.room.message content),
                type? (event type, default m.room.message), reply_to?, edit_of?
@@ -103,7 +104,7 @@ class Peer:
               "formatted": src.get("formatted_body"), "msgtype": src.get("msgtype"),
               "relates_to": src.get("m.relates_to"), "encrypted": bool(ev.decrypted),
               "url": src.get("url"), "file": src.get("file"), "info": src.get("info"),
-              "filename": src.get("filename")})
+              "filename": src.get("filename"), "profile": src.get("com.beeper.per_message_profile")})
 
     async def on_undecryptable(self, room, ev):
         self.waiting.setdefault((room.room_id, ev.session_id), []).append(ev)
@@ -213,6 +214,17 @@ class Peer:
                 init.append({"type": "m.room.encryption", "state_key": "",
                              "content": {"algorithm": "m.megolm.v1.aes-sha2"}})
             r = await c.room_create(invite=[cmd["invite"]], is_direct=True, initial_state=init)
+            if not hasattr(r, "room_id"):
+                raise RuntimeError(str(r))
+            await self.wait_room(r.room_id)
+            return {"room": r.room_id}
+        if op == "create_room":
+            # A named group room (not a DM), encrypted unless told not.
+            init = []
+            if cmd.get("encrypted", True):
+                init.append({"type": "m.room.encryption", "state_key": "",
+                             "content": {"algorithm": "m.megolm.v1.aes-sha2"}})
+            r = await c.room_create(name=cmd.get("name"), invite=cmd.get("invite", []), initial_state=init)
             if not hasattr(r, "room_id"):
                 raise RuntimeError(str(r))
             await self.wait_room(r.room_id)

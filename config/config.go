@@ -84,6 +84,9 @@ type Account struct {
 	// from the server's history (0: the connector's default, 30 days and
 	// 2 000 messages); older messages load as the user scrolls.
 	HistoryDays, HistoryMessages int
+	// IdentityServer (Matrix) is the identity server `contact find` asks
+	// (hashed lookups only); empty: the homeserver's .well-known.
+	IdentityServer string
 	// DataDir is where the connector keeps its own state; filled in by the
 	// Manager (Paths.AccountDir), never written to the config file.
 	DataDir string
@@ -136,13 +139,14 @@ type fileAccount struct {
 	Reachability string `toml:"reachability,omitempty"`
 	HistoryDays  int    `toml:"history_days,omitzero"`
 	HistoryMsgs  int    `toml:"history_messages,omitzero"`
+	IdentitySrv  string `toml:"identity_server,omitempty"`
 }
 
 var knownKeys = map[string][]string{
 	"":              {"theme", "keystore", "keys", "notifications", "images", "account"},
 	"notifications": {"enabled", "bell", "title", "desktop", "preview"},
 	"images":        {"protocol"},
-	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability", "history_days", "history_messages"},
+	"account":       {"id", "network", "address", "server", "ca_file", "insecure_tls", "display_name", "enabled", "reachability", "history_days", "history_messages", "identity_server"},
 }
 
 // ConfigError is one problem in config.toml, with where and how to fix it.
@@ -368,6 +372,17 @@ func (fa fileAccount) toAccount(dir string) (Account, []problem) {
 			"leave them out for the default (30 days, 2000 messages)"})
 	}
 	acc.HistoryDays, acc.HistoryMessages = fa.HistoryDays, fa.HistoryMsgs
+	if is := strings.TrimSpace(fa.IdentitySrv); is != "" {
+		u, err := url.Parse(is)
+		switch {
+		case acc.Network != "" && acc.Network != protocols.Matrix:
+			ps = append(ps, problem{"identity_server", "identity_server is for Matrix accounts only", "remove it from this account"})
+		case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopbackServer(is))):
+			ps = append(ps, problem{"identity_server", fmt.Sprintf("identity_server %q is not an https URL", is), `e.g. identity_server = "https://vector.im"`})
+		default:
+			acc.IdentityServer = is
+		}
+	}
 	if acc.InsecureTLS && !loopbackServer(acc.Server) {
 		ps = append(ps, problem{"insecure_tls", "insecure_tls is only allowed with a loopback server",
 			`set server = "127.0.0.1:5222" (or a http://127.0.0.1 URL) for a local test server, or use ca_file for a private CA`})
@@ -394,7 +409,8 @@ func (fa fileAccount) toAccount(dir string) (Account, []problem) {
 // same rules as config.toml, and fills the ID and defaults.
 func (a *Account) Validate() error {
 	fa := fileAccount{ID: a.ID, Network: string(a.Network), Address: a.Address, Server: a.Server, CAFile: a.CAFile,
-		InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName, Enabled: &a.Enabled, Reachability: string(a.Reachability)}
+		InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName, Enabled: &a.Enabled, Reachability: string(a.Reachability),
+		IdentitySrv: a.IdentityServer}
 	acc, ps := fa.toAccount(".")
 	if len(ps) > 0 {
 		var errs []error
@@ -585,7 +601,8 @@ func toFile(cfg *Config) fileConfig {
 	}
 	for _, a := range cfg.Accounts {
 		fa := fileAccount{Network: string(a.Network), Address: a.Address, Server: a.Server, CAFile: a.CAFile,
-			InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName, HistoryDays: a.HistoryDays, HistoryMsgs: a.HistoryMessages}
+			InsecureTLS: a.InsecureTLS, DisplayName: a.DisplayName, HistoryDays: a.HistoryDays, HistoryMsgs: a.HistoryMessages,
+			IdentitySrv: a.IdentityServer}
 		if a.ID != DefaultID(a.Network, a.Address) {
 			fa.ID = a.ID
 		}

@@ -331,6 +331,7 @@ func accountSets(o, w Account, f fileAccount) []kvSet {
 	}
 	integer("history_days", o.HistoryDays, w.HistoryDays)
 	integer("history_messages", o.HistoryMessages, w.HistoryMessages)
+	str("identity_server", o.IdentityServer, w.IdentityServer, f.IdentitySrv)
 	return sets
 }
 
@@ -361,6 +362,7 @@ func newAccountLines(w Account, f fileAccount) []kvSet {
 	if w.HistoryMessages > 0 {
 		out = append(out, kvSet{key: "history_messages", value: fmt.Sprint(w.HistoryMessages)})
 	}
+	add("identity_server", f.IdentitySrv)
 	return out
 }
 

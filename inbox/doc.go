@@ -25,7 +25,10 @@
 //	(*Inbox).SetTyping(ctx, id ConversationID, typing bool) error // likewise
 //	(*Inbox).Search(query string, limit int) ([]SearchHit, error)
 //	(*Inbox).MergeSuggestions() ([]MergeSuggestion, error)
-//	(*Inbox).MergeSuggestionsFor(p PersonID) ([]MergeSuggestion, error) // same phone number or name, with why
+//	(*Inbox).MergeSuggestionsFor(p PersonID) ([]MergeSuggestion, error) // same phone number or name, or a lookup, with why
+//	(*Inbox).FindContact(ctx, q protocols.ContactQuery, opt) ([]FindOutcome, error) // each account once (protocols.ContactFinder)
+//	(*Inbox).FoundFor(p PersonID) ([]FoundAddress, error) // what lookups found that nobody holds yet
+//	(*Inbox).AddFound(p PersonID, a protocols.Address) error // only on the user's confirmation
 //	(*Inbox).Merge(keep, into PersonID) error           // only on the user's confirmation
 //	(*Inbox).SecurityCodes(ctx, p PersonID) ([]SecurityCode, error) // WhatsApp's 60 digits (protocols.CodeComparer)
 //	(*Inbox).MarkCodeCompared(ctx, addr protocols.Address, digits string) error // → E2EE verified until the key changes

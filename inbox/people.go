@@ -47,8 +47,8 @@ func (in *Inbox) MergeSuggestions() ([]MergeSuggestion, error) {
 // person, with why: the same phone number on any two identities (a
 // WhatsApp number, a +number in an XMPP or Matrix address), or the same
 // name, where a name is the person's or any identity's (a WhatsApp push
-// name, an address-book or roster name). Blocked identities suggest
-// nothing. Nothing is merged until the user confirms with Merge.
+// name, an address-book or roster name), or a contact lookup that tied
+// them (find.go). Blocked identities suggest nothing. Nothing is merged until the user confirms with Merge.
 func (in *Inbox) MergeSuggestionsFor(person PersonID) ([]MergeSuggestion, error) {
 	p, err := in.Person(person)
 	if err != nil {
@@ -96,6 +96,12 @@ func (in *Inbox) MergeSuggestionsFor(person PersonID) ([]MergeSuggestion, error)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// What the user's own lookups found (contact find): reasons such as
+	// "found on WhatsApp by phone number".
+	if err := in.foundSuggestions(p, add); err != nil {
 		return nil, err
 	}
 

@@ -284,6 +284,21 @@ CREATE TABLE bridge_members (
 	PRIMARY KEY (link_id, side, addr)
 );
 `,
+	// 11: found: what a contact lookup (polyglot contact find, the person
+	// view's find key) learnt, one row per network that knows the person;
+	// merge suggestions read it. query is "+digits" or a lower-case address.
+	`
+CREATE TABLE found (
+	query TEXT NOT NULL,
+	network TEXT NOT NULL,
+	addr_id TEXT NOT NULL,
+	account TEXT NOT NULL DEFAULT '',
+	by TEXT NOT NULL DEFAULT '',
+	at INTEGER NOT NULL,
+	PRIMARY KEY (query, network, addr_id)
+);
+CREATE INDEX found_addr ON found(network, addr_id);
+`,
 }
 
 // gramGlob7 is gramGlob as migration 7 wrote it into the triggers. If

@@ -95,6 +95,7 @@ func (k *KeyMap) actions() map[string]*key.Binding {
 		"noprefer":        &k.NoPrefer,
 		"downgrade":       &k.Downgrade,
 		"merge":           &k.Merge,
+		"findcontact":     &k.FindContact,
 		"accounts":        &k.Accounts,
 		"toggleaccount":   &k.ToggleAccount,
 		"removeaccount":   &k.RemoveAccount,

@@ -61,10 +61,11 @@ type KeyMap struct {
 	Unblock key.Binding
 
 	// person
-	Prefer    key.Binding
-	NoPrefer  key.Binding
-	Downgrade key.Binding
-	Merge     key.Binding
+	Prefer      key.Binding
+	NoPrefer    key.Binding
+	Downgrade   key.Binding
+	Merge       key.Binding
+	FindContact key.Binding
 
 	// accounts
 	Accounts      key.Binding
@@ -135,10 +136,11 @@ func defaultKeys() KeyMap {
 		Ignore:  key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "ignore request")),
 		Unblock: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unblock / unignore (Requests, person)")),
 
-		Prefer:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
-		NoPrefer:  key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
-		Downgrade: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
-		Merge:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person (asks y/n)")),
+		Prefer:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "prefer selected identity's network")),
+		NoPrefer:    key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "clear preferred network")),
+		Downgrade:   key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "toggle: allow downgrade without asking")),
+		Merge:       key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "merge with suggested person, or add a found address (asks y/n)")),
+		FindContact: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "ask your networks whether they know this person (asks y/n; one lookup)")),
 
 		Accounts:      key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "accounts: states, add, enable, remove, re-login")),
 		ToggleAccount: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable / disable account")),
@@ -174,7 +176,7 @@ func helpSections(k *KeyMap) []helpSection {
 			k.NextUnread, k.PrevUnread, k.Compose, k.Person, k.Retry, k.Link, k.Back}},
 		{"Composer", []key.Binding{k.Send, k.Newline, k.Route, k.Editor, k.AttachFile, k.LeaveInput}},
 		{"Requests", []key.Binding{k.Up, k.Down, k.Accept, k.Block, k.Ignore, k.Unblock, k.Open, k.Person}},
-		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.Unblock}},
+		{"Person", []key.Binding{k.Up, k.Down, k.Prefer, k.NoPrefer, k.Downgrade, k.Merge, k.FindContact, k.Unblock}},
 		{"Accounts", []key.Binding{k.Up, k.Down, k.ToggleAccount, k.RemoveAccount, k.Relogin, k.AddAccount, k.RetryNow}},
 		{"Key verification", []key.Binding{k.VerifyAccept,
 			key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "the emoji match")),

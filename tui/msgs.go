@@ -65,6 +65,7 @@ type (
 		Suggestions []inbox.MergeSuggestion
 		Others      map[inbox.PersonID]string // names of suggested people (raw)
 		Codes       []inbox.SecurityCode      // WhatsApp security codes (SecurityCodeCore)
+		Found       []inbox.FoundAddress      // found by a lookup, nobody's yet (ContactFinderCore)
 		Err         error
 	}
 	searchMsg struct {
@@ -216,7 +217,11 @@ func loadPerson(ctx context.Context, c Core, id inbox.PersonID) tea.Cmd {
 		if sc, ok := c.(SecurityCodeCore); ok && err == nil {
 			codes, err = sc.SecurityCodes(ctx, id)
 		}
-		return personMsg{Person: p, Suggestions: mine, Others: others, Codes: codes, Err: err}
+		var found []inbox.FoundAddress
+		if fc, ok := c.(ContactFinderCore); ok && err == nil {
+			found, err = fc.FoundFor(id)
+		}
+		return personMsg{Person: p, Suggestions: mine, Others: others, Codes: codes, Found: found, Err: err}
 	}
 }
 

@@ -66,6 +66,7 @@ type personView struct {
 	cursor      int // identities first, then suggestions
 	confirm     *inbox.MergeSuggestion
 	comparing   *inbox.SecurityCode // asking: do the digits match?
+	find        personFind          // F: which networks know them (personfind.go)
 	width       int
 	height      int
 }
@@ -85,10 +86,13 @@ func (p *personView) onPerson(m personMsg) {
 	p.suggestions = m.Suggestions
 	p.others = m.Others
 	p.codes = m.Codes
+	p.find.found = m.Found
 	p.clamp()
 }
 
-func (p *personView) rows() int { return len(p.person.Identities) + len(p.suggestions) }
+func (p *personView) rows() int {
+	return len(p.person.Identities) + len(p.suggestions) + len(p.find.found)
+}
 
 func (p *personView) clamp() {
 	if p.cursor >= p.rows() {
@@ -175,6 +179,9 @@ func (p *personView) Update(msg tea.Msg) tea.Cmd {
 	k, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return nil
+	}
+	if cmd, ok := p.findKey(k); ok {
+		return cmd
 	}
 	if p.comparing != nil {
 		c := *p.comparing
@@ -302,6 +309,7 @@ func (p *personView) View() string {
 			b.WriteString(mark + inline(p.otherName(s)+" — "+s.Reason, w-14) + st.dim.Render("  ["+keyName(k.Merge)+"] merge") + "\n")
 		}
 	}
+	b.WriteString(p.findView(w))
 	if p.comparing != nil {
 		q := "Do all 60 digits match the code on " + inline(p.person.Name, w/3) + "'s phone? Only then is no one in between."
 		switch n := len(p.comparing.Code.Devices); {

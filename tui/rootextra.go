@@ -51,6 +51,11 @@ func (m *rootModel) onExtra(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 	case uploadsMsg:
 		m.uploads = msg.Ups
 		return nil, true
+	case findMsg:
+		if m.person != nil {
+			return m.person.onFind(msg), true
+		}
+		return nil, true
 	}
 	return m.onLinkMsg(msg)
 }

@@ -84,7 +84,7 @@ func (r *requestsView) count() int { return len(r.items) }
 
 func (p *personView) reload() tea.Cmd    { return p.refresh() }
 func (p *personView) capturesText() bool { return false }
-func (p *personView) asking() bool       { return false }
+func (p *personView) asking() bool       { return p.find.asking() }
 
 // personID is the person this view shows.
 func (p *personView) personID() inbox.PersonID { return p.id }

@@ -76,6 +76,9 @@ func registry(log zerolog.Logger, accepted consentOracle) accounts.Registry {
 				CAFile:     acc.CAFile,
 				DeviceName: "Polyglot",
 				Logger:     log.With().Str("account", acc.ID).Logger(),
+				// contact find: hashed lookups only (protocols/matrix/identity.go)
+				IdentityServer: acc.IdentityServer,
+				Account:        acc.ID,
 			}
 			if raw, err := secrets.Get(accounts.SecretToken); err == nil {
 				var s matrix.Session

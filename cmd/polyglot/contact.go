@@ -12,10 +12,10 @@ import (
 func newContactCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "contact",
-		Short: "Undo a block or an ignore",
+		Short: "Find a person on your networks, or undo a block or an ignore",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newContactUnblockCmd(f))
+	cmd.AddCommand(newContactUnblockCmd(f), newContactFindCmd(f))
 	return cmd
 }
 

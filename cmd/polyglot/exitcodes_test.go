@@ -99,6 +99,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		{"doctor, extra argument", nil, []string{"doctor", "extra"}, exitUsage, ""},
 		{"demo, extra argument", nil, []string{"demo", "extra"}, exitUsage, ""},
 		{"history, no address", nil, []string{"history"}, exitUsage, "ADDRESS"},
+		{"contact find, not an address or number", nil, []string{"contact", "find", "bob"}, exitUsage, "not an address or a phone number"},
 		{"history, bad limit", nil, []string{"history", "Ann", "--limit", "-1"}, exitUsage, "--limit"},
 		{"malformed config", func(t *testing.T, p *profile) { writeConfig(t, p, "keystore = \n") }, []string{"account", "list"}, exitUsage, "config.toml"},
 		{"unknown theme", func(t *testing.T, p *profile) { writeConfig(t, p, "theme = \"no-such-theme\"\n") }, []string{}, exitUsage, "theme"},
@@ -110,6 +111,7 @@ func TestExitCodesMatchTheREADME(t *testing.T) {
 		}, []string{"send", "--to", "bob@localhost", "hello"}, exitUsage, "passphrase"},
 
 		{"send, no account", nil, []string{"send", "--to", "bob@example.org", "hello"}, exitCannot, "no account configured"},
+		{"contact find, no account", nil, []string{"contact", "find", "+491701234567"}, exitCannot, "no account configured"},
 		{"history, unknown address", func(t *testing.T, p *profile) { historyStore(t, p, 1) }, []string{"history", "bob@example.org"}, exitCannot, "no conversation"},
 
 		{"send, no password stored", func(t *testing.T, p *profile) { writeConfig(t, p, offlineAccount) },

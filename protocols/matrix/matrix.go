@@ -54,7 +54,12 @@ type Config struct {
 	CAFile string
 	// DeviceName is shown in the user's device list ("Polyglot" if empty).
 	DeviceName string
-	Logger     zerolog.Logger
+	// IdentityServer is the identity server contact lookups ask (e.g.
+	// https://vector.im); empty: the one the homeserver's .well-known names.
+	IdentityServer string
+	// Account is the accounts ID set on addresses found by FindContact.
+	Account string
+	Logger  zerolog.Logger
 }
 
 // Session is the login the accounts layer keeps in the keystore.

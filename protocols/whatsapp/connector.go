@@ -63,6 +63,8 @@ type Connector struct {
 	reconnect func(ctx context.Context) error    // test seam: what a version update retries
 	// sendHook replaces whatsmeow's SendMessage in tests.
 	sendHook func(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error)
+	// lookupHook replaces whatsmeow's IsOnWhatsApp in tests (find.go).
+	lookupHook func(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error)
 	// uploadHook replaces whatsmeow's Upload in tests.
 	uploadHook func(ctx context.Context, data []byte, mt whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
 

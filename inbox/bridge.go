@@ -205,6 +205,19 @@ func (in *Inbox) bridgeConnected(a, b ConversationID) (bool, error) {
 // allowWeaker is the user's explicit yes to linking an end-to-end
 // encrypted leg with one that is not (ErrBridgeWeaker without it).
 func (in *Inbox) AddBridge(ctx context.Context, a, b BridgeLeg, allowWeaker bool) (BridgeLink, error) {
+	// The classes as they are now, not as a plan shown earlier said: the
+	// user's yes covers what is true when the link is made.
+	for _, l := range []*BridgeLeg{&a, &b} {
+		*l = in.leg(l.Conversation, l.Network, l.Address)
+		c, err := in.Conversation(l.Conversation)
+		if err != nil {
+			return BridgeLink{}, err
+		}
+		if c.Request {
+			// A notice would answer someone the user has not answered.
+			return BridgeLink{}, fmt.Errorf("inbox: %s: %w (accept it first)", c.Title, ErrRequestPending)
+		}
+	}
 	p, err := in.PlanBridge(a, b)
 	if err != nil {
 		return BridgeLink{}, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"polyglot/protocols"
@@ -87,18 +88,26 @@ type errPaused struct{ why string }
 
 func (e errPaused) Error() string { return e.why }
 
+// bridgePausedRetry is how often a paused link looks again on its own
+// (a leg's class can come back without any event saying so).
+var bridgePausedRetry = 30 * time.Second
+
 // bridgeLoop relays queued items whenever something may have changed.
 func (in *Inbox) bridgeLoop() {
 	defer in.wg.Done()
+	retry := time.NewTimer(bridgePausedRetry)
+	defer retry.Stop()
 	for {
 		select {
 		case <-in.ctx.Done():
 			return
 		case <-in.bridge.kick:
+		case <-retry.C:
 		}
 		if in.hasLinks() {
 			in.relayPass(in.ctx)
 		}
+		retry.Reset(bridgePausedRetry)
 	}
 }
 
@@ -244,6 +253,11 @@ func (in *Inbox) relayItem(ctx context.Context, l linkRow, q queueItem) error {
 		req.ReplyTo = in.counterpartByNetworkID(l, src, m.ReplyTo)
 	}
 	if len(m.Attachments) > 0 {
+		// An upload the leg's server could read is weaker than the leg.
+		if fe := in.fileEncryption(r); fe < l.enc[dst] {
+			return errPaused{fmt.Sprintf("a file on %s would go %s, weaker than the %s it was linked with", NetworkName(r.Network),
+				fe.Label(), l.enc[dst].Label())}
+		}
 		// The file goes as a file, downloaded (and decrypted) here only.
 		path, err := in.Download(ctx, m.ID, 0)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -53,6 +54,11 @@ func (c *brConn) React(_ context.Context, _ protocols.ChatID, target protocols.M
 	return nil
 }
 
+func (c *brConn) FileEncryption(protocols.Address) protocols.Encryption {
+	return c.PeerEncryption(protocols.Address{})
+}
+func (c *brConn) UploadLimit(context.Context) (int64, error) { return 0, nil }
+
 func (c *brConn) Members(context.Context, protocols.ChatID) ([]protocols.Address, error) {
 	return c.members, nil
 }
@@ -97,7 +103,7 @@ func newBrWorld(t *testing.T) *brWorld {
 
 func (w *brWorld) open(t *testing.T) {
 	t.Helper()
-	in, err := Open(w.path, Options{NewID: func() string { w.n++; return fmt.Sprintf("cid-%d-%d", time.Now().UnixNano(), w.n) }})
+	in, err := Open(w.path, Options{DownloadDir: filepath.Join(filepath.Dir(w.path), "downloads"), NewID: func() string { w.n++; return fmt.Sprintf("cid-%d-%d", time.Now().UnixNano(), w.n) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,5 +371,77 @@ func TestBridgePausesOfflineAndCatchesUpOnceInOrderAfterRestart(t *testing.T) {
 		if want := fmt.Sprintf("message %d", i+1); !strings.HasSuffix(b, want) {
 			t.Fatalf("relay %d is %q, want %q (in order, once)", i, b, want)
 		}
+	}
+}
+
+func (c *brConn) Download(_ context.Context, att protocols.Attachment, dir string) (string, error) {
+	path := filepath.Join(dir, att.Name)
+	return path, os.WriteFile(path, []byte("photo bytes"), 0o600)
+}
+
+func TestBridgeRepliesAndFilesFollow(t *testing.T) {
+	w := newBrWorld(t)
+	w.link(t)
+	w.incoming(t, "mx", brRoom, brDave, "$q", "who brings wine?")
+	q := waitSent(t, w.xm, "the question", func(s string) bool { return strings.HasSuffix(s, "who brings wine?") })
+	waitFor(t, "the question's network ID", func() bool {
+		var n int
+		_ = w.in.db.QueryRow(`SELECT count(*) FROM messages WHERE network_id = ?`, "net-"+string(q.ClientID)).Scan(&n)
+		return n == 1
+	})
+	// carol answers the relayed copy: the answer goes into the room as a
+	// reply to dave's original.
+	m := protocols.Message{NetworkID: "x-a", Chat: protocols.Chat{ID: protocols.ChatID(brCarol.ID)}, Sender: brCarol, Body: "me!",
+		ReplyTo: protocols.MessageID("net-" + string(q.ClientID)), Sent: time.Now(), Encryption: protocols.EncTransport}
+	if err := w.in.Ingest("xm", protocols.MessageEvent{Message: m}); err != nil {
+		t.Fatal(err)
+	}
+	a := waitSent(t, w.mx, "the answer", func(s string) bool { return strings.HasSuffix(s, ": me!") })
+	if a.ReplyTo != "$q" {
+		t.Fatalf("the relayed answer replies to %q, want dave's $q", a.ReplyTo)
+	}
+	// A photo crosses as a file, with its caption attributed.
+	m = protocols.Message{NetworkID: "$p", Chat: brRoom, Sender: brDave, Body: "the cake", Sent: time.Now(), Encryption: protocols.EncE2EE,
+		Attachments: []protocols.Attachment{{Name: "cake.jpg", MIME: "image/jpeg", Size: 11}}}
+	if err := w.in.Ingest("mx", protocols.MessageEvent{Message: m}); err != nil {
+		t.Fatal(err)
+	}
+	f := waitSent(t, w.xm, "the photo", func(s string) bool { return strings.HasSuffix(s, ": the cake") })
+	if f.File == nil || f.File.Name != "cake.jpg" {
+		t.Fatalf("the photo went as %+v, want the file cake.jpg", f.File)
+	}
+}
+
+func TestBridgePausesRatherThanRelayWeaker(t *testing.T) {
+	w := newBrWorld(t)
+	l := w.link(t)
+	w.xm.set(protocols.EncNone) // the XMPP leg lost even TLS
+	w.incoming(t, "mx", brRoom, brDave, "$1", "secret plans")
+	waitFor(t, "the link to pause", func() bool {
+		l, _ := w.in.Bridge(l.ID)
+		return strings.Contains(l.State, "weaker than the TLS only it was linked with") && l.Pending == 1
+	})
+	for _, b := range bodies(w.xm) {
+		if strings.Contains(b, "secret plans") {
+			t.Fatalf("relayed weaker: %q", b)
+		}
+	}
+	w.xm.set(protocols.EncTransport)
+	w.online(t, false, "xm")
+	w.online(t, true, "xm")
+	waitSent(t, w.xm, "the relay once TLS is back", func(s string) bool { return strings.HasSuffix(s, "secret plans") })
+}
+
+func TestBridgeRefusesARequest(t *testing.T) {
+	w := newBrWorld(t)
+	stranger := protocols.Address{Network: protocols.XMPP, ID: "mallory@evil.example", Server: "evil.example"}
+	w.incoming(t, "xm", protocols.Chat{ID: protocols.ChatID(stranger.ID)}, stranger, "x-m", "link me")
+	b, err := w.in.ResolveBridgeLeg("xmpp:" + stranger.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := w.in.ResolveBridgeLeg("matrix:" + string(brRoom.ID))
+	if _, err := w.in.AddBridge(context.Background(), a, b, true); !errors.Is(err, ErrRequestPending) {
+		t.Fatalf("linking a message request: %v, want ErrRequestPending", err)
 	}
 }

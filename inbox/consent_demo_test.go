@@ -2,7 +2,6 @@ package inbox_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,34 +16,8 @@ import (
 // opening it (MarkRead) and typing (SetTyping) send nothing back; after
 // Accept they do, and the decision is remembered.
 func TestNothingLeavesBeforeConsent(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	in, err := inbox.Open(filepath.Join(t.TempDir(), "c.db"), inbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	world := demo.New(demo.Options{Seed: 1, Speed: 20})
-	defer world.Close()
-	for _, acc := range world.Accounts() {
-		in.Attach(acc.ID, acc.Connector)
-		go func(id string, c protocols.Connector) {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-c.Events():
-					if !ok {
-						return
-					}
-					_ = in.Ingest(id, ev)
-				}
-			}
-		}(acc.ID, acc.Connector)
-		if err := acc.Connector.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := context.Background()
+	in, world := openDemoInbox(t)
 
 	// The stranger (a WhatsApp number, no roster entry) writes after a few
 	// demo seconds.

@@ -3,7 +3,6 @@ package inbox_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,34 +37,8 @@ func TestContactFindParseQuery(t *testing.T) {
 // when the found address is someone already known, and an address to add
 // when not — neither is merged until the user says so.
 func TestContactFindSuggestsMerges(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	in, err := inbox.Open(filepath.Join(t.TempDir(), "f.db"), inbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	world := demo.New(demo.Options{Seed: 1, Speed: 20})
-	defer world.Close()
-	for _, acc := range world.Accounts() {
-		in.Attach(acc.ID, acc.Connector)
-		go func(id string, c protocols.Connector) {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-c.Events():
-					if !ok {
-						return
-					}
-					_ = in.Ingest(id, ev)
-				}
-			}
-		}(acc.ID, acc.Connector)
-		if err := acc.Connector.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := context.Background()
+	in, _ := openDemoInbox(t)
 	samWA := protocols.Address{Network: protocols.WhatsApp, ID: "15550100007@s.whatsapp.net"}
 	var sam inbox.PersonID
 	for deadline := time.Now().Add(60 * time.Second); sam == 0; {

@@ -176,6 +176,25 @@ func (a *app) startClient(ctx context.Context, cfg *config.Config) (*runtime, er
 	return rt, nil
 }
 
+// connectForCommand starts the accounts for a one-shot command (send,
+// contact find) and waits until they settled or ctx ends; a refused login
+// is exitAuth. The caller stops the runtime.
+func (a *app) connectForCommand(ctx context.Context, cfg *config.Config) (*runtime, error) {
+	if len(cfg.Accounts) == 0 {
+		return nil, withCode(exitCannot, errors.New("no account configured: add one with `polyglot account add`"))
+	}
+	rt, err := a.startClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.waitSettled(ctx)
+	if err := rt.authFailure(); err != nil {
+		rt.stop()
+		return nil, withCode(exitAuth, err)
+	}
+	return rt, nil
+}
+
 // openClientInbox opens the store (it holds no secret) and tells it about
 // the configured accounts, so their routes rank and sends queue before
 // any of them connects.

@@ -70,20 +70,13 @@ func (a *app) findContact(ctx context.Context, q protocols.ContactQuery, o *cont
 	if err != nil {
 		return err
 	}
-	if len(cfg.Accounts) == 0 {
-		return withCode(exitCannot, errors.New("no account configured: add one with `polyglot account add`"))
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	rt, err := a.startClient(ctx, cfg)
+	rt, err := a.connectForCommand(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer rt.stop()
-	rt.waitSettled(ctx)
-	if err := rt.authFailure(); err != nil {
-		return withCode(exitAuth, err)
-	}
 	outs, err := rt.inbox.FindContact(ctx, q, protocols.FindOptions{AcceptTerms: o.acceptTerms})
 	if err != nil {
 		return err

@@ -98,21 +98,13 @@ func (a *app) send(ctx context.Context, o *sendOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.Accounts) == 0 {
-		return withCode(exitCannot, errors.New("no account configured: add one with `polyglot account add`"))
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-
-	rt, err := a.startClient(ctx, cfg)
+	rt, err := a.connectForCommand(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer rt.stop()
-	rt.waitSettled(ctx)
-	if err := rt.authFailure(); err != nil {
-		return withCode(exitAuth, err)
-	}
 
 	return a.deliver(ctx, rt.inbox, cfg, o, via)
 }

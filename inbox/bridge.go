@@ -111,12 +111,7 @@ func (in *Inbox) BridgeLegFor(conv ConversationID, addr string) (BridgeLeg, erro
 	if len(legs) == 0 {
 		return BridgeLeg{}, fmt.Errorf("inbox: no account of yours reaches %q: %w", addr, ErrNoRoute)
 	}
-	id := strings.TrimSpace(addr)
-	if i := strings.IndexByte(id, ':'); i > 0 {
-		if _, err := protocols.ParseNetwork(id[:i]); err == nil {
-			id = id[i+1:]
-		}
-	}
+	_, id := splitNetwork(strings.TrimSpace(addr))
 	for _, l := range legs {
 		if l.Address == id {
 			return l, nil
@@ -286,29 +281,28 @@ func (in *Inbox) RemoveBridge(id int64) error {
 }
 
 // Bridges lists every link, oldest first.
-func (in *Inbox) Bridges() ([]BridgeLink, error) { return in.bridges(0) }
+func (in *Inbox) Bridges() ([]BridgeLink, error) { return in.bridges(0, 0) }
 
 // BridgesOf lists the links one conversation is a leg of.
-func (in *Inbox) BridgesOf(conv ConversationID) ([]BridgeLink, error) { return in.bridges(conv) }
+func (in *Inbox) BridgesOf(conv ConversationID) ([]BridgeLink, error) { return in.bridges(conv, 0) }
 
 // Bridge reads one link.
 func (in *Inbox) Bridge(id int64) (BridgeLink, error) {
-	ls, err := in.bridges(0)
+	ls, err := in.bridges(0, id)
 	if err != nil {
 		return BridgeLink{}, err
 	}
-	for _, l := range ls {
-		if l.ID == id {
-			return l, nil
-		}
+	if len(ls) == 0 {
+		return BridgeLink{}, fmt.Errorf("inbox: link %d: %w", id, ErrNotFound)
 	}
-	return BridgeLink{}, fmt.Errorf("inbox: link %d: %w", id, ErrNotFound)
+	return ls[0], nil
 }
 
-func (in *Inbox) bridges(conv ConversationID) ([]BridgeLink, error) {
+// bridges reads the links of conv (0: all), or the one link id.
+func (in *Inbox) bridges(conv ConversationID, id int64) ([]BridgeLink, error) {
 	rows, err := in.db.Query(`SELECT l.id, l.conv_a, l.network_a, l.addr_a, l.conv_b, l.network_b, l.addr_b, l.weaker, l.created_at,
 		(SELECT count(*) FROM bridge_queue q WHERE q.link_id = l.id)
-		FROM bridge_links l WHERE ? = 0 OR l.conv_a = ? OR l.conv_b = ? ORDER BY l.id`, conv, conv, conv)
+		FROM bridge_links l WHERE (? = 0 OR l.conv_a = ? OR l.conv_b = ?) AND (? = 0 OR l.id = ?) ORDER BY l.id`, conv, conv, conv, id, id)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (in *Inbox) recordTold(ctx context.Context, l linkRow, s int) {
 
 // members asks the leg's connector for the room's members.
 func (in *Inbox) members(ctx context.Context, l linkRow, s int) ([]string, bool) {
-	r, err := in.routeOf(BridgeLeg{Conversation: l.conv[s], Network: l.network[s], Address: l.addr[s]})
+	r, err := in.routeOf(l.leg(s))
 	if err != nil {
 		return nil, false
 	}

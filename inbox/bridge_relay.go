@@ -74,12 +74,8 @@ func attribution(name string, net protocols.Network, enc protocols.Encryption) s
 // accountAddress is the address part of a default account ID
 // ("xmpp:alice@example.org"), else the ID itself.
 func accountAddress(account string) string {
-	if i := strings.IndexByte(account, ':'); i > 0 {
-		if _, err := protocols.ParseNetwork(account[:i]); err == nil {
-			return account[i+1:]
-		}
-	}
-	return account
+	_, addr := splitNetwork(account)
+	return addr
 }
 
 // errPaused: the item cannot go now (an account is offline, a leg would
@@ -193,24 +189,19 @@ func (in *Inbox) relayPass(ctx context.Context) {
 // legRoute is the route a relay into leg s takes, if it may go now: its
 // account online and the leg no weaker than when the user linked it.
 func (in *Inbox) legRoute(l linkRow, s int) (Route, error) {
-	rs, err := in.Routes(l.conv[s])
-	if err != nil {
-		return Route{}, err
+	r, err := in.routeOf(l.leg(s))
+	switch {
+	case errors.Is(err, ErrNoRoute):
+		return r, errPaused{fmt.Sprintf("no account of yours reaches %s on %s now", l.addr[s], NetworkName(l.network[s]))}
+	case err != nil:
+		return r, err
+	case !r.Online:
+		return r, errPaused{NetworkName(r.Network) + " is offline"}
+	case r.Encryption < l.enc[s]:
+		return r, errPaused{fmt.Sprintf("%s would go %s, weaker than the %s it was linked with", NetworkName(r.Network),
+			r.Encryption.Label(), l.enc[s].Label())}
 	}
-	for _, r := range rs {
-		if r.Network != l.network[s] || r.To.ID != l.addr[s] {
-			continue
-		}
-		switch {
-		case !r.Online:
-			return r, errPaused{NetworkName(r.Network) + " is offline"}
-		case r.Encryption < l.enc[s]:
-			return r, errPaused{fmt.Sprintf("%s would go %s, weaker than the %s it was linked with", NetworkName(r.Network),
-				r.Encryption.Label(), l.enc[s].Label())}
-		}
-		return r, nil
-	}
-	return Route{}, errPaused{fmt.Sprintf("no account of yours reaches %s on %s now", l.addr[s], NetworkName(l.network[s]))}
+	return r, nil
 }
 
 func (in *Inbox) relayItem(ctx context.Context, l linkRow, q queueItem) error {
@@ -304,16 +295,13 @@ func (in *Inbox) counterpartByNetworkID(l linkRow, s int, netID string) MessageI
 
 // counterpart is the other copy of message id over link: its relay when
 // id is a source, its source when id is a relay.
-func (in *Inbox) counterpart(link int64, id MessageID) (MessageID, bool) {
-	var other MessageID
-	err := in.db.QueryRow(`SELECT dst FROM bridge_map WHERE link_id = ? AND src = ?
-		UNION ALL SELECT src FROM bridge_map WHERE link_id = ? AND dst = ? LIMIT 1`, link, id, link, id).Scan(&other)
+func (in *Inbox) counterpart(link int64, id MessageID) (other MessageID, isSource bool) {
+	err := in.db.QueryRow(`SELECT dst, 1 FROM bridge_map WHERE link_id = ? AND src = ?
+		UNION ALL SELECT src, 0 FROM bridge_map WHERE link_id = ? AND dst = ? LIMIT 1`, link, id, link, id).Scan(&other, &isSource)
 	if err != nil {
 		return 0, false
 	}
-	var isSource int
-	_ = in.db.QueryRow(`SELECT count(*) FROM bridge_map WHERE link_id = ? AND src = ?`, link, id).Scan(&isSource)
-	return other, isSource > 0
+	return other, isSource
 }
 
 // relayChange carries an edit, delete or reaction over to the other copy.

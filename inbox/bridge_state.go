@@ -32,6 +32,11 @@ type linkRow struct {
 	created int64
 }
 
+// leg is leg s as routeOf takes it.
+func (l *linkRow) leg(s int) BridgeLeg {
+	return BridgeLeg{Conversation: l.conv[s], Network: l.network[s], Address: l.addr[s]}
+}
+
 // side is the leg of l that conv on net is, or -1.
 func (l *linkRow) side(conv ConversationID, net protocols.Network) int {
 	for s := range 2 {

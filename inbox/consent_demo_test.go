@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"polyglot/inbox"
+	"polyglot/internal/demotest"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
 )
@@ -17,7 +18,7 @@ import (
 // Accept they do, and the decision is remembered.
 func TestNothingLeavesBeforeConsent(t *testing.T) {
 	ctx := context.Background()
-	in, world := openDemoInbox(t)
+	in, world := demotest.Inbox(t)
 
 	// The stranger (a WhatsApp number, no roster entry) writes after a few
 	// demo seconds.

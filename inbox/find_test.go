@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"polyglot/inbox"
+	"polyglot/internal/demotest"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
 )
@@ -38,7 +39,7 @@ func TestContactFindParseQuery(t *testing.T) {
 // when not — neither is merged until the user says so.
 func TestContactFindSuggestsMerges(t *testing.T) {
 	ctx := context.Background()
-	in, _ := openDemoInbox(t)
+	in, _ := demotest.Inbox(t)
 	samWA := protocols.Address{Network: protocols.WhatsApp, ID: "15550100007@s.whatsapp.net"}
 	var sam inbox.PersonID
 	for deadline := time.Now().Add(60 * time.Second); sam == 0; {

@@ -53,13 +53,8 @@ func ParseTarget(s string) (Target, error) {
 		}
 		return parseMatrix(rest)
 	}
-	var net protocols.Network
 	join := false
-	if i := strings.IndexByte(s, ':'); i > 0 {
-		if n, err := protocols.ParseNetwork(s[:i]); err == nil {
-			net, s = n, s[i+1:]
-		}
-	}
+	net, s := splitNetwork(s)
 	if net == protocols.XMPP || net == "" {
 		// An XMPP URI (RFC 5122): "?join" asks to enter a group chat.
 		if i := strings.IndexByte(s, '?'); i >= 0 && !strings.HasPrefix(s, "@") && !strings.HasPrefix(s, "#") {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"polyglot/protocols"
 )
 
 // Unblock takes back a Block or an Ignore of person p: their blocked and
@@ -67,12 +65,8 @@ func (in *Inbox) Unblock(p PersonID) (int, error) {
 // addr ("bob@example.org", or "xmpp:bob@example.org" to name the network).
 // It returns the person's name.
 func (in *Inbox) UnblockAddress(addr string) (string, int, error) {
-	net, id := "", strings.TrimSpace(addr)
-	if i := strings.IndexByte(id, ':'); i > 0 {
-		if n, err := protocols.ParseNetwork(id[:i]); err == nil {
-			net, id = string(n), id[i+1:]
-		}
-	}
+	network, id := splitNetwork(strings.TrimSpace(addr))
+	net := string(network)
 	var p PersonID
 	var name string
 	err := in.db.QueryRow(`SELECT p.id, p.name FROM identities i JOIN people p ON p.id = i.person_id

@@ -273,12 +273,8 @@ func (in *Inbox) FindConversation(addr string) (ConversationID, error) {
 	if addr == "" {
 		return 0, fmt.Errorf("inbox: empty address")
 	}
-	net, id := "", addr
-	if i := strings.IndexByte(addr, ':'); i > 0 {
-		if n, err := protocols.ParseNetwork(addr[:i]); err == nil {
-			net, id = string(n), addr[i+1:]
-		}
-	}
+	network, id := splitNetwork(addr)
+	net := string(network)
 	var conv ConversationID
 	err := in.db.QueryRow(`SELECT c.id FROM identities i JOIN conversations c ON c.kind = 1 AND c.person_id = i.person_id
 		WHERE i.addr_id = ? AND (? = '' OR i.network = ?) AND c.hidden = 0 ORDER BY c.id LIMIT 1`, id, net, net).Scan(&conv)

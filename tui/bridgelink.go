@@ -405,13 +405,8 @@ func (f *linkForm) Update(k tea.KeyMsg) (cmd tea.Cmd, closed bool) {
 			if !ok {
 				return nil, false
 			}
-			f.stage, f.err = linkPlanning, ""
-			f.seq++
-			bc, a, seq := f.core, f.leg, f.seq
-			return func() tea.Msg {
-				p, err := bc.PlanBridge(a, other)
-				return linkPlanMsg{seq: seq, plan: p, err: err}
-			}, false
+			f.err = ""
+			return f.planCmd(f.leg, other), false
 		}
 		before := f.input.Value()
 		var c tea.Cmd
@@ -485,16 +480,21 @@ func (f *linkForm) add(allowWeaker bool) tea.Cmd {
 func (f *linkForm) onAddFailed(err error) tea.Cmd {
 	f.err = "not linked: " + errtext.Of(err)
 	if errors.Is(err, inbox.ErrBridgeWeaker) || errors.Is(err, inbox.ErrBridgeCycle) {
-		f.stage = linkPlanning
-		f.seq++
-		bc, a, b, seq := f.core, f.plan.A, f.plan.B, f.seq
-		return func() tea.Msg {
-			p, err := bc.PlanBridge(a, b)
-			return linkPlanMsg{seq: seq, plan: p, err: err}
-		}
+		return f.planCmd(f.plan.A, f.plan.B)
 	}
 	f.stage = linkPlan
 	return nil
+}
+
+// planCmd asks the core what linking a and b would mean.
+func (f *linkForm) planCmd(a, b inbox.BridgeLeg) tea.Cmd {
+	f.stage = linkPlanning
+	f.seq++
+	bc, seq := f.core, f.seq
+	return func() tea.Msg {
+		p, err := bc.PlanBridge(a, b)
+		return linkPlanMsg{seq: seq, plan: p, err: err}
+	}
 }
 
 // refusal words why a plan cannot be, without Go error chains.

@@ -1,57 +1,20 @@
 package tui
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"polyglot/inbox"
+	"polyglot/internal/demotest"
 	"polyglot/protocols"
-	"polyglot/protocols/demo"
 )
-
-// demoInbox is a real store with the demo world's three networks attached
-// and connected, their events ingested as the accounts layer would.
-func demoInbox(t *testing.T) *inbox.Inbox {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	in, err := inbox.Open(filepath.Join(t.TempDir(), "polyglot.db"), inbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
-	world := demo.New(demo.Options{Seed: 1, Speed: 20})
-	t.Cleanup(func() { world.Close() })
-	for _, acc := range world.Accounts() {
-		in.Attach(acc.ID, acc.Connector)
-		go func(id string, c protocols.Connector) {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-c.Events():
-					if !ok {
-						return
-					}
-					_ = in.Ingest(id, ev)
-				}
-			}
-		}(acc.ID, acc.Connector)
-		if err := acc.Connector.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return in
-}
 
 // TestContactFindKeyInPersonView: F in Sam's person view asks first (and
 // says what leaves the device), looks up only after y, shows one answer
 // per network, asks for the identity server's terms before Matrix looks
 // anything up, and offers what it found to add — added only after y.
 func TestContactFindKeyInPersonView(t *testing.T) {
-	in := demoInbox(t)
+	in, _ := demotest.Inbox(t)
 	samWA := protocols.Address{Network: protocols.WhatsApp, ID: "15550100007@s.whatsapp.net"}
 	var sam inbox.PersonID
 	for deadline := time.Now().Add(60 * time.Second); sam == 0; time.Sleep(20 * time.Millisecond) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"polyglot/inbox"
+	"polyglot/internal/demotest"
 	"polyglot/protocols"
 	"polyglot/protocols/demo"
 )
@@ -29,7 +30,6 @@ func newDemoRouteWorld(t *testing.T) *demoRouteWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
 	world := demo.New(demo.Options{Seed: 1, Speed: 0.1})
 	for _, ids := range world.People() {
 		var keep inbox.PersonID
@@ -50,35 +50,7 @@ func newDemoRouteWorld(t *testing.T) *demoRouteWorld {
 			}
 		}
 	}
-	done := make(chan struct{})
-	accs := world.Accounts()
-	for _, acc := range accs {
-		in.Attach(acc.ID, acc.Connector)
-		go func(id string, c protocols.Connector) {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-c.Events():
-					if !ok {
-						return
-					}
-					_ = in.Ingest(id, ev)
-				}
-			}
-		}(acc.ID, acc.Connector)
-		if err := acc.Connector.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range accs {
-			<-done
-		}
-		world.Close()
-	})
+	demotest.Connect(t, in, world)
 	return &demoRouteWorld{world: world, in: in}
 }
 

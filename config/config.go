@@ -45,8 +45,9 @@ type Config struct {
 
 // Images says how pictures in conversations are drawn.
 type Images struct {
-	// Protocol is "auto" (default: kitty graphics in kitty, half-blocks
-	// elsewhere), "kitty", "sixel", "halfblocks" or "off".
+	// Protocol is "auto" (default: kitty graphics in kitty, sixel in
+	// terminals known to draw it, half-blocks elsewhere), "kitty",
+	// "sixel", "halfblocks" or "off".
 	Protocol string
 }
 

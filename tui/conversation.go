@@ -275,7 +275,7 @@ func (c *conversationView) onMessages(m messagesMsg) tea.Cmd {
 	if len(c.lines) < c.historyHeight() && !c.exhausted {
 		cmds = append(cmds, c.loadOlder())
 	}
-	cmds = append(cmds, c.seekDivider(), c.fetchPictures(), c.sendKitty())
+	cmds = append(cmds, c.seekDivider(), c.fetchPictures(), c.pictureWork())
 	return tea.Batch(cmds...)
 }
 
@@ -852,7 +852,8 @@ func (c *conversationView) View() string {
 		b.WriteString("\n")
 	}
 	for i := start; i < end; i++ {
-		b.WriteString(c.lines[i] + "\n")
+		// A sixel picture running past the window would cover the lines below.
+		b.WriteString(tea.ClipSixelPictures(c.lines[i], end-i) + "\n")
 	}
 
 	// Typing line (or scroll position).

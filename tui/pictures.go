@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -27,10 +28,15 @@ import (
 
 // ImageOptions say how pictures are shown.
 type ImageOptions struct {
-	// Protocol: thumbnail.Kitty, thumbnail.Blocks or thumbnail.Off ("" is
-	// off). Run resolves thumbnail.Auto from the environment; a screen
-	// served to another terminal draws half-blocks for auto.
+	// Protocol: thumbnail.Kitty, thumbnail.Sixel, thumbnail.Blocks or
+	// thumbnail.Off ("" is off). Run resolves thumbnail.Auto from the
+	// environment; a screen served to another terminal draws half-blocks
+	// for auto.
 	Protocol thumbnail.Protocol
+	// CellSize is the terminal's cell in pixels, asked again on every
+	// resize (sixel pictures are sized in pixels). nil, or a zero answer:
+	// thumbnail.DefaultCell.
+	CellSize func() image.Point
 	// CacheDir keeps thumbnails between runs ("" keeps none on disk).
 	CacheDir string
 	// CacheBytes bounds CacheDir (0: thumbnail.DefaultCacheBytes).
@@ -57,14 +63,30 @@ type pictures struct {
 	// tmux: kitty images go through tmux passthrough (a protocol forced
 	// to kitty inside tmux; needs `set -g allow-passthrough on`).
 	tmux bool
+	// cell is the terminal's cell in pixels (sixel), from cellSize.
+	cell     image.Point
+	cellSize func() image.Point
+}
+
+// readCellSize asks the terminal's cell size again (on a resize: the font
+// may have changed).
+func (p *pictures) readCellSize() {
+	c := thumbnail.DefaultCell
+	if p.cellSize != nil {
+		if got := p.cellSize(); got.X > 0 && got.Y > 0 {
+			c = got
+		}
+	}
+	p.cell = c
 }
 
 func newPictures(o ImageOptions, profile termenv.Profile, tmux bool) *pictures {
 	p := &pictures{proto: o.Protocol, profile: profile, limits: thumbnail.DefaultLimits, sent: map[uint32]bool{},
-		fetching: make(chan struct{}, 4), tmux: tmux}
+		fetching: make(chan struct{}, 4), tmux: tmux, cellSize: o.CellSize}
+	p.readCellSize()
 	switch p.proto {
-	case thumbnail.Kitty, thumbnail.Blocks:
-	case thumbnail.Sixel, thumbnail.Auto:
+	case thumbnail.Kitty, thumbnail.Blocks, thumbnail.Sixel:
+	case thumbnail.Auto:
 		p.proto = thumbnail.Blocks
 	default:
 		p.proto = thumbnail.Off
@@ -101,6 +123,28 @@ type picture struct {
 	// needsSend: kitty has not been sent this box size yet; sending: a
 	// transmission is on its way (never two of one image).
 	needsSend, sending bool
+	// cell is the cell size lines were drawn for (sixel).
+	cell image.Point
+	// sixel is the picture encoded for sixelFor; encoding: an encode for
+	// want is on its way.
+	sixel          string
+	sixelFor, want sixelBox
+	encoding       bool
+}
+
+// sixelBox is the size a sixel picture was encoded for.
+type sixelBox struct {
+	cols, rows int
+	cell       image.Point
+}
+
+// sixelMsg is an encoded (or failed) sixel picture.
+type sixelMsg struct {
+	conv inbox.ConversationID
+	key  picKey
+	box  sixelBox
+	dcs  string
+	err  error
 }
 
 // picMsg is a fetched (or failed) thumbnail.
@@ -184,8 +228,8 @@ func fetchPicture(e *env, conv inbox.ConversationID, k picKey, ck string) tea.Cm
 	pics := e.pics
 	done := func(img *image.NRGBA) tea.Msg {
 		m := picMsg{conv: conv, key: k, small: thumbnail.Shrink(img, picCols, 2*picRows)}
-		if pics.proto == thumbnail.Kitty {
-			m.img = img // sent to the terminal at full thumbnail size
+		if pics.proto == thumbnail.Kitty || pics.proto == thumbnail.Sixel {
+			m.img = img // drawn by the terminal from the full thumbnail
 		}
 		return m
 	}
@@ -257,7 +301,7 @@ func (c *conversationView) onPicture(m picMsg) tea.Cmd {
 	p.loading, p.img, p.small, p.err = false, m.img, m.small, m.err
 	p.lines, p.maxCols = nil, 0
 	c.rerenderMsg(m.key.msg)
-	return c.sendKitty()
+	return c.pictureWork()
 }
 
 // onPictureSent: the terminal has the kitty image; draw its cells. A
@@ -277,7 +321,7 @@ func (c *conversationView) onPictureSent(m picSentMsg) tea.Cmd {
 		c.rerenderMsg(m.key.msg)
 		return nil
 	}
-	return c.sendKitty()
+	return c.pictureWork()
 }
 
 func (c *conversationView) rerenderMsg(id inbox.MessageID) {
@@ -287,13 +331,26 @@ func (c *conversationView) rerenderMsg(id inbox.MessageID) {
 	}
 }
 
+// pictureWork is what the rendered history's pictures need done beside
+// the frames: kitty images sent, sixel pictures encoded.
+func (c *conversationView) pictureWork() tea.Cmd {
+	pics := c.env.pics
+	if pics == nil {
+		return nil
+	}
+	switch pics.proto {
+	case thumbnail.Kitty:
+		return c.sendKitty()
+	case thumbnail.Sixel:
+		return c.encodeSixels()
+	}
+	return nil
+}
+
 // sendKitty sends the kitty images the rendered history needs and the
 // terminal does not have, before the frame that shows their cells.
 func (c *conversationView) sendKitty() tea.Cmd {
 	pics := c.env.pics
-	if pics == nil || pics.proto != thumbnail.Kitty {
-		return nil
-	}
 	var cmds []tea.Cmd
 	for k, p := range c.pics {
 		if p.img == nil || !p.needsSend || p.sending {
@@ -313,6 +370,48 @@ func (c *conversationView) sendKitty() tea.Cmd {
 		cmds = append(cmds, transmitKitty(c.env.term, wrap, c.id, k, p.kittyID, p.img, cols, rows))
 	}
 	return tea.Batch(cmds...)
+}
+
+// encodeSixels encodes, in the background, the sixel pictures the
+// rendered history shows at a size they are not encoded for yet; their
+// half-block copy shows meanwhile.
+func (c *conversationView) encodeSixels() tea.Cmd {
+	var cmds []tea.Cmd
+	for k, p := range c.pics {
+		if p.img == nil || p.encoding || p.want.cols == 0 || p.sixelFor == p.want {
+			continue
+		}
+		p.encoding = true
+		img, box, conv, key := p.img, p.want, c.id, k
+		cmds = append(cmds, func() tea.Msg {
+			dcs, err := thumbnail.SixelImage(img, box.cols, box.rows, box.cell)
+			return sixelMsg{conv: conv, key: key, box: box, dcs: dcs, err: err}
+		})
+	}
+	return tea.Batch(cmds...)
+}
+
+// onSixel keeps an encoded picture and draws it, or encodes again when a
+// resize changed the size it needs meanwhile. A picture that cannot be
+// encoded keeps its half-blocks.
+func (c *conversationView) onSixel(m sixelMsg) tea.Cmd {
+	if m.conv != c.id || c.pics == nil {
+		return nil
+	}
+	p := c.pics[m.key]
+	if p == nil {
+		return nil
+	}
+	p.encoding = false
+	if m.err != nil {
+		c.env.log.Info().Err(m.err).Msg("no sixel picture")
+	}
+	p.sixel, p.sixelFor = m.dcs, m.box
+	if m.box == p.want {
+		c.rerenderMsg(m.key.msg)
+		return nil
+	}
+	return c.encodeSixels()
 }
 
 // transmitKitty writes the kitty image to the terminal (beside the
@@ -360,26 +459,39 @@ func (c *conversationView) pictureLines(m inbox.Message, i int, name, size strin
 	if box < 4 {
 		return []string{st.dim.Render(label)}, false
 	}
-	if p.lines == nil || p.maxCols != box {
-		p.maxCols = box
+	if p.lines == nil || p.maxCols != box || p.cell != pics.cell {
+		p.maxCols, p.cell = box, pics.cell
 		src := p.small
-		if pics.proto == thumbnail.Kitty && p.img != nil {
+		if p.img != nil && (pics.proto == thumbnail.Kitty || pics.proto == thumbnail.Sixel) {
 			src = p.img
 		}
 		b := src.Bounds()
 		cols, rows := thumbnail.Cells(b.Dx(), b.Dy(), box, picRows)
-		if pics.proto == thumbnail.Kitty {
+		switch pics.proto {
+		case thumbnail.Kitty:
 			id := thumbnail.KittyID(fmt.Sprintf("%s/%dx%d", cacheKey(m, i), cols, rows))
 			p.kittyID = id
 			p.needsSend = !pics.sent[id]
 			p.lines = thumbnail.KittyPlaceholders(id, cols, rows)
-		} else {
+		case thumbnail.Sixel:
+			// The box follows the cell's real shape; half-blocks fill it
+			// until the picture is encoded, and stay under it.
+			cols, rows = thumbnail.SixelCells(b.Dx(), b.Dy(), box, picRows, pics.cell)
+			p.want = sixelBox{cols, rows, pics.cell}
+			p.lines = thumbnail.HalfBlocks(p.small, cols, rows, pics.profile)
+			if p.lines == nil { // no colours: blank cells under the picture
+				p.lines = slices.Repeat([]string{strings.Repeat(" ", cols)}, rows)
+			}
+		default:
 			p.lines = thumbnail.HalfBlocks(p.small, cols, rows, pics.profile)
 		}
 	}
 	if p.needsSend {
 		// The cells would show nothing until the terminal has the image.
 		return []string{st.dim.Render(label + " — loading…")}, false
+	}
+	if p.sixel != "" && p.sixelFor == p.want && len(p.lines) == p.want.rows {
+		return append([]string{tea.SixelPicture(len(p.lines), p.sixel) + p.lines[0]}, p.lines[1:]...), true
 	}
 	return p.lines, true
 }

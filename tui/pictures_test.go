@@ -253,6 +253,55 @@ func TestImageKittyScreen(t *testing.T) {
 	}
 }
 
+// Sixel: the picture's cells hold its half-blocks, and once encoded (in
+// the background) the first of them carries the sixel picture, sized in
+// the terminal's cell pixels; a font change (a resize with another cell
+// size) encodes it again. A picture the window cuts off at the bottom is
+// left out of the frame (it would cover the composer); its half-blocks show.
+func TestImageSixelScreen(t *testing.T) {
+	pc := picWorld(t, 1, func(int) []byte { return quadrantPNG(t, 64) })
+	cell := image.Pt(6, 13)
+	h := newHarnessWith(t, Options{Core: pc, Theme: colourTheme(t),
+		Images: ImageOptions{Protocol: thumbnail.Sixel, CellSize: func() image.Point { return cell }}}, 100, 40)
+	h.keys("enter")
+	// 64 px square in 6×13 px cells: 11×5 cells, 66×65 px.
+	h.mustShow("\x1bP0;1q\"1;1;66;65#")
+	v := h.view()
+	if !strings.Contains(v, "▀") || !strings.Contains(v, "\x1b[38;2;255;0;0m") {
+		t.Errorf("no half-blocks under the picture")
+	}
+	if n := strings.Count(v, "\x1b_tea-sixel;5\x1b\\"); n != 1 {
+		t.Fatalf("%d sixel pictures of 5 rows in the frame, want 1", n)
+	}
+
+	cell = image.Pt(10, 20)
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 40})
+	// 64 px square in 10×20 px cells: 7×4 cells, 70×80 px.
+	h.mustShow("\x1bP0;1q\"1;1;70;80#")
+
+	// Whatever the window cuts, a picture in the frame has all its rows
+	// (half-blocks) under it: one cut off at the bottom is left out, or it
+	// would be drawn over the lines below the history.
+	for height := 8; height <= 16; height++ {
+		h.send(tea.WindowSizeMsg{Width: 100, Height: height})
+		for scroll := 0; scroll < 3; scroll++ {
+			lines := strings.Split(h.view(), "\n")
+			for i, l := range lines {
+				if !strings.Contains(l, "\x1bP") {
+					continue
+				}
+				for r := i; r < i+4; r++ {
+					if r >= len(lines) || !strings.Contains(lines[r], "▀") {
+						t.Fatalf("height %d, scrolled %d: the picture on line %d runs over line %d: %q", height, scroll, i, r, lines[min(r, len(lines)-1)])
+					}
+				}
+			}
+			h.send(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelUp})
+		}
+		h.send(tea.KeyMsg{Type: tea.KeyEnd})
+	}
+}
+
 // Kitty forced inside tmux: every chunk of the picture goes through tmux
 // passthrough, so the outer kitty gets it.
 func TestImageKittyThroughTmux(t *testing.T) {

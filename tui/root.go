@@ -263,10 +263,13 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		if m.env.pics != nil {
+			m.env.pics.readCellSize() // a new font size comes as a resize
+		}
 		m.layout()
 		if m.conv != nil {
-			// A new width may need the kitty images at a new size.
-			return m, m.conv.sendKitty()
+			// A new size may need the pictures at a new size.
+			return m, m.conv.pictureWork()
 		}
 		return m, nil
 
@@ -292,6 +295,11 @@ func (m *rootModel) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case picSentMsg:
 		if m.conv != nil {
 			return m, m.conv.onPictureSent(msg)
+		}
+		return m, nil
+	case sixelMsg:
+		if m.conv != nil {
+			return m, m.conv.onSixel(msg)
 		}
 		return m, nil
 	case messagesMsg:

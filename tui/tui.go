@@ -7,6 +7,7 @@ package tui
 
 import (
 	"context"
+	"image"
 	"io"
 	"os"
 	"time"
@@ -279,6 +280,9 @@ func Run(ctx context.Context, opts Options) error {
 	opts.Terminal, opts.Tmux = term, os.Getenv("TMUX") != ""
 	// Once, from the environment: never a terminal query.
 	opts.Images.Protocol = thumbnail.Detect(opts.Images.Protocol, os.Getenv)
+	if opts.Images.CellSize == nil {
+		opts.Images.CellSize = func() image.Point { return cellSize(os.Stdout) }
+	}
 	m := newRoot(opts)
 	defer m.close()
 	// Focus reporting (mode 1004) is a mode set, not a query: the terminal

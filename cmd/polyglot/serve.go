@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"path/filepath"
 	"polyglot/config"
 	"time"
@@ -138,7 +139,20 @@ func (a *app) screen(cfg *config.Config, core *inbox.Inbox, view tui.AccountsVie
 			th, _ = themes.LoadWith("", a.paths.Config, themes.Options{Renderer: r, NoColor: env("NO_COLOR") != ""})
 		}
 		keys, _ := tui.BindKeys(cfg.Keys) // checked at start; nil is the defaults
+		images := a.imageOptions(cfg, env)
+		images.CellSize = func() image.Point { return sessionCellSize(sess) }
 		return tui.NewProgram(ctx, tui.Options{Core: core, Theme: th, Keys: keys, Accounts: view, Control: control, Logger: a.log, Remote: true,
-			Notify: notifySettings(cfg.Notifications), Terminal: sess, Images: a.imageOptions(cfg, env)}, popts...)
+			Notify: notifySettings(cfg.Notifications), Terminal: sess, Images: images}, popts...)
 	}
+}
+
+// sessionCellSize is the cell in pixels from the SSH client's pty request
+// and window changes (zero when the client sent no pixel size).
+func sessionCellSize(s ssh.Session) image.Point {
+	pty, _, ok := s.Pty()
+	w := pty.Window
+	if !ok || w.Width == 0 || w.Height == 0 {
+		return image.Point{}
+	}
+	return image.Pt(w.WidthPixels/w.Width, w.HeightPixels/w.Height)
 }

@@ -36,6 +36,7 @@ type standardRenderer struct {
 	done               chan struct{}
 	lastRender         string
 	lastRenderedLines  []string
+	lastSixels         []sixelPicture // pictures on screen (sixel.go)
 	linesRendered      int
 	altLinesRendered   int
 	useANSICompressor  bool
@@ -191,6 +192,18 @@ func (r *standardRenderer) flush() {
 		newLines = newLines[len(newLines)-r.height:]
 	}
 
+	// Sixel pictures (Polyglot patch, sixel.go): taken out of the lines,
+	// drawn after them, on the alternate screen only.
+	var lastSixels []sixelPicture
+	if r.altScreenActive {
+		lastSixels = r.lastSixels
+	}
+	sixels := planSixels(newLines, lastSixels, len(newLines))
+	if !r.altScreenActive {
+		sixels.pics = nil
+	}
+	painted := map[int]bool{}
+
 	flushQueuedMessages := len(r.queuedMessageLines) > 0 && !r.altScreenActive
 
 	if flushQueuedMessages {
@@ -216,7 +229,8 @@ func (r *standardRenderer) flush() {
 	// Paint new lines.
 	for i := 0; i < len(newLines); i++ {
 		canSkip := !flushQueuedMessages && // Queuing messages triggers repaint -> we don't have access to previous frame content.
-			len(r.lastRenderedLines) > i && r.lastRenderedLines[i] == newLines[i] // Previously rendered line is the same.
+			len(r.lastRenderedLines) > i && r.lastRenderedLines[i] == newLines[i] && // Previously rendered line is the same.
+			!sixels.repaint[i] // No old picture to erase from it.
 
 		if _, ignore := r.ignoreLines[i]; ignore || canSkip {
 			// Unless this is the last line, move the cursor down.
@@ -232,7 +246,11 @@ func (r *standardRenderer) flush() {
 			buf.WriteByte('\r')
 		}
 
-		line := newLines[i]
+		line := sixels.lines[i]
+		if sixels.repaint[i] {
+			buf.WriteString(ansi.EraseEntireLine)
+		}
+		painted[i] = true
 
 		// Truncate lines wider than the width of the window to avoid
 		// wrapping, which will mess up rendering. If we don't have the
@@ -266,6 +284,8 @@ func (r *standardRenderer) flush() {
 	if r.lastLinesRendered() > len(newLines) {
 		buf.WriteString(ansi.EraseScreenBelow)
 	}
+	sixels.draw(buf, lastSixels, painted)
+	r.lastSixels = sixels.pics
 
 	if r.altScreenActive {
 		r.altLinesRendered = len(newLines)

@@ -14,6 +14,9 @@
 //     placement, U=1) and draws Unicode placeholder cells (U+10EEEE with
 //     row/column diacritics), so the cells stay plain text for a line
 //     renderer.
+//   - SixelImage encodes it as a sixel picture filling a box of cells
+//     exactly (sized from the terminal's cell pixels); Bubble Tea's
+//     patched renderer draws it over the cells (third_party/bubbletea).
 //   - Cache keeps thumbnails on disk (0600 files, bounded total size,
 //     oldest evicted first).
 //   - Detect picks the protocol once from the environment; it never asks

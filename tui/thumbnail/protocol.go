@@ -2,6 +2,7 @@ package thumbnail
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -33,27 +34,52 @@ func ParseProtocol(s string) (Protocol, error) {
 	return "", fmt.Errorf("unknown image protocol %q", s)
 }
 
-// Detect picks the protocol once, from the environment only (a terminal
-// query's late answer would land in the input as typed text): kitty when
-// the terminal says it is kitty (TERM=xterm-kitty or KITTY_WINDOW_ID) and
-// no tmux sits between (tmux drops kitty graphics), half-blocks
-// otherwise. A configured protocol other than auto wins.
-//
-// Sixel is drawn as half-blocks: Bubble Tea's line renderer cannot carry
-// sixel data (its cells are not text), and whether a terminal has sixel
-// is only known by asking it.
+// Detect picks the protocol once, from the environment only: the TUI
+// never writes a terminal query (its late answer would land in the input
+// as typed text). A configured protocol other than auto wins. Otherwise,
+// with no tmux in between (tmux drops kitty graphics, and sixel unless
+// built for it):
+//   - kitty where the terminal says it is one with Unicode placeholders
+//     (TERM=xterm-kitty or KITTY_WINDOW_ID, TERM=xterm-ghostty);
+//   - sixel where the terminal names itself as one that draws sixel
+//     (sixelTerminal);
+//   - half-blocks everywhere else.
 func Detect(configured Protocol, getenv func(string) string) Protocol {
 	switch configured {
-	case Kitty, Blocks, Off:
+	case Kitty, Sixel, Blocks, Off:
 		return configured
-	case Sixel:
-		return Blocks
 	}
-	if getenv("TMUX") != "" || strings.HasPrefix(getenv("TERM"), "tmux") || strings.HasPrefix(getenv("TERM"), "screen") {
+	term := getenv("TERM")
+	switch {
+	case getenv("TMUX") != "" || strings.HasPrefix(term, "tmux") || strings.HasPrefix(term, "screen"):
 		return Blocks
-	}
-	if getenv("TERM") == "xterm-kitty" || getenv("KITTY_WINDOW_ID") != "" {
+	case term == "xterm-kitty" || getenv("KITTY_WINDOW_ID") != "" || term == "xterm-ghostty":
 		return Kitty
+	case sixelTerminal(getenv):
+		return Sixel
 	}
 	return Blocks
+}
+
+// sixelTerminal: the environment names a terminal that draws sixel
+// pictures by default. xterm is not one of them: it needs -ti vt340 and a
+// build with sixel, neither visible from here (configure "sixel" there).
+func sixelTerminal(getenv func(string) string) bool {
+	switch term := getenv("TERM"); {
+	case term == "foot" || strings.HasPrefix(term, "foot-"),
+		term == "mlterm" || getenv("MLTERM") != "",
+		term == "contour" || getenv("TERMINAL_NAME") == "contour",
+		term == "yaft-256color":
+		return true
+	}
+	switch getenv("TERM_PROGRAM") {
+	case "WezTerm", "iTerm.app", "mintty":
+		return true
+	}
+	// Konsole draws sixel from 22.04 (KONSOLE_VERSION 220400).
+	if v, err := strconv.Atoi(getenv("KONSOLE_VERSION")); err == nil && v >= 220400 {
+		return true
+	}
+	// Windows Terminal draws sixel from 1.22.
+	return getenv("WT_SESSION") != ""
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/ansi/sixel"
 	"github.com/muesli/termenv"
 )
 
@@ -199,7 +200,18 @@ func TestThumbnailDetect(t *testing.T) {
 		{Auto, env("TERM", "tmux-256color", "KITTY_WINDOW_ID", "3"), Blocks},
 		{Auto, env("TERM", "xterm-256color"), Blocks},
 		{Kitty, env("TMUX", "x"), Kitty},
-		{Sixel, env(), Blocks},
+		{Sixel, env(), Sixel},
+		{Sixel, env("TMUX", "x"), Sixel},
+		{Auto, env("TERM", "xterm-ghostty"), Kitty},
+		{Auto, env("TERM", "foot"), Sixel},
+		{Auto, env("TERM", "foot-extra"), Sixel},
+		{Auto, env("TERM", "xterm-256color", "TERM_PROGRAM", "WezTerm"), Sixel},
+		{Auto, env("TERM", "xterm-256color", "KONSOLE_VERSION", "220401"), Sixel},
+		{Auto, env("TERM", "xterm-256color", "KONSOLE_VERSION", "211203"), Blocks},
+		{Auto, env("TERM", "xterm-256color", "WT_SESSION", "b0a1"), Sixel},
+		{Auto, env("TERM", "mlterm"), Sixel},
+		{Auto, env("TERM", "foot", "TMUX", "/tmp/tmux-0/default,1,0"), Blocks},
+		{Auto, env("TERM", "xterm-256color", "XTERM_VERSION", "XTerm(379)"), Blocks},
 		{Off, env("TERM", "xterm-kitty"), Off},
 	} {
 		if got := Detect(c.conf, c.env); got != c.want {
@@ -288,5 +300,44 @@ func TestThumbnailTimeBound(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("returned after %v", d)
+	}
+}
+
+// A sixel picture fills its cell box exactly (it covers the half-blocks
+// under it) and decodes back to the picture's four quadrants.
+func TestSixelImageFillsItsCells(t *testing.T) {
+	img, err := Make(readTestdata(t, "quadrants.png"), Limits{}, Max, Max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := image.Pt(6, 13)
+	cols, rows := SixelCells(img.Bounds().Dx(), img.Bounds().Dy(), 40, 10, cell)
+	if cols < 1 || rows < 1 || cols > 40 || rows > 10 {
+		t.Fatalf("box %dx%d", cols, rows)
+	}
+	dcs, err := SixelImage(img, cols, rows, cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(dcs, "\x1bP0;1q") || !strings.HasSuffix(dcs, "\x1b\\") || strings.Count(dcs, "\x1b") != 2 {
+		t.Fatalf("not one sixel DCS string: %q…", dcs[:min(40, len(dcs))])
+	}
+	got, err := new(sixel.Decoder).Decode(strings.NewReader(strings.TrimSuffix(strings.TrimPrefix(dcs, "\x1bP0;1q"), "\x1b\\")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := got.Bounds(); b.Dx() != cols*cell.X || b.Dy() != rows*cell.Y {
+		t.Fatalf("sixel is %v, want %dx%d pixels", b, cols*cell.X, rows*cell.Y)
+	}
+	w, h := got.Bounds().Dx(), got.Bounds().Dy()
+	for _, q := range []struct {
+		name    string
+		x, y    int
+		r, g, b uint32
+	}{{"red", w / 4, h / 4, 255, 0, 0}, {"green", 3 * w / 4, h / 4, 0, 255, 0}, {"blue", w / 4, 3 * h / 4, 0, 0, 255}, {"yellow", 3 * w / 4, 3 * h / 4, 255, 255, 0}} {
+		r, g, b, _ := got.At(q.x, q.y).RGBA()
+		if r>>8 != q.r || g>>8 != q.g || b>>8 != q.b {
+			t.Errorf("%s quadrant is %d,%d,%d", q.name, r>>8, g>>8, b>>8)
+		}
 	}
 }

@@ -1,0 +1,164 @@
+package tea
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Sixel pictures in a line renderer (Polyglot patch).
+//
+// A sixel image is pixels, not cells: written inside a line it would move
+// the cursor by the picture's height and break the renderer's idea of
+// where it is, and repainting the lines under it erases it. So a View line
+// carries a picture as SixelPicture(rows, dcs): the renderer takes it out
+// of the line, paints the text (the cells under the picture, e.g. a
+// half-block copy of it), then draws the picture at its cell with an
+// absolute cursor move. It is drawn again only when it is new or when a
+// line it covers was repainted, and a line an old picture covered is
+// erased before it is repainted, so no stale pixels stay behind. Pictures
+// are drawn on the alternate screen only (inline mode has no absolute
+// rows) and only when all their rows are on screen (a sixel running past
+// the bottom would scroll the terminal).
+
+const sixelMarker = "\x1b_tea-sixel;"
+
+// SixelPicture is a View fragment placing a sixel picture, given as its
+// whole DCS string ("\x1bP…q…\x1b\\"), at the cell where the fragment
+// stands; rows is how many lines, from this one down, it covers. It takes
+// no cells: the line's text goes on as if it were not there.
+func SixelPicture(rows int, dcs string) string {
+	return sixelMarker + strconv.Itoa(rows) + "\x1b\\" + dcs
+}
+
+// ClipSixelPictures drops the pictures of line that would run past the
+// end of a window where this line has rowsLeft lines left (itself
+// included), so a picture scrolled half out of a pane is not drawn over
+// what lies below the pane.
+func ClipSixelPictures(line string, rowsLeft int) string {
+	return rewriteSixelPictures(line, func(_ string, rows int, dcs string) string {
+		if rows > rowsLeft {
+			return ""
+		}
+		return SixelPicture(rows, dcs)
+	})
+}
+
+// sixelPicture is one picture of a frame.
+type sixelPicture struct {
+	row, col, rows int
+	dcs            string
+}
+
+// takeSixelPictures returns line without its pictures, and the pictures
+// with their positions (row is the line's index in the frame).
+func takeSixelPictures(line string, row int) (string, []sixelPicture) {
+	var pics []sixelPicture
+	text := rewriteSixelPictures(line, func(before string, rows int, dcs string) string {
+		pics = append(pics, sixelPicture{row: row, col: ansi.StringWidth(before), rows: rows, dcs: dcs})
+		return ""
+	})
+	return text, pics
+}
+
+// rewriteSixelPictures replaces each picture in line by what f returns for
+// it; before is the rewritten line up to the picture. A malformed marker
+// is dropped.
+func rewriteSixelPictures(line string, f func(before string, rows int, dcs string) string) string {
+	if !strings.Contains(line, sixelMarker) {
+		return line
+	}
+	var out strings.Builder
+	for {
+		i := strings.Index(line, sixelMarker)
+		if i < 0 {
+			break
+		}
+		out.WriteString(line[:i])
+		line = line[i+len(sixelMarker):]
+		end := strings.Index(line, "\x1b\\")
+		if end < 0 {
+			return out.String()
+		}
+		rows, err := strconv.Atoi(line[:end])
+		line = line[end+2:]
+		// The DCS that follows; sixel data holds no ESC, so its ST ends it.
+		if !strings.HasPrefix(line, "\x1bP") {
+			continue
+		}
+		dcsEnd := strings.Index(line, "\x1b\\")
+		if dcsEnd < 0 {
+			return out.String()
+		}
+		dcs := line[:dcsEnd+2]
+		line = line[dcsEnd+2:]
+		if err == nil && rows > 0 {
+			out.WriteString(f(out.String(), rows, dcs))
+		}
+	}
+	out.WriteString(line)
+	return out.String()
+}
+
+// sixelPlan is what one flush does about pictures.
+type sixelPlan struct {
+	lines   []string       // the frame's lines without pictures
+	pics    []sixelPicture // this frame's pictures that fit on screen
+	repaint map[int]bool   // lines an old picture covered: erase and paint them
+}
+
+// planSixels takes the pictures out of a frame of height lines and
+// compares them with the last frame's.
+func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
+	p := sixelPlan{lines: newLines, repaint: map[int]bool{}}
+	copied := false
+	for i, l := range newLines {
+		if !strings.Contains(l, sixelMarker) {
+			continue
+		}
+		if !copied {
+			p.lines, copied = append([]string(nil), newLines...), true
+		}
+		text, pics := takeSixelPictures(l, i)
+		p.lines[i] = text
+		for _, pic := range pics {
+			if pic.row+pic.rows <= height {
+				p.pics = append(p.pics, pic)
+			}
+		}
+	}
+	for _, old := range last {
+		if !containsPicture(p.pics, old) {
+			for r := old.row; r < old.row+old.rows; r++ {
+				p.repaint[r] = true
+			}
+		}
+	}
+	return p
+}
+
+// draw writes the pictures that need drawing once the lines are painted:
+// new ones, and those with a repainted line under them.
+func (p sixelPlan) draw(buf *bytes.Buffer, last []sixelPicture, painted map[int]bool) {
+	for _, pic := range p.pics {
+		need := !containsPicture(last, pic)
+		for r := pic.row; r < pic.row+pic.rows && !need; r++ {
+			need = painted[r]
+		}
+		if need {
+			buf.WriteString(ansi.CursorPosition(pic.col+1, pic.row+1))
+			buf.WriteString(pic.dcs)
+		}
+	}
+}
+
+func containsPicture(list []sixelPicture, q sixelPicture) bool {
+	for _, x := range list {
+		if x == q {
+			return true
+		}
+	}
+	return false
+}

@@ -292,3 +292,40 @@ func TestImageFromMatrixPeer(t *testing.T) {
 	}
 	s.Keys("q")
 }
+
+// sixelDraw is a sixel picture drawn at a cell: the absolute move, then
+// the DCS with its raster size in pixels.
+var sixelDraw = regexp.MustCompile(`\x1b\[(\d+);(\d+)H\x1bP0;1q"1;1;(\d+);(\d+)#`)
+
+// TestImageSixelOverItsCells: TERM=foot names a sixel terminal, so the
+// picture goes out as sixel, after the frame's text, exactly over the
+// half-block copy of it, its box sized from the pty's cell pixels (a
+// detached tmux reports 16×32 px cells).
+func TestImageSixelOverItsCells(t *testing.T) {
+	s := imageSession(t, "TERM=foot", "TMUX=", "COLORTERM=truecolor")
+	var m []string
+	deadline := time.Now().Add(60 * time.Second)
+	for m == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sixel picture after 60 s; screen:\n%s", s.Screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+		all := sixelDraw.FindAllStringSubmatch(s.Raw(), -1)
+		if len(all) > 0 {
+			m = all[len(all)-1]
+		}
+	}
+	row, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	if m[3] != "64" || m[4] != "64" {
+		t.Errorf("the 64×64 px picture is drawn %s×%s px, want 64×64 (4×2 cells of 16×32)", m[3], m[4])
+	}
+	top, left, w, h := halfBlockBox(t, paneCells(s.ScreenWithEscapes()))
+	if w != 4 || h != 2 {
+		t.Errorf("the half-blocks under the picture take %d×%d cells, want 4×2", w, h)
+	}
+	if row-1 != top || col-1 != left {
+		t.Errorf("the picture is drawn at row %d column %d, its cells are at row %d column %d", row, col, top+1, left+1)
+	}
+	s.Keys("q")
+}

@@ -60,6 +60,9 @@ type pictures struct {
 	// fetching bounds concurrent downloads: a conversation of fifty
 	// pictures does not open fifty connections at once.
 	fetching chan struct{}
+	// encoding bounds concurrent sixel encodes (tens of ms and ~10 MB of
+	// garbage each for a photo): two at a time, one per core here.
+	encoding chan struct{}
 	// tmux: kitty images go through tmux passthrough (a protocol forced
 	// to kitty inside tmux; needs `set -g allow-passthrough on`).
 	tmux bool
@@ -82,7 +85,7 @@ func (p *pictures) readCellSize() {
 
 func newPictures(o ImageOptions, profile termenv.Profile, tmux bool) *pictures {
 	p := &pictures{proto: o.Protocol, profile: profile, limits: thumbnail.DefaultLimits, sent: map[uint32]bool{},
-		fetching: make(chan struct{}, 4), tmux: tmux, cellSize: o.CellSize}
+		fetching: make(chan struct{}, 4), encoding: make(chan struct{}, 2), tmux: tmux, cellSize: o.CellSize}
 	p.readCellSize()
 	switch p.proto {
 	case thumbnail.Kitty, thumbnail.Blocks, thumbnail.Sixel:
@@ -382,8 +385,14 @@ func (c *conversationView) encodeSixels() tea.Cmd {
 			continue
 		}
 		p.encoding = true
-		img, box, conv, key := p.img, p.want, c.id, k
+		img, box, conv, key, slots, ctx := p.img, p.want, c.id, k, c.env.pics.encoding, c.env.ctx
 		cmds = append(cmds, func() tea.Msg {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+				return sixelMsg{conv: conv, key: key, box: box, err: ctx.Err()}
+			}
 			dcs, err := thumbnail.SixelImage(img, box.cols, box.rows, box.cell)
 			return sixelMsg{conv: conv, key: key, box: box, dcs: dcs, err: err}
 		})

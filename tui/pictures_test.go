@@ -366,3 +366,51 @@ func BenchmarkImageView(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkImageViewSixel: the same 50 pictures drawn as sixel (8×16 px
+// cells). View also clips the pictures at the window's edges; Encode is
+// one picture's background encode at the largest box (40×10 cells,
+// 320×160 px) from a photo-like thumbnail of many colours; Memory is what
+// the encoded pictures hold.
+func BenchmarkImageViewSixel(b *testing.B) {
+	png := quadrantPNG(b, 256)
+	pc := picWorld(b, 50, func(int) []byte { return png })
+	cell := image.Pt(8, 16)
+	h := newHarnessWith(b, Options{Core: pc, Theme: colourTheme(b),
+		Images: ImageOptions{Protocol: thumbnail.Sixel, CellSize: func() image.Point { return cell }}}, 120, 700)
+	h.keys("enter")
+	if n := strings.Count(h.view(), "\x1bP0;1q"); n < 50 {
+		b.Fatalf("%d sixel pictures on screen, want 50", n)
+	}
+	b.Run("View", func(b *testing.B) {
+		for b.Loop() {
+			_ = h.m.View()
+		}
+	})
+	b.Run("Encode", func(b *testing.B) {
+		photo := image.NewNRGBA(image.Rect(0, 0, thumbnail.Max, thumbnail.Max))
+		for y := 0; y < thumbnail.Max; y++ {
+			for x := 0; x < thumbnail.Max; x++ {
+				photo.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / thumbnail.Max), uint8(y * 255 / thumbnail.Max), uint8((x ^ y) & 255), 255})
+			}
+		}
+		var dcs string
+		for b.Loop() {
+			var err error
+			if dcs, err = thumbnail.SixelImage(photo, 40, 10, cell); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(dcs)), "sixel-bytes")
+	})
+	b.Run("Memory", func(b *testing.B) {
+		var n int
+		for b.Loop() {
+			n = 0
+			for _, p := range h.m.conv.pics {
+				n += len(p.sixel)
+			}
+		}
+		b.ReportMetric(float64(n), "sixel-bytes")
+	})
+}

@@ -317,18 +317,14 @@ func TestImageKittyThroughTmux(t *testing.T) {
 	}
 }
 
-// BenchmarkImageView: a conversation with 50 pictures on screen. View only
-// copies the lines drawn when the history was rebuilt; the rebuild (a
-// resize: every picture re-drawn for the new width) is measured too, and
-// the disk cache holds 50 thumbnails under a bound that fits 20.
-func BenchmarkImageView(b *testing.B) {
+// fiftyPictures opens a conversation of 50 pictures, all on screen (each
+// shows want once), and runs the View benchmark on it.
+func fiftyPictures(b *testing.B, images ImageOptions, want string) *harness {
 	png := quadrantPNG(b, 256)
 	pc := picWorld(b, 50, func(int) []byte { return png })
-	cache := filepath.Join(b.TempDir(), "thumbs")
-	h := newHarnessWith(b, Options{Core: pc, Theme: colourTheme(b),
-		Images: ImageOptions{Protocol: thumbnail.Blocks, CacheDir: cache, CacheBytes: 20 * 1024}}, 120, 700)
+	h := newHarnessWith(b, Options{Core: pc, Theme: colourTheme(b), Images: images}, 120, 700)
 	h.keys("enter")
-	if n := strings.Count(h.view(), "📎 photo-"); n < 50 {
+	if n := strings.Count(h.view(), want); n < 50 {
 		b.Fatalf("%d pictures on screen, want 50", n)
 	}
 	b.Run("View", func(b *testing.B) {
@@ -336,6 +332,16 @@ func BenchmarkImageView(b *testing.B) {
 			_ = h.m.View()
 		}
 	})
+	return h
+}
+
+// BenchmarkImageView: a conversation with 50 pictures on screen. View only
+// copies the lines drawn when the history was rebuilt; the rebuild (a
+// resize: every picture re-drawn for the new width) is measured too, and
+// the disk cache holds 50 thumbnails under a bound that fits 20.
+func BenchmarkImageView(b *testing.B) {
+	cache := filepath.Join(b.TempDir(), "thumbs")
+	h := fiftyPictures(b, ImageOptions{Protocol: thumbnail.Blocks, CacheDir: cache, CacheBytes: 20 * 1024}, "📎 photo-")
 	b.Run("Rebuild", func(b *testing.B) {
 		w := 40
 		for b.Loop() {
@@ -373,20 +379,8 @@ func BenchmarkImageView(b *testing.B) {
 // 320×160 px) from a photo-like thumbnail of many colours; Memory is what
 // the encoded pictures hold.
 func BenchmarkImageViewSixel(b *testing.B) {
-	png := quadrantPNG(b, 256)
-	pc := picWorld(b, 50, func(int) []byte { return png })
 	cell := image.Pt(8, 16)
-	h := newHarnessWith(b, Options{Core: pc, Theme: colourTheme(b),
-		Images: ImageOptions{Protocol: thumbnail.Sixel, CellSize: func() image.Point { return cell }}}, 120, 700)
-	h.keys("enter")
-	if n := strings.Count(h.view(), "\x1bP0;1q"); n < 50 {
-		b.Fatalf("%d sixel pictures on screen, want 50", n)
-	}
-	b.Run("View", func(b *testing.B) {
-		for b.Loop() {
-			_ = h.m.View()
-		}
-	})
+	h := fiftyPictures(b, ImageOptions{Protocol: thumbnail.Sixel, CellSize: func() image.Point { return cell }}, "\x1bP0;1q")
 	b.Run("Encode", func(b *testing.B) {
 		photo := image.NewNRGBA(image.Rect(0, 0, thumbnail.Max, thumbnail.Max))
 		for y := 0; y < thumbnail.Max; y++ {

@@ -36,6 +36,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/bits-and-blooms/bitset v1.24.4 // indirect
+
 require (
 	al.essio.dev/pkg/shellescape v1.5.1 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -3,9 +3,10 @@
 # (Prosody), foreign clients (slixmpp, matrix-nio with olm, Node.js for the
 # matrix-js-sdk peer, profanity with OMEMO as an OMEMO peer), tmux for the
 # end-to-end tests, a real sixel terminal (xterm on the headless X server
-# Xvfb, xwd for screenshots, xwininfo for its geometry), openssl for per-run certificates, a Secret Service
-# (gnome-keyring on a private D-Bus, secret-tool to look from outside) for the
-# OS-keyring tests. Idempotent and quiet.
+# Xvfb, xwd for screenshots, xwininfo for its geometry), openssl for per-run
+# certificates, a Secret Service (gnome-keyring on a private D-Bus,
+# secret-tool to look from outside) for the OS-keyring tests. Idempotent and
+# quiet.
 set -euo pipefail
 need=()
 command -v prosody  >/dev/null 2>&1 || need+=(prosody lua-unbound)

@@ -22,14 +22,14 @@ import (
 //	        bits_per_pixel/8 bytes in the header's byte_order
 func DecodeXWD(r io.Reader) (image.Image, error) {
 	var h struct {
-		HeaderSize, FileVersion, PixmapFormat, PixmapDepth uint32
-		Width, Height, XOffset, ByteOrder                  uint32
+		HeaderSize, FileVersion, PixmapFormat, PixmapDepth  uint32
+		Width, Height, XOffset, ByteOrder                   uint32
 		BitmapUnit, BitmapBitOrder, BitmapPad, BitsPerPixel uint32
-		BytesPerLine, VisualClass                          uint32
-		RedMask, GreenMask, BlueMask                       uint32
-		BitsPerRGB, ColormapEntries, NColors               uint32
-		WindowWidth, WindowHeight, WindowX, WindowY        uint32
-		WindowBorderWidth                                  uint32
+		BytesPerLine, VisualClass                           uint32
+		RedMask, GreenMask, BlueMask                        uint32
+		BitsPerRGB, ColormapEntries, NColors                uint32
+		WindowWidth, WindowHeight, WindowX, WindowY         uint32
+		WindowBorderWidth                                   uint32
 	}
 	const headerFields = 100 // bytes of the fixed header
 	if err := binary.Read(r, binary.BigEndian, &h); err != nil {

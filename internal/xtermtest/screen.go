@@ -23,12 +23,16 @@ var (
 	Yellow = color.RGBA{0xff, 0xff, 0, 0xff}
 )
 
+// waitTimeout is WaitFor's deadline: generous, a loaded machine never
+// needs it; a test only waits this long when it fails.
+var waitTimeout = 60 * time.Second
+
 // WaitFor takes screenshots until cond accepts one and returns it. After
 // 60 s it fails the test, saving the last screenshot as a PNG in the
 // test's artifact directory (kept with go test -artifacts).
 func (x *Term) WaitFor(cond func(image.Image) bool, what string) image.Image {
 	x.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitTimeout)
 	var img image.Image
 	var err error
 	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -37,14 +41,14 @@ func (x *Term) WaitFor(cond func(image.Image) bool, what string) image.Image {
 		}
 	}
 	if img == nil {
-		x.t.Fatalf("after 60 s, still not %s: no screenshot: %v", what, err)
+		x.t.Fatalf("after %v, still not %s: no screenshot: %v", waitTimeout, what, err)
 	}
 	path := filepath.Join(x.t.ArtifactDir(), "last-screenshot.png")
 	if f, ferr := os.Create(path); ferr == nil {
 		_ = png.Encode(f, img)
 		_ = f.Close()
 	}
-	x.t.Fatalf("after 60 s, still not %s (%v); last screenshot %s, cells by colour:\n%s", what, x, path, x.Describe(img))
+	x.t.Fatalf("after %v, still not %s (%v); last screenshot %s, cells by colour:\n%s", waitTimeout, what, x, path, x.Describe(img))
 	return nil
 }
 

@@ -113,8 +113,9 @@ func Start(t testing.TB, opts Options) *Term {
 
 	x.waitWindow(logf.Name(), done)
 	if fifo != "" {
-		// Opening blocks until cat opens its end; cat ends at EOF.
-		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		// Read-write (Linux) so opening never blocks, also if cat never
+		// starts; cat reads what is written once it opens the FIFO.
+		f, err := os.OpenFile(fifo, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatalf("open screen fifo: %v", err)
 		}

@@ -29,6 +29,7 @@
 //   - (e) DECSC/DECRC (ESC 7 / ESC 8) around a picture put the cursor
 //     back where the picture started (TestDECSCRestoresCursorAfterSixel).
 //
-// A VT340 has 16 colour registers; Start sets 256 (numColorRegisters),
-// as the sixel encoder uses up to 256 colours.
+// Start sets 256 colour registers (numColorRegisters), what the sixel
+// encoder uses at most; with 16, as on a real VT340, xterm garbles a
+// picture of more colours (TestSixelKeepsManyColours).
 package xtermtest

@@ -48,7 +48,7 @@ func (x *Term) WaitFor(cond func(image.Image) bool, what string) image.Image {
 		_ = png.Encode(f, img)
 		_ = f.Close()
 	}
-	x.t.Fatalf("after %v, still not %s (%v); last screenshot %s, cells by colour:\n%s", waitTimeout, what, x, path, x.Describe(img))
+	x.t.Fatalf("after %v, still not %s (%v); last screenshot %s (kept with go test -artifacts), cells by colour:\n%s", waitTimeout, what, x, path, x.Describe(img))
 	return nil
 }
 

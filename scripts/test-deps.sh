@@ -2,13 +2,19 @@
 # Installs what the test suite needs on a fresh Debian machine: real servers
 # (Prosody), foreign clients (slixmpp, matrix-nio with olm, Node.js for the
 # matrix-js-sdk peer, profanity with OMEMO as an OMEMO peer), tmux for the
-# end-to-end tests, openssl for per-run certificates, a Secret Service
-# (gnome-keyring on a private D-Bus, secret-tool to look from outside) for the
-# OS-keyring tests. Idempotent and quiet.
+# end-to-end tests, a real sixel terminal (xterm on the headless X server
+# Xvfb, xwd for screenshots, xwininfo for its geometry), openssl for per-run
+# certificates, a Secret Service (gnome-keyring on a private D-Bus,
+# secret-tool to look from outside) for the OS-keyring tests. Idempotent and
+# quiet.
 set -euo pipefail
 need=()
 command -v prosody  >/dev/null 2>&1 || need+=(prosody lua-unbound)
 command -v tmux     >/dev/null 2>&1 || need+=(tmux)
+command -v Xvfb     >/dev/null 2>&1 || need+=(xvfb)
+command -v xterm    >/dev/null 2>&1 || need+=(xterm)
+command -v xwd      >/dev/null 2>&1 || need+=(x11-apps)
+command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
 command -v profanity >/dev/null 2>&1 || need+=(profanity)
 command -v openssl  >/dev/null 2>&1 || need+=(openssl)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)

@@ -3,7 +3,7 @@
 # (Prosody), foreign clients (slixmpp, matrix-nio with olm, Node.js for the
 # matrix-js-sdk peer, profanity with OMEMO as an OMEMO peer), tmux for the
 # end-to-end tests, a real sixel terminal (xterm on the headless X server
-# Xvfb, xwd for screenshots, xwininfo for its geometry), openssl for per-run
+# Xvfb, xwd for screenshots, xwininfo for its geometry, xdotool to type), openssl for per-run
 # certificates, a Secret Service (gnome-keyring on a private D-Bus,
 # secret-tool to look from outside) for the OS-keyring tests. Idempotent and
 # quiet.
@@ -15,6 +15,7 @@ command -v Xvfb     >/dev/null 2>&1 || need+=(xvfb)
 command -v xterm    >/dev/null 2>&1 || need+=(xterm)
 command -v xwd      >/dev/null 2>&1 || need+=(x11-apps)
 command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
+command -v xdotool  >/dev/null 2>&1 || need+=(xdotool)
 command -v profanity >/dev/null 2>&1 || need+=(profanity)
 command -v openssl  >/dev/null 2>&1 || need+=(openssl)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)

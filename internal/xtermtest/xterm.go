@@ -57,11 +57,11 @@ type Term struct {
 
 // Start runs opts.Argv in a real xterm with sixel graphics on a private
 // headless X server and waits until its window is on screen. A missing
-// Xvfb, xterm, xwd or xwininfo fails the test: scripts/test-deps.sh
+// Xvfb, xterm, xwd, xwininfo or xdotool fails the test: scripts/test-deps.sh
 // installs them. Everything stops when the test ends.
 func Start(t testing.TB, opts Options) *Term {
 	t.Helper()
-	for _, bin := range []string{"Xvfb", "xterm", "xwd", "xwininfo"} {
+	for _, bin := range []string{"Xvfb", "xterm", "xwd", "xwininfo", "xdotool"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s not found: run scripts/test-deps.sh (%v)", bin, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
+	"image/color"
 	"strings"
 	"testing"
 )
@@ -94,4 +95,13 @@ func patch(f []byte, i int, v uint32) []byte {
 	g := append([]byte{}, f...)
 	binary.BigEndian.PutUint32(g[4*i:], v)
 	return g
+}
+
+// Keys and Type reach the program in the terminal as typed input.
+func TestKeysReachTheProgram(t *testing.T) {
+	x := Start(t, Options{Cols: 40, Rows: 5, Argv: []string{"sh", "-c", "read line && [ \"$line\" = 'hi there' ] && printf '\\033[41m%s\\033[m' '          ' && sleep 600"}})
+	x.Type("hi there")
+	x.Keys("Return")
+	red := color.RGBA{205, 0, 0, 255}
+	x.WaitFor(func(img image.Image) bool { return x.CellsAre(img, 0, 1, 9, 1, red) }, "a red bar after the typed line")
 }

@@ -20,10 +20,13 @@ import (
 // line it covers was repainted, and a line an old picture covered is
 // erased before it is repainted, so no stale pixels stay behind. Pictures
 // are drawn on the alternate screen only (inline mode has no absolute
-// rows) and only when all their rows are on screen (a sixel running past
-// the bottom would scroll the terminal).
+// rows) and only when they end above the last line (xterm scrolls the
+// screen for a picture that reaches it, even one that fits).
 
 const sixelMarker = "\x1b_tea-sixel;"
+
+// sixelScrolling resets DECSDM: pictures are drawn at the cursor.
+const sixelScrolling = "\x1b[?80l"
 
 // SixelPicture is a View fragment placing a sixel picture, given as its
 // whole DCS string ("\x1bP…q…\x1b\\"), at the cell where the fragment
@@ -124,7 +127,7 @@ func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
 		text, pics := takeSixelPictures(l, i)
 		p.lines[i] = text
 		for _, pic := range pics {
-			if pic.row+pic.rows <= height {
+			if pic.row+pic.rows < height {
 				p.pics = append(p.pics, pic)
 			}
 		}
@@ -140,14 +143,21 @@ func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
 }
 
 // draw writes the pictures that need drawing once the lines are painted:
-// new ones, and those with a repainted line under them.
+// new ones, and those with a repainted line under them. Sixel scrolling
+// goes on first (DECSDM reset): with it off, xterm's default, every
+// picture lands at the screen's top left, not at the cursor.
 func (p sixelPlan) draw(buf *bytes.Buffer, last []sixelPicture, painted map[int]bool) {
+	modeSet := false
 	for _, pic := range p.pics {
 		need := !containsPicture(last, pic)
 		for r := pic.row; r < pic.row+pic.rows && !need; r++ {
 			need = painted[r]
 		}
 		if need {
+			if !modeSet {
+				buf.WriteString(sixelScrolling)
+				modeSet = true
+			}
 			buf.WriteString(ansi.CursorPosition(pic.col+1, pic.row+1))
 			buf.WriteString(pic.dcs)
 		}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"github.com/muesli/termenv"
 	"io"
 	"time"
 
@@ -79,7 +80,13 @@ func newEnv(o Options) *env {
 		e.page = 50
 	}
 	e.st = newStyles(o.Theme)
-	e.pics = newPictures(o.Images, e.st.t.Renderer().ColorProfile(), o.Tmux)
+	// NO_COLOR leaves the renderer ANSI for bold and reverse video; the
+	// pictures get no colour.
+	picProfile := e.st.t.Renderer().ColorProfile()
+	if e.st.t.NoColor {
+		picProfile = termenv.Ascii
+	}
+	e.pics = newPictures(o.Images, picProfile, o.Tmux)
 	e.keys = o.Keys
 	if e.keys == nil {
 		k := defaultKeys()

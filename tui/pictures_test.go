@@ -220,6 +220,25 @@ func TestImageProtocolOff(t *testing.T) {
 	}
 }
 
+// NO_COLOR: no half-block picture (it is colour only), the one line
+// naming the file; a sixel picture is still drawn, over blank cells.
+func TestImageNoColor(t *testing.T) {
+	th, err := themes.Builtin("dark", themes.Options{NoColor: true, Renderer: themes.ForProfile(termenv.ANSI)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := picWorld(t, 1, func(int) []byte { return quadrantPNG(t, 64) })
+	h := newHarnessWith(t, Options{Core: pc, Theme: th, Images: ImageOptions{Protocol: thumbnail.Blocks}}, 100, 40)
+	h.keys("enter")
+	h.mustShow("📎 photo-1.png")
+	h.mustNotShow("▀", "\x1b[9")
+
+	h = newHarnessWith(t, Options{Core: pc, Theme: th, Images: ImageOptions{Protocol: thumbnail.Sixel}}, 100, 40)
+	h.keys("enter")
+	h.mustShow("\x1bP0;1q", "📎 photo-1.png")
+	h.mustNotShow("▀")
+}
+
 // Kitty: the cells are Unicode placeholders in the image's colour, and
 // the image went to the terminal (Options.Terminal) before them.
 func TestImageKittyScreen(t *testing.T) {

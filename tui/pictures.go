@@ -30,8 +30,7 @@ import (
 type ImageOptions struct {
 	// Protocol: thumbnail.Kitty, thumbnail.Sixel, thumbnail.Blocks or
 	// thumbnail.Off ("" is off). Run resolves thumbnail.Auto from the
-	// environment; a screen served to another terminal draws half-blocks
-	// for auto.
+	// environment once; a served screen is resolved from its session's.
 	Protocol thumbnail.Protocol
 	// CellSize is the terminal's cell in pixels, asked again on every
 	// resize (sixel pictures are sized in pixels). nil, or a zero answer:
@@ -61,7 +60,7 @@ type pictures struct {
 	// pictures does not open fifty connections at once.
 	fetching chan struct{}
 	// encoding bounds concurrent sixel encodes (tens of ms and ~10 MB of
-	// garbage each for a photo): two at a time, one per core here.
+	// garbage each for a photo): two at a time.
 	encoding chan struct{}
 	// tmux: kitty images go through tmux passthrough (a protocol forced
 	// to kitty inside tmux; needs `set -g allow-passthrough on`).

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"polyglot/internal/xtermtest"
@@ -70,14 +67,6 @@ func TestSixelPictureInXterm(t *testing.T) {
 	env := append(p.env(), "POLYGLOT_DEMO_SPEED=5", "LANG=C.UTF-8", "NO_COLOR=1")
 	x := xtermtest.Start(t, xtermtest.Options{Cols: 100, Rows: 16, Env: env, Argv: []string{binPath},
 		Resources: []string{"XTerm*sixelScrolling: false"}})
-	keepScreenshot := func(name string, img image.Image) {
-		if dir := os.Getenv("POLYGLOT_TEST_LOG_DIR"); dir != "" {
-			if f, err := os.Create(filepath.Join(dir, t.Name()+"-"+name+".png")); err == nil {
-				_ = png.Encode(f, img)
-				_ = f.Close()
-			}
-		}
-	}
 
 	// The inbox is up (text on the black screen), then Alice's
 	// conversation is opened as a user would: n, her name, enter.
@@ -91,11 +80,10 @@ func TestSixelPictureInXterm(t *testing.T) {
 	cell := x.Cell()
 	w, h := 11*cell.X, 5*cell.Y
 	var first quadrantBoxes
-	img := x.WaitFor(func(img image.Image) bool {
+	x.WaitFor(func(img image.Image) bool {
 		first = findQuadrants(img)
 		return first.whole(w, h)
 	}, fmt.Sprintf("the picture drawn whole, %d×%d px", w, h))
-	keepScreenshot("drawn", img)
 	at := first.box[0].Min
 	if at.X%cell.X != 0 || at.Y%cell.Y != 0 {
 		t.Errorf("the picture starts at pixel %v, not at a cell's corner", at)
@@ -107,7 +95,7 @@ func TestSixelPictureInXterm(t *testing.T) {
 	// A message sent after it pushes it up.
 	x.Type("see you there")
 	x.Keys("Return")
-	img = x.WaitFor(func(img image.Image) bool {
+	x.WaitFor(func(img image.Image) bool {
 		q := findQuadrants(img)
 		if q.whole(w, h) && q.box[0].Min.X == at.X && q.box[0].Min.Y < at.Y {
 			at = q.box[0].Min
@@ -115,23 +103,20 @@ func TestSixelPictureInXterm(t *testing.T) {
 		}
 		return false
 	}, "the picture whole, higher up, after a message was sent, with nothing of it left below")
-	keepScreenshot("pushed", img)
 	if at.Y%cell.Y != 0 {
 		t.Errorf("the moved picture starts at pixel %v, not at a cell's corner", at)
 	}
 
 	// Page up: the history moves down, the picture out of the window.
 	x.Keys("Prior")
-	img = x.WaitFor(func(img image.Image) bool { return findQuadrants(img).count == [4]int{} },
+	x.WaitFor(func(img image.Image) bool { return findQuadrants(img).count == [4]int{} },
 		"the picture paged out of the window, nothing of it left")
-	keepScreenshot("paged", img)
 
 	// Page down: back where it was.
 	x.Keys("Next")
-	img = x.WaitFor(func(img image.Image) bool {
+	x.WaitFor(func(img image.Image) bool {
 		q := findQuadrants(img)
 		return q.whole(w, h) && q.box[0].Min == at
 	}, "the picture back at its place after page down")
-	keepScreenshot("back", img)
 	x.Keys("ctrl+c")
 }

@@ -105,17 +105,20 @@ func rewriteSixelPictures(line string, f func(before string, rows int, dcs strin
 	return out.String()
 }
 
-// sixelPlan is what one flush does about pictures.
+// sixelPlan is what one flush does about pictures. A frame without
+// pictures, now or in the last frame, allocates nothing.
 type sixelPlan struct {
 	lines   []string       // the frame's lines without pictures
 	pics    []sixelPicture // this frame's pictures that fit on screen
 	repaint map[int]bool   // lines an old picture covered: erase and paint them
+	painted []bool         // lines painted this flush (only with pictures)
 }
 
-// planSixels takes the pictures out of a frame of height lines and
-// compares them with the last frame's.
-func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
-	p := sixelPlan{lines: newLines, repaint: map[int]bool{}}
+// planSixels takes the pictures out of a frame and compares them with
+// the last frame's. Off the alternate screen (alt false) they are only
+// taken out.
+func planSixels(newLines []string, last []sixelPicture, alt bool) sixelPlan {
+	p := sixelPlan{lines: newLines}
 	copied := false
 	for i, l := range newLines {
 		if !strings.Contains(l, sixelMarker) {
@@ -127,14 +130,20 @@ func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
 		text, pics := takeSixelPictures(l, i)
 		p.lines[i] = text
 		for _, pic := range pics {
-			if pic.row+pic.rows < height {
+			if alt && pic.row+pic.rows < len(newLines) {
 				p.pics = append(p.pics, pic)
 			}
 		}
 	}
+	if len(p.pics) > 0 {
+		p.painted = make([]bool, len(newLines))
+	}
 	for _, old := range last {
 		if !containsPicture(p.pics, old) {
 			for r := old.row; r < old.row+old.rows; r++ {
+				if p.repaint == nil {
+					p.repaint = map[int]bool{}
+				}
 				p.repaint[r] = true
 			}
 		}
@@ -142,16 +151,23 @@ func planSixels(newLines []string, last []sixelPicture, height int) sixelPlan {
 	return p
 }
 
+// paint records that line i was painted.
+func (p sixelPlan) paint(i int) {
+	if p.painted != nil {
+		p.painted[i] = true
+	}
+}
+
 // draw writes the pictures that need drawing once the lines are painted:
 // new ones, and those with a repainted line under them. Sixel scrolling
 // goes on first (DECSDM reset): with it off, xterm's default, every
 // picture lands at the screen's top left, not at the cursor.
-func (p sixelPlan) draw(buf *bytes.Buffer, last []sixelPicture, painted map[int]bool) {
+func (p sixelPlan) draw(buf *bytes.Buffer, last []sixelPicture) {
 	modeSet := false
 	for _, pic := range p.pics {
 		need := !containsPicture(last, pic)
 		for r := pic.row; r < pic.row+pic.rows && !need; r++ {
-			need = painted[r]
+			need = p.painted[r]
 		}
 		if need {
 			if !modeSet {

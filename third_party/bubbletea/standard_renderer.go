@@ -198,11 +198,7 @@ func (r *standardRenderer) flush() {
 	if r.altScreenActive {
 		lastSixels = r.lastSixels
 	}
-	sixels := planSixels(newLines, lastSixels, len(newLines))
-	if !r.altScreenActive {
-		sixels.pics = nil
-	}
-	painted := map[int]bool{}
+	sixels := planSixels(newLines, lastSixels, r.altScreenActive)
 
 	flushQueuedMessages := len(r.queuedMessageLines) > 0 && !r.altScreenActive
 
@@ -250,7 +246,7 @@ func (r *standardRenderer) flush() {
 		if sixels.repaint[i] {
 			buf.WriteString(ansi.EraseEntireLine)
 		}
-		painted[i] = true
+		sixels.paint(i)
 
 		// Truncate lines wider than the width of the window to avoid
 		// wrapping, which will mess up rendering. If we don't have the
@@ -284,7 +280,7 @@ func (r *standardRenderer) flush() {
 	if r.lastLinesRendered() > len(newLines) {
 		buf.WriteString(ansi.EraseScreenBelow)
 	}
-	sixels.draw(buf, lastSixels, painted)
+	sixels.draw(buf, lastSixels)
 	r.lastSixels = sixels.pics
 
 	if r.altScreenActive {
